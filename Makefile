@@ -1,0 +1,30 @@
+# The two commands a newcomer needs: `make up` and `make test`. See README.md.
+SHELL := /bin/bash
+STACK := scripts/stack.sh
+VENV ?= .venv
+
+.PHONY: up down logs status test unit install bench
+
+up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
+	@$(STACK) up
+
+down:          ## stop everything `make up` started
+	@$(STACK) down
+
+logs:          ## follow the services' logs
+	@tail -n 50 -F .run/log/*.log
+
+status:
+	@$(STACK) status
+
+install:
+	@$(STACK) install
+
+test: install  ## unit and integration tests; starts its own PostgreSQL and RabbitMQ when none run
+	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+unit: install
+	@$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: install
+	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m bench

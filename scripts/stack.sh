@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Casetrail's local stack without systemd: PostgreSQL, RabbitMQ and the nameko services,
+# all on 127.0.0.1, all state under $CASETRAIL_RUN_DIR (default .run/). Every start is idempotent.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUN=${CASETRAIL_RUN_DIR:-$ROOT/.run}
+VENV=${CASETRAIL_VENV:-$ROOT/.venv}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+export POSTGRES_HOST=${POSTGRES_HOST:-127.0.0.1} POSTGRES_PORT=${POSTGRES_PORT:-54329}
+export POSTGRES_DBNAME=${POSTGRES_DBNAME:-casetrail} POSTGRES_USER=${POSTGRES_USER:-postgres}
+export RABBITMQ_PORT=${RABBITMQ_PORT:-5673} RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-25673}
+export GATEWAY_PORT=${GATEWAY_PORT:-8000}
+SERVICES="cases referrals approvals notifications gateway"
+# Each service's HTTP port (/health, /metrics; the gateway also serves the API there).
+http_port() {
+  case $1 in
+    cases) echo "${CASES_HTTP_PORT:-9101}" ;; referrals) echo "${REFERRALS_HTTP_PORT:-9102}" ;;
+    approvals) echo "${APPROVALS_HTTP_PORT:-9103}" ;; notifications) echo "${NOTIFICATIONS_HTTP_PORT:-9104}" ;;
+    gateway) echo "$GATEWAY_PORT" ;;
+  esac
+}
+
+log() { printf '%s\n' "$*" >&2; }
+
+need_root_for_apt() {
+  if [ "$(id -u)" -ne 0 ]; then log "installing Debian packages needs root (or sudo): $*"; exit 1; fi
+}
+
+install_packages() {
+  local missing=()
+  [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  need_root_for_apt "${missing[@]}"
+  log "installing ${missing[*]}"
+  # Debian's postinst scripts try to start the servers: keep them from it, we run our own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  rm -f /usr/sbin/policy-rc.d
+}
+
+install_venv() {
+  local stamp=$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+  [ -f "$stamp" ] && return 0
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade 'pip>=23' 'setuptools<82'
+  "$VENV/bin/pip" install -q -e "$ROOT[test]"
+  rm -f "$VENV"/.installed-*; touch "$stamp"
+}
+
+pg_running() { [ -f "$RUN/pg/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" status >/dev/null 2>&1; }
+
+start_postgres() {
+  mkdir -p "$RUN/pg" "$RUN/pgsock" "$RUN/log"
+  chmod 755 "$RUN"; chown postgres: "$RUN/pg" "$RUN/pgsock"
+  touch "$RUN/log/postgres.log"; chown postgres: "$RUN/log/postgres.log"
+  # postgres must be able to walk down to its folders.
+  local d=$RUN; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+  if [ ! -f "$RUN/pg/PG_VERSION" ]; then
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! pg_running; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/log/postgres.log" -w \
+      -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+  fi
+  psql_q "SELECT 1 FROM pg_database WHERE datname='$POSTGRES_DBNAME'" | grep -q 1 \
+    || psql_q "CREATE DATABASE \"$POSTGRES_DBNAME\"" >/dev/null
+}
+
+psql_q() { psql -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres -tAc "$1"; }
+
+stop_postgres() {
+  pg_running && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -m fast -w stop >/dev/null || true
+}
+
+rabbit_env() {
+  local R=$RUN/rmq
+  mkdir -p "$R/home"
+  export HOME=$R/home RABBITMQ_NODENAME=casetrail@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT=$RABBITMQ_PORT RABBITMQ_DIST_PORT=$RABBITMQ_DIST_PORT ERL_EPMD_ADDRESS=127.0.0.1 \
+    RABBITMQ_MNESIA_BASE=$R/mnesia RABBITMQ_LOG_BASE=$R/log RABBITMQ_PID_FILE=$R/pid \
+    RABBITMQ_CONFIG_FILE=$R/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=$R/enabled_plugins \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  [ -f "$R/rabbitmq.conf" ] || printf 'loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%s\n' "$RABBITMQ_PORT" > "$R/rabbitmq.conf"
+  [ -f "$R/enabled_plugins" ] || echo '[].' > "$R/enabled_plugins"
+}
+
+rabbit_running() { [ -f "$RUN/rmq/pid" ] && kill -0 "$(cat "$RUN/rmq/pid")" 2>/dev/null; }
+
+start_rabbitmq() {
+  ( rabbit_env
+    if ! rabbit_running; then
+      pgrep -x epmd >/dev/null || echo started > "$RUN/rmq/epmd-ours"
+      /usr/lib/rabbitmq/bin/rabbitmq-server -detached
+      # The pid file appears a moment after -detached returns.
+      for _ in $(seq 50); do [ -s "$RABBITMQ_PID_FILE" ] && break; sleep 0.2; done
+    fi
+    /usr/lib/rabbitmq/bin/rabbitmqctl wait --timeout 90 "$RABBITMQ_PID_FILE" >/dev/null )
+}
+
+stop_rabbitmq() {
+  ( rabbit_env
+    if rabbit_running; then /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || kill "$(cat "$RABBITMQ_PID_FILE")"; fi
+    rm -f "$RABBITMQ_PID_FILE"
+    if [ -f "$RUN/rmq/epmd-ours" ]; then pkill -x epmd || true; rm -f "$RUN/rmq/epmd-ours"; fi )
+}
+
+rabbitmqctl_cmd() { ( rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@" ); }
+
+secrets() {
+  # Generated once per installation; never committed.
+  local f=$RUN/secrets.env
+  if [ ! -f "$f" ]; then
+    mkdir -p "$RUN"; umask 077
+    "$VENV/bin/python" -m shared.secrets > "$f"
+  fi
+  set -a; . "$f"; set +a
+}
+
+service_running() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
+
+start_services() {
+  secrets
+  mkdir -p "$RUN/pids" "$RUN/log"
+  export AMQP_URI=${AMQP_URI:-pyamqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}
+  export PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT
+  export PYTHONWARNINGS="ignore::Warning:nameko.cli.commands,ignore::Warning:nameko.containers"
+  for s in $SERVICES; do
+    service_running "$s" && continue
+    ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service" \
+        >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
+  done
+  for _ in $(seq 120); do
+    curl -fsS "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null 2>&1 && return 0
+    for s in $SERVICES; do service_running "$s" || { log "service $s exited; see $RUN/log/$s.log"; tail -20 "$RUN/log/$s.log" >&2; exit 1; }; done
+    sleep 0.5
+  done
+  log "the gateway did not answer /health in 60 s; see $RUN/log/"; exit 1
+}
+
+stop_services() {
+  local pids=()
+  for s in $SERVICES; do
+    service_running "$s" && { kill -TERM "$(cat "$RUN/pids/$s.pid")"; pids+=("$(cat "$RUN/pids/$s.pid")"); }
+  done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p"
+  done
+  rm -f "$RUN"/pids/*.pid
+}
+
+case "${1:-}" in
+  install) install_packages; install_venv ;;
+  infra-start) start_postgres; start_rabbitmq ;;
+  infra-stop) stop_rabbitmq; stop_postgres ;;
+  rabbitmqctl) shift; rabbitmqctl_cmd "$@" ;;
+  up)
+    install_packages; install_venv; start_postgres; start_rabbitmq; start_services
+    secrets
+    echo "Casetrail is up: http://127.0.0.1:$GATEWAY_PORT (API contract: /v1/openapi.json)"
+    echo "Admin: ${ADMIN_USERNAME:-admin} / ${ADMIN_PASSWORD:-admin-change-me}  (set ADMIN_PASSWORD before the first 'make up' to choose it)"
+    echo "Logs: make logs · stop: make down" ;;
+  down) stop_services; stop_rabbitmq; stop_postgres; echo "Casetrail is stopped." ;;
+  status)
+    pg_running && echo "postgres: running" || echo "postgres: stopped"
+    rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
+    for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|up|down|status|rabbitmqctl ARGS" >&2; exit 2 ;;
+esac

@@ -1,0 +1,84 @@
+"""Consuming bus events: `@on_event("CaseRegistered", ...)` on a nameko service method.
+
+Each handler gets its own durable queue `casetrail.<service>.<method>` bound to the events
+exchange. A handler that raises is retried with growing delays through a `.retry` queue
+(messages wait out a TTL there, then dead-letter back); after `max_attempts` the message is
+moved to `.dead` for an operator. A message is acked only once it is handled or moved:
+never silently dropped. An envelope that fails validation goes to `.dead` at once.
+Handlers make their effect idempotent with ServiceStore.process_once.
+"""
+import logging
+
+from kombu import Queue, binding
+from marshmallow import ValidationError
+from nameko.amqp.publish import get_connection, get_producer
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.messaging import Consumer
+
+from shared.bus import EXCHANGE
+from shared.metrics import EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-casetrail-attempts"
+
+
+class EventConsumer(Consumer):
+    def __init__(self, *event_types: str, max_attempts: int = 8, first_delay: float = 0.5, **kwargs):
+        self.event_types = event_types
+        self.max_attempts = max_attempts
+        self.first_delay = first_delay
+        super().__init__(queue=None, requeue_on_error=False, **kwargs)
+
+    def setup(self) -> None:
+        name = f"casetrail.{self.container.service_name}.{self.method_name}"
+        self.queue = Queue(name, bindings=[binding(EXCHANGE, routing_key=t) for t in self.event_types],
+                           durable=True)
+        self.retry_queue = Queue(f"{name}.retry", durable=True, queue_arguments={
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
+        self.dead_queue = Queue(f"{name}.dead", durable=True)
+        self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        with get_connection(self.amqp_uri) as conn:
+            channel = conn.channel()
+            for entity in (EXCHANGE, self.queue, self.retry_queue, self.dead_queue):
+                entity(channel).declare()
+        super().setup()
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        event_type = message.delivery_info.get("routing_key", "?")
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        try:
+            outcome = self._retry_or_bury(message, exc_info)
+        except Exception:
+            # Could not move it (broker trouble): hand it back, it will come again.
+            log.warning("could not move failed %s message; requeued", event_type, exc_info=True)
+            self.queue_consumer.requeue_message(message)
+            return
+        EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, event_type, outcome).inc()
+        self.queue_consumer.ack_message(message)
+
+    def _retry_or_bury(self, message, exc_info) -> str:
+        exc_type, exc, _ = exc_info
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        poison = issubclass(exc_type, ValidationError)
+        headers = dict(message.headers or {}, **{ATTEMPTS_HEADER: attempts,
+                                                 "x-casetrail-error": exc_type.__name__})
+        if poison or attempts >= self.max_attempts:
+            target, expiration, outcome = self.dead_queue.name, None, "dead_lettered"
+            log.error("%s: %s message moved to %s after %d attempt(s): %s", self.method_name,
+                      message.delivery_info.get("routing_key"), target, attempts, exc_type.__name__)
+        else:
+            target, outcome = self.retry_queue.name, "retried"
+            expiration = min(self.first_delay * 2 ** (attempts - 1), 300.0)
+        with get_producer(self.amqp_uri) as producer:
+            producer.publish(message.body, exchange="", routing_key=target, headers=headers,
+                             content_type=message.content_type,
+                             content_encoding=message.content_encoding,
+                             delivery_mode=2, expiration=expiration, retry=True,
+                             message_id=message.properties.get("message_id"))
+        return outcome
+
+
+on_event = EventConsumer.decorator

@@ -1,0 +1,86 @@
+"""The event envelope on the bus (../shared/api.md, "Events on the bus") and its payloads.
+
+Payload schemas list every field an event may carry and refuse any other: nothing that
+identifies a survivor (name, phone, date of birth, location, notes) can reach RabbitMQ.
+"""
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from marshmallow import RAISE, Schema, fields, validate
+
+SCHEMA_VERSION = 1
+RISK_LEVELS = ("low", "medium", "high")
+ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin", "system")
+_EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/events")
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ActorSchema(Strict):
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class EnvelopeSchema(Strict):
+    event_id = fields.UUID(required=True)
+    event_type = fields.String(required=True)
+    schema_version = fields.Integer(required=True)
+    occurred_at = fields.DateTime(required=True)
+    source = fields.String(required=True)
+    aggregate_id = fields.UUID(required=True)
+    aggregate_version = fields.Integer(required=True)
+    actor = fields.Nested(ActorSchema, required=True)
+    correlation_id = fields.String(required=True)
+    causation_id = fields.String(required=True, allow_none=True)
+    payload = fields.Dict(required=True)
+
+
+class CaseRegistered(Strict):
+    case_number = fields.String(required=True)
+    risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    is_child = fields.Boolean(required=True)
+    assigned_to = fields.String(required=True)
+    stage = fields.String(required=True)
+
+
+# Event type -> payload schema. An event type without an entry cannot be published.
+PAYLOADS: dict[str, Schema] = {
+    "CaseRegistered": CaseRegistered(),
+}
+
+
+def event_id(aggregate_id: UUID, aggregate_version: int) -> UUID:
+    """Stable across re-publishes, so consumers can recognise a redelivery."""
+    return uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}:{aggregate_version}")
+
+
+def make_envelope(*, source: str, event_type: str, aggregate_id: UUID, aggregate_version: int,
+                  occurred_at: datetime, by: dict, payload: dict) -> dict:
+    """Builds and validates an envelope, ready to serialise as JSON."""
+    envelope = {
+        "event_id": str(event_id(aggregate_id, aggregate_version)),
+        "event_type": event_type,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": occurred_at.isoformat(),
+        "source": source,
+        "aggregate_id": str(aggregate_id),
+        "aggregate_version": aggregate_version,
+        "actor": {"username": by["username"], "role": by["role"]},
+        "correlation_id": by.get("correlation_id") or str(event_id(aggregate_id, aggregate_version)),
+        "causation_id": by.get("causation_id"),
+        "payload": PAYLOADS[event_type].dump(PAYLOADS[event_type].load(payload)),
+    }
+    EnvelopeSchema().load(envelope)
+    return envelope
+
+
+def read_envelope(body: dict) -> dict:
+    """Validates an envelope from the bus and its payload; raises marshmallow.ValidationError."""
+    envelope = EnvelopeSchema().load(body)
+    schema = PAYLOADS.get(envelope["event_type"])
+    if schema is not None:
+        envelope["payload"] = schema.load(envelope["payload"])
+    return envelope

@@ -1,0 +1,169 @@
+"""Followers of a service's notification log, and the nameko dependency that runs them.
+
+- The outbox relay publishes each public event to RabbitMQ, in log order, then records the
+  position it reached. A crash between publish and position-save re-publishes (consumers
+  dedupe by event_id); nothing is ever skipped.
+- A projection applies events to read tables and records its position in the same transaction.
+
+Each follower takes its position row FOR UPDATE SKIP LOCKED, so with several instances of a
+service exactly one follows at a time, in order.
+"""
+import logging
+import threading
+from collections.abc import Callable
+
+import eventlet
+from nameko.extensions import DependencyProvider
+
+from shared.bus import event_publisher, publish_event
+from shared.envelope import make_envelope
+from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, FOLLOWER_LAG, FOLLOWER_POSITION
+from shared.settings import Settings
+from shared.store import ServiceStore
+
+log = logging.getLogger(__name__)
+
+# A service's publication: domain event -> (event type, payload), or None for a private event.
+Publication = Callable[[object], tuple[str, dict] | None]
+
+
+class Relay:
+    name = "outbox"
+
+    def __init__(self, store: ServiceStore, publication: Publication, publisher, batch_size: int = 100):
+        self.store, self.publication, self.publisher = store, publication, publisher
+        self.batch_size = batch_size
+        self.source = store.settings.service
+
+    def step(self) -> int:
+        """Publishes the next batch; returns how many notifications it moved past."""
+        with self.store.transaction() as curs:
+            position = self.store.lock_position(curs, self.name)
+            if position is None:
+                return 0
+            notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
+            reached = position
+            try:
+                for notification in notifications:
+                    self._publish(notification)
+                    reached = notification.id
+            finally:
+                # Record what was published even when the broker fails half-way.
+                self.store.advance(curs, self.name, reached)
+        FOLLOWER_POSITION.labels(self.source, self.name).set(reached)
+        return len(notifications)
+
+    def _publish(self, notification) -> None:
+        event = self.store.mapper.to_domain_event(notification)
+        public = self.publication(event)
+        if public is None:
+            return
+        event_type, payload = public
+        envelope = make_envelope(source=self.source, event_type=event_type,
+                                 aggregate_id=event.originator_id,
+                                 aggregate_version=event.originator_version,
+                                 occurred_at=event.timestamp, by=event.by, payload=payload)
+        publish_event(self.publisher, envelope)
+        EVENTS_PUBLISHED.labels(self.source, event_type).inc()
+
+
+class Projection:
+    """A read model kept by following the log. Subclasses set `name` and implement `apply`."""
+
+    name = "projection"
+
+    def apply(self, store: ServiceStore, curs, event) -> None:
+        raise NotImplementedError
+
+
+class Projector:
+    def __init__(self, store: ServiceStore, projection: Projection, batch_size: int = 500):
+        self.store, self.projection, self.batch_size = store, projection, batch_size
+        self.name = projection.name
+
+    def step(self) -> int:
+        with self.store.transaction() as curs:
+            position = self.store.lock_position(curs, self.name)
+            if position is None:
+                return 0
+            notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
+            for notification in notifications:
+                self.projection.apply(self.store, curs, self.store.mapper.to_domain_event(notification))
+            if notifications:
+                self.store.advance(curs, self.name, notifications[-1].id)
+                FOLLOWER_POSITION.labels(self.store.settings.service, self.name).set(notifications[-1].id)
+        return len(notifications)
+
+
+class FollowerLoop:
+    """Runs a follower's step whenever the store commits, and every poll interval as a fallback."""
+
+    def __init__(self, store: ServiceStore, follower, poll_seconds: float):
+        self.store, self.follower, self.poll_seconds = store, follower, poll_seconds
+        self.wake = threading.Event()
+        self.stopping = False
+        store.commit_listeners.append(self.wake.set)
+
+    def run(self) -> None:
+        service, name = self.store.settings.service, self.follower.name
+        backoff = self.poll_seconds
+        while not self.stopping:
+            self.wake.clear()
+            try:
+                moved = self.follower.step()
+                backoff = self.poll_seconds
+                FOLLOWER_LAG.labels(service, name).set(
+                    max(0, self.store.max_notification_id() - self.store.position(name)))
+            except Exception:
+                FOLLOWER_ERRORS.labels(service, name).inc()
+                log.warning("%s follower %s failed; retrying in %.1f s", service, name, backoff,
+                            exc_info=True)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if not moved:
+                self.wake.wait(self.poll_seconds)
+
+
+class EventSourced(DependencyProvider):
+    """Gives workers the service's store; runs its outbox relay and projections in the background.
+
+        store = EventSourced(CasesStore, publication=public_event, projections=[CaseIndex()])
+    """
+
+    def __init__(self, store_class: type[ServiceStore], publication: Publication | None = None,
+                 projections: tuple[Projection, ...] = ()):
+        self.store_class, self.publication, self.projections = store_class, publication, projections
+        self.store: ServiceStore | None = None
+        self.loops: list[FollowerLoop] = []
+        self.threads = []
+
+    def setup(self) -> None:
+        settings = Settings.for_service(self.container.service_name)
+        self.store = self.store_class(settings)
+        followers = [Projector(self.store, p) for p in self.projections]
+        if self.publication is not None:
+            followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri),
+                                   settings.relay_batch_size))
+        self.loops = [FollowerLoop(self.store, f, settings.relay_poll_seconds) for f in followers]
+
+    def start(self) -> None:
+        self.threads = [self.container.spawn_managed_thread(loop.run, identifier=f"follower-{loop.follower.name}")
+                        for loop in self.loops]
+
+    def stop(self) -> None:
+        for loop in self.loops:
+            loop.stopping = True
+            loop.wake.set()
+        for thread in self.threads:
+            # Let a follower finish its current step before the pool closes under it.
+            with eventlet.Timeout(10, False):
+                thread.wait()
+        if self.store is not None:
+            self.store.close()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> ServiceStore:
+        return self.store

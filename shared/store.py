@@ -1,0 +1,114 @@
+"""The event-sourced store each service owns: eventsourcing on PostgreSQL, in the service's own
+schema, event state encrypted at rest, plus two small tables of plumbing:
+`positions` (how far each follower of the notification log got) and `inbox` (which bus events
+a consumer already processed)."""
+from collections.abc import Callable
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from psycopg import sql
+
+from shared.settings import Settings
+
+SUPPORT_TABLES = (
+    "CREATE TABLE IF NOT EXISTS {schema}.positions ("
+    " follower text PRIMARY KEY, position bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.inbox ("
+    " consumer text NOT NULL, event_id uuid NOT NULL,"
+    " processed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))",
+)
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": settings.postgres_dbname,
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password,
+        "POSTGRES_SCHEMA": settings.postgres_schema,
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": settings.cipher_key,
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+    }
+
+
+def create_schema(settings: Settings) -> None:
+    with psycopg.connect(host=settings.postgres_host, port=settings.postgres_port,
+                         dbname=settings.postgres_dbname, user=settings.postgres_user,
+                         password=settings.postgres_password, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(settings.postgres_schema)))
+
+
+class ServiceStore(Application):
+    """Base for each service's application. Subclasses add `tables` (SQL with {schema})."""
+
+    log_section_size = 500
+    tables: tuple[str, ...] = ()
+
+    def __init__(self, settings: Settings):
+        create_schema(settings)
+        super().__init__(env=store_env(settings))
+        self.settings = settings
+        self.datastore = self.recorder.datastore
+        self.schema = sql.Identifier(self.datastore.schema)
+        self.commit_listeners: list[Callable[[], None]] = []
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in SUPPORT_TABLES + self.tables:
+                curs.execute(self.sql(statement))
+
+    def sql(self, statement: str) -> sql.Composed:
+        """A statement with {schema} bound to this service's schema."""
+        return sql.SQL(statement).format(schema=self.schema)
+
+    def _notify(self, recordings) -> None:
+        # Right after a commit: wake the outbox relay and projections instead of waiting a poll.
+        for listener in self.commit_listeners:
+            listener()
+
+    def transaction(self):
+        return self.datastore.transaction(commit=True)
+
+    def position(self, follower: str) -> int:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT position FROM {schema}.positions WHERE follower = %s"),
+                         (follower,))
+            row = curs.fetchone()
+        return row["position"] if row else 0
+
+    def lock_position(self, curs, follower: str) -> int | None:
+        """Takes the follower's position for this transaction, or None if another instance holds it."""
+        curs.execute(self.sql("INSERT INTO {schema}.positions VALUES (%s, 0) ON CONFLICT DO NOTHING"),
+                     (follower,))
+        curs.execute(self.sql("SELECT position FROM {schema}.positions WHERE follower = %s"
+                              " FOR UPDATE SKIP LOCKED"), (follower,))
+        row = curs.fetchone()
+        return row["position"] if row else None
+
+    def advance(self, curs, follower: str, position: int) -> None:
+        curs.execute(self.sql("UPDATE {schema}.positions SET position = %s"
+                              " WHERE follower = %s AND position < %s"),
+                     (position, follower, position))
+
+    def max_notification_id(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def process_once(self, consumer: str, event_id: UUID, effect: Callable) -> bool:
+        """Runs `effect(cursor)` in the same transaction that records `event_id` as processed
+        by `consumer`. Returns False, doing nothing, for an event processed before."""
+        with self.transaction() as curs:
+            curs.execute(self.sql("INSERT INTO {schema}.inbox (consumer, event_id) VALUES (%s, %s)"
+                                  " ON CONFLICT DO NOTHING RETURNING event_id"),
+                         (consumer, event_id))
+            if curs.fetchone() is None:
+                return False
+            effect(curs)
+        return True

@@ -1,0 +1,37 @@
+"""marshmallow errors as the contract's `{"field.path": ["message", ...]}`."""
+from marshmallow import Schema, ValidationError
+
+from uuid import UUID
+
+from shared.errors import InvalidInput, NotFound
+
+
+def field_paths(messages, prefix: str = "") -> dict[str, list[str]]:
+    if isinstance(messages, list):
+        return {prefix or "_schema": [str(m) for m in messages]}
+    paths: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        paths.update(field_paths(value, f"{prefix}.{key}" if prefix else str(key)))
+    return paths
+
+
+def load(schema: Schema, data, prefix: str = ""):
+    if not isinstance(data, dict):
+        raise InvalidInput({prefix or "_schema": ["Must be a JSON object."]})
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise InvalidInput(field_paths(error.messages, prefix)) from None
+
+
+def clean(schema: Schema, data, prefix: str = "") -> dict:
+    """Validated input in plain JSON types, ready to be recorded in an event."""
+    return schema.dump(load(schema, data, prefix))
+
+
+def parse_id(value, what: str) -> UUID:
+    """A malformed id names nothing that exists: 404, like an unknown one."""
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound(f"No such {what}.") from None
