@@ -106,7 +106,11 @@ stop_rabbitmq() {
   ( rabbit_env
     if rabbit_running; then /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || kill "$(cat "$RABBITMQ_PID_FILE")"; fi
     rm -f "$RABBITMQ_PID_FILE"
-    if [ -f "$RUN/rmq/epmd-ours" ]; then pkill -x epmd || true; rm -f "$RUN/rmq/epmd-ours"; fi )
+    if [ -f "$RUN/rmq/epmd-ours" ]; then
+      pkill -x epmd || true
+      for _ in $(seq 50); do pgrep -x epmd >/dev/null || break; sleep 0.1; done
+      rm -f "$RUN/rmq/epmd-ours"
+    fi )
 }
 
 rabbitmqctl_cmd() { ( rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@" ); }

@@ -2,7 +2,7 @@
 
 Each handler gets its own durable queue `casetrail.<service>.<method>` bound to the events
 exchange. A handler that raises is retried with growing delays through a `.retry` queue
-(messages wait out a TTL there, then dead-letter back); after `max_attempts` the message is
+(messages wait out a TTL there, then dead-letter back); after CONSUMER_MAX_ATTEMPTS it is
 moved to `.dead` for an operator. A message is acked only once it is handled or moved:
 never silently dropped. An envelope that fails validation goes to `.dead` at once.
 Handlers make their effect idempotent with ServiceStore.process_once.
@@ -17,6 +17,7 @@ from nameko.messaging import Consumer
 
 from shared.bus import EXCHANGE
 from shared.metrics import EVENTS_CONSUMED
+from shared.settings import env
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +25,13 @@ ATTEMPTS_HEADER = "x-casetrail-attempts"
 
 
 class EventConsumer(Consumer):
-    def __init__(self, *event_types: str, max_attempts: int = 8, first_delay: float = 0.5, **kwargs):
+    def __init__(self, *event_types: str, **kwargs):
         self.event_types = event_types
-        self.max_attempts = max_attempts
-        self.first_delay = first_delay
         super().__init__(queue=None, requeue_on_error=False, **kwargs)
 
     def setup(self) -> None:
+        self.max_attempts = int(env("CONSUMER_MAX_ATTEMPTS", "8"))
+        self.first_delay = float(env("CONSUMER_RETRY_DELAY", "0.5"))
         name = f"casetrail.{self.container.service_name}.{self.method_name}"
         self.queue = Queue(name, bindings=[binding(EXCHANGE, routing_key=t) for t in self.event_types],
                            durable=True)

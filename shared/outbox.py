@@ -34,6 +34,7 @@ class Relay:
         self.store, self.publication, self.publisher = store, publication, publisher
         self.batch_size = batch_size
         self.source = store.settings.service
+        store.add_follower(self.name)
 
     def step(self) -> int:
         """Publishes the next batch; returns how many notifications it moved past."""
@@ -42,15 +43,19 @@ class Relay:
             if position is None:
                 return 0
             notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
-            reached = position
-            try:
-                for notification in notifications:
+            reached, failure = position, None
+            for notification in notifications:
+                try:
                     self._publish(notification)
-                    reached = notification.id
-            finally:
-                # Record what was published even when the broker fails half-way.
-                self.store.advance(curs, self.name, reached)
+                except Exception as exc:
+                    failure = exc
+                    break
+                reached = notification.id
+            # Commit what was published even when the broker fails half-way.
+            self.store.advance(curs, self.name, reached)
         FOLLOWER_POSITION.labels(self.source, self.name).set(reached)
+        if failure is not None:
+            raise failure
         return len(notifications)
 
     def _publish(self, notification) -> None:
@@ -80,6 +85,7 @@ class Projector:
     def __init__(self, store: ServiceStore, projection: Projection, batch_size: int = 500):
         self.store, self.projection, self.batch_size = store, projection, batch_size
         self.name = projection.name
+        store.add_follower(self.name)
 
     def step(self) -> int:
         with self.store.transaction() as curs:

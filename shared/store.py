@@ -84,10 +84,14 @@ class ServiceStore(Application):
             row = curs.fetchone()
         return row["position"] if row else 0
 
+    def add_follower(self, follower: str) -> None:
+        # Committed on its own: an uncommitted insert would block other instances' SKIP LOCKED.
+        with self.transaction() as curs:
+            curs.execute(self.sql("INSERT INTO {schema}.positions VALUES (%s, 0) ON CONFLICT DO NOTHING"),
+                         (follower,))
+
     def lock_position(self, curs, follower: str) -> int | None:
         """Takes the follower's position for this transaction, or None if another instance holds it."""
-        curs.execute(self.sql("INSERT INTO {schema}.positions VALUES (%s, 0) ON CONFLICT DO NOTHING"),
-                     (follower,))
         curs.execute(self.sql("SELECT position FROM {schema}.positions WHERE follower = %s"
                               " FOR UPDATE SKIP LOCKED"), (follower,))
         row = curs.fetchone()

@@ -3,6 +3,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.errors import Forbidden
+
 STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up", "closed")
 CASE_ROLES = ("caseworker", "supervisor")
 _REQUEST_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-requests")
@@ -32,6 +34,18 @@ class Case(Aggregate):
     def id_for_request(username: str, idempotency_key: str) -> UUID:
         """A retried registration (same user, same Idempotency-Key) lands on the same case."""
         return uuid5(_REQUEST_NAMESPACE, f"{username}\n{idempotency_key}")
+
+
+PERMISSIONS = {
+    "register_case": CASE_ROLES,
+    "list_cases": CASE_ROLES,
+}
+
+
+def require(caller: dict, action: str) -> None:
+    """Role check, before anything else is looked at."""
+    if caller["role"] not in PERMISSIONS[action]:
+        raise Forbidden(f"A {caller['role']} may not {action.replace('_', ' ')}.")
 
 
 def scope(caller: dict) -> list[str] | None:

@@ -3,6 +3,7 @@ from nameko.rpc import rpc
 from nameko.web.handlers import http
 
 from services.cases.application import CaseIndex, CasesStore, case_view, public_event
+from services.cases.domain import require
 from services.cases.schemas import ListCasesSchema, RegisterCaseSchema
 from shared.caller import read_caller
 from shared.errors import EXPECTED
@@ -19,6 +20,7 @@ class CasesService:
     @rpc(expected_exceptions=EXPECTED)
     def register_case(self, caller, data, idempotency_key=None):
         caller = read_caller(caller)
+        require(caller, "register_case")
         case = self.store.register_case(caller, clean(RegisterCaseSchema(), data), idempotency_key)
         return case_view(case)
 
@@ -28,7 +30,9 @@ class CasesService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, caller, filters):
-        return self.store.list_cases(read_caller(caller), load(ListCasesSchema(), filters))
+        caller = read_caller(caller)
+        require(caller, "list_cases")
+        return self.store.list_cases(caller, load(ListCasesSchema(), filters))
 
     @http("GET", "/health")
     def health(self, request):

@@ -9,7 +9,7 @@ from services.gateway.application import IdentityStore, LoginThrottle, Tokens, U
 from services.gateway.http import call, json_body, respond, route
 from services.gateway.openapi import OPENAPI
 from services.gateway.schemas import CaseListQuerySchema, CreateUserSchema, TokenRequestSchema
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.metrics import WorkerMetrics, metrics_response
 from shared.outbox import EventSourced
 from shared.settings import env
@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 class Identity(EventSourced):
     """The identity store; on first start with no admin, it creates one."""
 
-    def start(self) -> None:
-        super().start()
+    def setup(self) -> None:
+        # In setup, not start: nameko starts extensions concurrently, and /health must not
+        # answer before the admin exists.
+        super().setup()
         username = env("ADMIN_USERNAME", "admin")
         password = env("ADMIN_PASSWORD", "admin-change-me")
         if self.store.ensure_admin(username, password) and password == "admin-change-me":
@@ -87,6 +89,8 @@ class GatewayService:
 
     @route("POST", "/v1/users")
     def create_user(self, request, caller):
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin creates users.")
         user = self.identity.create_user(caller, load(CreateUserSchema(), json_body(request)))
         return respond(201, user_view(user))
 

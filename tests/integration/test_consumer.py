@@ -1,0 +1,106 @@
+"""Idempotent consumption, retries and dead-lettering, on a real broker and database."""
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from kombu import Connection
+from nameko.amqp.publish import get_producer
+from nameko.containers import ServiceContainer
+from prometheus_client import REGISTRY
+
+from services.notifications.service import NotificationsService
+from shared.bus import EXCHANGE, event_publisher, publish_event
+from shared.envelope import make_envelope
+from tests.support import free_port, queue_depths, wait_until
+
+QUEUE = "casetrail.notifications.case_directory"
+
+
+def registered(case_id=None, case_number="GBV-2026-000042", version=1):
+    return make_envelope(source="cases", event_type="CaseRegistered", aggregate_id=case_id or uuid.uuid4(),
+                         aggregate_version=version, occurred_at=datetime.now(UTC),
+                         by={"username": "cw1", "role": "caseworker", "correlation_id": "c-1"},
+                         payload={"case_number": case_number, "risk_level": "high", "is_child": False,
+                                  "assigned_to": "cw1", "stage": "engagement"})
+
+
+@pytest.fixture
+def notifications(test_env, monkeypatch):
+    monkeypatch.setenv("NOTIFICATIONS_POSTGRES_SCHEMA", f"notifications_{uuid.uuid4().hex[:8]}")
+    container = ServiceContainer(NotificationsService, {
+        "AMQP_URI": test_env["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
+    container.start()
+    yield _store_of(container)
+    container.stop()
+    with Connection(test_env["AMQP_URI"]) as conn:
+        for name in (QUEUE, f"{QUEUE}.retry", f"{QUEUE}.dead"):
+            conn.default_channel.queue_purge(name)
+
+
+def _store_of(container):
+    return next(d for d in container.dependencies if d.attr_name == "store").store
+
+
+def _count(store, table: str) -> int:
+    with store.transaction() as curs:
+        curs.execute(store.sql(f"SELECT count(*) AS n FROM {{schema}}.{table}"))
+        return curs.fetchone()["n"]
+
+
+def _settled(vhost: str) -> bool:
+    depths = queue_depths(vhost)
+    return depths.get(QUEUE, 0) == 0 and depths.get(f"{QUEUE}.retry", 0) == 0
+
+
+def _outcomes(outcome: str) -> float:
+    return REGISTRY.get_sample_value("casetrail_events_consumed_total", {
+        "service": "notifications", "consumer": "case_directory", "event_type": "CaseRegistered",
+        "outcome": outcome}) or 0.0
+
+
+def test_a_redelivered_event_has_one_effect(notifications, test_env):
+    envelope = registered()
+    duplicates_before = _outcomes("duplicate")
+    publisher = event_publisher(test_env["AMQP_URI"])
+    publish_event(publisher, envelope)
+    publish_event(publisher, envelope)
+
+    wait_until(lambda: _outcomes("duplicate") == duplicates_before + 1 and _settled(test_env["VHOST"]),
+               what="both deliveries handled")
+    assert _count(notifications, "inbox") == 1
+    assert _count(notifications, "case_directory") == 1
+    assert queue_depths(test_env["VHOST"]).get(f"{QUEUE}.dead") == 0
+
+
+def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notifications, test_env):
+    case_id = uuid.uuid4()
+    publisher = event_publisher(test_env["AMQP_URI"])
+    publish_event(publisher, registered(case_id))
+    wait_until(lambda: _count(notifications, "case_directory") == 1, what="the first event")
+
+    # Another event for the same case id: the directory insert fails every time.
+    clash = registered(case_id, version=2)
+    publish_event(publisher, clash)
+
+    dead = wait_until(lambda: _get(test_env, f"{QUEUE}.dead"), timeout=30, what="the dead letter")
+    assert json.loads(dead.body)["event_id"] == clash["event_id"]
+    assert dead.headers["x-casetrail-attempts"] == 3
+    assert _count(notifications, "case_directory") == 1
+    assert _count(notifications, "inbox") == 1  # the failed attempts recorded nothing
+
+
+def test_a_malformed_envelope_goes_straight_to_dead_letters(notifications, test_env):
+    with get_producer(test_env["AMQP_URI"]) as producer:
+        producer.publish({"event_type": "CaseRegistered", "payload": {"name": "x"}}, exchange=EXCHANGE,
+                         routing_key="CaseRegistered", serializer="json", declare=[EXCHANGE])
+
+    dead = wait_until(lambda: _get(test_env, f"{QUEUE}.dead"), timeout=30, what="the dead letter")
+    assert dead.headers["x-casetrail-attempts"] == 1
+    assert dead.headers["x-casetrail-error"] == "ValidationError"
+    assert _count(notifications, "inbox") == 0
+
+
+def _get(test_env, queue_name):
+    with Connection(test_env["AMQP_URI"]) as conn:
+        return conn.default_channel.basic_get(queue_name, no_ack=True)

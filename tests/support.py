@@ -1,0 +1,90 @@
+"""Helpers for tests that run the real system: processes, ports, waiting on conditions."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = ROOT / "scripts" / "stack.sh"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def rabbitmqctl(*args: str) -> str:
+    return subprocess.run([str(STACK), "rabbitmqctl", *args], check=True, capture_output=True, text=True).stdout
+
+
+def queue_depths(vhost: str) -> dict[str, int]:
+    out = rabbitmqctl("list_queues", "-p", vhost, "-q", "--no-table-headers", "name", "messages")
+    return {name: int(count) for name, count in (line.split() for line in out.splitlines() if line.strip())}
+
+
+class ServiceProcess:
+    """One service, run exactly as `make up` runs it: `nameko run` in its own process."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path):
+        self.name, self.port = name, free_port()
+        self.env = dict(env, WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}")
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServiceProcess":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nameko", "run", "--config", "config/nameko.yaml", f"services.{self.name}.service"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self.healthy, timeout=60, what=f"{self.name} to answer /health")
+        return self
+
+    def healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return requests.get(f"{self.url}/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self) -> None:
+        """A crash: no graceful shutdown, unacked messages go back to the broker."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def service_env(base: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(base)
+    env["PYTHONWARNINGS"] = "ignore"
+    env["PYTHONPATH"] = str(ROOT)
+    return env
