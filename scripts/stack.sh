@@ -47,8 +47,11 @@ install_venv() {
   local stamp=$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
   [ -f "$stamp" ] && return 0
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade 'pip>=23' 'setuptools<82'
-  "$VENV/bin/pip" install -q -e "$ROOT[test]"
+  log "installing Python packages into $VENV (log: $RUN/log/pip.log)"
+  mkdir -p "$RUN/log"
+  { "$VENV/bin/pip" install --upgrade 'pip>=23' 'setuptools<82' \
+      && "$VENV/bin/pip" install -e "$ROOT[test]"; } > "$RUN/log/pip.log" 2>&1 \
+    || { tail -n 30 "$RUN/log/pip.log" >&2; exit 1; }
   rm -f "$VENV"/.installed-*; touch "$stamp"
 }
 
@@ -65,7 +68,8 @@ start_postgres() {
   fi
   if ! pg_running; then
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/log/postgres.log" -w \
-      -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+      -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
+      || { log "PostgreSQL did not start (is port $POSTGRES_PORT taken?):"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
   fi
   psql_q "SELECT 1 FROM pg_database WHERE datname='$POSTGRES_DBNAME'" | grep -q 1 \
     || psql_q "CREATE DATABASE \"$POSTGRES_DBNAME\"" >/dev/null

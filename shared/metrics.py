@@ -5,6 +5,8 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
+from shared.logs import correlation_id
+
 # prometheus_client 0.26 names version=1.0.0, which Prometheus 2.x does not take.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -30,16 +32,21 @@ def metrics_response() -> Response:
 
 
 class WorkerMetrics(DependencyProvider):
-    """Times every worker (RPC, event, HTTP) of the service it is declared on."""
+    """Times every RPC and event worker of the service it is declared on, and binds the
+    worker's correlation id (from the caller or the envelope) to its log lines."""
 
     def setup(self) -> None:
         self.started: dict = {}
 
     def worker_setup(self, worker_ctx) -> None:
-        self.started[worker_ctx] = time.perf_counter()
+        first = worker_ctx.args[0] if worker_ctx.args else None
+        cid = first.get("correlation_id") if isinstance(first, dict) else None
+        self.started[worker_ctx] = (time.perf_counter(), correlation_id.set(cid))
 
     def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
-        started = self.started.pop(worker_ctx, None)
+        started, token = self.started.pop(worker_ctx, (None, None))
+        if token is not None:
+            correlation_id.reset(token)
         if started is None or worker_ctx.entrypoint.__class__.__name__ == "HttpRequestHandler":
             return
         outcome = "ok" if exc_info is None else exc_info[0].__name__

@@ -2,7 +2,6 @@
 import json
 import logging
 
-import eventlet
 from eventsourcing.persistence import InterfaceError, OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
@@ -33,7 +32,7 @@ PROBLEMS: dict[type, tuple[int, str]] = {
     TooManyAttempts: (429, "Too many attempts"),
     ServiceUnavailable: (503, "Service unavailable"),
 }
-UNAVAILABLE = (UnknownService, eventlet.Timeout, OperationalError, InterfaceError, ConnectionError, OSError)
+UNAVAILABLE = (UnknownService, OperationalError, InterfaceError, ConnectionError, OSError)
 # A service's own database or broker trouble, reported over RPC by name.
 REMOTE_UNAVAILABLE = {"OperationalError", "InterfaceError", "PersistenceError", "PoolTimeout",
                       "ConnectionError", "UnknownService"}

@@ -10,7 +10,7 @@ import eventlet
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway.errors import BadRequest, problem_for
+from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
 from shared.logs import correlation_id
 from shared.metrics import HTTP_DURATION
 
@@ -52,7 +52,8 @@ def respond(status: int, body: dict, headers: dict | None = None) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
-def call(method, *args, timeout: float = 10.0):
+def call(method, *args, timeout: float):
     """An RPC call that gives up after `timeout` seconds (then 503)."""
-    with eventlet.Timeout(timeout):
+    # eventlet.Timeout is a BaseException: raise an error the route maps instead.
+    with eventlet.Timeout(timeout, ServiceUnavailable("A backing service did not answer in time.")):
         return method(*args)

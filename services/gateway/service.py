@@ -17,6 +17,9 @@ from shared.validation import load
 
 log = logging.getLogger(__name__)
 
+# A request the client was told timed out (503) must not run later: it expires in the queue.
+RPC_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10"))
+
 
 class Identity(EventSourced):
     """The identity store; on first start with no admin, it creates one."""
@@ -48,7 +51,7 @@ def user_view(user) -> dict:
 class GatewayService:
     name = "gateway"
     identity: IdentityStore = Identity(IdentityStore)
-    cases = RpcProxy("cases")
+    cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
     metrics = WorkerMetrics()
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
@@ -101,17 +104,17 @@ class GatewayService:
     @route("POST", "/v1/cases")
     def register_case(self, request, caller):
         case = call(self.cases.register_case, caller, json_body(request),
-                    request.headers.get("Idempotency-Key"))
+                    request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT)
         return respond(201, case, {"ETag": f'"{case["version"]}"', "Location": f"/v1/cases/{case['id']}"})
 
     @route("GET", "/v1/cases")
     def list_cases(self, request, caller):
         query = load(CaseListQuerySchema(), request.args.to_dict())
-        return respond(200, call(self.cases.list_cases, caller, query))
+        return respond(200, call(self.cases.list_cases, caller, query, timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/cases/<string:case_id>")
     def get_case(self, request, caller, case_id):
-        case = call(self.cases.get_case, caller, case_id)
+        case = call(self.cases.get_case, caller, case_id, timeout=RPC_TIMEOUT)
         return respond(200, case, {"ETag": f'"{case["version"]}"'})
 
     @route("GET", "/<path:path>", authenticated=False)

@@ -196,3 +196,21 @@ def test_openapi_document_is_served(api):
     document = api.get("/v1/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     assert {"/v1/auth/token", "/v1/users", "/v1/users/me", "/v1/cases", "/v1/cases/{id}"} <= set(document["paths"])
+
+
+def test_a_stopped_service_answers_503_and_the_request_does_not_run_later(people, system):
+    def cases_of_cw2() -> int:
+        return len(people["cw2"].get("/v1/cases?limit=200").json()["items"])
+    before = cases_of_cw2()
+
+    system["cases"].stop()
+    try:
+        refused = people["cw2"].post("/v1/cases", NEW_CASE)
+        assert refused.status_code == 503
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        time.sleep(2.5)  # past the RPC timeout: the request has expired in its queue
+    finally:
+        system["cases"].start()
+
+    time.sleep(1.5)  # the relay and projection would have caught up with a late registration
+    assert cases_of_cw2() == before

@@ -1,14 +1,13 @@
 import json
 import time
 
-import eventlet
 import jwt
 import pytest
 from eventsourcing.persistence import OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 
 from services.gateway.application import LoginThrottle, TooManyAttempts, Tokens, Unauthorized
-from services.gateway.errors import BadRequest, problem_for
+from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
 from shared import errors
 from shared.validation import field_paths
 
@@ -52,7 +51,7 @@ def test_login_throttle_refuses_after_the_limit_and_forgets_on_success():
     (BadRequest("x"), 400), (Unauthorized("x"), 401), (errors.Forbidden("x"), 403), (errors.NotFound("x"), 404),
     (errors.InvalidTransition("x"), 409), (errors.Conflict("x"), 409), (errors.VersionMismatch("x"), 412),
     (errors.InvalidInput({"a.b": ["bad"]}), 422), (TooManyAttempts(5), 429), (UnknownService("cases"), 503),
-    (eventlet.Timeout(), 503), (OperationalError("db down"), 503), (RemoteError("OperationalError", "x"), 503),
+    (ServiceUnavailable("x"), 503), (OperationalError("db down"), 503), (RemoteError("OperationalError", "x"), 503),
     (RemoteError("KeyError", "'name'"), 500), (KeyError("survivor"), 500),
 ])
 def test_every_error_becomes_a_problem_document(error, status):
@@ -78,3 +77,11 @@ def test_errors_cross_rpc_as_themselves():
     crossed = deserialize(serialize(errors.InvalidInput({"risk_level": ["bad"]})))
     assert isinstance(crossed, errors.InvalidInput) and crossed.errors == {"risk_level": ["bad"]}
     assert isinstance(deserialize(serialize(errors.NotFound("No such case."))), errors.NotFound)
+
+
+def test_an_rpc_call_that_does_not_answer_in_time_is_service_unavailable():
+    import eventlet
+
+    from services.gateway.http import call
+    with pytest.raises(ServiceUnavailable):
+        call(eventlet.sleep, 1, timeout=0.05)
