@@ -8,4 +8,4 @@ if [ "${1:-}" = "secrets" ]; then
   exit 0
 fi
 set -a; . "$SECRETS"; set +a
-exec nameko run --config config/nameko.yaml "services.${SERVICE:?SERVICE names the service to run}.service"
+exec nameko run --config config/nameko.yaml "services.${SERVICE:?SERVICE names the service to run}.service:$(echo "$SERVICE" | sed "s/^./\U&/")Service"

@@ -139,7 +139,7 @@ start_services() {
   export PYTHONWARNINGS="ignore::Warning:nameko.cli.commands,ignore::Warning:nameko.containers"
   for s in $SERVICES; do
     service_running "$s" && continue
-    ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service" \
+    ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
         >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
   done
   for _ in $(seq 120); do

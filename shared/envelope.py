@@ -10,6 +10,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 SCHEMA_VERSION = 1
 RISK_LEVELS = ("low", "medium", "high")
+SERVICE_TYPES = ("medical", "psychosocial", "legal", "safety", "shelter", "livelihood", "education", "other")
+CLOSURE_REASONS = ("needs_met", "survivor_request", "relocated", "unreachable")
 ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin", "system")
 _EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/events")
 
@@ -46,9 +48,93 @@ class CaseRegistered(Strict):
     stage = fields.String(required=True)
 
 
+class ConsentRecorded(Strict):
+    case_id = fields.UUID(required=True)
+    services = fields.Boolean(required=True)
+    share_with_providers = fields.Boolean(required=True)
+
+
+class ConsentWithdrawn(Strict):
+    case_id = fields.UUID(required=True)
+
+
+class AssessmentRecorded(Strict):
+    needs = fields.List(fields.String(validate=validate.OneOf(SERVICE_TYPES)), required=True)
+
+
+class RiskLevelChanged(Strict):
+    previous = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    next_due = fields.String(required=True, allow_none=True)
+
+
+class CasePlanDrafted(Strict):
+    goals = fields.Integer(required=True)
+
+
+class Submitted(Strict):
+    """A case plan or closure put to the supervisor; `submission` identifies this request."""
+    submission = fields.Integer(required=True)
+
+
+class ClosureRequested(Submitted):
+    reason = fields.String(required=True, validate=validate.OneOf(CLOSURE_REASONS))
+
+
+class FollowUpRecorded(Strict):
+    contacted = fields.Boolean(required=True)
+    next_due = fields.String(required=True)
+
+
+class FollowUpOverdue(Strict):
+    due = fields.String(required=True)
+
+
+class CaseConferenceHeld(Strict):
+    held_on = fields.String(required=True)
+
+
+class CaseClosed(Strict):
+    reason = fields.String(required=True, validate=validate.OneOf(CLOSURE_REASONS))
+
+
+class CaseReopened(Strict):
+    next_due = fields.String(required=True)
+
+
+class CaseReassigned(Strict):
+    previous = fields.String(required=True)
+    assigned_to = fields.String(required=True)
+
+
+class Decided(Strict):
+    """The approvals service's decision on a case plan or closure submission."""
+    case_id = fields.UUID(required=True)
+    submission = fields.Integer(required=True)
+    decided_by = fields.String(required=True)  # a supervisor's username, or "policy"
+    comment = fields.String(load_default=None, allow_none=True)
+
+
 # Event type -> payload schema. An event type without an entry cannot be published.
 PAYLOADS: dict[str, Schema] = {
     "CaseRegistered": CaseRegistered(),
+    "ConsentRecorded": ConsentRecorded(),
+    "ConsentWithdrawn": ConsentWithdrawn(),
+    "AssessmentRecorded": AssessmentRecorded(),
+    "RiskLevelChanged": RiskLevelChanged(),
+    "CasePlanDrafted": CasePlanDrafted(),
+    "CasePlanSubmitted": Submitted(),
+    "FollowUpRecorded": FollowUpRecorded(),
+    "FollowUpOverdue": FollowUpOverdue(),
+    "CaseConferenceHeld": CaseConferenceHeld(),
+    "ClosureRequested": ClosureRequested(),
+    "CaseClosed": CaseClosed(),
+    "CaseReopened": CaseReopened(),
+    "CaseReassigned": CaseReassigned(),
+    "CasePlanApproved": Decided(),
+    "CasePlanRejected": Decided(),
+    "ClosureApproved": Decided(),
+    "ClosureRejected": Decided(),
 }
 
 

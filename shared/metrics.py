@@ -2,6 +2,7 @@
 import time
 
 from nameko.extensions import DependencyProvider
+from nameko.web.handlers import http
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
@@ -52,3 +53,17 @@ class WorkerMetrics(DependencyProvider):
         outcome = "ok" if exc_info is None else exc_info[0].__name__
         RPC_DURATION.labels(self.container.service_name, worker_ctx.entrypoint.method_name,
                             outcome).observe(time.perf_counter() - started)
+
+
+class Observable:
+    """Mixed into every service: /health, /metrics, and worker metrics."""
+
+    metrics = WorkerMetrics()
+
+    @http("GET", "/health")
+    def health(self, request):
+        return Response('{"status": "ok"}', content_type="application/json")
+
+    @http("GET", "/metrics")
+    def metrics_endpoint(self, request):
+        return metrics_response()

@@ -27,36 +27,48 @@ log = logging.getLogger(__name__)
 Publication = Callable[[object], tuple[str, dict] | None]
 
 
-class Relay:
-    name = "outbox"
+class Follower:
+    """Follows the store's notification log from the position it recorded under `name`."""
 
-    def __init__(self, store: ServiceStore, publication: Publication, publisher, batch_size: int = 100):
-        self.store, self.publication, self.publisher = store, publication, publisher
-        self.batch_size = batch_size
-        self.source = store.settings.service
-        store.add_follower(self.name)
+    def __init__(self, store: ServiceStore, name: str, batch_size: int):
+        self.store, self.name, self.batch_size = store, name, batch_size
+        store.add_follower(name)
 
     def step(self) -> int:
-        """Publishes the next batch; returns how many notifications it moved past."""
+        """Handles the next batch; returns how many notifications it moved past."""
         with self.store.transaction() as curs:
             position = self.store.lock_position(curs, self.name)
             if position is None:
-                return 0
+                return 0  # another instance is following
             notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
-            reached, failure = position, None
-            for notification in notifications:
-                try:
-                    self._publish(notification)
-                except Exception as exc:
-                    failure = exc
-                    break
-                reached = notification.id
-            # Commit what was published even when the broker fails half-way.
+            reached, failure = self.handle(curs, position, notifications)
             self.store.advance(curs, self.name, reached)
-        FOLLOWER_POSITION.labels(self.source, self.name).set(reached)
+        FOLLOWER_POSITION.labels(self.store.settings.service, self.name).set(reached)
         if failure is not None:
             raise failure
         return len(notifications)
+
+    def handle(self, curs, position: int, notifications) -> tuple[int, Exception | None]:
+        """Returns the position reached, and the failure that stopped it, if any."""
+        raise NotImplementedError
+
+
+class Relay(Follower):
+    def __init__(self, store: ServiceStore, publication: Publication, publisher, batch_size: int = 100):
+        super().__init__(store, "outbox", batch_size)
+        self.publication, self.publisher = publication, publisher
+        self.source = store.settings.service
+
+    def handle(self, curs, position, notifications):
+        # What was published is committed even when the broker fails half-way.
+        reached = position
+        for notification in notifications:
+            try:
+                self._publish(notification)
+            except Exception as exc:
+                return reached, exc
+            reached = notification.id
+        return reached, None
 
     def _publish(self, notification) -> None:
         event = self.store.mapper.to_domain_event(notification)
@@ -81,24 +93,16 @@ class Projection:
         raise NotImplementedError
 
 
-class Projector:
+class Projector(Follower):
     def __init__(self, store: ServiceStore, projection: Projection, batch_size: int = 500):
-        self.store, self.projection, self.batch_size = store, projection, batch_size
-        self.name = projection.name
-        store.add_follower(self.name)
+        super().__init__(store, projection.name, batch_size)
+        self.projection = projection
 
-    def step(self) -> int:
-        with self.store.transaction() as curs:
-            position = self.store.lock_position(curs, self.name)
-            if position is None:
-                return 0
-            notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
-            for notification in notifications:
-                self.projection.apply(self.store, curs, self.store.mapper.to_domain_event(notification))
-            if notifications:
-                self.store.advance(curs, self.name, notifications[-1].id)
-                FOLLOWER_POSITION.labels(self.store.settings.service, self.name).set(notifications[-1].id)
-        return len(notifications)
+    def handle(self, curs, position, notifications):
+        # All or nothing: the read model and its position commit together.
+        for notification in notifications:
+            self.projection.apply(self.store, curs, self.store.mapper.to_domain_event(notification))
+        return (notifications[-1].id if notifications else position), None
 
 
 class FollowerLoop:

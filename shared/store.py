@@ -7,6 +7,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from shared.settings import Settings
@@ -17,7 +18,28 @@ SUPPORT_TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.inbox ("
     " consumer text NOT NULL, event_id uuid NOT NULL,"
     " processed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))",
+    "CREATE TABLE IF NOT EXISTS {schema}.idempotency ("
+    " username text NOT NULL, key text NOT NULL, request_hash text NOT NULL,"
+    " aggregate_id uuid NOT NULL, version integer NOT NULL, status integer NOT NULL,"
+    " created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (username, key))",
 )
+
+
+class ServiceRecorder(PostgresApplicationRecorder):
+    """Writes an inbox or idempotency row in the same transaction as the events:
+    `store.save(case, inbox=(consumer, event_id))`, `store.save(case, idempotency=Replay(...))`.
+    A second save with the same inbox or idempotency key fails whole, with IntegrityError."""
+
+    def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, **kwargs) -> None:
+        schema = sql.Identifier(self.datastore.schema)
+        if inbox is not None:
+            curs.execute(sql.SQL("INSERT INTO {}.inbox (consumer, event_id) VALUES (%s, %s)").format(schema),
+                         inbox)
+        if idempotency is not None:
+            curs.execute(sql.SQL("INSERT INTO {}.idempotency (username, key, request_hash, aggregate_id,"
+                                 " version, status) VALUES (%s, %s, %s, %s, %s, %s)").format(schema),
+                         idempotency)
+        super()._insert_events(curs, stored_events, **kwargs)
 
 
 def store_env(settings: Settings) -> dict[str, str]:
@@ -37,6 +59,7 @@ def store_env(settings: Settings) -> dict[str, str]:
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": settings.cipher_key,
         "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "APPLICATION_RECORDER_TOPIC": "shared.store:ServiceRecorder",
     }
 
 
@@ -104,6 +127,19 @@ class ServiceStore(Application):
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def processed(self, consumer: str, event_id: UUID) -> bool:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT 1 FROM {schema}.inbox WHERE consumer = %s AND event_id = %s"),
+                         (consumer, event_id))
+            return curs.fetchone() is not None
+
+    def first_answer(self, username: str, key: str) -> dict | None:
+        """What a command sent with this Idempotency-Key did the first time, if it ran."""
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT request_hash, aggregate_id, version, status FROM {schema}.idempotency"
+                                  " WHERE username = %s AND key = %s"), (username, key))
+            return curs.fetchone()
 
     def process_once(self, consumer: str, event_id: UUID, effect: Callable) -> bool:
         """Runs `effect(cursor)` in the same transaction that records `event_id` as processed

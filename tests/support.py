@@ -55,7 +55,7 @@ class ServiceProcess:
     def start(self) -> "ServiceProcess":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nameko", "run", "--config", "config/nameko.yaml", f"services.{self.name}.service"],
+            [sys.executable, "-m", "nameko", "run", "--config", "config/nameko.yaml", f"services.{self.name}.service:{self.name.capitalize()}Service"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self.healthy, timeout=60, what=f"{self.name} to answer /health")
         return self

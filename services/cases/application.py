@@ -2,57 +2,99 @@
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from services.cases.domain import Case, in_scope, scope
+from services.cases.domain import Case, Consent, in_scope, scope
 from shared.caller import recorded_by
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from shared.outbox import Projection
 from shared.settings import env
 from shared.store import ServiceStore
 
+SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
+DECISIONS = ("CasePlanApproved", "CasePlanRejected", "ClosureApproved", "ClosureRejected")
+
 
 class CaseIndex(Projection):
-    """The list of cases, kept by following the log (never by loading aggregates)."""
+    """The list of cases and their due dates, kept by following the log (never by loading aggregates)."""
 
     name = "case_index"
     TABLES = (
         "CREATE TABLE IF NOT EXISTS {schema}.case_index ("
         " case_id uuid PRIMARY KEY, case_number text NOT NULL UNIQUE, stage text NOT NULL,"
         " risk_level text NOT NULL, assigned_to text NOT NULL, is_child boolean NOT NULL,"
-        " next_due timestamptz, version integer NOT NULL,"
+        " next_due timestamptz, overdue_flagged timestamptz, version integer NOT NULL,"
         " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)",
         "CREATE INDEX IF NOT EXISTS case_index_assigned ON {schema}.case_index (assigned_to, case_number)",
-        "CREATE INDEX IF NOT EXISTS case_index_due ON {schema}.case_index (next_due) WHERE stage <> 'closed'",
+        # Only open cases whose current due time has not been flagged: what the overdue scan reads.
+        "CREATE INDEX IF NOT EXISTS case_index_unflagged_due ON {schema}.case_index (next_due)"
+        " WHERE stage <> 'closed' AND next_due IS DISTINCT FROM overdue_flagged",
     )
+    CHANGES = {
+        "AssessmentRecorded": ("stage = 'case_plan'", ()),
+        "CasePlanApproved": ("stage = CASE WHEN stage = 'case_plan' THEN 'implementation' ELSE stage END,"
+                             " next_due = %s", ("next_due",)),
+        "FollowUpRecorded": ("stage = CASE WHEN stage = 'implementation' THEN 'follow_up' ELSE stage END,"
+                             " next_due = %s", ("next_due",)),
+        "RiskLevelChanged": ("risk_level = %s, next_due = %s", ("risk_level", "next_due")),
+        "FollowUpOverdue": ("overdue_flagged = %s", ("due",)),
+        "CaseReassigned": ("assigned_to = %s", ("caseworker",)),
+        "CaseClosed": ("stage = 'closed', next_due = NULL", ()),
+        "CaseReopened": ("stage = 'follow_up', next_due = %s", ("next_due",)),
+    }
 
     def apply(self, store, curs, event) -> None:
-        if isinstance(event, Case.CaseRegistered):
+        kind = type(event).__name__
+        if kind == "CaseRegistered":
             curs.execute(store.sql(
                 "INSERT INTO {schema}.case_index (case_id, case_number, stage, risk_level, assigned_to,"
                 " is_child, version, created_at, updated_at) VALUES (%s,%s,'engagement',%s,%s,%s,%s,%s,%s)"),
                 (event.originator_id, event.case_number, event.risk_level, event.assigned_to,
                  event.is_child, event.originator_version, event.timestamp, event.timestamp))
-        else:
-            curs.execute(store.sql("UPDATE {schema}.case_index SET version = %s, updated_at = %s"
-                                   " WHERE case_id = %s"),
-                         (event.originator_version, event.timestamp, event.originator_id))
+            return
+        if not isinstance(event, Case.Event):
+            return  # consent lives in its own stream
+        change, fields = self.CHANGES.get(kind, ("", ()))
+        assignments = ", ".join(filter(None, [change, "version = %s, updated_at = %s"]))
+        curs.execute(store.sql(f"UPDATE {{schema}}.case_index SET {assignments} WHERE case_id = %s"),
+                     (*(getattr(event, f) for f in fields), event.originator_version, event.timestamp,
+                      event.originator_id))
 
 
 def public_event(event) -> tuple[str, dict] | None:
-    """What other services learn of a case: ids, numbers, stage and risk; never survivor data."""
-    if isinstance(event, Case.CaseRegistered):
-        return "CaseRegistered", {"case_number": event.case_number, "risk_level": event.risk_level,
-                                  "is_child": event.is_child, "assigned_to": event.assigned_to,
-                                  "stage": "engagement"}
-    return None
+    """What other services learn of a case: ids, numbers, stage, risk and dates; never survivor data.
+    Approval decisions are the approvals service's events, not republished here."""
+    kind = type(event).__name__
+    if kind == "CaseRegistered":
+        return kind, {"case_number": event.case_number, "risk_level": event.risk_level,
+                      "is_child": event.is_child, "assigned_to": event.assigned_to, "stage": "engagement"}
+    if kind in ("ConsentRecorded", "ConsentRenewed"):
+        return "ConsentRecorded", {"case_id": str(event.case_id), "services": bool(event.terms.get("services")),
+                                   "share_with_providers": bool(event.terms.get("share_with_providers"))}
+    simple = {
+        "ConsentWithdrawn": lambda: {"case_id": str(event.case_id)},
+        "AssessmentRecorded": lambda: {"needs": event.needs},
+        "RiskLevelChanged": lambda: {"previous": event.previous, "risk_level": event.risk_level,
+                                     "next_due": event.next_due},
+        "CasePlanDrafted": lambda: {"goals": len(event.goals)},
+        "CasePlanSubmitted": lambda: {"submission": event.originator_version},
+        "FollowUpRecorded": lambda: {"contacted": event.contacted, "next_due": event.next_due},
+        "FollowUpOverdue": lambda: {"due": event.due},
+        "CaseConferenceHeld": lambda: {"held_on": event.held_on},
+        "ClosureRequested": lambda: {"reason": event.reason, "submission": event.originator_version},
+        "CaseClosed": lambda: {"reason": event.reason},
+        "CaseReopened": lambda: {"next_due": event.next_due},
+        "CaseReassigned": lambda: {"previous": event.previous, "assigned_to": event.caseworker},
+    }
+    return (kind, simple[kind]()) if kind in simple else None
 
 
-def request_hash(data: dict) -> str:
+def request_hash(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -60,6 +102,59 @@ class CasesStore(ServiceStore):
     name = "cases"
     tables = CaseIndex.TABLES + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
     snapshotting_intervals = {Case: 100}
+
+    def clock(self) -> datetime:
+        """Now. Tests replace it to travel in time."""
+        return datetime.now(UTC)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def case_for(self, caller: dict, case_id: UUID) -> Case:
+        case = self._get(case_id, Case)
+        if not in_scope(case, caller):
+            raise NotFound("No such case.")
+        return case
+
+    def case_as_of(self, caller: dict, case_id: UUID, moment: datetime) -> tuple[Case, Consent | None]:
+        if caller["role"] != "auditor":
+            self.case_for(caller, case_id)
+        version = self._version_at(case_id, moment)
+        if version is None:
+            raise NotFound("The case did not exist at that time.")
+        consent_version = self._version_at(Consent.id_for(case_id), moment)
+        consent = self.repository.get(Consent.id_for(case_id), version=consent_version) if consent_version else None
+        return self.repository.get(case_id, version=version), consent
+
+    def consent_of(self, case_id: UUID) -> Consent | None:
+        try:
+            return self.repository.get(Consent.id_for(case_id))
+        except AggregateNotFoundError:
+            return None
+
+    def list_cases(self, caller: dict, filters: dict) -> dict:
+        where, params = ["assigned_to = ANY(%s)"], [scope(caller)]
+        for column in ("stage", "risk_level", "assigned_to"):
+            if column in filters:
+                where.append(f"{column} = %s")
+                params.append(filters[column])
+        if "overdue" in filters:
+            where.append("(stage <> 'closed' AND next_due IS NOT NULL AND next_due < %s) = %s")
+            params += [self.clock(), filters["overdue"]]
+        if filters.get("cursor"):
+            where.append("case_number > %s")
+            params.append(_read_cursor(filters["cursor"]))
+        limit = filters["limit"]
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql(
+                "SELECT case_id, case_number, stage, risk_level, assigned_to, is_child, next_due,"
+                " version, created_at, updated_at FROM {schema}.case_index WHERE " + " AND ".join(where) +
+                " ORDER BY case_number LIMIT %s"), [*params, limit + 1])
+            rows = curs.fetchall()
+        items = [_index_item(row, self.clock()) for row in rows[:limit]]
+        more = len(rows) > limit
+        return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
+
+    # --- commands ---------------------------------------------------------------------
 
     def register_case(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Case:
         fingerprint = request_hash(data)
@@ -75,37 +170,158 @@ class CasesStore(ServiceStore):
             return self._first_registration(case_id, fingerprint)
         return case
 
-    def case_for(self, caller: dict, case_id: UUID) -> Case:
+    def record_consent(self, caller, case_id, terms, options) -> Consent:
+        def record(case: Case) -> Consent:
+            consent = self.consent_of(case.id)
+            if consent is None:
+                return Consent(id=Consent.id_for(case.id), case_id=case.id, terms=terms, by=recorded_by(caller))
+            consent.record(terms, by=recorded_by(caller))
+            return consent
+        return self._change(caller, case_id, "record_consent", terms, options, record)
+
+    def withdraw_consent(self, caller, case_id, options) -> Consent:
+        def withdraw(case: Case) -> Consent:
+            consent = self.consent_of(case.id)
+            if consent is None:
+                raise NotFound("No consent has been recorded for this case.")
+            consent.withdraw(by=recorded_by(caller))
+            return consent
+        return self._change(caller, case_id, "withdraw_consent", {}, options, withdraw)
+
+    def assess(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "assess", data, options, lambda case: case.assess(
+            consent=self.consent_of(case.id), by=recorded_by(caller), **data))
+
+    def draft_plan(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "draft_plan", data, options, lambda case: case.draft_plan(
+            data["goals"], data.get("child_participation"), by=recorded_by(caller)))
+
+    def submit_plan(self, caller, case_id, options) -> Case:
+        return self._change(caller, case_id, "submit_plan", {}, options,
+                            lambda case: case.submit_plan(by=recorded_by(caller)))
+
+    def record_follow_up(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "record_follow_up", data, options, lambda case: case.record_follow_up(
+            data["contacted"], _moment(data["contact_date"]), data["safety_reassessed"], data.get("risk_level"),
+            data.get("notes"), by=recorded_by(caller), now=self.clock()))
+
+    def hold_conference(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "hold_conference", data, options, lambda case: case.hold_conference(
+            data["held_on"], data["participants"], data["decisions"], data.get("next_steps"), by=recorded_by(caller)))
+
+    def request_closure(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "request_closure", data, options, lambda case: case.request_closure(
+            data["reason"], data["notes"], by=recorded_by(caller), now=self.clock()))
+
+    def reopen(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "reopen", data, options, lambda case: case.reopen(
+            data["reason"], by=recorded_by(caller), now=self.clock()))
+
+    def reassign(self, caller, case_id, data, options) -> Case:
+        return self._change(caller, case_id, "reassign", data, options, lambda case: case.reassign(
+            data["caseworker"], caller.get("team", []), by=recorded_by(caller)))
+
+    def give_feedback(self, caller, case_id, data, options) -> Case:
+        # Anyone in the case's team may collect feedback: scope is the supervisor's team, not the caseworker.
+        return self._change(caller, case_id, "give_feedback", data, options, lambda case: case.give_feedback(
+            data["answers"], by=recorded_by(caller)), reader=self._feedback_scope)
+
+    # --- reactions --------------------------------------------------------------------
+
+    def apply_decision(self, envelope: dict) -> bool:
+        """A supervisor's (or the policy's) decision from the approvals service, applied once."""
+        consumer, event_id = "approval_decisions", envelope["event_id"]
+        if self.processed(consumer, event_id):
+            return False
+        payload = envelope["payload"]
+        case = self._get(UUID(payload["case_id"]), Case)
+        by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
+        approved = envelope["event_type"] in ("CasePlanApproved", "ClosureApproved")
+        if envelope["event_type"].startswith("CasePlan"):
+            case.decide_plan(payload["submission"], approved, payload["decided_by"], payload.get("comment"),
+                             by=by, now=self.clock())
+        else:
+            case.decide_closure(payload["submission"], approved, payload["decided_by"], payload.get("comment"), by=by)
         try:
+            self.save(case, inbox=(consumer, event_id))
+        except IntegrityError:
+            if self.processed(consumer, event_id):
+                return False
+            raise  # the case changed meanwhile: the consumer retries
+        return True
+
+    def flag_overdue_follow_ups(self, limit: int = 500) -> int:
+        """Emits FollowUpOverdue once per missed due time. Finds them in the index, not by replaying."""
+        now = self.clock()
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql(
+                "SELECT case_id FROM {schema}.case_index WHERE stage <> 'closed'"
+                " AND next_due IS DISTINCT FROM overdue_flagged AND next_due < %s ORDER BY next_due LIMIT %s"),
+                (now, limit))
+            due = [row["case_id"] for row in curs.fetchall()]
+        flagged = 0
+        for case_id in due:
             case = self.repository.get(case_id)
-        except AggregateNotFoundError:
-            raise NotFound("No such case.") from None
-        if not in_scope(case, caller):
+            if case.flag_overdue(case.next_due, now, by=SYSTEM):
+                try:
+                    self.save(case)
+                    flagged += 1
+                except IntegrityError:
+                    pass  # changed meanwhile (a follow-up, or another instance flagged it)
+        return flagged
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _change(self, caller: dict, case_id: UUID, command: str, data: dict, options: dict,
+                change: Callable, reader: Callable | None = None):
+        """get → call → save, honouring If-Match and Idempotency-Key."""
+        key = options.get("idempotency_key")
+        fingerprint = request_hash({"command": command, "case": str(case_id), "data": data})
+        if key and (first := self._replay(caller, key, fingerprint)):
+            return first
+        case = (reader or self.case_for)(caller, case_id)
+        if options.get("if_match") is not None and options["if_match"] != case.version:
+            raise VersionMismatch(f"The case is at version {case.version}; reload it before changing it.")
+        changed = change(case) or case
+        replay = (caller["username"], key, fingerprint, changed.id, changed.version, 0) if key else None
+        try:
+            self.save(changed, idempotency=replay)
+        except IntegrityError:
+            if key and (first := self._replay(caller, key, fingerprint)):
+                return first
+            raise VersionMismatch("The case changed while this was being saved; reload it and try again.") from None
+        return changed
+
+    def _replay(self, caller: dict, key: str, fingerprint: str):
+        first = self.first_answer(caller["username"], key)
+        if first is None:
+            return None
+        if first["request_hash"] != fingerprint:
+            raise Conflict("This Idempotency-Key was used for a different request.")
+        return self.repository.get(first["aggregate_id"], version=first["version"])
+
+    def _feedback_scope(self, caller: dict, case_id: UUID) -> Case:
+        case = self._get(case_id, Case)
+        if caller["role"] not in ("caseworker", "supervisor"):
             raise NotFound("No such case.")
         return case
 
-    def list_cases(self, caller: dict, filters: dict) -> dict:
-        where, params = ["assigned_to = ANY(%s)"], [scope(caller)]
-        for column in ("stage", "risk_level", "assigned_to"):
-            if column in filters:
-                where.append(f"{column} = %s")
-                params.append(filters[column])
-        if "overdue" in filters:
-            where.append("(stage <> 'closed' AND next_due < now()) = %s")
-            params.append(filters["overdue"])
-        if filters.get("cursor"):
-            where.append("case_number > %s")
-            params.append(_read_cursor(filters["cursor"]))
-        limit = filters["limit"]
-        with self.datastore.transaction() as curs:
-            curs.execute(self.sql(
-                "SELECT case_id, case_number, stage, risk_level, assigned_to, is_child, next_due,"
-                " version, created_at, updated_at FROM {schema}.case_index WHERE " + " AND ".join(where) +
-                " ORDER BY case_number LIMIT %s"), [*params, limit + 1])
-            rows = curs.fetchall()
-        items = [_index_item(row) for row in rows[:limit]]
-        more = len(rows) > limit
-        return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
+    def _get(self, aggregate_id: UUID, kind: type):
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound("No such case.") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound("No such case.")
+        return aggregate
+
+    def _version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
+        version = None
+        for stored in self.events.get(aggregate_id):
+            if stored.timestamp > moment:
+                break
+            version = stored.originator_version
+        return version
 
     def _first_registration(self, case_id: UUID, fingerprint: str) -> Case | None:
         try:
@@ -120,7 +336,12 @@ class CasesStore(ServiceStore):
         with self.transaction() as curs:
             curs.execute(self.sql("SELECT nextval('{schema}.case_number_seq') AS n"))
             n = curs.fetchone()["n"]
-        return f"{env('CASE_NUMBER_PREFIX', 'GBV')}-{datetime.now(UTC).year}-{n:06d}"
+        return f"{env('CASE_NUMBER_PREFIX', 'GBV')}-{self.clock().year}-{n:06d}"
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _make_cursor(case_number: str) -> str:
@@ -134,8 +355,7 @@ def _read_cursor(cursor: str) -> str:
         raise InvalidInput({"cursor": ["Not a cursor this list gave out."]}) from None
 
 
-def _index_item(row: dict) -> dict:
-    now = datetime.now(UTC)
+def _index_item(row: dict, now: datetime) -> dict:
     return {"id": str(row["case_id"]), "case_number": row["case_number"], "stage": row["stage"],
             "risk_level": row["risk_level"], "assigned_to": row["assigned_to"], "is_child": row["is_child"],
             "version": row["version"],
@@ -144,25 +364,54 @@ def _index_item(row: dict) -> dict:
             "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"])}
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+def _iso(moment) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = _moment(moment)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def case_view(case: Case) -> dict:
-    """The case file as the contract shows it (GET /v1/cases/{id})."""
-    return {
+REDACTED = "[redacted]"
+
+
+def consent_view(consent: Consent | None) -> dict | None:
+    if consent is None:
+        return None
+    return {**consent.terms, "withdrawn": consent.withdrawn, "version": consent.version,
+            "recorded_at": _iso(consent.modified_on)}
+
+
+def case_view(case: Case, consent: Consent | None = None, now: datetime | None = None,
+              redact: bool = False) -> dict:
+    """The case file as the contract shows it (GET /v1/cases/{id}). A closed case file never
+    carries the consent record; an auditor's view never carries identifying fields."""
+    now = now or datetime.now(UTC)
+    view = {
         "id": str(case.id), "case_number": case.case_number, "version": case.version,
         "stage": case.stage, "risk_level": case.risk_level, "assigned_to": case.assigned_to,
-        "is_child": case.is_child, "survivor": _plain(case.survivor), "caregiver": _plain(case.caregiver),
-        "intake_notes": case.intake_notes, "consent": None, "assessment": None,
-        "plan": {"status": "none", "goals": []},
-        "follow_up": {"next_due": None, "overdue": False, "last_contact": None},
-        "closure": {"status": "none"},
+        "is_child": case.is_child, "survivor": case.survivor, "caregiver": case.caregiver,
+        "intake_notes": case.intake_notes,
+        "consent": None if case.stage == "closed" else consent_view(consent),
+        "assessment": case.assessment,
+        "plan": {k: v for k, v in case.plan.items() if k != "submission"},
+        "follow_up": {"next_due": _iso(case.next_due), "overdue": case.is_overdue(now),
+                      "last_contact": case.last_contact and dict(case.last_contact, date=_iso(case.last_contact["date"])),
+                      "count": case.follow_ups},
+        "closure": {k: v for k, v in case.closure.items() if k != "submission"},
+        "conferences": case.conferences,
         "created_at": _iso(case.created_on), "updated_at": _iso(case.modified_on),
     }
+    return _redacted(view) if redact else view
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value.isoformat() if hasattr(value, "isoformat") else value
+def _redacted(view: dict) -> dict:
+    def blank(value):
+        if isinstance(value, dict):
+            return {k: blank(v) for k, v in value.items()}
+        return None if value is None else REDACTED
+    view = dict(view, survivor=blank(view["survivor"]), caregiver=blank(view["caregiver"]),
+                intake_notes=blank(view["intake_notes"]))
+    if view["assessment"]:
+        view["assessment"] = dict(view["assessment"], safety_concerns=REDACTED, notes=blank(view["assessment"]["notes"]))
+    return view

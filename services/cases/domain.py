@@ -1,13 +1,19 @@
-"""The case file: a survivor's case as an event-sourced aggregate. Pure: no I/O."""
+"""The case file: a survivor's case as an event-sourced aggregate, and consent in a stream of its
+own. Pure: no I/O. Every command checks it is valid in the case's current state and says why
+not in words a caseworker understands."""
+from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.errors import Forbidden
+from shared.errors import Forbidden, InvalidTransition
 
 STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up", "closed")
 CASE_ROLES = ("caseworker", "supervisor")
+CADENCE = {"high": timedelta(hours=84), "medium": timedelta(days=7), "low": timedelta(days=14)}
+UNREACHABLE_AFTER = timedelta(days=30)
 _REQUEST_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-requests")
+_CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 
 
 class Case(Aggregate):
@@ -29,16 +35,295 @@ class Case(Aggregate):
         self.assigned_to = assigned_to
         self.request_hash = request_hash
         self.stage = "engagement"
+        self.assessment: dict | None = None
+        self.plan = {"status": "none", "goals": [], "submission": None}
+        self.monitoring_base: str | None = None  # when the follow-up clock last started
+        self.next_due: str | None = None
+        self.overdue_flagged: list[str] = []
+        self.last_contact: str | None = None
+        self.last_successful_contact: str | None = None
+        self.follow_ups = 0
+        self.conferences = 0
+        self.closure: dict = {"status": "none"}
+        self.feedback_given = 0
 
     @staticmethod
     def id_for_request(username: str, idempotency_key: str) -> UUID:
         """A retried registration (same user, same Idempotency-Key) lands on the same case."""
         return uuid5(_REQUEST_NAMESPACE, f"{username}\n{idempotency_key}")
 
+    # --- assessment ---------------------------------------------------------------------
+
+    def assess(self, needs: list[str], safety_concerns: str, notes: str | None, risk_level: str | None,
+               consent: "Consent | None", by: dict) -> None:
+        self._require_open("record an assessment")
+        if self.stage not in ("engagement", "assessment", "case_plan"):
+            raise InvalidTransition("The case is past assessment; record a follow-up to reassess risk.")
+        if consent is None or not consent.services:
+            raise InvalidTransition("The survivor's consent to services must be recorded before an assessment.")
+        self._record_assessment(needs=needs, safety_concerns=safety_concerns, notes=notes, by=by)
+        if risk_level and risk_level != self.risk_level:
+            self._change_risk(risk_level, by)
+
+    @event("AssessmentRecorded")
+    def _record_assessment(self, needs: list[str], safety_concerns: str, notes: str | None, by: dict) -> None:
+        self.assessment = {"needs": needs, "safety_concerns": safety_concerns, "notes": notes}
+        self.stage = "case_plan"
+
+    # --- case action plan ----------------------------------------------------------------
+
+    def draft_plan(self, goals: list[dict], child_participation: str | None, by: dict) -> None:
+        self._require_open("change the case plan")
+        if self.stage in ("engagement", "assessment"):
+            raise InvalidTransition("Record an assessment before drafting the case plan.")
+        if self.plan["status"] == "submitted":
+            raise InvalidTransition("The case plan is awaiting the supervisor's decision.")
+        self._draft_plan(goals=goals, child_participation=child_participation, by=by)
+
+    @event("CasePlanDrafted")
+    def _draft_plan(self, goals: list[dict], child_participation: str | None, by: dict) -> None:
+        self.plan = {"status": "draft", "goals": goals, "submission": None,
+                     "child_participation": child_participation}
+
+    def submit_plan(self, by: dict) -> None:
+        self._require_open("submit the case plan")
+        if self.plan["status"] != "draft":
+            raise InvalidTransition({"none": "Draft a case plan before submitting it.",
+                                     "submitted": "The case plan is already awaiting a decision.",
+                                     "approved": "The case plan is approved; draft a revision to change it.",
+                                     "rejected": "Revise the rejected plan before submitting it again.",
+                                     }[self.plan["status"]])
+        self._submit_plan(by=by)
+
+    @event("CasePlanSubmitted")
+    def _submit_plan(self, by: dict) -> None:
+        self.plan = dict(self.plan, status="submitted", submission=self.version)
+
+    def decide_plan(self, submission: int, approved: bool, decided_by: str, comment: str | None,
+                    by: dict, now: datetime) -> bool:
+        """Applies the approvals service's decision; a decision on an older submission changes nothing."""
+        if self.plan["status"] != "submitted" or self.plan["submission"] != submission:
+            return False
+        if approved:
+            next_due = self.next_due or self._due_after(now.isoformat(), self.risk_level)
+            self._approve_plan(decided_by=decided_by, comment=comment, monitoring_base=self.monitoring_base
+                               or now.isoformat(), next_due=next_due, by=by)
+        else:
+            self._reject_plan(decided_by=decided_by, comment=comment, by=by)
+        return True
+
+    @event("CasePlanApproved")
+    def _approve_plan(self, decided_by: str, comment: str | None, monitoring_base: str, next_due: str,
+                      by: dict) -> None:
+        self.plan = dict(self.plan, status="approved", decided_by=decided_by, decision_comment=comment)
+        if self.stage == "case_plan":
+            self.stage = "implementation"
+        self.monitoring_base, self.next_due = monitoring_base, next_due
+
+    @event("CasePlanRejected")
+    def _reject_plan(self, decided_by: str, comment: str | None, by: dict) -> None:
+        self.plan = dict(self.plan, status="rejected", decided_by=decided_by, decision_comment=comment)
+
+    # --- follow-ups and risk ---------------------------------------------------------------
+
+    def record_follow_up(self, contacted: bool, contact_date: datetime, safety_reassessed: bool,
+                         risk_level: str | None, notes: str | None, by: dict, now: datetime) -> None:
+        self._require_open("record a follow-up")
+        if self.stage not in ("implementation", "follow_up"):
+            raise InvalidTransition("The case plan must be approved before follow-ups are recorded.")
+        if contact_date > now:
+            raise InvalidTransition("A follow-up cannot be recorded for a future date.")
+        base = contact_date.isoformat()
+        self._record_follow_up(contacted=contacted, contact_date=base, safety_reassessed=safety_reassessed,
+                               notes=notes, next_due=self._due_after(base, self.risk_level), by=by)
+        if risk_level and risk_level != self.risk_level:
+            self._change_risk(risk_level, by)
+
+    @event("FollowUpRecorded")
+    def _record_follow_up(self, contacted: bool, contact_date: str, safety_reassessed: bool,
+                          notes: str | None, next_due: str, by: dict) -> None:
+        self.follow_ups += 1
+        self.last_contact = {"date": contact_date, "contacted": contacted}
+        if contacted:
+            self.last_successful_contact = max(contact_date, self.last_successful_contact or contact_date)
+        if self.stage == "implementation":
+            self.stage = "follow_up"
+        self.monitoring_base, self.next_due = contact_date, next_due
+
+    def _change_risk(self, risk_level: str, by: dict) -> None:
+        next_due = self._due_after(self.monitoring_base, risk_level) if self.monitoring_base else None
+        self._risk_changed(previous=self.risk_level, risk_level=risk_level, next_due=next_due, by=by)
+
+    @event("RiskLevelChanged")
+    def _risk_changed(self, previous: str, risk_level: str, next_due: str | None, by: dict) -> None:
+        self.risk_level, self.next_due = risk_level, next_due
+
+    @staticmethod
+    def _due_after(base: str, risk_level: str) -> str:
+        return (datetime.fromisoformat(base) + CADENCE[risk_level]).isoformat()
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.stage != "closed" and self.next_due is not None and datetime.fromisoformat(self.next_due) < now
+
+    def flag_overdue(self, due: str, now: datetime, by: dict) -> bool:
+        """Records a missed due time once; a due time already flagged, or no longer current, is ignored."""
+        if self.next_due != due or due in self.overdue_flagged or not self.is_overdue(now):
+            return False
+        self._follow_up_overdue(due=due, by=by)
+        return True
+
+    @event("FollowUpOverdue")
+    def _follow_up_overdue(self, due: str, by: dict) -> None:
+        self.overdue_flagged = [*self.overdue_flagged[-9:], due]
+
+    # --- conferences, reassignment -------------------------------------------------------
+
+    def hold_conference(self, held_on: str, participants: list[str], decisions: str,
+                        next_steps: str | None, by: dict) -> None:
+        self._require_open("record a case conference")
+        if self.stage in ("engagement", "assessment"):
+            raise InvalidTransition("Record an assessment before holding a case conference.")
+        self._conference_held(held_on=held_on, participants=participants, decisions=decisions,
+                              next_steps=next_steps, by=by)
+
+    @event("CaseConferenceHeld")
+    def _conference_held(self, held_on: str, participants: list[str], decisions: str,
+                         next_steps: str | None, by: dict) -> None:
+        self.conferences += 1
+
+    def reassign(self, caseworker: str, team: list[str], by: dict) -> None:
+        self._require_open("reassign the case")
+        if caseworker not in team:
+            raise InvalidTransition(f"{caseworker} is not a caseworker in your team.")
+        if caseworker == self.assigned_to:
+            raise InvalidTransition(f"The case is already assigned to {caseworker}.")
+        self._reassigned(previous=self.assigned_to, caseworker=caseworker, by=by)
+
+    @event("CaseReassigned")
+    def _reassigned(self, previous: str, caseworker: str, by: dict) -> None:
+        self.assigned_to = caseworker
+
+    # --- closure, reopening, feedback ------------------------------------------------------
+
+    def request_closure(self, reason: str, notes: str, by: dict, now: datetime) -> None:
+        self._require_open("request closure")
+        if self.closure["status"] == "requested":
+            raise InvalidTransition("Closure is already awaiting the supervisor's decision.")
+        if reason == "unreachable":
+            last = datetime.fromisoformat(self.last_successful_contact) if self.last_successful_contact else self.created_on
+            if now - last < UNREACHABLE_AFTER:
+                days = (now - last).days
+                raise InvalidTransition(f"A case may be closed as unreachable only 30 days after the last "
+                                        f"successful contact; it was {days} days ago.")
+        self._closure_requested(reason=reason, notes=notes, by=by)
+
+    @event("ClosureRequested")
+    def _closure_requested(self, reason: str, notes: str, by: dict) -> None:
+        self.closure = {"status": "requested", "reason": reason, "submission": self.version}
+
+    def decide_closure(self, submission: int, approved: bool, decided_by: str, comment: str | None,
+                       by: dict) -> bool:
+        if self.closure["status"] != "requested" or self.closure["submission"] != submission:
+            return False
+        if approved:
+            self._closure_approved(decided_by=decided_by, comment=comment, by=by)
+            self._closed(reason=self.closure["reason"], by=by)
+        else:
+            self._closure_rejected(decided_by=decided_by, comment=comment, by=by)
+        return True
+
+    @event("ClosureApproved")
+    def _closure_approved(self, decided_by: str, comment: str | None, by: dict) -> None:
+        self.closure = dict(self.closure, status="approved", decided_by=decided_by, decision_comment=comment)
+
+    @event("ClosureRejected")
+    def _closure_rejected(self, decided_by: str, comment: str | None, by: dict) -> None:
+        self.closure = dict(self.closure, status="rejected", decided_by=decided_by, decision_comment=comment)
+
+    @event("CaseClosed")
+    def _closed(self, reason: str, by: dict) -> None:
+        self.stage = "closed"
+        self.next_due = None
+
+    def reopen(self, reason: str, by: dict, now: datetime) -> None:
+        if self.stage != "closed":
+            raise InvalidTransition("Only a closed case can be reopened.")
+        base = now.isoformat()
+        self._reopened(reason=reason, monitoring_base=base, next_due=self._due_after(base, self.risk_level), by=by)
+
+    @event("CaseReopened")
+    def _reopened(self, reason: str, monitoring_base: str, next_due: str, by: dict) -> None:
+        self.stage = "follow_up"
+        self.closure = {"status": "none"}
+        self.monitoring_base, self.next_due = monitoring_base, next_due
+
+    def give_feedback(self, answers: dict, by: dict) -> None:
+        if by["username"] == self.assigned_to:
+            raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
+        if self.stage != "closed":
+            raise InvalidTransition("Client feedback is collected after the case is closed.")
+        self._feedback(answers=answers, by=by)
+
+    @event("ClientFeedbackRecorded")
+    def _feedback(self, answers: dict, by: dict) -> None:
+        self.feedback_given += 1
+
+    def _require_open(self, action: str) -> None:
+        if self.stage == "closed":
+            raise InvalidTransition(f"The case is closed; reopen it to {action}.")
+
+
+class Consent(Aggregate):
+    """The survivor's informed consent, kept apart from the case file."""
+
+    id: UUID
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    @staticmethod
+    def id_for(case_id: UUID) -> UUID:
+        return uuid5(_CONSENT_NAMESPACE, str(case_id))
+
+    @event("ConsentRecorded")
+    def __init__(self, case_id: UUID, terms: dict, by: dict):
+        self.case_id = case_id
+        self._apply(terms)
+
+    def record(self, terms: dict, by: dict) -> None:
+        self._renewed(case_id=self.case_id, terms=terms, by=by)
+
+    @event("ConsentRenewed")
+    def _renewed(self, case_id: UUID, terms: dict, by: dict) -> None:
+        self._apply(terms)
+
+    def withdraw(self, by: dict) -> None:
+        if self.withdrawn:
+            raise InvalidTransition("Consent is already withdrawn.")
+        self._withdrawn(case_id=self.case_id, by=by)
+
+    @event("ConsentWithdrawn")
+    def _withdrawn(self, case_id: UUID, by: dict) -> None:
+        self.withdrawn = True
+
+    def _apply(self, terms: dict) -> None:
+        self.terms = terms
+        self.withdrawn = False
+
+    @property
+    def services(self) -> bool:
+        return not self.withdrawn and bool(self.terms.get("services"))
+
+    @property
+    def shares_with_providers(self) -> bool:
+        return self.services and bool(self.terms.get("share_with_providers"))
+
 
 PERMISSIONS = {
     "register_case": CASE_ROLES,
     "list_cases": CASE_ROLES,
+    "act_on_case": CASE_ROLES,
+    "reassign": ("supervisor",),
 }
 
 

@@ -1,8 +1,10 @@
 """What the cases service accepts over RPC. The gateway forwards request bodies as they came."""
+from datetime import UTC
+
 from marshmallow import fields, validate
 
 from services.cases.domain import STAGES
-from shared.envelope import RISK_LEVELS, Strict
+from shared.envelope import CLOSURE_REASONS, RISK_LEVELS, SERVICE_TYPES, Strict
 
 
 class SurvivorSchema(Strict):
@@ -34,3 +36,75 @@ class ListCasesSchema(Strict):
     overdue = fields.Boolean()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, allow_none=True)
+
+
+class ConsentSchema(Strict):
+    services = fields.Boolean(required=True)
+    share_with_providers = fields.Boolean(required=True)
+    mandatory_reporting_explained = fields.Boolean(required=True)
+    given_by = fields.String(required=True, validate=validate.OneOf(("survivor", "caregiver")))
+
+
+class AssessmentSchema(Strict):
+    needs = fields.List(fields.String(validate=validate.OneOf(SERVICE_TYPES)), required=True,
+                        validate=validate.Length(min=1))
+    safety_concerns = fields.String(required=True, validate=validate.Length(max=10000))
+    risk_level = fields.String(load_default=None, validate=validate.OneOf(RISK_LEVELS))
+    notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+
+
+class GoalSchema(Strict):
+    need = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
+    action = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    responsible = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    due_date = fields.Date(required=True)
+    consulted = fields.List(fields.String(validate=validate.Length(max=200)))
+
+
+class PlanSchema(Strict):
+    goals = fields.List(fields.Nested(GoalSchema), required=True, validate=validate.Length(min=1, max=50))
+    child_participation = fields.String(validate=validate.Length(max=5000))
+
+
+class FollowUpSchema(Strict):
+    contacted = fields.Boolean(required=True)
+    contact_date = fields.AwareDateTime(required=True, default_timezone=UTC)
+    safety_reassessed = fields.Boolean(required=True)
+    risk_level = fields.String(load_default=None, validate=validate.OneOf(RISK_LEVELS))
+    notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+
+
+class ConferenceSchema(Strict):
+    held_on = fields.Date(required=True)
+    participants = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+                               validate=validate.Length(min=1))
+    decisions = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+    next_steps = fields.String(load_default=None, validate=validate.Length(max=10000))
+
+
+class ClosureSchema(Strict):
+    reason = fields.String(required=True, validate=validate.OneOf(CLOSURE_REASONS))
+    notes = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+
+
+class ReasonSchema(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ReassignSchema(Strict):
+    caseworker = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class FeedbackSchema(Strict):
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(max=100)), required=True,
+                          validate=validate.Length(min=1, max=50))
+
+
+class CommandOptionsSchema(Strict):
+    """What the gateway passes along from the request's headers."""
+    if_match = fields.Integer(load_default=None, allow_none=True)
+    idempotency_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
+
+
+class AsOfSchema(Strict):
+    as_of = fields.AwareDateTime(required=True, default_timezone=UTC)

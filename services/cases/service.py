@@ -1,44 +1,115 @@
 """Entrypoints of the cases service: parse, call, return. Errors cross RPC by name."""
 from nameko.rpc import rpc
-from nameko.web.handlers import http
+from nameko.timer import timer
 
-from services.cases.application import CaseIndex, CasesStore, case_view, public_event
+from services.cases import schemas
+from services.cases.application import (DECISIONS, CaseIndex, CasesStore, case_view, consent_view,
+                                        public_event)
 from services.cases.domain import require
-from services.cases.schemas import ListCasesSchema, RegisterCaseSchema
 from shared.caller import read_caller
+from shared.consumer import on_event
+from shared.envelope import read_envelope
 from shared.errors import EXPECTED
-from shared.metrics import WorkerMetrics, metrics_response
+from shared.metrics import EVENTS_CONSUMED, Observable
 from shared.outbox import EventSourced
+from shared.settings import env
 from shared.validation import clean, load, parse_id
 
+OVERDUE_SCAN_SECONDS = float(env("OVERDUE_SCAN_SECONDS", "60"))
 
-class CasesService:
+
+class CasesService(Observable):
     name = "cases"
     store: CasesStore = EventSourced(CasesStore, publication=public_event, projections=(CaseIndex(),))
-    metrics = WorkerMetrics()
 
     @rpc(expected_exceptions=EXPECTED)
     def register_case(self, caller, data, idempotency_key=None):
         caller = read_caller(caller)
         require(caller, "register_case")
-        case = self.store.register_case(caller, clean(RegisterCaseSchema(), data), idempotency_key)
-        return case_view(case)
+        case = self.store.register_case(caller, clean(schemas.RegisterCaseSchema(), data), idempotency_key)
+        return self._view(case)
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_case(self, caller, case_id):
-        return case_view(self.store.case_for(read_caller(caller), parse_id(case_id, "case")))
+    def get_case(self, caller, case_id, query=None):
+        caller = read_caller(caller)
+        case_id = parse_id(case_id, "case")
+        if query and "as_of" in query:
+            as_of = load(schemas.AsOfSchema(), query)["as_of"]
+            case, consent = self.store.case_as_of(caller, case_id, as_of)
+            return case_view(case, consent, now=as_of, redact=caller["role"] == "auditor")
+        return self._view(self.store.case_for(caller, case_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, caller, filters):
         caller = read_caller(caller)
         require(caller, "list_cases")
-        return self.store.list_cases(caller, load(ListCasesSchema(), filters))
+        return self.store.list_cases(caller, load(schemas.ListCasesSchema(), filters))
 
-    @http("GET", "/health")
-    def health(self, request):
-        return 200, "ok"
+    @rpc(expected_exceptions=EXPECTED)
+    def record_consent(self, caller, case_id, data, options):
+        return consent_view(self._command("record_consent", caller, case_id, data, options, schemas.ConsentSchema))
 
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()
+    @rpc(expected_exceptions=EXPECTED)
+    def withdraw_consent(self, caller, case_id, options):
+        return consent_view(self._command("withdraw_consent", caller, case_id, None, options))
 
+    @rpc(expected_exceptions=EXPECTED)
+    def assess(self, caller, case_id, data, options):
+        return self._view(self._command("assess", caller, case_id, data, options, schemas.AssessmentSchema))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def draft_plan(self, caller, case_id, data, options):
+        return self._view(self._command("draft_plan", caller, case_id, data, options, schemas.PlanSchema))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def submit_plan(self, caller, case_id, options):
+        return self._view(self._command("submit_plan", caller, case_id, None, options))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_follow_up(self, caller, case_id, data, options):
+        return self._view(self._command("record_follow_up", caller, case_id, data, options, schemas.FollowUpSchema))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def hold_conference(self, caller, case_id, data, options):
+        return self._view(self._command("hold_conference", caller, case_id, data, options, schemas.ConferenceSchema))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def request_closure(self, caller, case_id, data, options):
+        return self._view(self._command("request_closure", caller, case_id, data, options, schemas.ClosureSchema))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def reopen(self, caller, case_id, data, options):
+        return self._view(self._command("reopen", caller, case_id, data, options, schemas.ReasonSchema))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def reassign(self, caller, case_id, data, options):
+        return self._view(self._command("reassign", caller, case_id, data, options, schemas.ReassignSchema,
+                                        permission="reassign"))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def give_feedback(self, caller, case_id, data, options):
+        self._command("give_feedback", caller, case_id, data, options, schemas.FeedbackSchema)
+        return {"recorded": True}
+
+    @on_event(*DECISIONS)
+    def approval_decided(self, body):
+        envelope = read_envelope(body)
+        first = self.store.apply_decision(envelope)
+        EVENTS_CONSUMED.labels(self.name, "approval_decided", envelope["event_type"],
+                               "processed" if first else "duplicate").inc()
+
+    @timer(interval=OVERDUE_SCAN_SECONDS)
+    def flag_overdue_follow_ups(self):
+        while self.store.flag_overdue_follow_ups() > 0:
+            pass
+
+    def _command(self, name, caller, case_id, data, options, schema=None, permission="act_on_case"):
+        caller = read_caller(caller)
+        require(caller, permission)
+        case_id = parse_id(case_id, "case")
+        options = load(schemas.CommandOptionsSchema(), options or {}, prefix="headers")
+        args = (clean(schema(), data),) if schema else ()
+        return getattr(self.store, name)(caller, case_id, *args, options)
+
+    def _view(self, case):
+        return case_view(case, self.store.consent_of(case.id), now=self.store.clock())

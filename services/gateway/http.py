@@ -57,3 +57,17 @@ def call(method, *args, timeout: float):
     # eventlet.Timeout is a BaseException: raise an error the route maps instead.
     with eventlet.Timeout(timeout, ServiceUnavailable("A backing service did not answer in time.")):
         return method(*args)
+
+
+_IF_MATCH = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+
+
+def command_options(request) -> dict:
+    """If-Match (the case version a client last saw) and Idempotency-Key, for a case command."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        matched = _IF_MATCH.match(if_match.strip())
+        if not matched:
+            raise BadRequest('If-Match must name a case version, like "3".')
+        if_match = int(matched.group(1))
+    return {"if_match": if_match, "idempotency_key": request.headers.get("Idempotency-Key")}

@@ -3,14 +3,13 @@ import logging
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
 from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized
-from services.gateway.http import call, json_body, respond, route
+from services.gateway.http import call, command_options, json_body, respond, route
 from services.gateway.openapi import OPENAPI
 from services.gateway.schemas import CaseListQuerySchema, CreateUserSchema, TokenRequestSchema
 from shared.errors import Forbidden, NotFound
-from shared.metrics import WorkerMetrics, metrics_response
+from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.settings import env
 from shared.validation import load
@@ -48,11 +47,10 @@ def user_view(user) -> dict:
             "provider_id": str(user.provider_id) if user.provider_id else None, "email": user.email}
 
 
-class GatewayService:
+class GatewayService(Observable):
     name = "gateway"
     identity: IdentityStore = Identity(IdentityStore)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
-    metrics = WorkerMetrics()
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 
@@ -65,14 +63,6 @@ class GatewayService:
             raise Unauthorized("The access token is invalid or expired.")
         return {"username": user.username, "role": user.role, "team": list(user.team),
                 "correlation_id": correlation_id}
-
-    @http("GET", "/health")
-    def health(self, request):
-        return respond(200, {"status": "ok"})
-
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()
 
     @route("GET", "/v1/openapi.json", authenticated=False)
     def openapi(self, request):
@@ -114,8 +104,59 @@ class GatewayService:
 
     @route("GET", "/v1/cases/<string:case_id>")
     def get_case(self, request, caller, case_id):
-        case = call(self.cases.get_case, caller, case_id, timeout=RPC_TIMEOUT)
+        case = call(self.cases.get_case, caller, case_id, request.args.to_dict(), timeout=RPC_TIMEOUT)
         return respond(200, case, {"ETag": f'"{case["version"]}"'})
+
+    @route("POST", "/v1/cases/<string:case_id>/consent")
+    def record_consent(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "record_consent", 201, body=True)
+
+    @route("POST", "/v1/cases/<string:case_id>/consent/withdraw")
+    def withdraw_consent(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "withdraw_consent", 200, body=False)
+
+    @route("POST", "/v1/cases/<string:case_id>/assessment")
+    def assess(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "assess", 200)
+
+    @route("PUT", "/v1/cases/<string:case_id>/plan")
+    def draft_plan(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "draft_plan", 200)
+
+    @route("POST", "/v1/cases/<string:case_id>/plan/submit")
+    def submit_plan(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "submit_plan", 202, body=False)
+
+    @route("POST", "/v1/cases/<string:case_id>/follow-ups")
+    def record_follow_up(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "record_follow_up", 201)
+
+    @route("POST", "/v1/cases/<string:case_id>/conferences")
+    def hold_conference(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "hold_conference", 201)
+
+    @route("POST", "/v1/cases/<string:case_id>/closure")
+    def request_closure(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "request_closure", 202)
+
+    @route("POST", "/v1/cases/<string:case_id>/reopen")
+    def reopen(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "reopen", 200)
+
+    @route("POST", "/v1/cases/<string:case_id>/reassign")
+    def reassign(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "reassign", 200)
+
+    @route("POST", "/v1/cases/<string:case_id>/feedback")
+    def give_feedback(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "give_feedback", 201)
+
+    def _case_command(self, request, caller, case_id, command, status, body=True):
+        args = (json_body(request),) if body else ()
+        result = call(getattr(self.cases, command), caller, case_id, *args, command_options(request),
+                      timeout=RPC_TIMEOUT)
+        headers = {"ETag": f'"{result["version"]}"'} if "case_number" in result else None
+        return respond(status, result, headers)
 
     @route("GET", "/<path:path>", authenticated=False)
     def unknown_get(self, request, path):
@@ -123,4 +164,8 @@ class GatewayService:
 
     @route("POST", "/<path:path>", authenticated=False)
     def unknown_post(self, request, path):
+        raise NotFound("No such resource.")
+
+    @route("PUT", "/<path:path>", authenticated=False)
+    def unknown_put(self, request, path):
         raise NotFound("No such resource.")
