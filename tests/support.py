@@ -88,3 +88,26 @@ def service_env(base: dict[str, str]) -> dict[str, str]:
     env["PYTHONWARNINGS"] = "ignore"
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+class Api:
+    def __init__(self, base: str, token: str | None = None):
+        self.base, self.token = base, token
+
+    def request(self, method: str, path: str, body=None, headers=None, raw: str | None = None, params=None):
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        payload = {"data": raw} if raw is not None else {"json": body}
+        return requests.request(method, self.base + path, headers=headers, params=params, timeout=15, **payload)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def login(self, username: str, password: str) -> "Api":
+        response = self.post("/v1/auth/token", {"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return Api(self.base, response.json()["access_token"])

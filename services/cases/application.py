@@ -82,11 +82,11 @@ def public_event(event) -> tuple[str, dict] | None:
         "RiskLevelChanged": lambda: {"previous": event.previous, "risk_level": event.risk_level,
                                      "next_due": event.next_due},
         "CasePlanDrafted": lambda: {"goals": len(event.goals)},
-        "CasePlanSubmitted": lambda: {"submission": event.originator_version},
+        "CasePlanSubmitted": lambda: {"submission": event.submission},
         "FollowUpRecorded": lambda: {"contacted": event.contacted, "next_due": event.next_due},
         "FollowUpOverdue": lambda: {"due": event.due},
         "CaseConferenceHeld": lambda: {"held_on": event.held_on},
-        "ClosureRequested": lambda: {"reason": event.reason, "submission": event.originator_version},
+        "ClosureRequested": lambda: {"reason": event.reason, "submission": event.submission},
         "CaseClosed": lambda: {"reason": event.reason},
         "CaseReopened": lambda: {"next_due": event.next_due},
         "CaseReassigned": lambda: {"previous": event.previous, "assigned_to": event.caseworker},
@@ -234,7 +234,7 @@ class CasesStore(ServiceStore):
         if self.processed(consumer, event_id):
             return False
         payload = envelope["payload"]
-        case = self._get(UUID(payload["case_id"]), Case)
+        case = self._get(payload["case_id"], Case)
         by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
         approved = envelope["event_type"] in ("CasePlanApproved", "ClosureApproved")
         if envelope["event_type"].startswith("CasePlan"):
@@ -275,22 +275,27 @@ class CasesStore(ServiceStore):
     def _change(self, caller: dict, case_id: UUID, command: str, data: dict, options: dict,
                 change: Callable, reader: Callable | None = None):
         """get → call → save, honouring If-Match and Idempotency-Key."""
-        key = options.get("idempotency_key")
+        key, if_match = options.get("idempotency_key"), options.get("if_match")
         fingerprint = request_hash({"command": command, "case": str(case_id), "data": data})
-        if key and (first := self._replay(caller, key, fingerprint)):
-            return first
-        case = (reader or self.case_for)(caller, case_id)
-        if options.get("if_match") is not None and options["if_match"] != case.version:
-            raise VersionMismatch(f"The case is at version {case.version}; reload it before changing it.")
-        changed = change(case) or case
-        replay = (caller["username"], key, fingerprint, changed.id, changed.version, 0) if key else None
-        try:
-            self.save(changed, idempotency=replay)
-        except IntegrityError:
+        for attempt in range(3):
             if key and (first := self._replay(caller, key, fingerprint)):
                 return first
-            raise VersionMismatch("The case changed while this was being saved; reload it and try again.") from None
-        return changed
+            case = (reader or self.case_for)(caller, case_id)
+            if if_match is not None and if_match != case.version:
+                raise VersionMismatch(f"The case is at version {case.version}; reload it before changing it.")
+            changed = change(case) or case
+            replay = (caller["username"], key, fingerprint, changed.id, changed.version, 0) if key else None
+            try:
+                self.save(changed, idempotency=replay)
+                return changed
+            except IntegrityError:
+                # Someone (often the service itself: a timer, a decision) wrote first. Without
+                # If-Match the caller asked for no precondition: apply the command to the new state.
+                if if_match is not None:
+                    break
+        if key and (first := self._replay(caller, key, fingerprint)):
+            return first
+        raise VersionMismatch("The case changed while this was being saved; reload it and try again.")
 
     def _replay(self, caller: dict, key: str, fingerprint: str):
         first = self.first_answer(caller["username"], key)

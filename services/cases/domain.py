@@ -93,11 +93,12 @@ class Case(Aggregate):
                                      "approved": "The case plan is approved; draft a revision to change it.",
                                      "rejected": "Revise the rejected plan before submitting it again.",
                                      }[self.plan["status"]])
-        self._submit_plan(by=by)
+        self._submit_plan(submission=self.version + 1, by=by)
 
     @event("CasePlanSubmitted")
-    def _submit_plan(self, by: dict) -> None:
-        self.plan = dict(self.plan, status="submitted", submission=self.version)
+    def _submit_plan(self, submission: int, by: dict) -> None:
+        # `submission` is this event's own version: what the approvals service's decision names.
+        self.plan = dict(self.plan, status="submitted", submission=submission)
 
     def decide_plan(self, submission: int, approved: bool, decided_by: str, comment: str | None,
                     by: dict, now: datetime) -> bool:
@@ -215,11 +216,11 @@ class Case(Aggregate):
                 days = (now - last).days
                 raise InvalidTransition(f"A case may be closed as unreachable only 30 days after the last "
                                         f"successful contact; it was {days} days ago.")
-        self._closure_requested(reason=reason, notes=notes, by=by)
+        self._closure_requested(reason=reason, notes=notes, submission=self.version + 1, by=by)
 
     @event("ClosureRequested")
-    def _closure_requested(self, reason: str, notes: str, by: dict) -> None:
-        self.closure = {"status": "requested", "reason": reason, "submission": self.version}
+    def _closure_requested(self, reason: str, notes: str, submission: int, by: dict) -> None:
+        self.closure = {"status": "requested", "reason": reason, "submission": submission}
 
     def decide_closure(self, submission: int, approved: bool, decided_by: str, comment: str | None,
                        by: dict) -> bool:

@@ -3,12 +3,13 @@ starts them and stops them afterwards. Each session gets its own database and vh
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
 
-from tests.support import STACK, rabbitmqctl
+from tests.support import STACK, Api, ServiceProcess, rabbitmqctl, service_env
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
@@ -43,7 +44,7 @@ def test_env(infrastructure, tmp_path_factory):
         "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{os.environ.get('RABBITMQ_PORT', '5673')}/{vhost}",
         "JWT_SECRET": uuid.uuid4().hex * 2, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-test-password",
         "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "3", "CONSUMER_RETRY_DELAY": "0.1",
-        "RPC_TIMEOUT_SECONDS": "2",
+        "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5",
         "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
     }
@@ -58,3 +59,38 @@ def test_env(infrastructure, tmp_path_factory):
     rabbitmqctl("delete_vhost", vhost)
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+ORDER = ("cases", "referrals", "approvals", "notifications", "gateway")
+
+
+@pytest.fixture(scope="session")
+def system(test_env):
+    env = service_env(test_env)
+    processes = {name: ServiceProcess(name, env, Path(test_env["LOG_DIR"])) for name in ORDER}
+    try:
+        for process in processes.values():
+            process.start()
+        yield processes
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def api(system):
+    return Api(system["gateway"].url)
+
+
+@pytest.fixture(scope="session")
+def people(api, test_env):
+    """An admin, two teams (sup1: cw1, cw2; sup2: cw3), and an auditor."""
+    admin = api.login("admin", test_env["ADMIN_PASSWORD"])
+    password = "a-long-enough-password"
+    for username, role, supervisor in (("sup1", "supervisor", None), ("sup2", "supervisor", None),
+                                       ("cw1", "caseworker", "sup1"), ("cw2", "caseworker", "sup1"),
+                                       ("cw3", "caseworker", "sup2"), ("aud1", "auditor", None)):
+        response = admin.post("/v1/users", {"username": username, "password": password, "role": role,
+                                            "display_name": username.upper(), "supervisor": supervisor})
+        assert response.status_code == 201, response.text
+    return {"admin": admin, **{u: api.login(u, password) for u in ("sup1", "sup2", "cw1", "cw2", "cw3", "aud1")}}

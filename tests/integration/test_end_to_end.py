@@ -1,73 +1,14 @@
 """The whole system, each service in its own `nameko run` process, driven over HTTP."""
 import time
 import uuid
-from pathlib import Path
 
 import jwt
 import psycopg
-import pytest
 import requests
 
-from tests.support import ServiceProcess, queue_depths, service_env, wait_until
+from tests.support import Api, queue_depths, wait_until
 
-ORDER = ("cases", "referrals", "approvals", "notifications", "gateway")
 DIRECTORY_QUEUE = "casetrail.notifications.case_directory"
-
-
-@pytest.fixture(scope="module")
-def system(test_env):
-    env = service_env(test_env)
-    processes = {name: ServiceProcess(name, env, Path(test_env["LOG_DIR"])) for name in ORDER}
-    try:
-        for process in processes.values():
-            process.start()
-        yield processes
-    finally:
-        for process in processes.values():
-            process.stop()
-
-
-class Api:
-    def __init__(self, base: str, token: str | None = None):
-        self.base, self.token = base, token
-
-    def request(self, method: str, path: str, body=None, headers=None, raw: str | None = None):
-        headers = dict(headers or {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        if raw is not None:
-            return requests.request(method, self.base + path, data=raw, headers=headers, timeout=15)
-        return requests.request(method, self.base + path, json=body, headers=headers, timeout=15)
-
-    def post(self, path, body=None, **kw):
-        return self.request("POST", path, body, **kw)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def login(self, username: str, password: str) -> "Api":
-        response = self.post("/v1/auth/token", {"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return Api(self.base, response.json()["access_token"])
-
-
-@pytest.fixture(scope="module")
-def api(system):
-    return Api(system["gateway"].url)
-
-
-@pytest.fixture(scope="module")
-def people(api, test_env):
-    """An admin, two teams (sup1: cw1, cw2; sup2: cw3), and an auditor."""
-    admin = api.login("admin", test_env["ADMIN_PASSWORD"])
-    password = "a-long-enough-password"
-    for username, role, supervisor in (("sup1", "supervisor", None), ("sup2", "supervisor", None),
-                                       ("cw1", "caseworker", "sup1"), ("cw2", "caseworker", "sup1"),
-                                       ("cw3", "caseworker", "sup2"), ("aud1", "auditor", None)):
-        response = admin.post("/v1/users", {"username": username, "password": password, "role": role,
-                                            "display_name": username.upper(), "supervisor": supervisor})
-        assert response.status_code == 201, response.text
-    return {"admin": admin, **{u: api.login(u, password) for u in ("sup1", "sup2", "cw1", "cw2", "cw3", "aud1")}}
 
 
 NEW_CASE = {"survivor": {"name": "Amina", "phone": "+254700000001"}, "risk_level": "high"}

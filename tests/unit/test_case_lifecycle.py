@@ -28,7 +28,8 @@ def in_implementation(risk="high") -> Case:
     case.assess(needs=["medical"], safety_concerns="none", notes=None, risk_level=None, consent=consent(), by=CW)
     case.draft_plan(GOALS, None, by=CW)
     case.submit_plan(by=CW)
-    assert case.decide_plan(case.plan["submission"], True, "sup1", None, by=SUP, now=NOW)
+    assert case.plan["submission"] == case.version  # what the bus announces and the decision names
+    assert case.decide_plan(case.version, True, "sup1", None, by=SUP, now=NOW)
     return case
 
 

@@ -1,0 +1,273 @@
+"""A survivor's case through every stage, over HTTP, on the running system. The approvals
+service's decisions come from a test double that publishes them on the real bus."""
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kombu import Connection, Queue
+
+from shared.bus import EXCHANGE, event_publisher, publish_event
+from shared.envelope import make_envelope
+from tests.support import wait_until
+
+NEW_CASE = {"survivor": {"name": "Halima", "phone": "+254700000002"}, "risk_level": "medium"}
+CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
+           "given_by": "survivor"}
+ASSESSMENT = {"needs": ["medical", "psychosocial"], "safety_concerns": "threats from partner"}
+PLAN = {"goals": [{"need": "medical", "action": "clinic referral", "responsible": "cw1", "due_date": "2026-12-15"}]}
+
+
+def ago(**delta) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+
+
+class Approvals:
+    """Stands in for the approvals service: decides what the cases service submitted."""
+
+    def __init__(self, amqp_uri: str):
+        self.publisher = event_publisher(amqp_uri)
+
+    def decide(self, case: dict, event_type: str, submission: int, comment: str | None = None,
+               decided_by: str = "sup1") -> None:
+        envelope = make_envelope(
+            source="approvals", event_type=event_type, aggregate_id=uuid.uuid4(), aggregate_version=1,
+            occurred_at=datetime.now(UTC), by={"username": decided_by, "role": "supervisor", "correlation_id": "t"},
+            payload={"case_id": case["id"], "submission": submission, "decided_by": decided_by, "comment": comment})
+        publish_event(self.publisher, envelope)
+        return envelope
+
+
+@pytest.fixture(scope="module")
+def approvals(test_env):
+    return Approvals(test_env["AMQP_URI"])
+
+
+@pytest.fixture
+def cw1(people):
+    return people["cw1"]
+
+
+def new_case(api) -> dict:
+    response = api.post("/v1/cases", NEW_CASE)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def read(api, case) -> dict:
+    return api.get(f"/v1/cases/{case['id']}").json()
+
+
+def command(api, case, path, body=None, status=None, method="POST", headers=None):
+    response = api.request(method, f"/v1/cases/{case['id']}/{path}", body, headers=headers)
+    if status is not None:
+        assert response.status_code == status, response.text
+    return response
+
+
+def in_implementation(api, approvals, risk=None) -> dict:
+    case = new_case(api)
+    command(api, case, "consent", CONSENT, 201)
+    command(api, case, "assessment", dict(ASSESSMENT, risk_level=risk) if risk else ASSESSMENT, 200)
+    command(api, case, "plan", PLAN, 200, method="PUT")
+    submitted = command(api, case, "plan/submit", status=202).json()
+    approvals.decide(case, "CasePlanApproved", submitted["version"])
+    wait_until(lambda: read(api, case)["stage"] == "implementation", what="the plan approved")
+    return read(api, case)
+
+
+def test_a_case_through_every_stage(cw1, people, approvals):
+    case = new_case(cw1)
+    assert case["stage"] == "engagement" and case["consent"] is None
+
+    consent = command(cw1, case, "consent", CONSENT, 201).json()
+    assert consent["services"] and not consent["withdrawn"]
+    assessed = command(cw1, case, "assessment", dict(ASSESSMENT, risk_level="high"), 200).json()
+    assert assessed["stage"] == "case_plan" and assessed["risk_level"] == "high"
+    assert assessed["consent"]["services"] is True
+
+    drafted = command(cw1, case, "plan", PLAN, 200, method="PUT").json()
+    assert drafted["plan"]["status"] == "draft"
+    submitted = command(cw1, case, "plan/submit", status=202).json()
+    assert submitted["plan"]["status"] == "submitted"
+
+    approvals.decide(case, "CasePlanRejected", submitted["version"], comment="add a safety goal")
+    wait_until(lambda: read(cw1, case)["plan"]["status"] == "rejected", what="the rejection")
+    assert read(cw1, case)["plan"]["decision_comment"] == "add a safety goal"
+
+    revised = {"goals": PLAN["goals"] + [{"need": "safety", "action": "safety plan", "responsible": "cw1",
+                                          "due_date": "2026-12-01"}]}
+    command(cw1, case, "plan", revised, 200, method="PUT")
+    resubmitted = command(cw1, case, "plan/submit", status=202).json()
+    approvals.decide(case, "CasePlanApproved", submitted["version"])  # stale: about the first submission
+    approvals.decide(case, "CasePlanApproved", resubmitted["version"])
+    wait_until(lambda: read(cw1, case)["stage"] == "implementation", what="the approval")
+    approved = read(cw1, case)
+    assert approved["plan"]["status"] == "approved" and len(approved["plan"]["goals"]) == 2
+    assert approved["follow_up"]["next_due"] is not None
+
+    command(cw1, case, "conferences", {"held_on": "2026-11-20", "participants": ["cw1", "clinic"],
+                                        "decisions": "refer for counselling"}, 201)
+    followed = command(cw1, case, "follow-ups", {"contacted": True, "contact_date": ago(hours=1),
+                                                 "safety_reassessed": True}, 201).json()
+    assert followed["stage"] == "follow_up"
+    due = datetime.fromisoformat(followed["follow_up"]["next_due"])
+    contact = datetime.fromisoformat(followed["follow_up"]["last_contact"]["date"])
+    assert due - contact == timedelta(hours=84)
+
+    lowered = command(cw1, case, "follow-ups", {"contacted": True, "contact_date": ago(minutes=5),
+                                                "safety_reassessed": True, "risk_level": "low"}, 201).json()
+    contact = datetime.fromisoformat(lowered["follow_up"]["last_contact"]["date"])
+    assert lowered["risk_level"] == "low"
+    assert datetime.fromisoformat(lowered["follow_up"]["next_due"]) - contact == timedelta(days=14)
+
+    requested = command(cw1, case, "closure", {"reason": "needs_met", "notes": "goals met"}, 202).json()
+    assert requested["closure"]["status"] == "requested"
+    approvals.decide(case, "ClosureApproved", requested["version"])
+    wait_until(lambda: read(cw1, case)["stage"] == "closed", what="the closure")
+    closed = read(cw1, case)
+    assert closed["consent"] is None  # a closed case file never carries the consent record
+    assert closed["follow_up"]["next_due"] is None
+
+    assert command(cw1, case, "feedback", {"answers": {"satisfied": "yes"}}).status_code == 403
+    command(people["cw2"], case, "feedback", {"answers": {"satisfied": "yes"}}, 201)
+
+    reopened = command(cw1, case, "reopen", {"reason": "new threats"}, 200).json()
+    assert reopened["stage"] == "follow_up" and reopened["follow_up"]["next_due"]
+
+
+def test_unreachable_closure_is_refused_at_29_days_and_accepted_at_30(cw1, approvals):
+    """Only successful contacts count: a failed attempt yesterday does not restart the 30 days."""
+    recent, old = in_implementation(cw1, approvals), in_implementation(cw1, approvals)
+    for case, last_success in ((recent, ago(days=29, hours=23)), (old, ago(days=30, minutes=1))):
+        command(cw1, case, "follow-ups", {"contacted": True, "contact_date": last_success,
+                                          "safety_reassessed": True}, 201)
+        command(cw1, case, "follow-ups", {"contacted": False, "contact_date": ago(days=1),
+                                          "safety_reassessed": False}, 201)
+    refused = command(cw1, recent, "closure", {"reason": "unreachable", "notes": "no answer"}, 409)
+    assert "29 days ago" in refused.json()["detail"]
+    assert read(cw1, recent)["closure"]["status"] == "none"
+    command(cw1, old, "closure", {"reason": "unreachable", "notes": "no answer"}, 202)
+    assert read(cw1, old)["closure"] == {"status": "requested", "reason": "unreachable"}
+
+
+def test_every_invalid_transition_is_409_and_stores_nothing(cw1, approvals):
+    case = new_case(cw1)
+
+    def refused(path, body=None, method="POST", reason=""):
+        before = read(cw1, case)["version"]
+        response = command(cw1, case, path, body, method=method)
+        assert response.status_code == 409, (path, response.text)
+        assert reason in response.json()["detail"]
+        assert read(cw1, case)["version"] == before
+
+    refused("assessment", ASSESSMENT, reason="consent")
+    refused("plan", PLAN, method="PUT", reason="assessment")
+    refused("plan/submit", reason="Draft a case plan")
+    refused("follow-ups", {"contacted": True, "contact_date": ago(hours=1), "safety_reassessed": True},
+            reason="must be approved")
+    refused("conferences", {"held_on": "2026-11-20", "participants": ["cw1"], "decisions": "x"}, reason="assessment")
+    refused("reopen", {"reason": "x"}, reason="Only a closed case")
+    command(cw1, case, "consent", CONSENT, 201)
+    command(cw1, case, "consent/withdraw", status=200)
+    refused("assessment", ASSESSMENT, reason="consent")
+    command(cw1, case, "consent", CONSENT, 201)
+    command(cw1, case, "assessment", ASSESSMENT, 200)
+    command(cw1, case, "plan", PLAN, 200, method="PUT")
+    command(cw1, case, "plan/submit", status=202)
+    refused("plan", PLAN, method="PUT", reason="awaiting")
+    refused("plan/submit", reason="already awaiting")
+    command(cw1, case, "closure", {"reason": "survivor_request", "notes": "she asked"}, 202)
+    refused("closure", {"reason": "survivor_request", "notes": "again"}, reason="already awaiting")
+
+
+def test_bad_input_is_422_with_field_paths_and_stores_nothing(cw1):
+    case = new_case(cw1)
+    response = command(cw1, case, "follow-ups", {"contacted": "perhaps", "contact_date": "yesterday"}, 422)
+    assert set(response.json()["errors"]) == {"contacted", "contact_date", "safety_reassessed"}
+    response = command(cw1, case, "plan", {"goals": []}, 422, method="PUT")
+    assert "goals" in response.json()["errors"]
+    assert read(cw1, case)["version"] == 1
+
+
+def test_if_match_guards_against_overwriting_and_idempotency_key_replays(cw1):
+    case = new_case(cw1)
+    stale = command(cw1, case, "consent", CONSENT, headers={"If-Match": '"7"'})
+    assert stale.status_code == 412
+    command(cw1, case, "consent", CONSENT, 201, headers={"If-Match": '"1"'})
+
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = command(cw1, case, "assessment", ASSESSMENT, 200, headers=key).json()
+    again = command(cw1, case, "assessment", ASSESSMENT, 200, headers=key).json()
+    assert again == first and read(cw1, case)["version"] == first["version"]
+    assert command(cw1, case, "assessment", dict(ASSESSMENT, notes="other"), headers=key).status_code == 409
+    assert command(cw1, case, "assessment", ASSESSMENT, headers={"If-Match": "three"}).status_code == 400
+
+
+def test_reassignment_is_for_the_supervisor_within_the_team(people):
+    case = new_case(people["cw1"])
+    assert command(people["cw1"], case, "reassign", {"caseworker": "cw2"}).status_code == 403
+    assert command(people["sup2"], case, "reassign", {"caseworker": "cw3"}).status_code == 404
+    assert command(people["sup1"], case, "reassign", {"caseworker": "cw3"}).status_code == 409
+    moved = command(people["sup1"], case, "reassign", {"caseworker": "cw2"}, 200).json()
+    assert moved["assigned_to"] == "cw2"
+    assert people["cw1"].get(f"/v1/cases/{case['id']}").status_code == 404
+    assert people["cw2"].get(f"/v1/cases/{case['id']}").status_code == 200
+
+
+def test_as_of_shows_the_case_as_it_was_and_auditors_see_no_identifying_data(people):
+    cw1 = people["cw1"]
+    case = new_case(cw1)
+    command(cw1, case, "consent", CONSENT, 201)
+    between = datetime.now(UTC).isoformat()
+    command(cw1, case, "assessment", ASSESSMENT, 200)
+
+    then = cw1.get(f"/v1/cases/{case['id']}", params={"as_of": between}).json()
+    assert then["stage"] == "engagement" and then["assessment"] is None and then["consent"]["services"]
+    assert read(cw1, case)["stage"] == "case_plan"
+
+    audited = people["aud1"].get(f"/v1/cases/{case['id']}", params={"as_of": datetime.now(UTC).isoformat()}).json()
+    assert audited["survivor"] == {"name": "[redacted]", "phone": "[redacted]"}
+    assert audited["assessment"]["safety_concerns"] == "[redacted]"
+    assert "Halima" not in json.dumps(audited)
+    early = people["cw1"].get(f"/v1/cases/{case['id']}", params={"as_of": "2000-01-01T00:00:00Z"})
+    assert early.status_code == 404
+    assert people["cw3"].get(f"/v1/cases/{case['id']}", params={"as_of": between}).status_code == 404
+
+
+@pytest.fixture
+def overdue_events(test_env):
+    queue = Queue(f"test-overdue-{uuid.uuid4().hex[:8]}", exchange=EXCHANGE, routing_key="FollowUpOverdue")
+    with Connection(test_env["AMQP_URI"]) as conn:
+        queue(conn.channel()).declare()
+
+    def received() -> list[dict]:
+        with Connection(test_env["AMQP_URI"]) as conn:
+            bound, messages = queue(conn.channel()), []
+            while (message := bound.get(no_ack=True)) is not None:
+                messages.append(json.loads(message.body))
+            return messages
+    yield received
+    with Connection(test_env["AMQP_URI"]) as conn:
+        queue(conn.channel()).delete()
+
+
+def test_an_overdue_follow_up_is_emitted_once_across_a_restart(cw1, approvals, system, overdue_events):
+    case = in_implementation(cw1, approvals, risk="high")
+    command(cw1, case, "follow-ups", {"contacted": True, "contact_date": ago(hours=85),
+                                      "safety_reassessed": True}, 201)  # due an hour ago
+    seen = []
+    wait_until(lambda: seen.extend(e for e in overdue_events() if e["aggregate_id"] == case["id"]) or seen,
+               timeout=20, what="FollowUpOverdue")
+    assert read(cw1, case)["follow_up"]["overdue"] is True
+    listed = cw1.get("/v1/cases?overdue=true&limit=200").json()["items"]
+    assert case["id"] in {item["id"] for item in listed}
+
+    system["cases"].kill()
+    system["cases"].start()
+    wait_until(lambda: cw1.get(f"/v1/cases/{case['id']}").status_code == 200, what="cases back")
+    time.sleep(2)  # four scans of the restarted service
+    seen.extend(e for e in overdue_events() if e["aggregate_id"] == case["id"])
+    assert len(seen) == 1
+    assert seen[0]["payload"]["due"] == read(cw1, case)["follow_up"]["next_due"].replace("Z", "+00:00")
