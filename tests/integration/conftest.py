@@ -61,6 +61,17 @@ def test_env(infrastructure, tmp_path_factory):
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def private_bus(test_env):
+    """A vhost of the module's own, so the running system's services never take its messages."""
+    vhost = f"{test_env['VHOST']}-{uuid.uuid4().hex[:6]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    base = test_env["AMQP_URI"].rsplit("/", 1)[0]
+    yield {"AMQP_URI": f"{base}/{vhost}", "VHOST": vhost}
+    rabbitmqctl("delete_vhost", vhost)
+
+
 ORDER = ("cases", "referrals", "approvals", "notifications", "gateway")
 
 

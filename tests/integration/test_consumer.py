@@ -26,14 +26,14 @@ def registered(case_id=None, case_number="GBV-2026-000042", version=1):
 
 
 @pytest.fixture
-def notifications(test_env, monkeypatch):
+def notifications(test_env, monkeypatch, private_bus):
     monkeypatch.setenv("NOTIFICATIONS_POSTGRES_SCHEMA", f"notifications_{uuid.uuid4().hex[:8]}")
     container = ServiceContainer(NotificationsService, {
-        "AMQP_URI": test_env["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
+        "AMQP_URI": private_bus["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
     container.start()
     yield _store_of(container)
     container.stop()
-    with Connection(test_env["AMQP_URI"]) as conn:
+    with Connection(private_bus["AMQP_URI"]) as conn:
         for name in (QUEUE, f"{QUEUE}.retry", f"{QUEUE}.dead"):
             conn.default_channel.queue_purge(name)
 
@@ -59,23 +59,23 @@ def _outcomes(outcome: str) -> float:
         "outcome": outcome}) or 0.0
 
 
-def test_a_redelivered_event_has_one_effect(notifications, test_env):
+def test_a_redelivered_event_has_one_effect(notifications, private_bus):
     envelope = registered()
     duplicates_before = _outcomes("duplicate")
-    publisher = event_publisher(test_env["AMQP_URI"])
+    publisher = event_publisher(private_bus["AMQP_URI"])
     publish_event(publisher, envelope)
     publish_event(publisher, envelope)
 
-    wait_until(lambda: _outcomes("duplicate") == duplicates_before + 1 and _settled(test_env["VHOST"]),
+    wait_until(lambda: _outcomes("duplicate") == duplicates_before + 1 and _settled(private_bus["VHOST"]),
                what="both deliveries handled")
     assert _count(notifications, "inbox") == 1
     assert _count(notifications, "case_directory") == 1
-    assert queue_depths(test_env["VHOST"]).get(f"{QUEUE}.dead") == 0
+    assert queue_depths(private_bus["VHOST"]).get(f"{QUEUE}.dead") == 0
 
 
-def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notifications, test_env):
+def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notifications, private_bus):
     case_id = uuid.uuid4()
-    publisher = event_publisher(test_env["AMQP_URI"])
+    publisher = event_publisher(private_bus["AMQP_URI"])
     publish_event(publisher, registered(case_id))
     wait_until(lambda: _count(notifications, "case_directory") == 1, what="the first event")
 
@@ -83,24 +83,24 @@ def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notificat
     clash = registered(case_id, version=2)
     publish_event(publisher, clash)
 
-    dead = wait_until(lambda: _get(test_env, f"{QUEUE}.dead"), timeout=30, what="the dead letter")
+    dead = wait_until(lambda: _get(private_bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
     assert json.loads(dead.body)["event_id"] == clash["event_id"]
     assert dead.headers["x-casetrail-attempts"] == 3
     assert _count(notifications, "case_directory") == 1
     assert _count(notifications, "inbox") == 1  # the failed attempts recorded nothing
 
 
-def test_a_malformed_envelope_goes_straight_to_dead_letters(notifications, test_env):
-    with get_producer(test_env["AMQP_URI"]) as producer:
+def test_a_malformed_envelope_goes_straight_to_dead_letters(notifications, private_bus):
+    with get_producer(private_bus["AMQP_URI"]) as producer:
         producer.publish({"event_type": "CaseRegistered", "payload": {"name": "x"}}, exchange=EXCHANGE,
                          routing_key="CaseRegistered", serializer="json", declare=[EXCHANGE])
 
-    dead = wait_until(lambda: _get(test_env, f"{QUEUE}.dead"), timeout=30, what="the dead letter")
+    dead = wait_until(lambda: _get(private_bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
     assert dead.headers["x-casetrail-attempts"] == 1
     assert dead.headers["x-casetrail-error"] == "ValidationError"
     assert _count(notifications, "inbox") == 0
 
 
-def _get(test_env, queue_name):
-    with Connection(test_env["AMQP_URI"]) as conn:
+def _get(amqp_uri, queue_name):
+    with Connection(amqp_uri) as conn:
         return conn.default_channel.basic_get(queue_name, no_ack=True)

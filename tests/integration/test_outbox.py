@@ -30,20 +30,20 @@ def store(test_env, monkeypatch):
 
 
 @pytest.fixture
-def relay(store, test_env):
-    return Relay(store, public_event, event_publisher(test_env["AMQP_URI"]))
+def relay(store, private_bus):
+    return Relay(store, public_event, event_publisher(private_bus["AMQP_URI"]))
 
 
 @pytest.fixture
-def bus(test_env):
+def bus(private_bus):
     """Every message on the events exchange, in a durable queue that outlives a broker stop."""
     queue = Queue(f"test-observer-{uuid.uuid4().hex[:8]}", exchange=EXCHANGE, routing_key="#", durable=True)
-    with Connection(test_env["AMQP_URI"]) as conn:
+    with Connection(private_bus["AMQP_URI"]) as conn:
         queue(conn.channel()).declare()
 
     def received(expected: int) -> list[dict]:
         messages = []
-        with Connection(test_env["AMQP_URI"]) as conn:
+        with Connection(private_bus["AMQP_URI"]) as conn:
             bound = queue(conn.channel())
 
             def drain():
@@ -55,7 +55,7 @@ def bus(test_env):
         return [json.loads(body) if isinstance(body, (bytes, str)) else body for body in messages]
 
     yield received
-    with Connection(test_env["AMQP_URI"]) as conn:
+    with Connection(private_bus["AMQP_URI"]) as conn:
         queue(conn.channel()).delete()
 
 
@@ -102,7 +102,7 @@ def _step_quietly(relay) -> int:
         return 0
 
 
-def test_relay_that_crashed_mid_batch_resumes_from_its_position(store, relay, bus, test_env):
+def test_relay_that_crashed_mid_batch_resumes_from_its_position(store, relay, bus, private_bus):
     cases = [new_case(store) for _ in range(3)]
     published = []
 
@@ -116,7 +116,7 @@ def test_relay_that_crashed_mid_batch_resumes_from_its_position(store, relay, bu
         Relay(store, crashes_on_third, relay.publisher).step()
     assert store.position("outbox") == 2
 
-    restarted = Relay(store, public_event, event_publisher(test_env["AMQP_URI"]))
+    restarted = Relay(store, public_event, event_publisher(private_bus["AMQP_URI"]))
     assert restarted.step() == 1
     assert [e["aggregate_id"] for e in bus(3)] == [str(c.id) for c in cases]
 
