@@ -1,0 +1,173 @@
+"""Casetrail benchmarks: `make bench`. Prints figures; asserts nothing.
+
+1. A typical case command (record a follow-up) through the cases service's RPC, next to bare
+   eventsourcing saves of the same aggregate in the same run: the ratio is the figure that matters.
+2. The overdue scan over 100,000 open cases.
+"""
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import psycopg  # noqa: E402
+from eventsourcing.cryptography import AESCipher  # noqa: E402
+from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services.cases.application import CaseIndex, CasesStore  # noqa: E402
+from shared.outbox import Projector  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from tests.support import STACK, ServiceProcess, rabbitmqctl, service_env  # noqa: E402
+
+CW = {"username": "bench-cw", "role": "caseworker", "team": [], "correlation_id": None}
+CASES = int(os.environ.get("BENCH_CASES", "200"))
+CALLS = int(os.environ.get("BENCH_CALLS", "2000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "20"))
+OPEN_CASES = int(os.environ.get("BENCH_OPEN_CASES", "100000"))
+OVERDUE = int(os.environ.get("BENCH_OVERDUE", "500"))
+
+
+def setup_environment() -> dict:
+    subprocess.run([str(STACK), "infra-start"], check=True)
+    suffix = uuid.uuid4().hex[:6]
+    dbname, vhost = f"casetrail_bench_{suffix}", f"casetrail-bench-{suffix}"
+    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    env = {"POSTGRES_DBNAME": dbname, "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5673/{vhost}",
+           "CASES_CIPHER_KEY": AESCipher.create_key(32), "OVERDUE_SCAN_SECONDS": "3600",
+           "POSTGRES_POOL_SIZE": "10", "BENCH_DB": dbname, "BENCH_VHOST": vhost}
+    os.environ.update(env)
+    return env
+
+
+def teardown(env: dict) -> None:
+    rabbitmqctl("delete_vhost", env["BENCH_VHOST"])
+    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{env["BENCH_DB"]}" WITH (FORCE)')
+
+
+def case_in_follow_up(store: CasesStore):
+    case = store.register_case(CW, {"survivor": {"name": "bench"}, "risk_level": "medium", "is_child": False,
+                                    "caregiver": None, "intake_notes": None})
+    options = {}
+    store.record_consent(CW, case.id, {"services": True, "share_with_providers": True,
+                                       "mandatory_reporting_explained": True, "given_by": "survivor"}, options)
+    store.assess(CW, case.id, {"needs": ["medical"], "safety_concerns": "x", "notes": None, "risk_level": None}, options)
+    store.draft_plan(CW, case.id, {"goals": [{"need": "medical", "action": "a", "responsible": "r",
+                                              "due_date": "2026-12-01"}]}, options)
+    submitted = store.submit_plan(CW, case.id, options)
+    case = store.repository.get(case.id)
+    case.decide_plan(submitted.version, True, "sup", None, by=CW, now=store.clock())
+    store.save(case)
+    return case.id
+
+
+def follow_up(when: datetime) -> dict:
+    return {"contacted": True, "contact_date": when.isoformat(), "safety_reassessed": True,
+            "risk_level": None, "notes": "routine call"}
+
+
+def bare_saves(store: CasesStore, case_ids: list, calls: int) -> float:
+    started = time.perf_counter()
+    for i in range(calls):
+        case = store.repository.get(case_ids[i % len(case_ids)])
+        case.record_follow_up(True, datetime.now(UTC), True, None, "routine call", by=CW, now=datetime.now(UTC))
+        store.save(case)
+    return calls / (time.perf_counter() - started)
+
+
+def rpc_commands(amqp_uri: str, case_ids: list, calls: int, clients: int) -> float:
+    per_client = calls // clients
+
+    def client(n: int) -> None:
+        # One proxy per greenthread: a shared ClusterRpcProxy fails under concurrency.
+        with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}) as rpc:
+            for i in range(per_client):
+                case_id = str(case_ids[(n + i * clients) % len(case_ids)])
+                rpc.cases.record_follow_up(CW, case_id, follow_up(datetime.now(UTC)), {})
+
+    pool = eventlet.GreenPool(clients)
+    started = time.perf_counter()
+    for n in range(clients):
+        pool.spawn(client, n)
+    pool.waitall()
+    return per_client * clients / (time.perf_counter() - started)
+
+
+def overdue_scan(store: CasesStore) -> None:
+    now = store.clock()
+    real = [case_in_follow_up(store) for _ in range(OVERDUE)]
+    for case_id in real:  # due 1 hour ago
+        store.record_follow_up(CW, case_id, follow_up(now - timedelta(days=7, hours=1)), {})
+    while Projector(store, CaseIndex()).step():
+        pass
+    with store.transaction() as curs:  # the rest of 100,000 open cases, due over the next two weeks
+        curs.execute(store.sql(
+            "INSERT INTO {schema}.case_index (case_id, case_number, stage, risk_level, assigned_to, is_child,"
+            " next_due, version, created_at, updated_at)"
+            " SELECT gen_random_uuid(), 'BENCH-' || g, 'follow_up', 'medium', 'bench-cw', false,"
+            " now() + (g %% 20000) * interval '1 minute' + interval '1 minute', 5, now(), now()"
+            " FROM generate_series(1, %s) AS g"), (OPEN_CASES - OVERDUE,))
+        curs.execute("ANALYZE")
+    with store.transaction() as curs:
+        started = time.perf_counter()
+        curs.execute(store.sql(
+            "SELECT case_id FROM {schema}.case_index WHERE stage <> 'closed'"
+            " AND next_due IS DISTINCT FROM overdue_flagged AND next_due < %s ORDER BY next_due LIMIT 500"), (now,))
+        found = len(curs.fetchall())
+        query_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    flagged = 0
+    while (n := store.flag_overdue_follow_ups()) > 0:
+        flagged += n
+    flag_s = time.perf_counter() - started
+    while Projector(store, CaseIndex()).step():
+        pass
+    started = time.perf_counter()
+    again = store.flag_overdue_follow_ups()
+    idle_ms = (time.perf_counter() - started) * 1000
+    print(f"overdue scan over {OPEN_CASES:,} open cases:")
+    print(f"  finding the due ones (index query):        {query_ms:8.1f} ms  ({found} found)")
+    print(f"  flagging {flagged} missed due times (load+save each): {flag_s:8.2f} s   ({flagged / flag_s:,.0f}/s)")
+    print(f"  a scan with nothing new to flag:           {idle_ms:8.1f} ms  ({again} flagged)")
+
+
+def main() -> None:
+    env = setup_environment()
+    cases = store = None
+    try:
+        store = CasesStore(Settings.for_service("cases"))
+        case_ids = [case_in_follow_up(store) for _ in range(CASES)]
+        cases = ServiceProcess("cases", service_env(env), Path("/tmp")).start()
+        bare_saves(store, case_ids, 50)  # warm up both paths
+        rpc_commands(env["AMQP_URI"], case_ids, 100, 10)
+        bare = bare_saves(store, case_ids, CALLS // 2)
+        through_rpc = rpc_commands(env["AMQP_URI"], case_ids, CALLS, CLIENTS)
+        print(f"record a follow-up ({CASES} cases in rotation, {CALLS} calls, {CLIENTS} concurrent RPC clients):")
+        print(f"  bare eventsourcing get/call/save:          {bare:8.0f} commands/s (one thread)")
+        print(f"  through the cases service's RPC:            {through_rpc:8.0f} commands/s")
+        print(f"  ratio RPC / bare:                           {through_rpc / bare:8.2f}")
+        cases.stop()
+        cases = None
+        overdue_scan(store)
+    finally:
+        if cases is not None:
+            cases.stop()
+        if store is not None:
+            store.close()
+        teardown(env)
+
+
+if __name__ == "__main__":
+    main()
