@@ -22,6 +22,20 @@ PROBLEM_TITLES = {400: "Malformed JSON", 401: "No, invalid or expired token", 40
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
                    "description": "A retry with the same key and body returns the first response and changes nothing."}
 
+CASE_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": 'The case version the client last saw, as in ETag ("3"); 412 if it moved on.'}
+
+
+def _case_command(summary: str, status: int, body: str | None, returns: str = "Case", method: str = "post") -> dict:
+    operation = {"summary": summary, "parameters": [CASE_ID, IF_MATCH, IDEMPOTENCY_KEY],
+                 "responses": {str(status): {"description": "Done", "content": _json(_ref(returns))},
+                               **_problems(400, 401, 403, 404, 409, 412, 422, 503)}}
+    if body:
+        operation["requestBody"] = {"required": True, "content": _json(_ref(body))}
+    return {method: operation}
+
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Casetrail gateway", "version": "1.0.0",
@@ -30,6 +44,8 @@ OPENAPI = {
     "security": [{"bearer": []}],
     "paths": {
         "/health": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
+        "/v1/openapi.json": {"get": {"security": [], "summary": "This document",
+                                     "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/v1/auth/token": {"post": {
             "security": [], "summary": "Exchange username and password for an access token",
             "requestBody": {"required": True, "content": _json(_ref("TokenRequest"))},
@@ -55,9 +71,24 @@ OPENAPI = {
                     + [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200, "default": 50}}],
                     "responses": {"200": {"description": "A page", "content": _json(_ref("CaseList"))},
                                   **_problems(401, 403, 422, 503)}}},
+        "/v1/cases/{id}/consent": _case_command("Record the survivor's consent (its own stream)", 201,
+                                                "Consent", "ConsentView"),
+        "/v1/cases/{id}/consent/withdraw": _case_command("Withdraw consent", 200, None, "ConsentView"),
+        "/v1/cases/{id}/assessment": _case_command("Record an assessment; moves the case to case_plan", 200,
+                                                   "Assessment"),
+        "/v1/cases/{id}/plan": _case_command("Draft (or revise) the case action plan", 200, "Plan", method="put"),
+        "/v1/cases/{id}/plan/submit": _case_command("Submit the plan for approval (CasePlanSubmitted)", 202, None),
+        "/v1/cases/{id}/follow-ups": _case_command("Record a follow-up; returns the new next_due", 201, "FollowUp"),
+        "/v1/cases/{id}/conferences": _case_command("Record a case conference", 201, "Conference"),
+        "/v1/cases/{id}/closure": _case_command("Request closure (approval per policy)", 202, "Closure"),
+        "/v1/cases/{id}/reopen": _case_command("Reopen a closed case (back to follow_up)", 200, "Reason"),
+        "/v1/cases/{id}/reassign": _case_command("Reassign within the supervisor's team", 200, "Reassign"),
+        "/v1/cases/{id}/feedback": _case_command("Client feedback after closure, by someone other than the "
+                                                 "case's caseworker", 201, "Feedback", "Recorded"),
         "/v1/cases/{id}": {"get": {
-            "summary": "A case file", "parameters": [{"name": "id", "in": "path", "required": True,
-                                                      "schema": {"type": "string", "format": "uuid"}}],
+            "summary": "A case file; with as_of, as it was then (auditors see identifying fields redacted)",
+            "parameters": [CASE_ID, {"name": "as_of", "in": "query", "required": False,
+                                     "schema": {"type": "string", "format": "date-time"}}],
             "responses": {"200": {"description": "The case", "headers": {"ETag": {"schema": {"type": "string"}}},
                                   "content": _json(_ref("Case"))}, **_problems(401, 404, 503)}}},
     },
@@ -110,6 +141,49 @@ OPENAPI = {
                 "follow_up": {"type": "object"}, "closure": {"type": "object"},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}}},
+            "Consent": {"type": "object", "additionalProperties": False,
+                        "required": ["services", "share_with_providers", "mandatory_reporting_explained", "given_by"],
+                        "properties": {"services": {"type": "boolean"}, "share_with_providers": {"type": "boolean"},
+                                       "mandatory_reporting_explained": {"type": "boolean"},
+                                       "given_by": {"enum": ["survivor", "caregiver"]}}},
+            "ConsentView": {"type": "object", "properties": {"services": {"type": "boolean"},
+                                                              "share_with_providers": {"type": "boolean"},
+                                                              "withdrawn": {"type": "boolean"},
+                                                              "version": {"type": "integer"},
+                                                              "recorded_at": {"type": "string", "format": "date-time"}}},
+            "ServiceType": {"enum": ["medical", "psychosocial", "legal", "safety", "shelter", "livelihood",
+                                     "education", "other"]},
+            "Assessment": {"type": "object", "additionalProperties": False, "required": ["needs", "safety_concerns"],
+                           "properties": {"needs": {"type": "array", "minItems": 1, "items": _ref("ServiceType")},
+                                          "safety_concerns": {"type": "string"}, "risk_level": _ref("RiskLevel"),
+                                          "notes": {"type": "string"}}},
+            "Plan": {"type": "object", "additionalProperties": False, "required": ["goals"], "properties": {
+                "goals": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["need", "action", "responsible", "due_date"], "properties": {
+                        "need": _ref("ServiceType"), "action": {"type": "string"}, "responsible": {"type": "string"},
+                        "due_date": {"type": "string", "format": "date"},
+                        "consulted": {"type": "array", "items": {"type": "string"}}}}},
+                "child_participation": {"type": "string"}}},
+            "FollowUp": {"type": "object", "additionalProperties": False,
+                         "required": ["contacted", "contact_date", "safety_reassessed"], "properties": {
+                             "contacted": {"type": "boolean"}, "contact_date": {"type": "string", "format": "date-time"},
+                             "safety_reassessed": {"type": "boolean"}, "risk_level": _ref("RiskLevel"),
+                             "notes": {"type": "string"}}},
+            "Conference": {"type": "object", "additionalProperties": False,
+                           "required": ["held_on", "participants", "decisions"], "properties": {
+                               "held_on": {"type": "string", "format": "date"},
+                               "participants": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                               "decisions": {"type": "string"}, "next_steps": {"type": "string"}}},
+            "Closure": {"type": "object", "additionalProperties": False, "required": ["reason", "notes"], "properties": {
+                "reason": {"enum": ["needs_met", "survivor_request", "relocated", "unreachable"]},
+                "notes": {"type": "string"}}},
+            "Reason": {"type": "object", "additionalProperties": False, "required": ["reason"],
+                       "properties": {"reason": {"type": "string"}}},
+            "Reassign": {"type": "object", "additionalProperties": False, "required": ["caseworker"],
+                         "properties": {"caseworker": {"type": "string"}}},
+            "Feedback": {"type": "object", "additionalProperties": False, "required": ["answers"],
+                         "properties": {"answers": {"type": "object"}}},
+            "Recorded": {"type": "object", "properties": {"recorded": {"type": "boolean"}}},
             "CaseList": {"type": "object", "properties": {
                 "items": {"type": "array", "items": {"type": "object"}},
                 "next_cursor": {"type": ["string", "null"]}}},

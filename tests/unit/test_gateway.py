@@ -85,3 +85,18 @@ def test_an_rpc_call_that_does_not_answer_in_time_is_service_unavailable():
     from services.gateway.http import call
     with pytest.raises(ServiceUnavailable):
         call(eventlet.sleep, 1, timeout=0.05)
+
+
+def test_every_gateway_route_is_in_the_openapi_document():
+    import re
+
+    from nameko.web.handlers import HttpRequestHandler
+
+    from services.gateway.openapi import OPENAPI
+    from services.gateway.service import GatewayService
+    routes = {(entrypoint.method.lower(), re.sub(r"<string:\w+>", "{id}", entrypoint.url))
+              for attribute in vars(GatewayService).values()
+              for entrypoint in getattr(attribute, "nameko_entrypoints", ())
+              if isinstance(entrypoint, HttpRequestHandler) and "<path:" not in entrypoint.url}
+    documented = {(method, path) for path, item in OPENAPI["paths"].items() for method in item}
+    assert routes and routes <= documented, routes - documented
