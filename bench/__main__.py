@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from services.cases.application import CaseIndex, CasesStore  # noqa: E402
 from shared.outbox import Projector  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from tests.support import STACK, ServiceProcess, rabbitmqctl, service_env  # noqa: E402
+from tests.support import STACK, ServiceProcess, case_in_implementation, rabbitmqctl, service_env  # noqa: E402
 
 CW = {"username": "bench-cw", "role": "caseworker", "team": [], "correlation_id": None}
 CASES = int(os.environ.get("BENCH_CASES", "200"))
@@ -55,22 +55,6 @@ def teardown(env: dict) -> None:
     rabbitmqctl("delete_vhost", env["BENCH_VHOST"])
     with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{env["BENCH_DB"]}" WITH (FORCE)')
-
-
-def case_in_follow_up(store: CasesStore):
-    case = store.register_case(CW, {"survivor": {"name": "bench"}, "risk_level": "medium", "is_child": False,
-                                    "caregiver": None, "intake_notes": None})
-    options = {}
-    store.record_consent(CW, case.id, {"services": True, "share_with_providers": True,
-                                       "mandatory_reporting_explained": True, "given_by": "survivor"}, options)
-    store.assess(CW, case.id, {"needs": ["medical"], "safety_concerns": "x", "notes": None, "risk_level": None}, options)
-    store.draft_plan(CW, case.id, {"goals": [{"need": "medical", "action": "a", "responsible": "r",
-                                              "due_date": "2026-12-01"}]}, options)
-    submitted = store.submit_plan(CW, case.id, options)
-    case = store.repository.get(case.id)
-    case.decide_plan(submitted.version, True, "sup", None, by=CW, now=store.clock())
-    store.save(case)
-    return case.id
 
 
 def follow_up(when: datetime) -> dict:
@@ -107,7 +91,7 @@ def rpc_commands(amqp_uri: str, case_ids: list, calls: int, clients: int) -> flo
 
 def overdue_scan(store: CasesStore) -> None:
     now = store.clock()
-    real = [case_in_follow_up(store) for _ in range(OVERDUE)]
+    real = [case_in_implementation(store, CW) for _ in range(OVERDUE)]
     for case_id in real:  # due 1 hour ago
         store.record_follow_up(CW, case_id, follow_up(now - timedelta(days=7, hours=1)), {})
     while Projector(store, CaseIndex()).step():
@@ -148,7 +132,7 @@ def main() -> None:
     cases = store = None
     try:
         store = CasesStore(Settings.for_service("cases"))
-        case_ids = [case_in_follow_up(store) for _ in range(CASES)]
+        case_ids = [case_in_implementation(store, CW) for _ in range(CASES)]
         cases = ServiceProcess("cases", service_env(env), Path("/tmp")).start()
         bare_saves(store, case_ids, 50)  # warm up both paths
         rpc_commands(env["AMQP_URI"], case_ids, 100, 10)

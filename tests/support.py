@@ -111,3 +111,20 @@ class Api:
         response = self.post("/v1/auth/token", {"username": username, "password": password})
         assert response.status_code == 200, response.text
         return Api(self.base, response.json()["access_token"])
+
+
+def case_in_implementation(store, caller: dict, risk: str = "medium"):
+    """A case whose plan is approved, built through the store's own use cases. Returns its id."""
+    case = store.register_case(caller, {"survivor": {"name": "S"}, "risk_level": risk, "is_child": False,
+                                        "caregiver": None, "intake_notes": None})
+    store.record_consent(caller, case.id, {"services": True, "share_with_providers": False,
+                                           "mandatory_reporting_explained": True, "given_by": "survivor"}, {})
+    store.assess(caller, case.id, {"needs": ["medical"], "safety_concerns": "x", "notes": None,
+                                   "risk_level": None}, {})
+    store.draft_plan(caller, case.id, {"goals": [{"need": "medical", "action": "a", "responsible": "r",
+                                                  "due_date": "2026-12-01"}]}, {})
+    submitted = store.submit_plan(caller, case.id, {})
+    decided = store.repository.get(case.id)
+    decided.decide_plan(submitted.version, True, "sup1", None, by=caller, now=store.clock())
+    store.save(decided)
+    return case.id

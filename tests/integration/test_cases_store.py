@@ -10,6 +10,7 @@ from services.cases.domain import Case
 from shared.errors import InvalidTransition
 from shared.outbox import Projector
 from shared.settings import Settings
+from tests.support import case_in_implementation
 
 CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": None}
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -34,19 +35,7 @@ def store(test_env, monkeypatch):
 
 
 def open_case(store, risk="medium"):
-    case = store.register_case(CW, {"survivor": {"name": "S"}, "risk_level": risk, "is_child": False,
-                                    "caregiver": None, "intake_notes": None})
-    store.record_consent(CW, case.id, {"services": True, "share_with_providers": False,
-                                       "mandatory_reporting_explained": True, "given_by": "survivor"}, NO_OPTIONS)
-    store.assess(CW, case.id, {"needs": ["medical"], "safety_concerns": "x", "notes": None, "risk_level": None},
-                 NO_OPTIONS)
-    store.draft_plan(CW, case.id, {"goals": [{"need": "medical", "action": "a", "responsible": "cw1",
-                                              "due_date": "2026-02-01"}]}, NO_OPTIONS)
-    submitted = store.submit_plan(CW, case.id, NO_OPTIONS)
-    decided = store.repository.get(case.id)
-    decided.decide_plan(submitted.version, True, "sup1", None, by=CW, now=store.clock())
-    store.save(decided)
-    return case.id
+    return case_in_implementation(store, CW, risk)
 
 
 def contact(store, case_id, when, contacted=True, risk=None):
