@@ -271,3 +271,34 @@ def test_an_overdue_follow_up_is_emitted_once_across_a_restart(cw1, approvals, s
     seen.extend(e for e in overdue_events() if e["aggregate_id"] == case["id"])
     assert len(seen) == 1
     assert seen[0]["payload"]["due"] == read(cw1, case)["follow_up"]["next_due"].replace("Z", "+00:00")
+
+
+def test_a_closed_case_refuses_changes_until_reopened(people, approvals):
+    cw1 = people["cw1"]
+    case = in_implementation(cw1, approvals)
+
+    def refused(who, path, body=None, method="POST", reason=""):
+        before = read(cw1, case)["version"]
+        response = command(who, case, path, body, method=method)
+        assert response.status_code == 409, (path, response.text)
+        assert reason in response.json()["detail"]
+        assert read(cw1, case)["version"] == before
+
+    refused(cw1, "plan/submit", reason="approved")
+    refused(cw1, "assessment", ASSESSMENT, reason="past assessment")
+    refused(people["sup1"], "reassign", {"caseworker": "cw1"}, reason="already assigned")
+    command(cw1, case, "consent/withdraw", status=200)
+    refused(cw1, "consent/withdraw", reason="already withdrawn")
+
+    requested = command(cw1, case, "closure", {"reason": "relocated", "notes": "moved"}, 202).json()
+    approvals.decide(case, "ClosureApproved", requested["version"])
+    wait_until(lambda: read(cw1, case)["stage"] == "closed", what="the closure")
+    assert case["id"] in {i["id"] for i in cw1.get("/v1/cases?stage=closed&limit=200").json()["items"]}
+    for path, body, method in (("assessment", ASSESSMENT, "POST"), ("plan", PLAN, "PUT"),
+                               ("follow-ups", {"contacted": True, "contact_date": ago(hours=1),
+                                               "safety_reassessed": True}, "POST"),
+                               ("conferences", {"held_on": "2026-11-20", "participants": ["cw1"],
+                                                "decisions": "x"}, "POST"),
+                               ("closure", {"reason": "needs_met", "notes": "x"}, "POST")):
+        refused(cw1, path, body, method, reason="reopen it")
+    refused(people["sup1"], "reassign", {"caseworker": "cw2"}, reason="reopen it")
