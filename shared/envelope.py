@@ -73,8 +73,12 @@ class CasePlanDrafted(Strict):
 
 
 class Submitted(Strict):
-    """A case plan or closure put to the supervisor; `submission` identifies this request."""
+    """A case plan or closure put to the supervisor; `submission` identifies this request.
+    The risk level is the one at submission time: what the approval policy looks at."""
     submission = fields.Integer(required=True)
+    case_number = fields.String(required=True)
+    risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    is_child = fields.Boolean(required=True)
 
 
 class ClosureRequested(Submitted):
@@ -107,12 +111,20 @@ class CaseReassigned(Strict):
     assigned_to = fields.String(required=True)
 
 
+class ApprovalRequested(Strict):
+    case_id = fields.UUID(required=True)
+    case_number = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(("case_plan", "closure")))
+    submission = fields.Integer(required=True)
+    requested_by = fields.String(required=True)
+
+
 class Decided(Strict):
-    """The approvals service's decision on a case plan or closure submission."""
+    """The approvals service's decision on a case plan or closure submission. The supervisor's
+    comment stays in the approvals service (free text, like notes)."""
     case_id = fields.UUID(required=True)
     submission = fields.Integer(required=True)
     decided_by = fields.String(required=True)  # a supervisor's username, or "policy"
-    comment = fields.String(load_default=None, allow_none=True)
 
 
 # Event type -> payload schema. An event type without an entry cannot be published.
@@ -131,6 +143,7 @@ PAYLOADS: dict[str, Schema] = {
     "CaseClosed": CaseClosed(),
     "CaseReopened": CaseReopened(),
     "CaseReassigned": CaseReassigned(),
+    "ApprovalRequested": ApprovalRequested(),
     "CasePlanApproved": Decided(),
     "CasePlanRejected": Decided(),
     "ClosureApproved": Decided(),

@@ -125,6 +125,6 @@ def case_in_implementation(store, caller: dict, risk: str = "medium"):
                                                   "due_date": "2026-12-01"}]}, {})
     submitted = store.submit_plan(caller, case.id, {})
     decided = store.repository.get(case.id)
-    decided.decide_plan(submitted.version, True, "sup1", None, by=caller, now=store.clock())
+    decided.decide_plan(submitted.version, True, "sup1", by=caller, now=store.clock())
     store.save(decided)
     return case.id

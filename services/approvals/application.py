@@ -1,7 +1,184 @@
-"""The approvals service's store. Its use cases come with their own issue; the service already
-runs, owns its schema and reports health and metrics."""
+"""Use cases of the approvals service, its queue, and what it tells the bus."""
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from prometheus_client import Histogram
+
+from services.approvals.domain import Approval, ApprovalPolicy, Submissions, approval_needed
+from shared.caller import recorded_by
+from shared.errors import Forbidden, NotFound
+from shared.outbox import Projection
 from shared.store import ServiceStore
+
+SUBMISSIONS = {"CasePlanSubmitted": "case_plan", "ClosureRequested": "closure"}
+DECISION_EVENTS = {("case_plan", True): "CasePlanApproved", ("case_plan", False): "CasePlanRejected",
+                   ("closure", True): "ClosureApproved", ("closure", False): "ClosureRejected"}
+TURNAROUND = Histogram("casetrail_approval_turnaround_seconds", "From request to a supervisor's decision",
+                       ["type", "decision"], buckets=(60, 600, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600))
+
+
+class ApprovalQueue(Projection):
+    name = "approval_queue"
+    TABLES = (
+        "CREATE TABLE IF NOT EXISTS {schema}.approval_queue ("
+        " approval_id uuid PRIMARY KEY, case_id uuid NOT NULL, case_number text NOT NULL, kind text NOT NULL,"
+        " requested_by text NOT NULL, requested_at timestamptz NOT NULL, status text NOT NULL,"
+        " decided_by text, decided_at timestamptz)",
+        "CREATE INDEX IF NOT EXISTS approval_queue_requester ON {schema}.approval_queue"
+        " (requested_by, status, requested_at)",
+    )
+
+    def apply(self, store, curs, event) -> None:
+        kind = type(event).__name__
+        if kind == "SubmissionReceived":
+            curs.execute(store.sql(
+                "INSERT INTO {schema}.approval_queue (approval_id, case_id, case_number, kind, requested_by,"
+                " requested_at, status) VALUES (%s, %s, %s, %s, %s, %s, 'received')"),
+                (event.originator_id, event.case_id, event.case_number, event.kind, event.requested_by,
+                 event.timestamp))
+        elif kind in ("ApprovalRequested", "ApprovalSuperseded"):
+            status = "pending" if kind == "ApprovalRequested" else "superseded"
+            curs.execute(store.sql("UPDATE {schema}.approval_queue SET status = %s WHERE approval_id = %s"),
+                         (status, event.originator_id))
+        elif kind in ("ApprovedByPolicy", "ApprovalDecided"):
+            approved = kind == "ApprovedByPolicy" or event.approved
+            curs.execute(store.sql(
+                "UPDATE {schema}.approval_queue SET status = %s, decided_by = %s, decided_at = %s"
+                " WHERE approval_id = %s"),
+                ("approved" if approved else "rejected", getattr(event, "decided_by", "policy"),
+                 event.timestamp, event.originator_id))
+
+
+def public_event(event) -> tuple[str, dict] | None:
+    """Requests and decisions, by case id and submission. Comments stay here: free text, like notes."""
+    kind = type(event).__name__
+    if kind == "ApprovalRequested":
+        return "ApprovalRequested", event.about
+    if kind in ("ApprovedByPolicy", "ApprovalDecided"):
+        approved = kind == "ApprovedByPolicy" or event.approved
+        decided_by = "policy" if kind == "ApprovedByPolicy" else event.decided_by
+        return DECISION_EVENTS[(event.about["type"], approved)], {
+            "case_id": event.about["case_id"], "submission": event.about["submission"], "decided_by": decided_by}
+    return None
 
 
 class ApprovalsStore(ServiceStore):
     name = "approvals"
+    tables = ApprovalQueue.TABLES
+
+    def policy(self) -> dict:
+        try:
+            return self.repository.get(ApprovalPolicy.the_id()).rules
+        except AggregateNotFoundError:
+            return dict(ApprovalPolicy.DEFAULT)
+
+    def set_policy(self, caller: dict, rules: dict) -> dict:
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin sets the approval policy.")
+        try:
+            policy = self.repository.get(ApprovalPolicy.the_id())
+            policy.change(rules["case_plan"], rules["closure"], by=recorded_by(caller))
+        except AggregateNotFoundError:
+            policy = ApprovalPolicy(id=ApprovalPolicy.the_id(), by=recorded_by(caller), **rules)
+        self.save(policy)
+        return policy.rules
+
+    def receive_submission(self, envelope: dict) -> bool:
+        """Opens a request for the supervisor, or approves at once by policy. Once per submission."""
+        consumer, event_id = "submissions", envelope["event_id"]
+        if self.processed(consumer, event_id):
+            return False
+        kind, payload = SUBMISSIONS[envelope["event_type"]], envelope["payload"]
+        case_id = envelope["aggregate_id"]
+        by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
+        approval = Approval(id=Approval.id_for(case_id, kind, payload["submission"]), case_id=case_id,
+                            case_number=payload["case_number"], kind=kind, submission=payload["submission"],
+                            requested_by=envelope["actor"]["username"], risk_level=payload["risk_level"], by=by)
+        changed = [approval]
+        if approval_needed(self.policy(), kind, payload["risk_level"]):
+            approval.request(by=by)
+            changed += self._supersede_earlier(case_id, kind, approval.id, by)
+        else:
+            approval.grant_by_policy(by=by)
+        try:
+            self.save(*changed, inbox=(consumer, event_id))
+        except IntegrityError:
+            if self.processed(consumer, event_id) or self._exists(approval.id):
+                return False  # delivered twice, or re-published with the same submission
+            raise
+        return True
+
+    def decide(self, caller: dict, approval_id: UUID, decision: dict) -> Approval:
+        if caller["role"] != "supervisor":
+            raise Forbidden("Only supervisors decide on approvals.")
+        approval = self._approval(approval_id)
+        approval.decide(decision["decision"], decision.get("comment"), caller["username"],
+                        caller.get("team", []), by=recorded_by(caller))
+        try:
+            self.save(approval)
+        except IntegrityError:
+            raise NotFound("This request changed meanwhile; reload the queue.") from None
+        requested_at = next(e.timestamp for e in self.events.get(approval.id) if type(e).__name__ == "ApprovalRequested")
+        TURNAROUND.labels(approval.kind, decision["decision"]).observe(
+            (datetime.now(UTC) - requested_at).total_seconds())
+        return approval
+
+    def queue(self, caller: dict, status: str | None) -> dict:
+        if caller["role"] == "supervisor":
+            requesters = caller.get("team", [])
+        elif caller["role"] == "caseworker":
+            requesters = [caller["username"]]
+        else:
+            raise Forbidden("Only caseworkers and supervisors have an approval queue.")
+        where, params = ["requested_by = ANY(%s)", "status <> 'received'", "status <> 'superseded'"], [requesters]
+        if status:
+            where.append("status = %s")
+            params.append(status)
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql(
+                "SELECT * FROM {schema}.approval_queue WHERE " + " AND ".join(where) +
+                " ORDER BY (status = 'pending') DESC, requested_at LIMIT 200"), params)
+            rows = curs.fetchall()
+        return {"items": [self._item(row) for row in rows], "next_cursor": None}
+
+    def _item(self, row: dict) -> dict:
+        item = {"id": str(row["approval_id"]), "case_id": str(row["case_id"]), "case_number": row["case_number"],
+                "type": row["kind"], "requested_by": row["requested_by"],
+                "requested_at": row["requested_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "status": row["status"]}
+        if row["decided_by"]:
+            item["decided_by"] = row["decided_by"]
+            # The comment is kept encrypted in the store, not in the plain queue table.
+            item["comment"] = self._approval(row["approval_id"]).comment
+        return item
+
+    def _supersede_earlier(self, case_id: UUID, kind: str, approval_id: UUID, by: dict) -> list:
+        try:
+            submissions = self.repository.get(Submissions.id_for(case_id, kind))
+        except AggregateNotFoundError:
+            submissions = Submissions(id=Submissions.id_for(case_id, kind), by=by)
+        changed = [submissions]
+        if submissions.latest is not None:
+            earlier = self._approval(submissions.latest)
+            if earlier.supersede(by=by):
+                changed.append(earlier)
+        submissions.replace_latest(approval_id, by=by)
+        return changed
+
+    def _approval(self, approval_id: UUID) -> Approval:
+        try:
+            approval = self.repository.get(approval_id)
+        except AggregateNotFoundError:
+            raise NotFound("No such approval request.") from None
+        if not isinstance(approval, Approval):
+            raise NotFound("No such approval request.")
+        return approval
+
+    def _exists(self, approval_id: UUID) -> bool:
+        try:
+            self.repository.get(approval_id)
+            return True
+        except AggregateNotFoundError:
+            return False

@@ -1,10 +1,46 @@
-"""Entrypoints of the approvals service."""
+"""Entrypoints of the approvals service: parse, call, return."""
+from nameko.rpc import rpc
 
-from services.approvals.application import ApprovalsStore
-from shared.metrics import Observable
+from services.approvals import schemas
+from services.approvals.application import SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
+from shared.caller import read_caller
+from shared.consumer import on_event
+from shared.envelope import read_envelope
+from shared.errors import EXPECTED
+from shared.metrics import EVENTS_CONSUMED, Observable
 from shared.outbox import EventSourced
+from shared.validation import load, parse_id
 
 
 class ApprovalsService(Observable):
     name = "approvals"
-    store: ApprovalsStore = EventSourced(ApprovalsStore)
+    store: ApprovalsStore = EventSourced(ApprovalsStore, publication=public_event, projections=(ApprovalQueue(),))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_policy(self, caller):
+        read_caller(caller)
+        return self.store.policy()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_policy(self, caller, data):
+        return self.store.set_policy(read_caller(caller), load(schemas.PolicySchema(), data))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def queue(self, caller, query):
+        return self.store.queue(read_caller(caller), load(schemas.QueueQuerySchema(), query).get("status"))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def decide(self, caller, approval_id, data):
+        caller = read_caller(caller)
+        approval = self.store.decide(caller, parse_id(approval_id, "approval request"),
+                                     load(schemas.DecisionSchema(), data))
+        return {"id": str(approval.id), "case_id": str(approval.case_id), "case_number": approval.case_number,
+                "type": approval.kind, "requested_by": approval.requested_by, "status": approval.status,
+                "decided_by": approval.decided_by, "comment": approval.comment}
+
+    @on_event(*SUBMISSIONS)
+    def submission_received(self, body):
+        envelope = read_envelope(body)
+        first = self.store.receive_submission(envelope)
+        EVENTS_CONSUMED.labels(self.name, "submission_received", envelope["event_type"],
+                               "processed" if first else "duplicate").inc()

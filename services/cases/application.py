@@ -82,11 +82,14 @@ def public_event(event) -> tuple[str, dict] | None:
         "RiskLevelChanged": lambda: {"previous": event.previous, "risk_level": event.risk_level,
                                      "next_due": event.next_due},
         "CasePlanDrafted": lambda: {"goals": len(event.goals)},
-        "CasePlanSubmitted": lambda: {"submission": event.submission},
+        "CasePlanSubmitted": lambda: {"submission": event.submission, "case_number": event.case_number,
+                                      "risk_level": event.risk_level, "is_child": event.is_child},
         "FollowUpRecorded": lambda: {"contacted": event.contacted, "next_due": event.next_due},
         "FollowUpOverdue": lambda: {"due": event.due},
         "CaseConferenceHeld": lambda: {"held_on": event.held_on},
-        "ClosureRequested": lambda: {"reason": event.reason, "submission": event.submission},
+        "ClosureRequested": lambda: {"reason": event.reason, "submission": event.submission,
+                                     "case_number": event.case_number, "risk_level": event.risk_level,
+                                     "is_child": event.is_child},
         "CaseClosed": lambda: {"reason": event.reason},
         "CaseReopened": lambda: {"next_due": event.next_due},
         "CaseReassigned": lambda: {"previous": event.previous, "assigned_to": event.caseworker},
@@ -238,10 +241,9 @@ class CasesStore(ServiceStore):
         by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
         approved = envelope["event_type"] in ("CasePlanApproved", "ClosureApproved")
         if envelope["event_type"].startswith("CasePlan"):
-            case.decide_plan(payload["submission"], approved, payload["decided_by"], payload.get("comment"),
-                             by=by, now=self.clock())
+            case.decide_plan(payload["submission"], approved, payload["decided_by"], by=by, now=self.clock())
         else:
-            case.decide_closure(payload["submission"], approved, payload["decided_by"], payload.get("comment"), by=by)
+            case.decide_closure(payload["submission"], approved, payload["decided_by"], by=by)
         try:
             self.save(case, inbox=(consumer, event_id))
         except IntegrityError:

@@ -93,37 +93,39 @@ class Case(Aggregate):
                                      "approved": "The case plan is approved; draft a revision to change it.",
                                      "rejected": "Revise the rejected plan before submitting it again.",
                                      }[self.plan["status"]])
-        self._submit_plan(submission=self.version + 1, by=by)
+        self._submit_plan(submission=self.version + 1, **self._facts(), by=by)
+
+    def _facts(self) -> dict:
+        """What an approval policy looks at, as it is at submission time."""
+        return {"case_number": self.case_number, "risk_level": self.risk_level, "is_child": self.is_child}
 
     @event("CasePlanSubmitted")
-    def _submit_plan(self, submission: int, by: dict) -> None:
+    def _submit_plan(self, submission: int, case_number: str, risk_level: str, is_child: bool, by: dict) -> None:
         # `submission` is this event's own version: what the approvals service's decision names.
         self.plan = dict(self.plan, status="submitted", submission=submission)
 
-    def decide_plan(self, submission: int, approved: bool, decided_by: str, comment: str | None,
-                    by: dict, now: datetime) -> bool:
+    def decide_plan(self, submission: int, approved: bool, decided_by: str, by: dict, now: datetime) -> bool:
         """Applies the approvals service's decision; a decision on an older submission changes nothing."""
         if self.plan["status"] != "submitted" or self.plan["submission"] != submission:
             return False
         if approved:
             next_due = self.next_due or self._due_after(now.isoformat(), self.risk_level)
-            self._approve_plan(decided_by=decided_by, comment=comment, monitoring_base=self.monitoring_base
-                               or now.isoformat(), next_due=next_due, by=by)
+            self._approve_plan(decided_by=decided_by, monitoring_base=self.monitoring_base or now.isoformat(),
+                               next_due=next_due, by=by)
         else:
-            self._reject_plan(decided_by=decided_by, comment=comment, by=by)
+            self._reject_plan(decided_by=decided_by, by=by)
         return True
 
     @event("CasePlanApproved")
-    def _approve_plan(self, decided_by: str, comment: str | None, monitoring_base: str, next_due: str,
-                      by: dict) -> None:
-        self.plan = dict(self.plan, status="approved", decided_by=decided_by, decision_comment=comment)
+    def _approve_plan(self, decided_by: str, monitoring_base: str, next_due: str, by: dict) -> None:
+        self.plan = dict(self.plan, status="approved", decided_by=decided_by)
         if self.stage == "case_plan":
             self.stage = "implementation"
         self.monitoring_base, self.next_due = monitoring_base, next_due
 
     @event("CasePlanRejected")
-    def _reject_plan(self, decided_by: str, comment: str | None, by: dict) -> None:
-        self.plan = dict(self.plan, status="rejected", decided_by=decided_by, decision_comment=comment)
+    def _reject_plan(self, decided_by: str, by: dict) -> None:
+        self.plan = dict(self.plan, status="rejected", decided_by=decided_by)
 
     # --- follow-ups and risk ---------------------------------------------------------------
 
@@ -216,30 +218,30 @@ class Case(Aggregate):
                 days = (now - last).days
                 raise InvalidTransition(f"A case may be closed as unreachable only 30 days after the last "
                                         f"successful contact; it was {days} days ago.")
-        self._closure_requested(reason=reason, notes=notes, submission=self.version + 1, by=by)
+        self._closure_requested(reason=reason, notes=notes, submission=self.version + 1, **self._facts(), by=by)
 
     @event("ClosureRequested")
-    def _closure_requested(self, reason: str, notes: str, submission: int, by: dict) -> None:
+    def _closure_requested(self, reason: str, notes: str, submission: int, case_number: str, risk_level: str,
+                           is_child: bool, by: dict) -> None:
         self.closure = {"status": "requested", "reason": reason, "submission": submission}
 
-    def decide_closure(self, submission: int, approved: bool, decided_by: str, comment: str | None,
-                       by: dict) -> bool:
+    def decide_closure(self, submission: int, approved: bool, decided_by: str, by: dict) -> bool:
         if self.closure["status"] != "requested" or self.closure["submission"] != submission:
             return False
         if approved:
-            self._closure_approved(decided_by=decided_by, comment=comment, by=by)
+            self._closure_approved(decided_by=decided_by, by=by)
             self._closed(reason=self.closure["reason"], by=by)
         else:
-            self._closure_rejected(decided_by=decided_by, comment=comment, by=by)
+            self._closure_rejected(decided_by=decided_by, by=by)
         return True
 
     @event("ClosureApproved")
-    def _closure_approved(self, decided_by: str, comment: str | None, by: dict) -> None:
-        self.closure = dict(self.closure, status="approved", decided_by=decided_by, decision_comment=comment)
+    def _closure_approved(self, decided_by: str, by: dict) -> None:
+        self.closure = dict(self.closure, status="approved", decided_by=decided_by)
 
     @event("ClosureRejected")
-    def _closure_rejected(self, decided_by: str, comment: str | None, by: dict) -> None:
-        self.closure = dict(self.closure, status="rejected", decided_by=decided_by, decision_comment=comment)
+    def _closure_rejected(self, decided_by: str, by: dict) -> None:
+        self.closure = dict(self.closure, status="rejected", decided_by=decided_by)
 
     @event("CaseClosed")
     def _closed(self, reason: str, by: dict) -> None:

@@ -85,6 +85,26 @@ OPENAPI = {
         "/v1/cases/{id}/reassign": _case_command("Reassign within the supervisor's team", 200, "Reassign"),
         "/v1/cases/{id}/feedback": _case_command("Client feedback after closure, by someone other than the "
                                                  "case's caseworker", 201, "Feedback", "Recorded"),
+        "/v1/approvals": {"get": {
+            "summary": "The caller's approval queue (supervisor: their team's requests; caseworker: their own), "
+                       "pending first, oldest first",
+            "parameters": [{"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"]}}],
+            "responses": {"200": {"description": "Requests", "content": _json({"type": "object", "properties": {
+                "items": {"type": "array", "items": _ref("ApprovalRequest")},
+                "next_cursor": {"type": ["string", "null"]}}})}, **_problems(401, 403, 422, 503)}}},
+        "/v1/approvals/{id}/decision": {"post": {
+            "summary": "Approve or reject (the requester's supervisor; a rejection needs a comment)",
+            "parameters": [CASE_ID | {"description": "The approval request's id"}],
+            "requestBody": {"required": True, "content": _json(_ref("Decision"))},
+            "responses": {"200": {"description": "Decided", "content": _json(_ref("ApprovalRequest"))},
+                          **_problems(400, 401, 403, 404, 409, 422, 503)}}},
+        "/v1/approval-policy": {
+            "get": {"summary": "When approval is needed", "responses": {
+                "200": {"description": "The policy", "content": _json(_ref("ApprovalPolicy"))}, **_problems(401, 503)}},
+            "put": {"summary": "Set the approval policy (admin)",
+                    "requestBody": {"required": True, "content": _json(_ref("ApprovalPolicy"))},
+                    "responses": {"200": {"description": "The policy", "content": _json(_ref("ApprovalPolicy"))},
+                                  **_problems(400, 401, 403, 422, 503)}}},
         "/v1/cases/{id}": {"get": {
             "summary": "A case file; with as_of, as it was then (auditors see identifying fields redacted)",
             "parameters": [CASE_ID, {"name": "as_of", "in": "query", "required": False,
@@ -184,6 +204,17 @@ OPENAPI = {
             "Feedback": {"type": "object", "additionalProperties": False, "required": ["answers"],
                          "properties": {"answers": {"type": "object"}}},
             "Recorded": {"type": "object", "properties": {"recorded": {"type": "boolean"}}},
+            "ApprovalPolicy": {"type": "object", "additionalProperties": False, "required": ["case_plan", "closure"],
+                               "properties": {"case_plan": {"enum": ["always", "high_risk", "never"]},
+                                              "closure": {"enum": ["always", "high_risk", "never"]}}},
+            "Decision": {"type": "object", "additionalProperties": False, "required": ["decision"], "properties": {
+                "decision": {"enum": ["approve", "reject"]}, "comment": {"type": ["string", "null"]}}},
+            "ApprovalRequest": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, "case_id": {"type": "string", "format": "uuid"},
+                "case_number": {"type": "string"}, "type": {"enum": ["case_plan", "closure"]},
+                "requested_by": {"type": "string"}, "requested_at": {"type": "string", "format": "date-time"},
+                "status": {"enum": ["pending", "approved", "rejected"]}, "decided_by": {"type": "string"},
+                "comment": {"type": ["string", "null"]}}},
             "CaseList": {"type": "object", "properties": {
                 "items": {"type": "array", "items": {"type": "object"}},
                 "next_cursor": {"type": ["string", "null"]}}},

@@ -51,6 +51,7 @@ class GatewayService(Observable):
     name = "gateway"
     identity: IdentityStore = Identity(IdentityStore)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
+    approvals = RpcProxy("approvals", expiration=RPC_TIMEOUT)
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 
@@ -150,6 +151,24 @@ class GatewayService(Observable):
     @route("POST", "/v1/cases/<string:case_id>/feedback")
     def give_feedback(self, request, caller, case_id):
         return self._case_command(request, caller, case_id, "give_feedback", 201)
+
+    @route("GET", "/v1/approvals")
+    def approval_queue(self, request, caller):
+        return respond(200, call(self.approvals.queue, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))
+
+    @route("POST", "/v1/approvals/<string:approval_id>/decision")
+    def decide(self, request, caller, approval_id):
+        return respond(200, call(self.approvals.decide, caller, approval_id, json_body(request), timeout=RPC_TIMEOUT))
+
+    @route("GET", "/v1/approval-policy")
+    def approval_policy(self, request, caller):
+        return respond(200, call(self.approvals.get_policy, caller, timeout=RPC_TIMEOUT))
+
+    @route("PUT", "/v1/approval-policy")
+    def set_approval_policy(self, request, caller):
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin sets the approval policy.")
+        return respond(200, call(self.approvals.set_policy, caller, json_body(request), timeout=RPC_TIMEOUT))
 
     def _case_command(self, request, caller, case_id, command, status, body=True):
         args = (json_body(request),) if body else ()

@@ -29,7 +29,7 @@ def in_implementation(risk="high") -> Case:
     case.draft_plan(GOALS, None, by=CW)
     case.submit_plan(by=CW)
     assert case.plan["submission"] == case.version  # what the bus announces and the decision names
-    assert case.decide_plan(case.version, True, "sup1", None, by=SUP, now=NOW)
+    assert case.decide_plan(case.version, True, "sup1", by=SUP, now=NOW)
     return case
 
 
@@ -46,13 +46,13 @@ def test_a_plan_rejected_then_revised_is_approved_and_schedules_follow_ups():
     case.draft_plan(GOALS, None, by=CW)
     case.submit_plan(by=CW)
     first = case.plan["submission"]
-    assert case.decide_plan(first, False, "sup1", "add a safety goal", by=SUP, now=NOW)
+    assert case.decide_plan(first, False, "sup1", by=SUP, now=NOW)
     assert case.plan["status"] == "rejected" and case.stage == "case_plan"
 
     case.draft_plan(GOALS * 2, None, by=CW)
     case.submit_plan(by=CW)
-    assert not case.decide_plan(first, True, "sup1", None, by=SUP, now=NOW)  # a stale decision
-    assert case.decide_plan(case.plan["submission"], True, "sup1", None, by=SUP, now=NOW)
+    assert not case.decide_plan(first, True, "sup1", by=SUP, now=NOW)  # a stale decision
+    assert case.decide_plan(case.plan["submission"], True, "sup1", by=SUP, now=NOW)
     assert case.stage == "implementation" and case.plan["status"] == "approved"
     assert case.next_due == (NOW + timedelta(hours=84)).isoformat()
 
@@ -95,7 +95,7 @@ def test_closure_approved_closes_then_reopen_and_feedback():
     case = in_implementation()
     case.request_closure("needs_met", "done", by=CW, now=NOW)
     assert "already awaiting" in refused(case.request_closure, "needs_met", "again", by=CW, now=NOW)
-    assert case.decide_closure(case.closure["submission"], True, "sup1", None, by=SUP)
+    assert case.decide_closure(case.closure["submission"], True, "sup1", by=SUP)
     assert case.stage == "closed" and case.next_due is None
     assert not case.is_overdue(NOW + timedelta(days=365))
 

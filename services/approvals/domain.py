@@ -1,0 +1,139 @@
+"""Approvals: each organisation's policy, and supervisors' decisions on case plans and closures.
+Pure: no I/O."""
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.errors import Forbidden, InvalidInput, InvalidTransition
+
+KINDS = ("case_plan", "closure")
+POLICIES = ("always", "high_risk", "never")
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/approvals")
+
+
+class ApprovalPolicy(Aggregate):
+    """When a supervisor's approval is needed, per kind of request. One per organisation."""
+
+    id: UUID
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    DEFAULT = {"case_plan": "always", "closure": "always"}
+
+    @staticmethod
+    def the_id() -> UUID:
+        return uuid5(_NAMESPACE, "policy")
+
+    @event("ApprovalPolicySet")
+    def __init__(self, case_plan: str, closure: str, by: dict):
+        self.rules = {"case_plan": case_plan, "closure": closure}
+
+    def change(self, case_plan: str, closure: str, by: dict) -> None:
+        self._changed(case_plan=case_plan, closure=closure, by=by)
+
+    @event("ApprovalPolicyChanged")
+    def _changed(self, case_plan: str, closure: str, by: dict) -> None:
+        self.rules = {"case_plan": case_plan, "closure": closure}
+
+
+def approval_needed(rules: dict, kind: str, risk_level: str) -> bool:
+    rule = rules[kind]
+    return rule == "always" or (rule == "high_risk" and risk_level == "high")
+
+
+class Approval(Aggregate):
+    """One submission of a case plan or a closure request, and what became of it."""
+
+    id: UUID
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    @staticmethod
+    def id_for(case_id: UUID, kind: str, submission: int) -> UUID:
+        """The same submission, however often it is delivered, is the same approval."""
+        return uuid5(_NAMESPACE, f"{case_id}:{kind}:{submission}")
+
+    @event("SubmissionReceived")
+    def __init__(self, case_id: UUID, case_number: str, kind: str, submission: int, requested_by: str,
+                 risk_level: str, by: dict):
+        self.case_id = case_id
+        self.case_number = case_number
+        self.kind = kind
+        self.submission = submission
+        self.requested_by = requested_by
+        self.risk_level = risk_level
+        self.status = "received"
+        self.decided_by: str | None = None
+        self.comment: str | None = None
+
+    @property
+    def about(self) -> dict:
+        """What the bus is told of the request each event concerns."""
+        return {"case_id": str(self.case_id), "case_number": self.case_number, "type": self.kind,
+                "submission": self.submission, "requested_by": self.requested_by}
+
+    def request(self, by: dict) -> None:
+        self._requested(about=self.about, by=by)
+
+    @event("ApprovalRequested")
+    def _requested(self, about: dict, by: dict) -> None:
+        self.status = "pending"
+
+    def grant_by_policy(self, by: dict) -> None:
+        self._granted_by_policy(about=self.about, by=by)
+
+    @event("ApprovedByPolicy")
+    def _granted_by_policy(self, about: dict, by: dict) -> None:
+        self.status, self.decided_by = "approved", "policy"
+
+    def decide(self, decision: str, comment: str | None, supervisor: str, team: list[str], by: dict) -> None:
+        if supervisor == self.requested_by:
+            raise Forbidden("You cannot decide on your own request.")
+        if self.requested_by not in team:
+            raise Forbidden("Only the requester's supervisor decides on this request.")
+        if self.status == "superseded":
+            raise InvalidTransition("A newer submission replaced this request.")
+        if self.status != "pending":
+            raise InvalidTransition(f"This request is already {self.status}.")
+        if decision == "reject" and not (comment or "").strip():
+            raise InvalidInput({"comment": ["A rejection needs a comment."]})
+        self._decided(approved=decision == "approve", comment=comment, decided_by=supervisor,
+                      about=self.about, by=by)
+
+    @event("ApprovalDecided")
+    def _decided(self, approved: bool, comment: str | None, decided_by: str, about: dict, by: dict) -> None:
+        self.status = "approved" if approved else "rejected"
+        self.decided_by, self.comment = decided_by, comment
+
+    def supersede(self, by: dict) -> bool:
+        if self.status != "pending":
+            return False
+        self._superseded(by=by)
+        return True
+
+    @event("ApprovalSuperseded")
+    def _superseded(self, by: dict) -> None:
+        self.status = "superseded"
+
+
+class Submissions(Aggregate):
+    """The latest request for one case and kind, so a resubmission supersedes the one before."""
+
+    id: UUID
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    @staticmethod
+    def id_for(case_id: UUID, kind: str) -> UUID:
+        return uuid5(_NAMESPACE, f"{case_id}:{kind}")
+
+    @event("SubmissionsStarted")
+    def __init__(self, by: dict):
+        self.latest: UUID | None = None
+
+    @event("LatestSubmissionChanged")
+    def replace_latest(self, approval_id: UUID, by: dict) -> None:
+        self.latest = approval_id

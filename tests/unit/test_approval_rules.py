@@ -1,0 +1,55 @@
+import uuid
+
+import pytest
+
+from services.approvals.domain import Approval, approval_needed
+from shared.errors import Forbidden, InvalidInput, InvalidTransition
+
+CW = {"username": "cw1", "role": "caseworker", "correlation_id": None}
+SUP = {"username": "sup1", "role": "supervisor", "correlation_id": None}
+CASE = uuid.uuid4()
+
+
+def pending(requested_by="cw1", submission=4) -> Approval:
+    approval = Approval(id=Approval.id_for(CASE, "case_plan", submission), case_id=CASE, case_number="GBV-2026-000001",
+                        kind="case_plan", submission=submission, requested_by=requested_by, risk_level="high", by=CW)
+    approval.request(by=CW)
+    return approval
+
+
+@pytest.mark.parametrize("rule, risk, needed", [
+    ("always", "low", True), ("always", "high", True), ("never", "high", False),
+    ("high_risk", "high", True), ("high_risk", "medium", False), ("high_risk", "low", False)])
+def test_policy(rule, risk, needed):
+    assert approval_needed({"case_plan": rule, "closure": "always"}, "case_plan", risk) is needed
+
+
+def test_the_same_submission_is_the_same_approval():
+    assert Approval.id_for(CASE, "case_plan", 4) == Approval.id_for(CASE, "case_plan", 4)
+    assert Approval.id_for(CASE, "case_plan", 4) != Approval.id_for(CASE, "closure", 4)
+    assert Approval.id_for(CASE, "case_plan", 4) != Approval.id_for(CASE, "case_plan", 6)
+
+
+def test_only_the_requesters_supervisor_decides_once():
+    approval = pending()
+    with pytest.raises(Forbidden):
+        approval.decide("approve", None, "sup2", ["cw3"], by=SUP)
+    with pytest.raises(InvalidInput):
+        approval.decide("reject", "  ", "sup1", ["cw1"], by=SUP)
+    approval.decide("reject", "add a safety goal", "sup1", ["cw1"], by=SUP)
+    assert approval.status == "rejected" and approval.comment == "add a safety goal"
+    with pytest.raises(InvalidTransition, match="already rejected"):
+        approval.decide("approve", None, "sup1", ["cw1"], by=SUP)
+
+
+def test_nobody_decides_on_their_own_request():
+    with pytest.raises(Forbidden, match="own request"):
+        pending(requested_by="sup1").decide("approve", None, "sup1", ["sup1"], by=SUP)
+
+
+def test_a_superseded_request_cannot_be_decided():
+    approval = pending()
+    assert approval.supersede(by=CW)
+    assert not approval.supersede(by=CW)
+    with pytest.raises(InvalidTransition, match="newer submission"):
+        approval.decide("approve", None, "sup1", ["cw1"], by=SUP)
