@@ -8,7 +8,7 @@ from prometheus_client import Histogram
 
 from services.approvals.domain import Approval, ApprovalPolicy, Submissions, approval_needed
 from shared.caller import recorded_by
-from shared.errors import Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
@@ -119,7 +119,7 @@ class ApprovalsStore(ServiceStore):
         try:
             self.save(approval)
         except IntegrityError:
-            raise NotFound("This request changed meanwhile; reload the queue.") from None
+            raise Conflict("This request was decided meanwhile; reload the queue.") from None
         requested_at = next(e.timestamp for e in self.events.get(approval.id) if type(e).__name__ == "ApprovalRequested")
         TURNAROUND.labels(approval.kind, decision["decision"]).observe(
             (datetime.now(UTC) - requested_at).total_seconds())
