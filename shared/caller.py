@@ -10,6 +10,8 @@ class CallerSchema(Strict):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     # For a supervisor: the caseworkers whose supervisor they are.
     team = fields.List(fields.String(), load_default=list)
+    # For a provider's focal point: the provider they act for.
+    provider_id = fields.String(load_default=None, allow_none=True)
     correlation_id = fields.String(load_default=None, allow_none=True)
 
 

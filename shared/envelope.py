@@ -12,6 +12,7 @@ SCHEMA_VERSION = 1
 RISK_LEVELS = ("low", "medium", "high")
 SERVICE_TYPES = ("medical", "psychosocial", "legal", "safety", "shelter", "livelihood", "education", "other")
 CLOSURE_REASONS = ("needs_met", "survivor_request", "relocated", "unreachable")
+REFERRAL_EVENTS = ("ReferralMade", "ReferralAccepted", "ReferralDeclined", "ReferralCompleted", "ReferralWithdrawn")
 ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin", "system")
 _EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/events")
 
@@ -127,6 +128,16 @@ class Decided(Strict):
     decided_by = fields.String(required=True)  # a supervisor's username, or "policy"
 
 
+class ReferralChanged(Strict):
+    """A referral's state; its notes, reasons and outcome stay in the referrals service."""
+    referral_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    provider_id = fields.UUID(required=True)
+    service_type = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("requested", "accepted", "declined", "completed", "withdrawn")))
+
+
 # Event type -> payload schema. An event type without an entry cannot be published.
 PAYLOADS: dict[str, Schema] = {
     "CaseRegistered": CaseRegistered(),
@@ -144,6 +155,11 @@ PAYLOADS: dict[str, Schema] = {
     "CaseReopened": CaseReopened(),
     "CaseReassigned": CaseReassigned(),
     "ApprovalRequested": ApprovalRequested(),
+    "ReferralMade": ReferralChanged(),
+    "ReferralAccepted": ReferralChanged(),
+    "ReferralDeclined": ReferralChanged(),
+    "ReferralCompleted": ReferralChanged(),
+    "ReferralWithdrawn": ReferralChanged(),
     "CasePlanApproved": Decided(),
     "CasePlanRejected": Decided(),
     "ClosureApproved": Decided(),

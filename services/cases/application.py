@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError
 
 from services.cases.domain import Case, Consent, in_scope, scope
 from shared.caller import recorded_by
+from shared.envelope import REFERRAL_EVENTS
 from shared.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from shared.outbox import Projection
 from shared.settings import env
@@ -101,9 +102,17 @@ def request_hash(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+REFERRAL_TABLE = (
+    # Each case's referrals and their status, as the referrals service announces them.
+    "CREATE TABLE IF NOT EXISTS {schema}.case_referrals (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
+    " provider_id uuid NOT NULL, service_type text NOT NULL, status text NOT NULL, version integer NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS case_referrals_case ON {schema}.case_referrals (case_id)",
+)
+
+
 class CasesStore(ServiceStore):
     name = "cases"
-    tables = CaseIndex.TABLES + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
+    tables = CaseIndex.TABLES + REFERRAL_TABLE + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
     snapshotting_intervals = {Case: 100}
 
     def clock(self) -> datetime:
@@ -252,6 +261,25 @@ class CasesStore(ServiceStore):
             raise  # the case changed meanwhile: the consumer retries
         return True
 
+    def referral_changed(self, envelope: dict) -> bool:
+        payload = envelope["payload"]
+
+        def record(curs):
+            # Redelivered or overtaken events never move a referral back: the version orders them.
+            curs.execute(self.sql(
+                "INSERT INTO {schema}.case_referrals VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id)"
+                " DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version"
+                " WHERE case_referrals.version < EXCLUDED.version"),
+                (payload["referral_id"], payload["case_id"], payload["provider_id"], payload["service_type"],
+                 payload["status"], envelope["aggregate_version"]))
+        return self.process_once("referrals", envelope["event_id"], record)
+
+    def referrals_of(self, case_id: UUID) -> list[dict]:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT referral_id, provider_id, service_type, status FROM {schema}.case_referrals"
+                                  " WHERE case_id = %s ORDER BY referral_id"), (case_id,))
+            return [{k: str(v) for k, v in row.items()} for row in curs.fetchall()]
+
     def flag_overdue_follow_ups(self, limit: int = 500) -> int:
         """Emits FollowUpOverdue once per missed due time. Finds them in the index, not by replaying."""
         now = self.clock()
@@ -390,7 +418,7 @@ def consent_view(consent: Consent | None) -> dict | None:
 
 
 def case_view(case: Case, consent: Consent | None = None, now: datetime | None = None,
-              redact: bool = False) -> dict:
+              redact: bool = False, referrals: list[dict] | None = None) -> dict:
     """The case file as the contract shows it (GET /v1/cases/{id}). A closed case file never
     carries the consent record; an auditor's view never carries identifying fields."""
     now = now or datetime.now(UTC)
@@ -407,6 +435,7 @@ def case_view(case: Case, consent: Consent | None = None, now: datetime | None =
                       "count": case.follow_ups},
         "closure": {k: v for k, v in case.closure.items() if k != "submission"},
         "conferences": case.conferences,
+        "referrals": referrals or [],
         "created_at": _iso(case.created_on), "updated_at": _iso(case.modified_on),
     }
     return _redacted(view) if redact else view

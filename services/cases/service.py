@@ -3,12 +3,11 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.cases import schemas
-from services.cases.application import (DECISIONS, CaseIndex, CasesStore, case_view, consent_view,
-                                        public_event)
+from services.cases.application import DECISIONS, CaseIndex, CasesStore, case_view, consent_view, public_event
 from services.cases.domain import require
 from shared.caller import read_caller
 from shared.consumer import on_event
-from shared.envelope import read_envelope
+from shared.envelope import REFERRAL_EVENTS, read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import EVENTS_CONSUMED, Observable
 from shared.outbox import EventSourced
@@ -98,6 +97,13 @@ class CasesService(Observable):
         EVENTS_CONSUMED.labels(self.name, "approval_decided", envelope["event_type"],
                                "processed" if first else "duplicate").inc()
 
+    @on_event(*REFERRAL_EVENTS)
+    def referral_changed(self, body):
+        envelope = read_envelope(body)
+        first = self.store.referral_changed(envelope)
+        EVENTS_CONSUMED.labels(self.name, "referral_changed", envelope["event_type"],
+                               "processed" if first else "duplicate").inc()
+
     @timer(interval=OVERDUE_SCAN_SECONDS)
     def flag_overdue_follow_ups(self):
         while self.store.flag_overdue_follow_ups() > 0:
@@ -112,4 +118,5 @@ class CasesService(Observable):
         return getattr(self.store, name)(caller, case_id, *args, options)
 
     def _view(self, case):
-        return case_view(case, self.store.consent_of(case.id), now=self.store.clock())
+        return case_view(case, self.store.consent_of(case.id), now=self.store.clock(),
+                         referrals=self.store.referrals_of(case.id))

@@ -108,7 +108,7 @@ class IdentityStore(ServiceStore):
 def _fingerprint(data: dict) -> str:
     # The password is left out: an unsalted fast hash of it must not be stored.
     public = {k: v for k, v in data.items() if k != "password"}
-    return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(public, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Tokens:

@@ -10,6 +10,11 @@ def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
+def _list(name: str) -> dict:
+    return {"type": "object", "properties": {"items": {"type": "array", "items": _ref(name)},
+                                             "next_cursor": {"type": ["string", "null"]}}}
+
+
 def _problems(*statuses: int) -> dict:
     return {str(s): {"$ref": f"#/components/responses/Problem{s}"} for s in statuses}
 
@@ -85,6 +90,40 @@ OPENAPI = {
         "/v1/cases/{id}/reassign": _case_command("Reassign within the supervisor's team", 200, "Reassign"),
         "/v1/cases/{id}/feedback": _case_command("Client feedback after closure, by someone other than the "
                                                  "case's caseworker", 201, "Feedback", "Recorded"),
+        "/v1/providers": {
+            "post": {"summary": "Add a service provider to the referral pathway (admin)",
+                     "requestBody": {"required": True, "content": _json(_ref("NewProvider"))},
+                     "responses": {"201": {"description": "Added", "content": _json(_ref("Provider"))},
+                                   **_problems(400, 401, 403, 422, 503)}},
+            "get": {"summary": "Search providers (any role)",
+                    "parameters": [{"name": "service_type", "in": "query", "schema": _ref("ServiceType")},
+                                   {"name": "area", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Providers", "content": _json(_list("Provider"))},
+                                  **_problems(401, 422, 503)}}},
+        "/v1/cases/{id}/referrals": {
+            "post": {"summary": "Refer the survivor to a provider; 409 unless current consent allows services "
+                                "and sharing with providers",
+                     "parameters": [CASE_ID, IDEMPOTENCY_KEY],
+                     "requestBody": {"required": True, "content": _json(_ref("NewReferral"))},
+                     "responses": {"201": {"description": "Made", "content": _json(_ref("Referral"))},
+                                   **_problems(400, 401, 404, 409, 422, 503)}},
+            "get": {"summary": "The case's referrals", "parameters": [CASE_ID],
+                    "responses": {"200": {"description": "Referrals", "content": _json(_list("Referral"))},
+                                  **_problems(401, 404, 503)}}},
+        "/v1/referrals": {"get": {"summary": "Referrals: a provider's own; a caseworker's (and team's) made",
+                                  "responses": {"200": {"description": "Referrals", "content": _json(_list("Referral"))},
+                                                **_problems(401, 403, 503)}}},
+        **{f"/v1/referrals/{{id}}/{action}": {"post": {
+            "summary": summary, "parameters": [CASE_ID | {"description": "The referral's id"}],
+            **({"requestBody": {"required": True, "content": _json({"type": "object", "required": [field],
+                                                                     "properties": {field: {"type": "string"}}})}}
+               if field else {}),
+            "responses": {"200": {"description": "Done", "content": _json(_ref("Referral"))},
+                          **_problems(400, 401, 404, 409, 422, 503)}}}
+           for action, field, summary in (("accept", None, "Accept (the provider)"),
+                                          ("decline", "reason", "Decline with a reason (the provider)"),
+                                          ("complete", "outcome", "Complete with the outcome (the provider)"),
+                                          ("withdraw", "reason", "Withdraw (the case's caseworker or supervisor)"))},
         "/v1/approvals": {"get": {
             "summary": "The caller's approval queue (supervisor: their team's requests; caseworker: their own), "
                        "pending first, oldest first",
@@ -204,6 +243,25 @@ OPENAPI = {
             "Feedback": {"type": "object", "additionalProperties": False, "required": ["answers"],
                          "properties": {"answers": {"type": "object"}}},
             "Recorded": {"type": "object", "properties": {"recorded": {"type": "boolean"}}},
+            "NewProvider": {"type": "object", "additionalProperties": False,
+                            "required": ["name", "service_types", "area", "contact"], "properties": {
+                                "name": {"type": "string"}, "service_types": {"type": "array", "items": _ref("ServiceType")},
+                                "area": {"type": "string"}, "contact": {"type": "string"}}},
+            "Provider": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, "name": {"type": "string"},
+                "service_types": {"type": "array", "items": _ref("ServiceType")}, "area": {"type": "string"},
+                "contact": {"type": "string"}}},
+            "NewReferral": {"type": "object", "additionalProperties": False, "required": ["provider_id", "service_type"],
+                            "properties": {"provider_id": {"type": "string", "format": "uuid"},
+                                           "service_type": _ref("ServiceType"),
+                                           "urgency": {"enum": ["routine", "urgent"]}, "notes": {"type": ["string", "null"]}}},
+            "Referral": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, "case_id": {"type": "string", "format": "uuid"},
+                "case_number": {"type": "string"}, "provider_id": {"type": "string", "format": "uuid"},
+                "service_type": _ref("ServiceType"), "urgency": {"enum": ["routine", "urgent"]},
+                "notes": {"type": ["string", "null"]},
+                "status": {"enum": ["requested", "accepted", "declined", "completed", "withdrawn"]},
+                "reason": {"type": ["string", "null"]}, "outcome": {"type": ["string", "null"]}}},
             "ApprovalPolicy": {"type": "object", "additionalProperties": False, "required": ["case_plan", "closure"],
                                "properties": {"case_plan": {"enum": ["always", "high_risk", "never"]},
                                               "closure": {"enum": ["always", "high_risk", "never"]}}},

@@ -12,7 +12,7 @@ from shared.errors import Forbidden, NotFound
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.settings import env
-from shared.validation import load
+from shared.validation import clean, load
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class GatewayService(Observable):
     identity: IdentityStore = Identity(IdentityStore)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
     approvals = RpcProxy("approvals", expiration=RPC_TIMEOUT)
+    referrals = RpcProxy("referrals", expiration=RPC_TIMEOUT)
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 
@@ -63,6 +64,7 @@ class GatewayService(Observable):
         if user is None:
             raise Unauthorized("The access token is invalid or expired.")
         return {"username": user.username, "role": user.role, "team": list(user.team),
+                "provider_id": str(user.provider_id) if user.provider_id else None,
                 "correlation_id": correlation_id}
 
     @route("GET", "/v1/openapi.json", authenticated=False)
@@ -85,7 +87,7 @@ class GatewayService(Observable):
     def create_user(self, request, caller):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin creates users.")
-        user = self.identity.create_user(caller, load(CreateUserSchema(), json_body(request)))
+        user = self.identity.create_user(caller, clean(CreateUserSchema(), json_body(request)))
         return respond(201, user_view(user))
 
     @route("GET", "/v1/users/me")
@@ -169,6 +171,55 @@ class GatewayService(Observable):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin sets the approval policy.")
         return respond(200, call(self.approvals.set_policy, caller, json_body(request), timeout=RPC_TIMEOUT))
+
+    @route("POST", "/v1/providers")
+    def register_provider(self, request, caller):
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin manages the provider directory.")
+        return respond(201, call(self.referrals.register_provider, caller, json_body(request), timeout=RPC_TIMEOUT))
+
+    @route("GET", "/v1/providers")
+    def providers(self, request, caller):
+        return respond(200, call(self.referrals.providers, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))
+
+    @route("POST", "/v1/cases/<string:case_id>/referrals")
+    def make_referral(self, request, caller, case_id):
+        case = call(self.cases.get_case, caller, case_id, None, timeout=RPC_TIMEOUT)  # 404 outside scope
+        referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], json_body(request),
+                        request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT)
+        return respond(201, referral)
+
+    @route("GET", "/v1/cases/<string:case_id>/referrals")
+    def referrals_of_case(self, request, caller, case_id):
+        case = call(self.cases.get_case, caller, case_id, None, timeout=RPC_TIMEOUT)
+        return respond(200, call(self.referrals.referrals_of_case, caller, case["id"], timeout=RPC_TIMEOUT))
+
+    @route("GET", "/v1/referrals")
+    def referrals_list(self, request, caller):
+        return respond(200, call(self.referrals.referrals, caller, timeout=RPC_TIMEOUT))
+
+    @route("POST", "/v1/referrals/<string:referral_id>/accept")
+    def accept_referral(self, request, caller, referral_id):
+        return self._provider_action(request, caller, referral_id, "accept")
+
+    @route("POST", "/v1/referrals/<string:referral_id>/decline")
+    def decline_referral(self, request, caller, referral_id):
+        return self._provider_action(request, caller, referral_id, "decline")
+
+    @route("POST", "/v1/referrals/<string:referral_id>/complete")
+    def complete_referral(self, request, caller, referral_id):
+        return self._provider_action(request, caller, referral_id, "complete")
+
+    @route("POST", "/v1/referrals/<string:referral_id>/withdraw")
+    def withdraw_referral(self, request, caller, referral_id):
+        case_id = call(self.referrals.case_of_referral, caller, referral_id, timeout=RPC_TIMEOUT)
+        call(self.cases.get_case, caller, case_id, None, timeout=RPC_TIMEOUT)  # the case's caseworker or supervisor
+        return respond(200, call(self.referrals.withdraw, caller, referral_id, json_body(request), timeout=RPC_TIMEOUT))
+
+    def _provider_action(self, request, caller, referral_id, action):
+        body = json_body(request) if request.get_data() else {}
+        return respond(200, call(self.referrals.act_as_provider, caller, referral_id, action, body,
+                                 timeout=RPC_TIMEOUT))
 
     def _case_command(self, request, caller, case_id, command, status, body=True):
         args = (json_body(request),) if body else ()

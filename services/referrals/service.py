@@ -1,10 +1,71 @@
-"""Entrypoints of the referrals service."""
+"""Entrypoints of the referrals service: parse, call, return."""
+from nameko.rpc import rpc
 
-from services.referrals.application import ReferralsStore
-from shared.metrics import Observable
+from services.referrals import schemas
+from services.referrals.application import Directory, ReferralsStore, provider_view, public_event, referral_view
+from shared.caller import read_caller
+from shared.consumer import on_event
+from shared.envelope import read_envelope
+from shared.errors import EXPECTED
+from shared.metrics import EVENTS_CONSUMED, Observable
 from shared.outbox import EventSourced
+from shared.validation import clean, load, parse_id
+
+PROVIDER_ACTIONS = {"accept": schemas.EmptySchema, "decline": schemas.ReasonSchema,
+                    "complete": schemas.OutcomeSchema}
 
 
 class ReferralsService(Observable):
     name = "referrals"
-    store: ReferralsStore = EventSourced(ReferralsStore)
+    store: ReferralsStore = EventSourced(ReferralsStore, publication=public_event, projections=(Directory(),))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_provider(self, caller, data):
+        provider = self.store.register_provider(read_caller(caller), clean(schemas.ProviderSchema(), data))
+        return provider_view(provider)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def providers(self, caller, query):
+        read_caller(caller)
+        query = load(schemas.ProviderQuerySchema(), query)
+        return {"items": self.store.providers(query.get("service_type"), query.get("area")), "next_cursor": None}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def make_referral(self, caller, case_id, case_number, data, idempotency_key=None):
+        referral = self.store.make_referral(read_caller(caller), parse_id(case_id, "case"), case_number,
+                                            load(schemas.ReferralSchema(), data), idempotency_key)
+        return referral_view(referral)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def referrals_of_case(self, caller, case_id):
+        read_caller(caller)
+        return {"items": [referral_view(r) for r in self.store.referrals_of_case(parse_id(case_id, "case"))],
+                "next_cursor": None}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def referrals(self, caller):
+        return {"items": [referral_view(r) for r in self.store.referrals_for(read_caller(caller))],
+                "next_cursor": None}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def act_as_provider(self, caller, referral_id, action, data):
+        data = load(PROVIDER_ACTIONS[action](), data or {})
+        referral = self.store.act_as_provider(read_caller(caller), parse_id(referral_id, "referral"), action, data)
+        return referral_view(referral)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def case_of_referral(self, caller, referral_id):
+        return str(self.store.case_of_referral(read_caller(caller), parse_id(referral_id, "referral")))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def withdraw(self, caller, referral_id, data):
+        referral = self.store.withdraw(read_caller(caller), parse_id(referral_id, "referral"),
+                                       load(schemas.ReasonSchema(), data)["reason"])
+        return referral_view(referral)
+
+    @on_event("ConsentRecorded", "ConsentWithdrawn")
+    def consent_changed(self, body):
+        envelope = read_envelope(body)
+        first = self.store.consent_changed(envelope)
+        EVENTS_CONSUMED.labels(self.name, "consent_changed", envelope["event_type"],
+                               "processed" if first else "duplicate").inc()

@@ -53,3 +53,20 @@ def test_a_superseded_request_cannot_be_decided():
     assert not approval.supersede(by=CW)
     with pytest.raises(InvalidTransition, match="newer submission"):
         approval.decide("approve", None, "sup1", ["cw1"], by=SUP)
+
+
+def test_every_public_approval_event_passes_its_bus_schema():
+    from services.approvals.application import public_event
+    from shared.envelope import PAYLOADS
+    rejected = pending()
+    rejected.decide("reject", "why", "sup1", ["cw1"], by=SUP)
+    by_policy = Approval(id=uuid.uuid4(), case_id=CASE, case_number="GBV-2026-000002", kind="closure",
+                         submission=9, requested_by="cw1", risk_level="low", by=CW)
+    by_policy.grant_by_policy(by=CW)
+    kinds = []
+    for event in rejected.collect_events() + by_policy.collect_events():
+        if (public := public_event(event)) is not None:
+            payload = PAYLOADS[public[0]].load(public[1])
+            assert "comment" not in payload
+            kinds.append(public[0])
+    assert kinds == ["ApprovalRequested", "CasePlanRejected", "ClosureApproved"]

@@ -135,3 +135,27 @@ def test_consent_can_be_withdrawn_once():
     assert "already withdrawn" in refused(given.withdraw, by=CW)
     given.record({"services": True, "share_with_providers": False}, by=CW)
     assert given.services and not given.shares_with_providers
+
+
+def test_every_public_case_event_passes_its_bus_schema():
+    from services.cases.application import public_event
+    from shared.envelope import PAYLOADS
+    case = in_implementation()
+    case.record_follow_up(True, NOW, True, "low", "notes", by=CW, now=NOW)
+    case.flag_overdue(case.next_due, NOW + timedelta(days=30), by=SUP)
+    case.hold_conference("2026-11-20", ["cw1"], "x", None, by=CW)
+    case.reassign("cw2", ["cw2"], by=SUP)
+    case.request_closure("needs_met", "done", by=CW, now=NOW)
+    case.decide_closure(case.closure["submission"], True, "sup1", by=SUP)
+    case.reopen("again", by=CW, now=NOW)
+    given = consent()
+    given.record({"services": True, "share_with_providers": False}, by=CW)
+    given.withdraw(by=CW)
+    published = set()
+    for event in case.collect_events() + given.collect_events():
+        public = public_event(event)
+        if public is not None:
+            PAYLOADS[public[0]].load(public[1])
+            published.add(public[0])
+    assert {"CaseRegistered", "FollowUpRecorded", "RiskLevelChanged", "FollowUpOverdue", "CaseClosed",
+            "CaseReopened", "CaseReassigned", "ConsentRecorded", "ConsentWithdrawn", "ClosureRequested"} <= published

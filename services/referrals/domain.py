@@ -1,0 +1,92 @@
+"""Referral pathways: service providers, and referrals from a case to a provider. Pure: no I/O."""
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.errors import InvalidTransition
+
+URGENCIES = ("routine", "urgent")
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/referrals")
+
+
+class Provider(Aggregate):
+    """A service provider on the referral pathway (an organisation, never a survivor)."""
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    @event("ProviderRegistered")
+    def __init__(self, name: str, service_types: list[str], area: str, contact: str, by: dict):
+        self.name = name
+        self.service_types = service_types
+        self.area = area
+        self.contact = contact
+
+
+class Referral(Aggregate):
+    id: UUID
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    @staticmethod
+    def id_for_request(username: str, idempotency_key: str) -> UUID:
+        return uuid5(_NAMESPACE, f"{username}\n{idempotency_key}")
+
+    @event("ReferralMade")
+    def __init__(self, case_id: UUID, case_number: str, provider_id: UUID, service_type: str, urgency: str,
+                 notes: str | None, request_hash: str, by: dict):
+        self.case_id = case_id
+        self.case_number = case_number
+        self.provider_id = provider_id
+        self.service_type = service_type
+        self.urgency = urgency
+        self.notes = notes
+        self.request_hash = request_hash
+        self.made_by = by["username"]
+        self.status = "requested"
+        self.reason: str | None = None
+        self.outcome: str | None = None
+
+    @property
+    def about(self) -> dict:
+        """What the bus is told of the referral each event concerns."""
+        return {"case_id": str(self.case_id), "provider_id": str(self.provider_id), "service_type": self.service_type}
+
+    def accept(self, by: dict) -> None:
+        self._require("accepted", "requested")
+        self._accepted(about=self.about, by=by)
+
+    @event("ReferralAccepted")
+    def _accepted(self, about: dict, by: dict) -> None:
+        self.status = "accepted"
+
+    def decline(self, reason: str, by: dict) -> None:
+        self._require("declined", "requested")
+        self._declined(reason=reason, about=self.about, by=by)
+
+    @event("ReferralDeclined")
+    def _declined(self, reason: str, about: dict, by: dict) -> None:
+        self.status, self.reason = "declined", reason
+
+    def complete(self, outcome: str, by: dict) -> None:
+        self._require("completed", "accepted")
+        self._completed(outcome=outcome, about=self.about, by=by)
+
+    @event("ReferralCompleted")
+    def _completed(self, outcome: str, about: dict, by: dict) -> None:
+        self.status, self.outcome = "completed", outcome
+
+    def withdraw(self, reason: str, by: dict) -> None:
+        self._require("withdrawn", "requested", "accepted")
+        self._withdrawn(reason=reason, about=self.about, by=by)
+
+    @event("ReferralWithdrawn")
+    def _withdrawn(self, reason: str, about: dict, by: dict) -> None:
+        self.status, self.reason = "withdrawn", reason
+
+    def _require(self, done: str, *statuses: str) -> None:
+        if self.status not in statuses:
+            article = "an" if statuses[0][0] in "aeiou" else "a"
+            raise InvalidTransition(f"The referral is {self.status}; only {article} {' or '.join(statuses)} "
+                                    f"referral can be {done}.")
