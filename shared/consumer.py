@@ -5,7 +5,8 @@ exchange. A handler that raises is retried with growing delays through a `.retry
 (messages wait out a TTL there, then dead-letter back); after CONSUMER_MAX_ATTEMPTS it is
 moved to `.dead` for an operator. A message is acked only once it is handled or moved:
 never silently dropped. An envelope that fails validation goes to `.dead` at once.
-Handlers make their effect idempotent with ServiceStore.process_once.
+Handlers make their effect idempotent (ServiceStore.process_once, or an inbox row saved with the
+events) and return whether the event was new to them.
 """
 import logging
 
@@ -48,6 +49,9 @@ class EventConsumer(Consumer):
     def handle_message_processed(self, message, result=None, exc_info=None):
         event_type = message.delivery_info.get("routing_key", "?")
         if exc_info is None:
+            # A handler returns whether the event was new to it (False: a redelivery, no effect).
+            outcome = "processed" if result else "duplicate"
+            EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, event_type, outcome).inc()
             self.queue_consumer.ack_message(message)
             return
         try:

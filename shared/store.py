@@ -6,10 +6,11 @@ from collections.abc import Callable
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
+from shared.errors import Conflict, NotFound
 from shared.settings import Settings
 
 SUPPORT_TABLES = (
@@ -127,6 +128,26 @@ class ServiceStore(Application):
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def get_one(self, aggregate_id: UUID, kind: type, missing: str):
+        """The aggregate of that kind, or NotFound(missing)."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(missing) from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(missing)
+        return aggregate
+
+    def first_version(self, aggregate_id: UUID, fingerprint: str):
+        """For a create retried with the same Idempotency-Key: the aggregate as first created, if it was."""
+        try:
+            first = self.repository.get(aggregate_id, version=1)
+        except AggregateNotFoundError:
+            return None
+        if first.request_hash != fingerprint:
+            raise Conflict("This Idempotency-Key was used for a different request.")
+        return first
 
     def processed(self, consumer: str, event_id: UUID) -> bool:
         with self.datastore.transaction() as curs:

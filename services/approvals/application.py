@@ -8,7 +8,7 @@ from prometheus_client import Histogram
 
 from services.approvals.domain import Approval, ApprovalPolicy, Submissions, approval_needed
 from shared.caller import recorded_by
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
@@ -168,13 +168,7 @@ class ApprovalsStore(ServiceStore):
         return changed
 
     def _approval(self, approval_id: UUID) -> Approval:
-        try:
-            approval = self.repository.get(approval_id)
-        except AggregateNotFoundError:
-            raise NotFound("No such approval request.") from None
-        if not isinstance(approval, Approval):
-            raise NotFound("No such approval request.")
-        return approval
+        return self.get_one(approval_id, Approval, "No such approval request.")
 
     def _exists(self, approval_id: UUID) -> bool:
         try:

@@ -7,7 +7,7 @@ from shared.caller import read_caller
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
-from shared.metrics import EVENTS_CONSUMED, Observable
+from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.validation import load, parse_id
 
@@ -40,7 +40,4 @@ class ApprovalsService(Observable):
 
     @on_event(*SUBMISSIONS)
     def submission_received(self, body):
-        envelope = read_envelope(body)
-        first = self.store.receive_submission(envelope)
-        EVENTS_CONSUMED.labels(self.name, "submission_received", envelope["event_type"],
-                               "processed" if first else "duplicate").inc()
+        return self.store.receive_submission(read_envelope(body))

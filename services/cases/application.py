@@ -171,7 +171,7 @@ class CasesStore(ServiceStore):
     def register_case(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Case:
         fingerprint = request_hash(data)
         case_id = Case.id_for_request(caller["username"], idempotency_key) if idempotency_key else uuid4()
-        if idempotency_key and (first := self._first_registration(case_id, fingerprint)):
+        if idempotency_key and (first := self.first_version(case_id, fingerprint)):
             return first
         case = Case(id=case_id, case_number=self._next_case_number(), assigned_to=caller["username"],
                     request_hash=fingerprint, by=recorded_by(caller), **data)
@@ -179,7 +179,7 @@ class CasesStore(ServiceStore):
             self.save(case)
         except IntegrityError:
             # The same request, retried concurrently: the first one won.
-            return self._first_registration(case_id, fingerprint)
+            return self.first_version(case_id, fingerprint)
         return case
 
     def record_consent(self, caller, case_id, terms, options) -> Consent:
@@ -342,13 +342,7 @@ class CasesStore(ServiceStore):
         return case
 
     def _get(self, aggregate_id: UUID, kind: type):
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound("No such case.") from None
-        if not isinstance(aggregate, kind):
-            raise NotFound("No such case.")
-        return aggregate
+        return self.get_one(aggregate_id, kind, "No such case.")
 
     def _version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         version = None
@@ -357,15 +351,6 @@ class CasesStore(ServiceStore):
                 break
             version = stored.originator_version
         return version
-
-    def _first_registration(self, case_id: UUID, fingerprint: str) -> Case | None:
-        try:
-            first = self.repository.get(case_id, version=1)
-        except AggregateNotFoundError:
-            return None
-        if first.request_hash != fingerprint:
-            raise Conflict("This Idempotency-Key was used for a different request.")
-        return first
 
     def _next_case_number(self) -> str:
         with self.transaction() as curs:

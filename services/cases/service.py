@@ -9,7 +9,7 @@ from shared.caller import read_caller
 from shared.consumer import on_event
 from shared.envelope import REFERRAL_EVENTS, read_envelope
 from shared.errors import EXPECTED
-from shared.metrics import EVENTS_CONSUMED, Observable
+from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.settings import env
 from shared.validation import clean, load, parse_id
@@ -92,17 +92,11 @@ class CasesService(Observable):
 
     @on_event(*DECISIONS)
     def approval_decided(self, body):
-        envelope = read_envelope(body)
-        first = self.store.apply_decision(envelope)
-        EVENTS_CONSUMED.labels(self.name, "approval_decided", envelope["event_type"],
-                               "processed" if first else "duplicate").inc()
+        return self.store.apply_decision(read_envelope(body))
 
     @on_event(*REFERRAL_EVENTS)
     def referral_changed(self, body):
-        envelope = read_envelope(body)
-        first = self.store.referral_changed(envelope)
-        EVENTS_CONSUMED.labels(self.name, "referral_changed", envelope["event_type"],
-                               "processed" if first else "duplicate").inc()
+        return self.store.referral_changed(read_envelope(body))
 
     @timer(interval=OVERDUE_SCAN_SECONDS)
     def flag_overdue_follow_ups(self):

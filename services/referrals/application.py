@@ -4,7 +4,6 @@ import hashlib
 import json
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.referrals.domain import Provider, Referral
@@ -115,7 +114,7 @@ class ReferralsStore(ServiceStore):
             raise Forbidden("Only caseworkers and supervisors make referrals.")
         fingerprint = hashlib.sha256(json.dumps([str(case_id), data], sort_keys=True, default=str).encode()).hexdigest()
         referral_id = Referral.id_for_request(caller["username"], idempotency_key) if idempotency_key else uuid4()
-        if idempotency_key and (first := self._first_request(referral_id, fingerprint)):
+        if idempotency_key and (first := self.first_version(referral_id, fingerprint)):
             return first
         if not self.consent_allows_referral(case_id):
             raise InvalidTransition("The survivor's current consent does not allow sharing with service "
@@ -128,7 +127,7 @@ class ReferralsStore(ServiceStore):
         try:
             self.save(referral)
         except IntegrityError:
-            return self._first_request(referral_id, fingerprint)
+            return self.first_version(referral_id, fingerprint)
         return referral
 
     def referrals_of_case(self, case_id: UUID) -> list[Referral]:
@@ -175,32 +174,14 @@ class ReferralsStore(ServiceStore):
                                   " ORDER BY created_at DESC LIMIT 200"), (value,))
             return [self.repository.get(row["referral_id"]) for row in curs.fetchall()]
 
-    def _first_request(self, referral_id: UUID, fingerprint: str) -> Referral | None:
-        try:
-            first = self.repository.get(referral_id, version=1)
-        except AggregateNotFoundError:
-            return None
-        if first.request_hash != fingerprint:
-            raise Conflict("This Idempotency-Key was used for a different request.")
-        return first
-
     def _provider(self, provider_id: UUID) -> Provider:
         try:
-            provider = self.repository.get(provider_id)
-        except AggregateNotFoundError:
-            provider = None
-        if not isinstance(provider, Provider):
-            raise InvalidInput({"provider_id": ["No provider has that id."]})
-        return provider
+            return self.get_one(provider_id, Provider, "No such provider.")
+        except NotFound:
+            raise InvalidInput({"provider_id": ["No provider has that id."]}) from None
 
     def _referral(self, referral_id: UUID) -> Referral:
-        try:
-            referral = self.repository.get(referral_id)
-        except AggregateNotFoundError:
-            raise NotFound("No such referral.") from None
-        if not isinstance(referral, Referral):
-            raise NotFound("No such referral.")
-        return referral
+        return self.get_one(referral_id, Referral, "No such referral.")
 
 
 def provider_view(provider: Provider) -> dict:

@@ -7,7 +7,7 @@ from shared.caller import read_caller
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
-from shared.metrics import EVENTS_CONSUMED, Observable
+from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.validation import clean, load, parse_id
 
@@ -65,7 +65,4 @@ class ReferralsService(Observable):
 
     @on_event("ConsentRecorded", "ConsentWithdrawn")
     def consent_changed(self, body):
-        envelope = read_envelope(body)
-        first = self.store.consent_changed(envelope)
-        EVENTS_CONSUMED.labels(self.name, "consent_changed", envelope["event_type"],
-                               "processed" if first else "duplicate").inc()
+        return self.store.consent_changed(read_envelope(body))
