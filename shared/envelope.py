@@ -126,6 +126,9 @@ class Decided(Strict):
     case_id = fields.UUID(required=True)
     submission = fields.Integer(required=True)
     decided_by = fields.String(required=True)  # a supervisor's username, or "policy"
+    requested_by = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(("case_plan", "closure")))
+    case_number = fields.String(required=True)
 
 
 class ReferralChanged(Strict):
@@ -136,6 +139,14 @@ class ReferralChanged(Strict):
     service_type = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
     status = fields.String(required=True, validate=validate.OneOf(
         ("requested", "accepted", "declined", "completed", "withdrawn")))
+
+
+class UserRegistered(Strict):
+    """Staff, not survivors: enough to address a notification. E-mail addresses stay in the gateway."""
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    supervisor = fields.String(required=True, allow_none=True)
+    provider_id = fields.UUID(required=True, allow_none=True)
 
 
 # Event type -> payload schema. An event type without an entry cannot be published.
@@ -155,6 +166,7 @@ PAYLOADS: dict[str, Schema] = {
     "CaseReopened": CaseReopened(),
     "CaseReassigned": CaseReassigned(),
     "ApprovalRequested": ApprovalRequested(),
+    "UserRegistered": UserRegistered(),
     "ReferralMade": ReferralChanged(),
     "ReferralAccepted": ReferralChanged(),
     "ReferralDeclined": ReferralChanged(),

@@ -39,6 +39,11 @@ def queue_depths(vhost: str) -> dict[str, int]:
     return {name: int(count) for name, count in (line.split() for line in out.splitlines() if line.strip())}
 
 
+def consumer_count(vhost: str) -> int:
+    return len([line for line in rabbitmqctl("list_consumers", "-p", vhost, "-q", "--no-table-headers").splitlines()
+                if line.strip()])
+
+
 class ServiceProcess:
     """One service, run exactly as `make up` runs it: `nameko run` in its own process."""
 

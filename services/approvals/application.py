@@ -59,8 +59,7 @@ def public_event(event) -> tuple[str, dict] | None:
     if kind in ("ApprovedByPolicy", "ApprovalDecided"):
         approved = kind == "ApprovedByPolicy" or event.approved
         decided_by = "policy" if kind == "ApprovedByPolicy" else event.decided_by
-        return DECISION_EVENTS[(event.about["type"], approved)], {
-            "case_id": event.about["case_id"], "submission": event.about["submission"], "decided_by": decided_by}
+        return DECISION_EVENTS[(event.about["type"], approved)], {**event.about, "decided_by": decided_by}
     return None
 
 

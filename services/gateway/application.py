@@ -29,6 +29,14 @@ class TooManyAttempts(CasetrailError):
         self.retry_after = retry_after
 
 
+def public_event(event) -> tuple[str, dict] | None:
+    """Who works here and for whom, so other services can address people. No e-mail, no password."""
+    if type(event).__name__ == "UserCreated":
+        return "UserRegistered", {"username": event.username, "role": event.role, "supervisor": event.supervisor,
+                                  "provider_id": str(event.provider_id) if event.provider_id else None}
+    return None
+
+
 class IdentityStore(ServiceStore):
     name = "gateway"
     hasher = PasswordHasher()

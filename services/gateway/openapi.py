@@ -124,6 +124,15 @@ OPENAPI = {
                                           ("decline", "reason", "Decline with a reason (the provider)"),
                                           ("complete", "outcome", "Complete with the outcome (the provider)"),
                                           ("withdraw", "reason", "Withdraw (the case's caseworker or supervisor)"))},
+        "/v1/notifications": {"get": {
+            "summary": "The caller's in-app notifications, newest first",
+            "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {"200": {"description": "Notifications", "content": _json(_list("Notification"))},
+                          **_problems(401, 422, 503)}}},
+        "/v1/notifications/{id}/read": {"post": {
+            "summary": "Mark one of the caller's notifications read",
+            "parameters": [CASE_ID | {"description": "The notification's id"}],
+            "responses": {"200": {"description": "Read"}, **_problems(401, 404, 503)}}},
         "/v1/approvals": {"get": {
             "summary": "The caller's approval queue (supervisor: their team's requests; caseworker: their own), "
                        "pending first, oldest first",
@@ -262,6 +271,13 @@ OPENAPI = {
                 "notes": {"type": ["string", "null"]},
                 "status": {"enum": ["requested", "accepted", "declined", "completed", "withdrawn"]},
                 "reason": {"type": ["string", "null"]}, "outcome": {"type": ["string", "null"]}}},
+            "Notification": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "type": {"enum": ["approval_requested", "approval_decided", "follow_up_overdue", "referral_received",
+                                  "referral_updated", "case_reassigned"]},
+                "case_id": {"type": ["string", "null"], "format": "uuid"}, "case_number": {"type": "string"},
+                "message": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                "read": {"type": "boolean"}}},
             "ApprovalPolicy": {"type": "object", "additionalProperties": False, "required": ["case_plan", "closure"],
                                "properties": {"case_plan": {"enum": ["always", "high_risk", "never"]},
                                               "closure": {"enum": ["always", "high_risk", "never"]}}},

@@ -4,7 +4,7 @@ import logging
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
-from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized
+from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized, public_event
 from services.gateway.http import call, command_options, json_body, respond, route
 from services.gateway.openapi import OPENAPI
 from services.gateway.schemas import CaseListQuerySchema, CreateUserSchema, TokenRequestSchema
@@ -49,10 +49,11 @@ def user_view(user) -> dict:
 
 class GatewayService(Observable):
     name = "gateway"
-    identity: IdentityStore = Identity(IdentityStore)
+    identity: IdentityStore = Identity(IdentityStore, publication=public_event)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
     approvals = RpcProxy("approvals", expiration=RPC_TIMEOUT)
     referrals = RpcProxy("referrals", expiration=RPC_TIMEOUT)
+    notifications = RpcProxy("notifications", expiration=RPC_TIMEOUT)
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 
@@ -153,6 +154,14 @@ class GatewayService(Observable):
     @route("POST", "/v1/cases/<string:case_id>/feedback")
     def give_feedback(self, request, caller, case_id):
         return self._case_command(request, caller, case_id, "give_feedback", 201)
+
+    @route("GET", "/v1/notifications")
+    def notifications_list(self, request, caller):
+        return respond(200, call(self.notifications.inbox, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))
+
+    @route("POST", "/v1/notifications/<string:notification_id>/read")
+    def read_notification(self, request, caller, notification_id):
+        return respond(200, call(self.notifications.mark_read, caller, notification_id, timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/approvals")
     def approval_queue(self, request, caller):

@@ -1,15 +1,52 @@
-"""The notifications service's store. For now it keeps the case directory: which case number
-and caseworker a case id stands for, so that messages can name a case without survivor data."""
+"""The notifications service's store: who is who (from the gateway's and the cases service's
+events), and each person's in-app notifications."""
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from services.notifications.domain import Notification, message_for
+from shared.errors import NotFound
+from shared.outbox import Projection
 from shared.store import ServiceStore
+
+SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
+DECIDED = {"CasePlanApproved": "approved", "CasePlanRejected": "rejected",
+           "ClosureApproved": "approved", "ClosureRejected": "rejected"}
+NOTIFIED = ("ApprovalRequested", *DECIDED, "FollowUpOverdue", "ReferralMade", "ReferralAccepted",
+            "ReferralDeclined", "ReferralCompleted", "ReferralWithdrawn", "CaseReassigned")
+
+
+class Inbox(Projection):
+    name = "inbox_items"
+    TABLES = (
+        "CREATE TABLE IF NOT EXISTS {schema}.inbox_items (notification_id uuid PRIMARY KEY, recipient text NOT NULL,"
+        " kind text NOT NULL, case_id uuid, case_number text NOT NULL, message text NOT NULL,"
+        " created_at timestamptz NOT NULL, read boolean NOT NULL DEFAULT false)",
+        "CREATE INDEX IF NOT EXISTS inbox_items_recipient ON {schema}.inbox_items (recipient, created_at DESC)",
+    )
+
+    def apply(self, store, curs, event) -> None:
+        kind = type(event).__name__
+        if kind == "NotificationSent":
+            curs.execute(store.sql("INSERT INTO {schema}.inbox_items VALUES (%s, %s, %s, %s, %s, %s, %s, false)"),
+                         (event.originator_id, event.recipient, event.kind, event.case_id, event.case_number,
+                          event.message, event.timestamp))
+        elif kind == "NotificationRead":
+            curs.execute(store.sql("UPDATE {schema}.inbox_items SET read = true WHERE notification_id = %s"),
+                         (event.originator_id,))
 
 
 class NotificationsStore(ServiceStore):
     name = "notifications"
-    tables = (
+    tables = Inbox.TABLES + (
         "CREATE TABLE IF NOT EXISTS {schema}.case_directory ("
         " case_id uuid PRIMARY KEY, case_number text NOT NULL, assigned_to text NOT NULL,"
         " registered_at timestamptz NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS {schema}.people (username text PRIMARY KEY, role text NOT NULL,"
+        " supervisor text, provider_id uuid)",
     )
+
+    # --- who is who -------------------------------------------------------------------
 
     def case_registered(self, envelope: dict) -> bool:
         """Adds the case to the directory once, however often the event arrives."""
@@ -22,3 +59,104 @@ class NotificationsStore(ServiceStore):
                           envelope["occurred_at"]))
 
         return self.process_once("case_directory", envelope["event_id"], add)
+
+    def user_registered(self, envelope: dict) -> bool:
+        payload = envelope["payload"]
+
+        def add(curs):
+            curs.execute(self.sql("INSERT INTO {schema}.people VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                         (payload["username"], payload["role"], payload["supervisor"], payload["provider_id"]))
+        return self.process_once("people", envelope["event_id"], add)
+
+    # --- notifying --------------------------------------------------------------------
+
+    def send_notifications(self, envelope: dict) -> bool:
+        """Sends each recipient their notification of this event, exactly once."""
+        consumer, event_id = "notify", envelope["event_id"]
+        if self.processed(consumer, event_id):
+            return False
+        kind, recipients, case_id, case_number, facts = self._what_and_whom(envelope)
+        by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
+        message = message_for(kind, case_number, facts)
+        notifications = [Notification(id=Notification.id_for(event_id, recipient, "inbox"), recipient=recipient,
+                                      kind=kind, case_id=case_id, case_number=case_number, message=message,
+                                      channel="inbox", by=by)
+                         for recipient in sorted(set(recipients))]
+        if envelope["event_type"] == "CaseReassigned":
+            self._reassign(case_id, facts["assigned_to"])  # idempotent: safe to repeat on a redelivery
+        try:
+            self.save(*notifications, inbox=(consumer, event_id))
+        except IntegrityError:
+            if self.processed(consumer, event_id):
+                return False
+            raise
+        return True
+
+    def _what_and_whom(self, envelope: dict):
+        event_type, payload = envelope["event_type"], envelope["payload"]
+        if event_type == "ApprovalRequested":
+            return ("approval_requested", self._supervisors_of(payload["requested_by"]), payload["case_id"],
+                    payload["case_number"], payload)
+        if event_type in DECIDED:
+            return ("approval_decided", [payload["requested_by"]], payload["case_id"], payload["case_number"],
+                    {**payload, "outcome": DECIDED[event_type]})
+        case_id = payload.get("case_id") or envelope["aggregate_id"]
+        case_number, assigned_to = self._case(case_id)
+        if event_type == "FollowUpOverdue":
+            return "follow_up_overdue", [assigned_to], case_id, case_number, payload
+        if event_type == "ReferralMade":
+            return "referral_received", self._focal_points(payload["provider_id"]), case_id, case_number, payload
+        if event_type.startswith("Referral"):
+            return "referral_updated", [assigned_to], case_id, case_number, payload
+        return ("case_reassigned", [payload["previous"], payload["assigned_to"]], case_id, case_number, payload)
+
+    def _case(self, case_id) -> tuple[str, str]:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT case_number, assigned_to FROM {schema}.case_directory WHERE case_id = %s"),
+                         (case_id,))
+            row = curs.fetchone()
+        if row is None:
+            # CaseRegistered travels on another queue and has not arrived yet: retried later.
+            raise LookupError("case not in the directory yet")
+        return row["case_number"], row["assigned_to"]
+
+    def _supervisors_of(self, username: str) -> list[str]:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT supervisor FROM {schema}.people WHERE username = %s"), (username,))
+            row = curs.fetchone()
+        if row is None:
+            raise LookupError("requester not in the directory yet")  # UserRegistered still on its way: retried
+        return [row["supervisor"]] if row["supervisor"] else []
+
+    def _focal_points(self, provider_id) -> list[str]:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT username FROM {schema}.people WHERE provider_id = %s"), (provider_id,))
+            return [row["username"] for row in curs.fetchall()]
+
+    def _reassign(self, case_id, caseworker: str) -> None:
+        with self.transaction() as curs:
+            curs.execute(self.sql("UPDATE {schema}.case_directory SET assigned_to = %s WHERE case_id = %s"),
+                         (caseworker, case_id))
+
+    # --- the inbox --------------------------------------------------------------------
+
+    def inbox(self, caller: dict, unread_only: bool) -> dict:
+        condition = " AND NOT read" if unread_only else ""
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT * FROM {schema}.inbox_items WHERE recipient = %s" + condition +
+                                  " ORDER BY created_at DESC LIMIT 200"), (caller["username"],))
+            rows = curs.fetchall()
+        return {"items": [{"id": str(r["notification_id"]), "type": r["kind"],
+                           "case_id": str(r["case_id"]) if r["case_id"] else None, "case_number": r["case_number"],
+                           "message": r["message"], "created_at": r["created_at"].isoformat(), "read": r["read"]}
+                          for r in rows], "next_cursor": None}
+
+    def mark_read(self, caller: dict, notification_id: UUID) -> Notification:
+        notification = self.get_one(notification_id, Notification, "No such notification.")
+        if notification.recipient != caller["username"]:
+            raise NotFound("No such notification.")
+        notification.mark_read(by={"username": caller["username"], "role": caller["role"],
+                                   "correlation_id": caller.get("correlation_id")})
+        self.save(notification)
+        return notification
+

@@ -43,7 +43,7 @@ def test_env(infrastructure, tmp_path_factory):
         "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "",
         "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{os.environ.get('RABBITMQ_PORT', '5673')}/{vhost}",
         "JWT_SECRET": uuid.uuid4().hex * 2, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-test-password",
-        "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "3", "CONSUMER_RETRY_DELAY": "0.1",
+        "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "5", "CONSUMER_RETRY_DELAY": "0.1",
         "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5",
         "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
@@ -77,7 +77,8 @@ ORDER = ("cases", "referrals", "approvals", "notifications", "gateway")
 
 # Survivor data the tests enter. None of it may appear in any service's log.
 PLANTED = ("Amina", "Halima", "Nadia", "Wanjiru Secret", "Zawadi Unique-Name", "+254700000001", "+254700000002",
-           "+254711111111", "threats from partner", "needs PEP within 72 hours", "add a safety goal")
+           "+254711111111", "threats from partner", "needs PEP within 72 hours", "add a safety goal",
+           "Rehema Notify-Plant", "+254722333444", "Block 9 Kakuma", "fled on foot")
 
 
 @pytest.fixture(scope="session")
@@ -113,3 +114,19 @@ def people(api, test_env):
                                             "display_name": username.upper(), "supervisor": supervisor})
         assert response.status_code == 201, response.text
     return {"admin": admin, **{u: api.login(u, password) for u in ("sup1", "sup2", "cw1", "cw2", "cw3", "aud1")}}
+
+
+@pytest.fixture(scope="session")
+def pathway(people, api):
+    """Two providers, each with a focal point who logs in."""
+    admin = people["admin"]
+    clinic = admin.post("/v1/providers", {"name": "Hope Clinic", "service_types": ["medical", "psychosocial"],
+                                          "area": "Kakuma", "contact": "clinic@example.org"}).json()
+    legal = admin.post("/v1/providers", {"name": "Legal Aid", "service_types": ["legal"], "area": "Kakuma",
+                                         "contact": "legal@example.org"}).json()
+    for username, provider in (("clinic1", clinic), ("legal1", legal)):
+        response = admin.post("/v1/users", {"username": username, "password": "a-long-enough-password", "role": "provider",
+                                            "display_name": provider["name"], "provider_id": provider["id"]})
+        assert response.status_code == 201, response.text
+    return {"clinic": clinic, "legal": legal, "clinic1": api.login("clinic1", "a-long-enough-password"),
+            "legal1": api.login("legal1", "a-long-enough-password")}

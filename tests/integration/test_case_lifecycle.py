@@ -33,7 +33,9 @@ class Approvals:
         envelope = make_envelope(
             source="approvals", event_type=event_type, aggregate_id=uuid.uuid4(), aggregate_version=1,
             occurred_at=datetime.now(UTC), by={"username": decided_by, "role": "supervisor", "correlation_id": "t"},
-            payload={"case_id": case["id"], "submission": submission, "decided_by": decided_by})
+            payload={"case_id": case["id"], "submission": submission, "decided_by": decided_by,
+                     "requested_by": case["assigned_to"], "case_number": case["case_number"],
+                     "type": "case_plan" if event_type.startswith("CasePlan") else "closure"})
         publish_event(self.publisher, envelope)
         return envelope
 

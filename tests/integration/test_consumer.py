@@ -1,5 +1,6 @@
 """Idempotent consumption, retries and dead-lettering, on a real broker and database."""
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -85,7 +86,7 @@ def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notificat
 
     dead = wait_until(lambda: _get(private_bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
     assert json.loads(dead.body)["event_id"] == clash["event_id"]
-    assert dead.headers["x-casetrail-attempts"] == 3
+    assert dead.headers["x-casetrail-attempts"] == int(os.environ["CONSUMER_MAX_ATTEMPTS"])
     assert _count(notifications, "case_directory") == 1
     assert _count(notifications, "inbox") == 1  # the failed attempts recorded nothing
 

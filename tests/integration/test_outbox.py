@@ -10,7 +10,7 @@ from shared.bus import EXCHANGE, event_publisher
 from shared.envelope import EnvelopeSchema
 from shared.outbox import Relay
 from shared.settings import Settings
-from tests.support import rabbitmqctl, wait_until
+from tests.support import consumer_count, rabbitmqctl, wait_until
 
 CASEWORKER = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "req-1"}
 SURVIVOR = {"name": "Zawadi Unique-Name", "phone": "+254700111222", "location": "Kakuma block 4"}
@@ -79,7 +79,8 @@ def test_relay_publishes_public_events_in_order_once_without_survivor_data(store
     assert store.position("outbox") == store.max_notification_id()
 
 
-def test_event_committed_while_broker_is_down_is_published_when_it_returns(store, relay, bus):
+def test_event_committed_while_broker_is_down_is_published_when_it_returns(store, relay, bus, test_env):
+    consumers = consumer_count(test_env["VHOST"])  # the running system's, if other tests started it
     rabbitmqctl("stop_app")
     try:
         case = new_case(store)  # the command commits: it needs no broker
@@ -89,6 +90,9 @@ def test_event_committed_while_broker_is_down_is_published_when_it_returns(store
     finally:
         rabbitmqctl("start_app")
         rabbitmqctl("await_startup")
+        # Services reconnect by themselves, with backoff: let them, before other tests use them.
+        wait_until(lambda: consumer_count(test_env["VHOST"]) >= consumers, timeout=90,
+                   what="the running services to reconnect")
 
     wait_until(lambda: _step_quietly(relay), timeout=30, what="the relay to publish again")
     [envelope] = bus(1)

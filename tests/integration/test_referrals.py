@@ -3,29 +3,10 @@ import json
 import time
 import uuid
 
-import pytest
-
 from tests.support import wait_until
 
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
            "given_by": "survivor"}
-PASSWORD = "a-long-enough-password"
-
-
-@pytest.fixture(scope="module")
-def pathway(people, api):
-    """Two providers, each with a focal point who logs in."""
-    admin = people["admin"]
-    clinic = admin.post("/v1/providers", {"name": "Hope Clinic", "service_types": ["medical", "psychosocial"],
-                                          "area": "Kakuma", "contact": "clinic@example.org"}).json()
-    legal = admin.post("/v1/providers", {"name": "Legal Aid", "service_types": ["legal"], "area": "Kakuma",
-                                         "contact": "legal@example.org"}).json()
-    for username, provider in (("clinic1", clinic), ("legal1", legal)):
-        response = admin.post("/v1/users", {"username": username, "password": PASSWORD, "role": "provider",
-                                            "display_name": provider["name"], "provider_id": provider["id"]})
-        assert response.status_code == 201, response.text
-    return {"clinic": clinic, "legal": legal, "clinic1": api.login("clinic1", PASSWORD),
-            "legal1": api.login("legal1", PASSWORD)}
 
 
 def refer(cw, case, provider, service_type="medical", key=None, **extra):
