@@ -133,6 +133,20 @@ OPENAPI = {
             "summary": "Mark one of the caller's notifications read",
             "parameters": [CASE_ID | {"description": "The notification's id"}],
             "responses": {"200": {"description": "Read"}, **_problems(401, 404, 503)}}},
+        "/v1/webhooks": {"post": {
+            "summary": "Register a webhook (admin); deliveries are signed X-Signature: sha256=<hmac of the body>, "
+                       "carry X-Delivery-Id, and are retried with exponential backoff",
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["url", "events", "secret"], "additionalProperties": False,
+                "properties": {"url": {"type": "string", "format": "uri"},
+                               "events": {"type": "array", "items": {"type": "string"}},
+                               "secret": {"type": "string", "minLength": 16}}})},
+            "responses": {"201": {"description": "Registered (the secret is not returned)"},
+                          **_problems(400, 401, 403, 422, 503)}}},
+        "/v1/webhooks/{id}/deliveries": {"get": {
+            "summary": "Deliveries to a webhook, with every attempt (admin)",
+            "parameters": [CASE_ID | {"description": "The webhook's id"}],
+            "responses": {"200": {"description": "Deliveries"}, **_problems(401, 403, 404, 503)}}},
         "/v1/approvals": {"get": {
             "summary": "The caller's approval queue (supervisor: their team's requests; caseworker: their own), "
                        "pending first, oldest first",

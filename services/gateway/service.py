@@ -163,6 +163,16 @@ class GatewayService(Observable):
     def read_notification(self, request, caller, notification_id):
         return respond(200, call(self.notifications.mark_read, caller, notification_id, timeout=RPC_TIMEOUT))
 
+    @route("POST", "/v1/webhooks")
+    def register_webhook(self, request, caller):
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin registers webhooks.")
+        return respond(201, call(self.notifications.register_webhook, caller, json_body(request), timeout=RPC_TIMEOUT))
+
+    @route("GET", "/v1/webhooks/<string:webhook_id>/deliveries")
+    def webhook_deliveries(self, request, caller, webhook_id):
+        return respond(200, call(self.notifications.webhook_deliveries, caller, webhook_id, timeout=RPC_TIMEOUT))
+
     @route("GET", "/v1/approvals")
     def approval_queue(self, request, caller):
         return respond(200, call(self.approvals.queue, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))

@@ -1,15 +1,21 @@
 """The notifications service's store: who is who (from the gateway's and the cases service's
 events), and each person's in-app notifications."""
-from uuid import UUID
+from datetime import UTC, datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
-from services.notifications.domain import Notification, message_for
-from shared.errors import NotFound
+from services.notifications import webhooks
+from services.notifications.domain import Notification, Webhook, message_for
+from shared.caller import recorded_by
+from shared.errors import Forbidden, NotFound
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
 SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
+ESCALATE_AFTER = timedelta(hours=24)
+ESCALATION = uuid5(NAMESPACE_URL, "https://casetrail.example/escalations")
+CASE_PROGRESS = ("FollowUpRecorded", "CaseClosed", "CaseReopened")
 DECIDED = {"CasePlanApproved": "approved", "CasePlanRejected": "rejected",
            "ClosureApproved": "approved", "ClosureRejected": "rejected"}
 NOTIFIED = ("ApprovalRequested", *DECIDED, "FollowUpOverdue", "ReferralMade", "ReferralAccepted",
@@ -31,6 +37,8 @@ class Inbox(Projection):
             curs.execute(store.sql("INSERT INTO {schema}.inbox_items VALUES (%s, %s, %s, %s, %s, %s, %s, false)"),
                          (event.originator_id, event.recipient, event.kind, event.case_id, event.case_number,
                           event.message, event.timestamp))
+        elif kind == "WebhookRegistered":
+            curs.execute(store.sql("INSERT INTO {schema}.webhooks VALUES (%s, %s)"), (event.originator_id, event.events))
         elif kind == "NotificationRead":
             curs.execute(store.sql("UPDATE {schema}.inbox_items SET read = true WHERE notification_id = %s"),
                          (event.originator_id,))
@@ -38,12 +46,18 @@ class Inbox(Projection):
 
 class NotificationsStore(ServiceStore):
     name = "notifications"
-    tables = Inbox.TABLES + (
+    tables = Inbox.TABLES + webhooks.TABLES + (
         "CREATE TABLE IF NOT EXISTS {schema}.case_directory ("
         " case_id uuid PRIMARY KEY, case_number text NOT NULL, assigned_to text NOT NULL,"
         " registered_at timestamptz NOT NULL)",
         "CREATE TABLE IF NOT EXISTS {schema}.people (username text PRIMARY KEY, role text NOT NULL,"
         " supervisor text, provider_id uuid)",
+        # What escalation needs to know of a case: its last follow-up and whether it is closed.
+        "ALTER TABLE {schema}.case_directory ADD COLUMN IF NOT EXISTS last_follow_up_at timestamptz",
+        "ALTER TABLE {schema}.case_directory ADD COLUMN IF NOT EXISTS closed boolean NOT NULL DEFAULT false",
+        "CREATE TABLE IF NOT EXISTS {schema}.overdue_watch (case_id uuid NOT NULL, due timestamptz NOT NULL,"
+        " escalated boolean NOT NULL DEFAULT false, PRIMARY KEY (case_id, due))",
+        "CREATE INDEX IF NOT EXISTS overdue_watch_open ON {schema}.overdue_watch (due) WHERE NOT escalated",
     )
 
     # --- who is who -------------------------------------------------------------------
@@ -84,6 +98,12 @@ class NotificationsStore(ServiceStore):
                          for recipient in sorted(set(recipients))]
         if envelope["event_type"] == "CaseReassigned":
             self._reassign(case_id, facts["assigned_to"])  # idempotent: safe to repeat on a redelivery
+        if envelope["event_type"] == "FollowUpOverdue":
+            self._watch(case_id, facts["due"])  # idempotent too
+        with self.transaction() as curs:  # idempotent too: one delivery per (event, webhook)
+            webhooks.queue_deliveries(self, curs, event_id, kind, {
+                "event_id": str(event_id), "type": kind, "case_id": str(case_id), "case_number": case_number,
+                "message": message, "occurred_at": envelope["occurred_at"].isoformat()})
         try:
             self.save(*notifications, inbox=(consumer, event_id))
         except IntegrityError:
@@ -137,6 +157,71 @@ class NotificationsStore(ServiceStore):
         with self.transaction() as curs:
             curs.execute(self.sql("UPDATE {schema}.case_directory SET assigned_to = %s WHERE case_id = %s"),
                          (caseworker, case_id))
+
+    def case_progressed(self, envelope: dict) -> bool:
+        """A follow-up recorded, or the case closed or reopened: what escalation looks at."""
+        event_type, moment = envelope["event_type"], envelope["occurred_at"]
+
+        def record(curs):
+            if event_type == "FollowUpRecorded":
+                curs.execute(self.sql("UPDATE {schema}.case_directory SET last_follow_up_at ="
+                                      " GREATEST(last_follow_up_at, %s) WHERE case_id = %s"),
+                             (moment, envelope["aggregate_id"]))
+            else:
+                curs.execute(self.sql("UPDATE {schema}.case_directory SET closed = %s WHERE case_id = %s"),
+                             (event_type == "CaseClosed", envelope["aggregate_id"]))
+        return self.process_once("case_progress", envelope["event_id"], record)
+
+    def escalate_overdue(self) -> int:
+        """Tells the supervisor, once, of a follow-up overdue by more than 24 hours and still not done."""
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql(
+                "SELECT w.case_id, w.due, d.case_number, d.assigned_to FROM {schema}.overdue_watch w"
+                " JOIN {schema}.case_directory d USING (case_id) WHERE NOT w.escalated AND w.due < %s"
+                " AND NOT d.closed AND (d.last_follow_up_at IS NULL OR d.last_follow_up_at < w.due)"
+                " ORDER BY w.due LIMIT 200"), (self.clock() - ESCALATE_AFTER,))
+            overdue = curs.fetchall()
+        for row in overdue:
+            self._escalate(row)
+        return len(overdue)
+
+    def _escalate(self, row: dict) -> None:
+        due = row["due"].astimezone(UTC).isoformat()
+        message = (f"{row['case_number']}: a follow-up due {due[:16].replace('T', ' ')} UTC is overdue by more "
+                   f"than 24 hours. Check in with {row['assigned_to']}.")
+        notifications = [Notification(id=Notification.id_for(uuid5(ESCALATION, f"{row['case_id']}:{due}"),
+                                                              supervisor, "inbox"),
+                                      recipient=supervisor, kind="follow_up_overdue", case_id=row["case_id"],
+                                      case_number=row["case_number"], message=message, channel="inbox", by=SYSTEM)
+                         for supervisor in self._supervisors_of(row["assigned_to"])]
+        try:
+            self.save(*notifications)
+        except IntegrityError:
+            pass  # sent before a crash kept the watch from being marked: not again
+        with self.transaction() as curs:
+            curs.execute(self.sql("UPDATE {schema}.overdue_watch SET escalated = true WHERE case_id = %s AND due = %s"),
+                         (row["case_id"], row["due"]))
+
+    def _watch(self, case_id, due: str) -> None:
+        with self.transaction() as curs:
+            curs.execute(self.sql("INSERT INTO {schema}.overdue_watch (case_id, due) VALUES (%s, %s)"
+                                  " ON CONFLICT DO NOTHING"), (case_id, due))
+
+    def register_webhook(self, caller: dict, data: dict) -> Webhook:
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin registers webhooks.")
+        webhook = Webhook(by=recorded_by(caller), **data)
+        self.save(webhook)
+        return webhook
+
+    def webhook_deliveries(self, caller: dict, webhook_id: UUID) -> list[dict]:
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin reads webhook deliveries.")
+        self.get_one(webhook_id, Webhook, "No such webhook.")
+        return webhooks.deliveries_of(self, webhook_id)
+
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
 
     # --- the inbox --------------------------------------------------------------------
 

@@ -56,3 +56,16 @@ def message_for(kind: str, case_number: str, facts: dict) -> str:
         "referral_updated": lambda: f"{case_number}: the {facts['service_type']} referral is now {facts['status']}.",
         "case_reassigned": lambda: f"{case_number}: the case moved from {facts['previous']} to {facts['assigned_to']}.",
     }[kind]()
+
+
+class Webhook(Aggregate):
+    """An admin-registered endpoint told of notifications of the kinds it asked for."""
+
+    class Event(Aggregate.Event):
+        by: dict
+
+    @event("WebhookRegistered")
+    def __init__(self, url: str, events: list[str], secret: str, by: dict):
+        self.url = url
+        self.events = events
+        self.secret = secret  # encrypted at rest with the rest of the event state

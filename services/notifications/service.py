@@ -1,16 +1,32 @@
 """Entrypoints of the notifications service."""
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from nameko.rpc import rpc
+from nameko.timer import timer
 
-from services.notifications.application import NOTIFIED, Inbox, NotificationsStore
+from services.notifications import webhooks
+from services.notifications.application import CASE_PROGRESS, NOTIFIED, Inbox, NotificationsStore
+from services.notifications.domain import TYPES
 from shared.caller import read_caller
 from shared.consumer import on_event
 from shared.envelope import Strict, read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.settings import env
 from shared.validation import load, parse_id
+
+
+ESCALATION_SCAN_SECONDS = float(env("ESCALATION_SCAN_SECONDS", "60"))
+
+
+WEBHOOK_SCAN_SECONDS = float(env("WEBHOOK_SCAN_SECONDS", "2"))
+
+
+class WebhookSchema(Strict):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    events = fields.List(fields.String(validate=validate.OneOf(TYPES)), required=True, validate=validate.Length(min=1))
+    secret = fields.String(required=True, validate=validate.Length(min=16, max=200))
 
 
 class InboxQuerySchema(Strict):
@@ -32,6 +48,29 @@ class NotificationsService(Observable):
     @on_event(*NOTIFIED)
     def notify(self, body):
         return self.store.send_notifications(read_envelope(body))
+
+    @on_event(*CASE_PROGRESS)
+    def case_progress(self, body):
+        return self.store.case_progressed(read_envelope(body))
+
+    @timer(interval=ESCALATION_SCAN_SECONDS)
+    def escalate_overdue_follow_ups(self):
+        self.store.escalate_overdue()
+
+    @timer(interval=WEBHOOK_SCAN_SECONDS)
+    def deliver_webhooks(self):
+        while webhooks.deliver_due(self.store):
+            pass
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_webhook(self, caller, data):
+        webhook = self.store.register_webhook(read_caller(caller), load(WebhookSchema(), data))
+        return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def webhook_deliveries(self, caller, webhook_id):
+        deliveries = self.store.webhook_deliveries(read_caller(caller), parse_id(webhook_id, "webhook"))
+        return {"items": deliveries, "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def inbox(self, caller, query):

@@ -1,11 +1,18 @@
 """In-app notifications end to end: the right person, once, by case number only."""
+import hashlib
+import hmac
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
 
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
-from tests.support import wait_until
+from tests.support import free_port, wait_until
 
 SURVIVOR = {"name": "Rehema Notify-Plant", "phone": "+254722333444", "location": "Block 9 Kakuma"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -106,3 +113,83 @@ def test_no_notification_carries_survivor_data(people, pathway):
                             + [inbox(pathway["clinic1"]), inbox(pathway["legal1"])])
     for planted in (*SURVIVOR.values(), "fled on foot"):
         assert planted not in everything
+
+
+def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once(people, test_env):
+    cw1, sup1 = people["cw1"], people["sup1"]
+    late, recent, done = (cw1.post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "high"}).json() for _ in range(3))
+    publisher = event_publisher(test_env["AMQP_URI"])
+
+    def publish(case, event_type, version, payload):
+        publish_event(publisher, make_envelope(
+            source="cases", event_type=event_type, aggregate_id=uuid.UUID(case["id"]), aggregate_version=version,
+            occurred_at=datetime.now(UTC), by={"username": "cw1", "role": "caseworker", "correlation_id": None},
+            payload=payload))
+
+    def due(hours):
+        return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
+    publish(done, "FollowUpRecorded", 7, {"contacted": True, "next_due": due(-84)})  # done after it was due
+    time.sleep(1)
+    publish(late, "FollowUpOverdue", 6, {"due": due(25)})
+    publish(recent, "FollowUpOverdue", 6, {"due": due(2)})
+    publish(done, "FollowUpOverdue", 6, {"due": due(25)})
+
+    escalated = arrives(sup1, late, "follow_up_overdue")
+    assert "more than 24 hours" in escalated["message"] and "cw1" in escalated["message"]
+    arrives(cw1, recent, "follow_up_overdue")
+    arrives(cw1, done, "follow_up_overdue")
+    time.sleep(2)  # four escalation scans
+    assert len(notified(sup1, late, "follow_up_overdue")) == 1
+    assert notified(sup1, recent, "follow_up_overdue") == []
+    assert notified(sup1, done, "follow_up_overdue") == []
+
+
+@pytest.fixture
+def receiver():
+    """A webhook endpoint that fails twice, then accepts; it checks every signature."""
+    secret, received = "a-shared-secret-of-some-length", []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            received.append({"signed": hmac.compare_digest(expected, self.headers["X-Signature"]),
+                             "delivery": self.headers["X-Delivery-Id"], "body": json.loads(body)})
+            self.send_response(500 if len(received) <= 2 else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}/hook", "secret": secret, "received": received}
+    server.shutdown()
+
+
+def test_a_webhook_that_fails_twice_then_succeeds_gets_one_signed_delivery(people, receiver):
+    admin = people["admin"]
+    assert people["cw1"].post("/v1/webhooks", {"url": receiver["url"], "events": ["case_reassigned"],
+                                               "secret": receiver["secret"]}).status_code == 403
+    assert admin.post("/v1/webhooks", {"url": "ftp://x", "events": ["nope"], "secret": "short"}).status_code == 422
+    hook = admin.post("/v1/webhooks", {"url": receiver["url"], "events": ["case_reassigned"],
+                                       "secret": receiver["secret"]})
+    assert hook.status_code == 201 and "secret" not in hook.json()
+    time.sleep(1)  # the webhook reaches the delivery table through the projection
+
+    case = people["cw1"].post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "low"}).json()
+    wait_until(lambda: people["sup1"].post(f"/v1/cases/{case['id']}/reassign", {"caseworker": "cw2"}
+                                           ).status_code == 200, what="the reassignment")
+    wait_until(lambda: len(receiver["received"]) >= 3, what="three attempts")
+    time.sleep(1)  # no fourth attempt after the success
+    tries = receiver["received"]
+    assert len(tries) == 3 and all(t["signed"] for t in tries)
+    assert len({t["delivery"] for t in tries}) == 1
+    assert tries[-1]["body"]["case_number"] == case["case_number"] and tries[-1]["body"]["type"] == "case_reassigned"
+    for planted in SURVIVOR.values():
+        assert planted not in json.dumps(tries)
+
+    [delivery] = admin.get(f"/v1/webhooks/{hook.json()['id']}/deliveries").json()["items"]
+    assert delivery["status"] == "delivered"
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
