@@ -142,11 +142,17 @@ class ReferralChanged(Strict):
 
 
 class UserRegistered(Strict):
-    """Staff, not survivors: enough to address a notification. E-mail addresses stay in the gateway."""
+    """Staff, never survivors: enough to address a notification."""
     username = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     supervisor = fields.String(required=True, allow_none=True)
     provider_id = fields.UUID(required=True, allow_none=True)
+    email = fields.Email(required=True, allow_none=True)
+
+
+class UserPreferencesChanged(Strict):
+    username = fields.String(required=True)
+    email_notifications = fields.Boolean(required=True)
 
 
 # Event type -> payload schema. An event type without an entry cannot be published.
@@ -167,6 +173,7 @@ PAYLOADS: dict[str, Schema] = {
     "CaseReassigned": CaseReassigned(),
     "ApprovalRequested": ApprovalRequested(),
     "UserRegistered": UserRegistered(),
+    "UserPreferencesChanged": UserPreferencesChanged(),
     "ReferralMade": ReferralChanged(),
     "ReferralAccepted": ReferralChanged(),
     "ReferralDeclined": ReferralChanged(),

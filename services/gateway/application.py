@@ -30,10 +30,14 @@ class TooManyAttempts(CasetrailError):
 
 
 def public_event(event) -> tuple[str, dict] | None:
-    """Who works here and for whom, so other services can address people. No e-mail, no password."""
-    if type(event).__name__ == "UserCreated":
+    """Who works here and for whom, so other services can address people (staff, never survivors). No password."""
+    kind = type(event).__name__
+    if kind == "UserCreated":
         return "UserRegistered", {"username": event.username, "role": event.role, "supervisor": event.supervisor,
-                                  "provider_id": str(event.provider_id) if event.provider_id else None}
+                                  "provider_id": str(event.provider_id) if event.provider_id else None,
+                                  "email": event.email}
+    if kind == "EmailPreferenceChanged":
+        return "UserPreferencesChanged", {"username": event.by["username"], "email_notifications": event.enabled}
     return None
 
 
@@ -67,6 +71,13 @@ class IdentityStore(ServiceStore):
             self.save(user, supervisor)
         except IntegrityError:
             raise Conflict("That username is taken.") from None
+        return user
+
+    def set_preferences(self, caller: dict, preferences: dict) -> User:
+        user = self.user(caller["username"])
+        if user.email_notifications != preferences["email_notifications"]:
+            user.set_email_notifications(preferences["email_notifications"], by=recorded_by(caller))
+            self.save(user)
         return user
 
     def authenticate(self, username: str, password: str) -> User | None:

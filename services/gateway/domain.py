@@ -24,6 +24,7 @@ class User(Aggregate):
         self.email = email
         self.request_fingerprint = request_fingerprint
         self.team: list[str] = []
+        self.email_notifications = True
 
     @staticmethod
     def create_id(username: str) -> UUID:
@@ -32,6 +33,10 @@ class User(Aggregate):
     @event("TeamMemberAdded")
     def add_to_team(self, caseworker: str, by: dict) -> None:
         self.team.append(caseworker)
+
+    @event("EmailPreferenceChanged")
+    def set_email_notifications(self, enabled: bool, by: dict) -> None:
+        self.email_notifications = enabled
 
     @event("PasswordRehashed")
     def rehash_password(self, password_hash: str, by: dict) -> None:

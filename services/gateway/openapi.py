@@ -64,6 +64,13 @@ OPENAPI = {
         "/v1/users/me": {"get": {
             "summary": "The caller", "responses": {"200": {"description": "The caller", "content": _json(_ref("User"))},
                                                    **_problems(401)}}},
+        "/v1/users/me/preferences": {"put": {
+            "summary": "The caller's notification preferences",
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["email_notifications"], "additionalProperties": False,
+                "properties": {"email_notifications": {"type": "boolean"}}})},
+            "responses": {"200": {"description": "The caller", "content": _json(_ref("User"))},
+                          **_problems(400, 401, 422)}}},
         "/v1/cases": {
             "post": {"summary": "Register a survivor's case (caseworker, supervisor)", "parameters": [IDEMPOTENCY_KEY],
                      "requestBody": {"required": True, "content": _json(_ref("NewCase"))},

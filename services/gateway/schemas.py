@@ -31,3 +31,7 @@ class CaseListQuerySchema(Strict):
     overdue = fields.String()
     limit = fields.String()
     cursor = fields.String()
+
+
+class PreferencesSchema(Strict):
+    email_notifications = fields.Boolean(required=True)

@@ -7,7 +7,7 @@ from nameko.rpc import RpcProxy
 from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized, public_event
 from services.gateway.http import call, command_options, json_body, respond, route
 from services.gateway.openapi import OPENAPI
-from services.gateway.schemas import CaseListQuerySchema, CreateUserSchema, TokenRequestSchema
+from services.gateway.schemas import CaseListQuerySchema, CreateUserSchema, PreferencesSchema, TokenRequestSchema
 from shared.errors import Forbidden, NotFound
 from shared.metrics import Observable
 from shared.outbox import EventSourced
@@ -44,7 +44,8 @@ class AccessTokens(DependencyProvider):
 def user_view(user) -> dict:
     return {"id": str(user.id), "username": user.username, "role": user.role,
             "display_name": user.display_name, "supervisor": user.supervisor,
-            "provider_id": str(user.provider_id) if user.provider_id else None, "email": user.email}
+            "provider_id": str(user.provider_id) if user.provider_id else None, "email": user.email,
+            "email_notifications": user.email_notifications}
 
 
 class GatewayService(Observable):
@@ -94,6 +95,11 @@ class GatewayService(Observable):
     @route("GET", "/v1/users/me")
     def me(self, request, caller):
         return respond(200, user_view(self.identity.user(caller["username"])))
+
+    @route("PUT", "/v1/users/me/preferences")
+    def set_preferences(self, request, caller):
+        user = self.identity.set_preferences(caller, load(PreferencesSchema(), json_body(request)))
+        return respond(200, user_view(user))
 
     @route("POST", "/v1/cases")
     def register_case(self, request, caller):

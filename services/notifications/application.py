@@ -5,7 +5,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
-from services.notifications import webhooks
+from services.notifications import mail, webhooks
 from services.notifications.domain import Notification, Webhook, message_for
 from shared.caller import recorded_by
 from shared.errors import Forbidden, NotFound
@@ -46,12 +46,14 @@ class Inbox(Projection):
 
 class NotificationsStore(ServiceStore):
     name = "notifications"
-    tables = Inbox.TABLES + webhooks.TABLES + (
+    tables = Inbox.TABLES + webhooks.TABLES + mail.TABLES + (
         "CREATE TABLE IF NOT EXISTS {schema}.case_directory ("
         " case_id uuid PRIMARY KEY, case_number text NOT NULL, assigned_to text NOT NULL,"
         " registered_at timestamptz NOT NULL)",
         "CREATE TABLE IF NOT EXISTS {schema}.people (username text PRIMARY KEY, role text NOT NULL,"
         " supervisor text, provider_id uuid)",
+        "ALTER TABLE {schema}.people ADD COLUMN IF NOT EXISTS email text",
+        "ALTER TABLE {schema}.people ADD COLUMN IF NOT EXISTS email_on boolean NOT NULL DEFAULT true",
         # What escalation needs to know of a case: its last follow-up and whether it is closed.
         "ALTER TABLE {schema}.case_directory ADD COLUMN IF NOT EXISTS last_follow_up_at timestamptz",
         "ALTER TABLE {schema}.case_directory ADD COLUMN IF NOT EXISTS closed boolean NOT NULL DEFAULT false",
@@ -78,9 +80,21 @@ class NotificationsStore(ServiceStore):
         payload = envelope["payload"]
 
         def add(curs):
-            curs.execute(self.sql("INSERT INTO {schema}.people VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
-                         (payload["username"], payload["role"], payload["supervisor"], payload["provider_id"]))
+            curs.execute(self.sql("INSERT INTO {schema}.people (username, role, supervisor, provider_id, email)"
+                                  " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                         (payload["username"], payload["role"], payload["supervisor"], payload["provider_id"],
+                          payload["email"]))
         return self.process_once("people", envelope["event_id"], add)
+
+    def preferences_changed(self, envelope: dict) -> bool:
+        payload = envelope["payload"]
+
+        def change(curs):
+            curs.execute(self.sql("UPDATE {schema}.people SET email_on = %s WHERE username = %s RETURNING username"),
+                         (payload["email_notifications"], payload["username"]))
+            if curs.fetchone() is None:
+                raise LookupError("person not in the directory yet")  # UserRegistered on its way: retried
+        return self.process_once("preferences", envelope["event_id"], change)
 
     # --- notifying --------------------------------------------------------------------
 
@@ -100,7 +114,9 @@ class NotificationsStore(ServiceStore):
             self._reassign(case_id, facts["assigned_to"])  # idempotent: safe to repeat on a redelivery
         if envelope["event_type"] == "FollowUpOverdue":
             self._watch(case_id, facts["due"])  # idempotent too
-        with self.transaction() as curs:  # idempotent too: one delivery per (event, webhook)
+        with self.transaction() as curs:  # idempotent too: one delivery per (event, webhook) and (event, recipient)
+            for person in self._reachable_by_email(curs, recipients):
+                mail.queue_email(self, curs, event_id, person["username"], person["email"], case_number, message)
             webhooks.queue_deliveries(self, curs, event_id, kind, {
                 "event_id": str(event_id), "type": kind, "case_id": str(case_id), "case_number": case_number,
                 "message": message, "occurred_at": envelope["occurred_at"].isoformat()})
@@ -129,6 +145,13 @@ class NotificationsStore(ServiceStore):
         if event_type.startswith("Referral"):
             return "referral_updated", [assigned_to], case_id, case_number, payload
         return ("case_reassigned", [payload["previous"], payload["assigned_to"]], case_id, case_number, payload)
+
+    def _reachable_by_email(self, curs, recipients) -> list[dict]:
+        if not mail.enabled() or not recipients:
+            return []
+        curs.execute(self.sql("SELECT username, email FROM {schema}.people WHERE username = ANY(%s)"
+                              " AND email IS NOT NULL AND email_on"), (list(recipients),))
+        return curs.fetchall()
 
     def _case(self, case_id) -> tuple[str, str]:
         with self.datastore.transaction() as curs:
@@ -189,16 +212,20 @@ class NotificationsStore(ServiceStore):
         due = row["due"].astimezone(UTC).isoformat()
         message = (f"{row['case_number']}: a follow-up due {due[:16].replace('T', ' ')} UTC is overdue by more "
                    f"than 24 hours. Check in with {row['assigned_to']}.")
-        notifications = [Notification(id=Notification.id_for(uuid5(ESCALATION, f"{row['case_id']}:{due}"),
-                                                              supervisor, "inbox"),
+        escalation = uuid5(ESCALATION, f"{row['case_id']}:{due}")
+        supervisors = self._supervisors_of(row["assigned_to"])
+        notifications = [Notification(id=Notification.id_for(escalation, supervisor, "inbox"),
                                       recipient=supervisor, kind="follow_up_overdue", case_id=row["case_id"],
                                       case_number=row["case_number"], message=message, channel="inbox", by=SYSTEM)
-                         for supervisor in self._supervisors_of(row["assigned_to"])]
+                         for supervisor in supervisors]
         try:
             self.save(*notifications)
         except IntegrityError:
             pass  # sent before a crash kept the watch from being marked: not again
         with self.transaction() as curs:
+            for person in self._reachable_by_email(curs, supervisors):
+                mail.queue_email(self, curs, escalation, person["username"], person["email"], row["case_number"],
+                                 message)
             curs.execute(self.sql("UPDATE {schema}.overdue_watch SET escalated = true WHERE case_id = %s AND due = %s"),
                          (row["case_id"], row["due"]))
 

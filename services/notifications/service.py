@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.notifications import webhooks
+from services.notifications import mail, webhooks
 from services.notifications.application import CASE_PROGRESS, NOTIFIED, Inbox, NotificationsStore
 from services.notifications.domain import TYPES
 from shared.caller import read_caller
@@ -45,6 +45,10 @@ class NotificationsService(Observable):
     def people(self, body):
         return self.store.user_registered(read_envelope(body))
 
+    @on_event("UserPreferencesChanged")
+    def preferences(self, body):
+        return self.store.preferences_changed(read_envelope(body))
+
     @on_event(*NOTIFIED)
     def notify(self, body):
         return self.store.send_notifications(read_envelope(body))
@@ -60,6 +64,11 @@ class NotificationsService(Observable):
     @timer(interval=WEBHOOK_SCAN_SECONDS)
     def deliver_webhooks(self):
         while webhooks.deliver_due(self.store):
+            pass
+
+    @timer(interval=WEBHOOK_SCAN_SECONDS)
+    def send_email(self):
+        while mail.enabled() and mail.send_due(self.store):
             pass
 
     @rpc(expected_exceptions=EXPECTED)

@@ -1,7 +1,10 @@
 """Real PostgreSQL and RabbitMQ for integration tests: reuses the ones `make up` started, or
 starts them and stops them afterwards. Each session gets its own database and vhost."""
+import mailbox
 import os
+import socket
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
 
-from tests.support import STACK, Api, ServiceProcess, rabbitmqctl, service_env
+from tests.support import STACK, Api, ServiceProcess, free_port, rabbitmqctl, service_env, wait_until
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
@@ -28,8 +31,40 @@ def infrastructure():
         subprocess.run([str(STACK), "infra-stop"], check=True)
 
 
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) delivering into a maildir; it can be stopped and started again."""
+
+    def __init__(self, maildir: Path):
+        self.port, self.maildir, self.process = free_port(), maildir, None
+
+    def start(self) -> "SmtpServer":
+        self.process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+                                         "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)])
+        wait_until(self._listening, what="the SMTP server")
+        return self
+
+    def _listening(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+    def messages(self) -> list:
+        return list(mailbox.Maildir(str(self.maildir), create=False)) if self.maildir.exists() else []
+
+
 @pytest.fixture(scope="session")
-def test_env(infrastructure, tmp_path_factory):
+def smtp(tmp_path_factory):
+    server = SmtpServer(tmp_path_factory.mktemp("mail") / "maildir").start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_env(infrastructure, tmp_path_factory, smtp):
     suffix = uuid.uuid4().hex[:8]
     dbname, vhost = f"casetrail_test_{suffix}", f"casetrail-test-{suffix}"
     port = os.environ.get("POSTGRES_PORT", "54329")
@@ -46,6 +81,7 @@ def test_env(infrastructure, tmp_path_factory):
         "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "5", "CONSUMER_RETRY_DELAY": "0.1",
         "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5", "ESCALATION_SCAN_SECONDS": "0.5",
         "WEBHOOK_SCAN_SECONDS": "0.3", "WEBHOOK_RETRY_DELAY": "0.2",
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "EMAIL_RETRY_DELAY": "0.2",
         "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
     }

@@ -193,3 +193,37 @@ def test_a_webhook_that_fails_twice_then_succeeds_gets_one_signed_delivery(peopl
     [delivery] = admin.get(f"/v1/webhooks/{hook.json()['id']}/deliveries").json()["items"]
     assert delivery["status"] == "delivered"
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
+
+
+def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, smtp):
+    admin, sup2 = people["admin"], people["sup2"]
+    for username in ("cw8", "cw9"):
+        assert admin.post("/v1/users", {"username": username, "password": "a-long-enough-password",
+                                        "role": "caseworker", "display_name": username, "supervisor": "sup2",
+                                        "email": f"{username}@example.org"}).status_code == 201
+    cw8 = people["admin"].login("cw8", "a-long-enough-password")
+    assert cw8.request("PUT", "/v1/users/me/preferences", {"email_notifications": False}
+                       ).json()["email_notifications"] is False
+    cw9 = people["admin"].login("cw9", "a-long-enough-password")
+    time.sleep(1)  # the sign-ups and the preference reach the notifications service as events
+    case = cw9.post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "low"}).json()
+
+    smtp.stop()  # the mail server is away while the notification is made
+    try:
+        wait_until(lambda: sup2.post(f"/v1/cases/{case['id']}/reassign", {"caseworker": "cw8"}).status_code == 200,
+                   what="the reassignment")
+        arrives(cw9, case, "case_reassigned")
+        time.sleep(1)  # attempts fail meanwhile, and are retried
+    finally:
+        smtp.start()
+
+    def mail_for(address):
+        return [m for m in smtp.messages() if m["To"] == address and case["case_number"] in m["Subject"]]
+    [sent] = wait_until(lambda: mail_for("cw9@example.org"), what="the e-mail after the outage")
+    assert case["case_number"] in sent.get_payload() and "cw9 to cw8" in sent.get_payload()
+    for planted in SURVIVOR.values():
+        assert planted not in sent.as_string()
+    arrives(cw8, case, "case_reassigned")
+    time.sleep(1)
+    assert mail_for("cw8@example.org") == []  # e-mail turned off: the in-app notification only
+    assert len(mail_for("cw9@example.org")) == 1
