@@ -2,8 +2,9 @@
 Pure: no I/O."""
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from shared.audited import Audited
 from shared.errors import Forbidden, InvalidInput, InvalidTransition
 
 KINDS = ("case_plan", "closure")
@@ -11,13 +12,11 @@ POLICIES = ("always", "high_risk", "never")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/approvals")
 
 
-class ApprovalPolicy(Aggregate):
+class ApprovalPolicy(Audited):
     """When a supervisor's approval is needed, per kind of request. One per organisation."""
 
     id: UUID
 
-    class Event(Aggregate.Event):
-        by: dict
 
     DEFAULT = {"case_plan": "always", "closure": "always"}
 
@@ -42,13 +41,11 @@ def approval_needed(rules: dict, kind: str, risk_level: str) -> bool:
     return rule == "always" or (rule == "high_risk" and risk_level == "high")
 
 
-class Approval(Aggregate):
+class Approval(Audited):
     """One submission of a case plan or a closure request, and what became of it."""
 
     id: UUID
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @staticmethod
     def id_for(case_id: UUID, kind: str, submission: int) -> UUID:
@@ -118,13 +115,11 @@ class Approval(Aggregate):
         self.status = "superseded"
 
 
-class Submissions(Aggregate):
+class Submissions(Audited):
     """The latest request for one case and kind, so a resubmission supersedes the one before."""
 
     id: UUID
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @staticmethod
     def id_for(case_id: UUID, kind: str) -> UUID:

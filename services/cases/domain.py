@@ -4,8 +4,9 @@ not in words a caseworker understands."""
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from shared.audited import Audited
 from shared.errors import Forbidden, InvalidTransition
 
 STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up", "closed")
@@ -16,11 +17,9 @@ _REQUEST_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-reques
 _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 
 
-class Case(Aggregate):
+class Case(Audited):
     id: UUID  # given by the application, so a retried registration lands on the same case
 
-    class Event(Aggregate.Event):
-        by: dict  # who did it: username, role, correlation id
 
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
@@ -276,13 +275,11 @@ class Case(Aggregate):
             raise InvalidTransition(f"The case is closed; reopen it to {action}.")
 
 
-class Consent(Aggregate):
+class Consent(Audited):
     """The survivor's informed consent, kept apart from the case file."""
 
     id: UUID
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @staticmethod
     def id_for(case_id: UUID) -> UUID:

@@ -1,15 +1,15 @@
 """People who use Casetrail. A user's id derives from the username, so usernames are unique."""
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from shared.audited import Audited
 
 ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin")
 _USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/users")
 
 
-class User(Aggregate):
-    class Event(Aggregate.Event):
-        by: dict
+class User(Audited):
 
     @event("UserCreated")
     def __init__(self, username: str, password_hash: str, role: str, display_name: str,

@@ -2,18 +2,18 @@
 survivor's name or any identifying detail. Pure: no I/O."""
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from shared.audited import Audited
 
 TYPES = ("approval_requested", "approval_decided", "follow_up_overdue", "referral_received",
          "referral_updated", "case_reassigned")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/notifications")
 
 
-class Notification(Aggregate):
+class Notification(Audited):
     id: UUID
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @staticmethod
     def id_for(event_id: UUID, recipient: str, channel: str) -> UUID:
@@ -58,11 +58,9 @@ def message_for(kind: str, case_number: str, facts: dict) -> str:
     }[kind]()
 
 
-class Webhook(Aggregate):
+class Webhook(Audited):
     """An admin-registered endpoint told of notifications of the kinds it asked for."""
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @event("WebhookRegistered")
     def __init__(self, url: str, events: list[str], secret: str, by: dict):

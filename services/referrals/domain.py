@@ -1,19 +1,18 @@
 """Referral pathways: service providers, and referrals from a case to a provider. Pure: no I/O."""
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from shared.audited import Audited
 from shared.errors import InvalidTransition
 
 URGENCIES = ("routine", "urgent")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/referrals")
 
 
-class Provider(Aggregate):
+class Provider(Audited):
     """A service provider on the referral pathway (an organisation, never a survivor)."""
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @event("ProviderRegistered")
     def __init__(self, name: str, service_types: list[str], area: str, contact: str, by: dict):
@@ -23,11 +22,9 @@ class Provider(Aggregate):
         self.contact = contact
 
 
-class Referral(Aggregate):
+class Referral(Audited):
     id: UUID
 
-    class Event(Aggregate.Event):
-        by: dict
 
     @staticmethod
     def id_for_request(username: str, idempotency_key: str) -> UUID:

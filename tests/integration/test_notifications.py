@@ -51,7 +51,8 @@ def test_approval_requested_goes_to_the_supervisor_and_the_decision_to_the_reque
     assert asked["case_number"] == case["case_number"] and "awaits your decision" in asked["message"]
     assert notified(people["sup2"], case, "approval_requested") == []
 
-    [request] = [r for r in sup1.get("/v1/approvals?status=pending").json()["items"] if r["case_id"] == case["id"]]
+    [request] = wait_until(lambda: [r for r in sup1.get("/v1/approvals?status=pending").json()["items"]
+                                    if r["case_id"] == case["id"]], what="the request in the queue")
     sup1.post(f"/v1/approvals/{request['id']}/decision", {"decision": "approve"})
     decided = arrives(cw1, case, "approval_decided")
     assert "approved by sup1" in decided["message"]

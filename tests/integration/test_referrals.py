@@ -50,7 +50,8 @@ def test_a_referral_accepted_and_completed_and_the_caseworker_sees_the_outcome(p
     referral = made(cw1, case, pathway["clinic"], urgency="urgent", notes="needs PEP within 72 hours")
     assert referral["status"] == "requested"
 
-    [seen] = [r for r in clinic1.get("/v1/referrals").json()["items"] if r["id"] == referral["id"]]
+    [seen] = wait_until(lambda: [r for r in clinic1.get("/v1/referrals").json()["items"] if r["id"] == referral["id"]],
+                        what="the referral in the provider's list")  # a projection: it trails the commit
     assert seen["case_number"] == case["case_number"] and seen["urgency"] == "urgent"
     assert seen["notes"] == "needs PEP within 72 hours"
     assert "Wanjiru" not in json.dumps(seen) and "+2547" not in json.dumps(seen)
