@@ -109,10 +109,12 @@ class ApprovalsStore(ServiceStore):
             raise
         return True
 
-    def decide(self, caller: dict, approval_id: UUID, decision: dict) -> Approval:
+    def decide(self, caller: dict, approval_id: UUID, decision: dict, idempotency_key: str | None = None) -> Approval:
         if caller["role"] != "supervisor":
             raise Forbidden("Only supervisors decide on approvals.")
         approval = self._approval(approval_id)
+        if idempotency_key and approval.decided_as(caller["username"], decision["decision"], decision.get("comment")):
+            return approval  # the same request, retried: the first answer
         approval.decide(decision["decision"], decision.get("comment"), caller["username"],
                         caller.get("team", []), by=recorded_by(caller))
         try:

@@ -17,7 +17,6 @@ class ApprovalPolicy(Audited):
 
     id: UUID
 
-
     DEFAULT = {"case_plan": "always", "closure": "always"}
 
     @staticmethod
@@ -45,7 +44,6 @@ class Approval(Audited):
     """One submission of a case plan or a closure request, and what became of it."""
 
     id: UUID
-
 
     @staticmethod
     def id_for(case_id: UUID, kind: str, submission: int) -> UUID:
@@ -104,6 +102,11 @@ class Approval(Audited):
         self.status = "approved" if approved else "rejected"
         self.decided_by, self.comment = decided_by, comment
 
+    def decided_as(self, supervisor: str, decision: str, comment: str | None) -> bool:
+        """Whether this is the decision already taken: a retry of it, not a second decision."""
+        taken = {"approved": "approve", "rejected": "reject"}.get(self.status)
+        return taken == decision and self.decided_by == supervisor and self.comment == comment
+
     def supersede(self, by: dict) -> bool:
         if self.status != "pending":
             return False
@@ -119,7 +122,6 @@ class Submissions(Audited):
     """The latest request for one case and kind, so a resubmission supersedes the one before."""
 
     id: UUID
-
 
     @staticmethod
     def id_for(case_id: UUID, kind: str) -> UUID:

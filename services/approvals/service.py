@@ -30,10 +30,10 @@ class ApprovalsService(Observable):
         return self.store.queue(read_caller(caller), load(schemas.QueueQuerySchema(), query).get("status"))
 
     @rpc(expected_exceptions=EXPECTED)
-    def decide(self, caller, approval_id, data):
+    def decide(self, caller, approval_id, data, idempotency_key=None):
         caller = read_caller(caller)
         approval = self.store.decide(caller, parse_id(approval_id, "approval request"),
-                                     load(schemas.DecisionSchema(), data))
+                                     load(schemas.DecisionSchema(), data), idempotency_key)
         return {"id": str(approval.id), "case_id": str(approval.case_id), "case_number": approval.case_number,
                 "type": approval.kind, "requested_by": approval.requested_by, "status": approval.status,
                 "decided_by": approval.decided_by, "comment": approval.comment}

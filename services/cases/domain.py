@@ -20,7 +20,6 @@ _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 class Case(Audited):
     id: UUID  # given by the application, so a retried registration lands on the same case
 
-
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
                  caregiver: dict | None, intake_notes: str | None, assigned_to: str,
@@ -279,7 +278,6 @@ class Consent(Audited):
     """The survivor's informed consent, kept apart from the case file."""
 
     id: UUID
-
 
     @staticmethod
     def id_for(case_id: UUID) -> UUID:

@@ -173,7 +173,8 @@ class GatewayService(Observable):
     def register_webhook(self, request, caller):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin registers webhooks.")
-        return respond(201, call(self.notifications.register_webhook, caller, json_body(request), timeout=RPC_TIMEOUT))
+        return respond(201, call(self.notifications.register_webhook, caller, json_body(request),
+                                 request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/webhooks/<string:webhook_id>/deliveries")
     def webhook_deliveries(self, request, caller, webhook_id):
@@ -185,7 +186,8 @@ class GatewayService(Observable):
 
     @route("POST", "/v1/approvals/<string:approval_id>/decision")
     def decide(self, request, caller, approval_id):
-        return respond(200, call(self.approvals.decide, caller, approval_id, json_body(request), timeout=RPC_TIMEOUT))
+        return respond(200, call(self.approvals.decide, caller, approval_id, json_body(request),
+                                 request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/approval-policy")
     def approval_policy(self, request, caller):
@@ -201,7 +203,8 @@ class GatewayService(Observable):
     def register_provider(self, request, caller):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin manages the provider directory.")
-        return respond(201, call(self.referrals.register_provider, caller, json_body(request), timeout=RPC_TIMEOUT))
+        return respond(201, call(self.referrals.register_provider, caller, json_body(request),
+                                 request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/providers")
     def providers(self, request, caller):

@@ -14,7 +14,6 @@ _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/notifications")
 class Notification(Audited):
     id: UUID
 
-
     @staticmethod
     def id_for(event_id: UUID, recipient: str, channel: str) -> UUID:
         """Exactly once per (event, recipient, channel): a second attempt collides with the first."""
@@ -61,9 +60,15 @@ def message_for(kind: str, case_number: str, facts: dict) -> str:
 class Webhook(Audited):
     """An admin-registered endpoint told of notifications of the kinds it asked for."""
 
+    id: UUID
+
+    @staticmethod
+    def id_for_request(username: str, idempotency_key: str) -> UUID:
+        return uuid5(_NAMESPACE, f"webhook:{username}\n{idempotency_key}")
 
     @event("WebhookRegistered")
-    def __init__(self, url: str, events: list[str], secret: str, by: dict):
+    def __init__(self, url: str, events: list[str], secret: str, request_hash: str, by: dict):
+        self.request_hash = request_hash
         self.url = url
         self.events = events
         self.secret = secret  # encrypted at rest with the rest of the event state

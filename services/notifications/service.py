@@ -14,7 +14,7 @@ from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.settings import env
-from shared.validation import load, parse_id
+from shared.validation import clean, load, parse_id
 
 
 ESCALATION_SCAN_SECONDS = float(env("ESCALATION_SCAN_SECONDS", "60"))
@@ -72,8 +72,8 @@ class NotificationsService(Observable):
             pass
 
     @rpc(expected_exceptions=EXPECTED)
-    def register_webhook(self, caller, data):
-        webhook = self.store.register_webhook(read_caller(caller), load(WebhookSchema(), data))
+    def register_webhook(self, caller, data, idempotency_key=None):
+        webhook = self.store.register_webhook(read_caller(caller), clean(WebhookSchema(), data), idempotency_key)
         return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}
 
     @rpc(expected_exceptions=EXPECTED)

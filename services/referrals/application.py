@@ -63,11 +63,19 @@ class ReferralsStore(ServiceStore):
 
     # --- the directory ----------------------------------------------------------------
 
-    def register_provider(self, caller: dict, data: dict) -> Provider:
+    def register_provider(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Provider:
         if caller["role"] != "admin":
             raise Forbidden("Only an admin manages the provider directory.")
-        provider = Provider(by=recorded_by(caller), **data)
-        self.save(provider)
+        fingerprint = _fingerprint(data)
+        provider_id = Referral.id_for_request(caller["username"], f"provider:{idempotency_key}") \
+            if idempotency_key else uuid4()
+        if idempotency_key and (first := self.first_version(provider_id, fingerprint)):
+            return first
+        provider = Provider(id=provider_id, request_hash=fingerprint, by=recorded_by(caller), **data)
+        try:
+            self.save(provider)
+        except IntegrityError:
+            return self.first_version(provider_id, fingerprint)
         return provider
 
     def providers(self, service_type: str | None, area: str | None) -> list[dict]:
@@ -112,7 +120,7 @@ class ReferralsStore(ServiceStore):
         """The gateway has checked that the case is in the caller's scope."""
         if caller["role"] not in CASE_ROLES:
             raise Forbidden("Only caseworkers and supervisors make referrals.")
-        fingerprint = hashlib.sha256(json.dumps([str(case_id), data], sort_keys=True, default=str).encode()).hexdigest()
+        fingerprint = _fingerprint([str(case_id), data])
         referral_id = Referral.id_for_request(caller["username"], idempotency_key) if idempotency_key else uuid4()
         if idempotency_key and (first := self.first_version(referral_id, fingerprint)):
             return first
@@ -182,6 +190,10 @@ class ReferralsStore(ServiceStore):
 
     def _referral(self, referral_id: UUID) -> Referral:
         return self.get_one(referral_id, Referral, "No such referral.")
+
+
+def _fingerprint(request) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def provider_view(provider: Provider) -> dict:

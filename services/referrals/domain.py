@@ -13,9 +13,11 @@ _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/referrals")
 class Provider(Audited):
     """A service provider on the referral pathway (an organisation, never a survivor)."""
 
+    id: UUID
 
     @event("ProviderRegistered")
-    def __init__(self, name: str, service_types: list[str], area: str, contact: str, by: dict):
+    def __init__(self, name: str, service_types: list[str], area: str, contact: str, request_hash: str, by: dict):
+        self.request_hash = request_hash
         self.name = name
         self.service_types = service_types
         self.area = area
@@ -24,7 +26,6 @@ class Provider(Audited):
 
 class Referral(Audited):
     id: UUID
-
 
     @staticmethod
     def id_for_request(username: str, idempotency_key: str) -> UUID:

@@ -20,8 +20,9 @@ class ReferralsService(Observable):
     store: ReferralsStore = EventSourced(ReferralsStore, publication=public_event, projections=(Directory(),))
 
     @rpc(expected_exceptions=EXPECTED)
-    def register_provider(self, caller, data):
-        provider = self.store.register_provider(read_caller(caller), clean(schemas.ProviderSchema(), data))
+    def register_provider(self, caller, data, idempotency_key=None):
+        provider = self.store.register_provider(read_caller(caller), clean(schemas.ProviderSchema(), data),
+                                                idempotency_key)
         return provider_view(provider)
 
     @rpc(expected_exceptions=EXPECTED)

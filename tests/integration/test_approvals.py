@@ -169,3 +169,16 @@ def test_submissions_made_while_approvals_is_down_are_each_handled_once(people, 
         pending_request(sup2, case)
     for case in cases:
         assert len(requests_for(sup2, case)) == 1
+
+
+def test_a_decision_retried_with_its_idempotency_key_gets_the_first_answer(people):
+    cw1, sup1 = people["cw1"], people["sup1"]
+    case = case_with_plan(cw1)
+    post(cw1, f"/v1/cases/{case['id']}/plan/submit", None, 202)
+    request = pending_request(sup1, case)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = sup1.post(f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": "ok"}, headers=key)
+    again = sup1.post(f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": "ok"}, headers=key)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    other = sup1.post(f"/v1/approvals/{request['id']}/decision", {"decision": "reject", "comment": "no"}, headers=key)
+    assert other.status_code == 409

@@ -228,3 +228,11 @@ def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, sm
     time.sleep(1)
     assert mail_for("cw8@example.org") == []  # e-mail turned off: the in-app notification only
     assert len(mail_for("cw9@example.org")) == 1
+
+
+def test_registering_a_webhook_twice_with_one_idempotency_key_adds_one(people):
+    admin, key = people["admin"], {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"url": "http://127.0.0.1:9/unused", "events": ["approval_requested"], "secret": "s" * 24}
+    first, again = admin.post("/v1/webhooks", body, headers=key), admin.post("/v1/webhooks", body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert admin.post("/v1/webhooks", dict(body, secret="t" * 24), headers=key).status_code == 409

@@ -93,3 +93,14 @@ def test_decline_withdraw_and_withdrawn_consent(people, pathway):
     time.sleep(2)  # the withdrawal travels as an event; polling with POSTs would make referrals meanwhile
     blocked = refer(cw1, case, pathway["clinic"])
     assert blocked.status_code == 409 and "consent" in blocked.json()["detail"]
+
+
+def test_registering_a_provider_twice_with_one_idempotency_key_adds_one(people):
+    admin, key = people["admin"], {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"name": f"Shelter {uuid.uuid4().hex[:6]}", "service_types": ["shelter"], "area": "Dadaab", "contact": "c"}
+    first, again = admin.post("/v1/providers", body, headers=key), admin.post("/v1/providers", body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    assert admin.post("/v1/providers", dict(body, area="Elsewhere"), headers=key).status_code == 409
+    wait_until(lambda: people["cw1"].get("/v1/providers", params={"area": "Dadaab"}).json()["items"], what="listed")
+    assert [p["name"] for p in people["cw1"].get("/v1/providers", params={"area": "Dadaab"}).json()["items"]
+            ].count(body["name"]) == 1
