@@ -2,11 +2,14 @@
 schema, event state encrypted at rest, plus two small tables of plumbing:
 `positions` (how far each follower of the notification log got) and `inbox` (which bus events
 a consumer already processed)."""
+import hashlib
+import json
 from collections.abc import Callable
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
@@ -41,6 +44,19 @@ class ServiceRecorder(PostgresApplicationRecorder):
                                  " version, status) VALUES (%s, %s, %s, %s, %s, %s)").format(schema),
                          idempotency)
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+_REQUESTS = uuid5(NAMESPACE_URL, "https://casetrail.example/requests")
+
+
+def fingerprint(request) -> str:
+    """A request's hash: tells a retry from another request sent with the same Idempotency-Key."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def request_id(kind: type, username: str, idempotency_key: str) -> UUID:
+    """A retried create (same kind of aggregate, user and key) names the same aggregate."""
+    return uuid5(_REQUESTS, f"{kind.__name__}:{username}\n{idempotency_key}")
 
 
 def store_env(settings: Settings) -> dict[str, str]:
@@ -139,13 +155,33 @@ class ServiceStore(Application):
             raise NotFound(missing)
         return aggregate
 
-    def first_version(self, aggregate_id: UUID, fingerprint: str):
-        """For a create retried with the same Idempotency-Key: the aggregate as first created, if it was."""
+    def create_once(self, kind: type, caller: dict, idempotency_key: str | None, request, build: Callable):
+        """Saves `build(aggregate_id, request_hash)` once per (kind, user, Idempotency-Key): a retry of
+        the same request gets the aggregate as first created; the key with another request is Conflict."""
+        request_hash = fingerprint(request)
+        if not idempotency_key:
+            aggregate = build(uuid4(), request_hash)
+            self.save(aggregate)
+            return aggregate
+        aggregate_id = request_id(kind, caller["username"], idempotency_key)
+        if first := self._first_version(aggregate_id, request_hash):
+            return first
+        aggregate = build(aggregate_id, request_hash)
+        try:
+            self.save(aggregate)
+        except IntegrityError:
+            # The same request, retried concurrently: the first one won.
+            if first := self._first_version(aggregate_id, request_hash):
+                return first
+            raise
+        return aggregate
+
+    def _first_version(self, aggregate_id: UUID, request_hash: str):
         try:
             first = self.repository.get(aggregate_id, version=1)
         except AggregateNotFoundError:
             return None
-        if first.request_hash != fingerprint:
+        if first.request_hash != request_hash:
             raise Conflict("This Idempotency-Key was used for a different request.")
         return first
 

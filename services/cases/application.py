@@ -1,21 +1,18 @@
 """Use cases of the cases service, its read model, and what it tells the bus."""
 import base64
-import hashlib
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.cases.domain import Case, Consent, in_scope, scope
 from shared.caller import recorded_by
-from shared.envelope import REFERRAL_EVENTS
 from shared.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from shared.outbox import Projection
 from shared.settings import env
-from shared.store import ServiceStore
+from shared.store import ServiceStore, fingerprint
 
 SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
 DECISIONS = ("CasePlanApproved", "CasePlanRejected", "ClosureApproved", "ClosureRejected")
@@ -98,10 +95,6 @@ def public_event(event) -> tuple[str, dict] | None:
     return (kind, simple[kind]()) if kind in simple else None
 
 
-def request_hash(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
 REFERRAL_TABLE = (
     # Each case's referrals and their status, as the referrals service announces them.
     "CREATE TABLE IF NOT EXISTS {schema}.case_referrals (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
@@ -169,18 +162,9 @@ class CasesStore(ServiceStore):
     # --- commands ---------------------------------------------------------------------
 
     def register_case(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Case:
-        fingerprint = request_hash(data)
-        case_id = Case.id_for_request(caller["username"], idempotency_key) if idempotency_key else uuid4()
-        if idempotency_key and (first := self.first_version(case_id, fingerprint)):
-            return first
-        case = Case(id=case_id, case_number=self._next_case_number(), assigned_to=caller["username"],
-                    request_hash=fingerprint, by=recorded_by(caller), **data)
-        try:
-            self.save(case)
-        except IntegrityError:
-            # The same request, retried concurrently: the first one won.
-            return self.first_version(case_id, fingerprint)
-        return case
+        return self.create_once(Case, caller, idempotency_key, data, lambda case_id, request_hash: Case(
+            id=case_id, case_number=self._next_case_number(), assigned_to=caller["username"],
+            request_hash=request_hash, by=recorded_by(caller), **data))
 
     def record_consent(self, caller, case_id, terms, options) -> Consent:
         def record(case: Case) -> Consent:
@@ -306,15 +290,15 @@ class CasesStore(ServiceStore):
                 change: Callable, reader: Callable | None = None):
         """get → call → save, honouring If-Match and Idempotency-Key."""
         key, if_match = options.get("idempotency_key"), options.get("if_match")
-        fingerprint = request_hash({"command": command, "case": str(case_id), "data": data})
+        request_hash = fingerprint({"command": command, "case": str(case_id), "data": data})
         for attempt in range(3):
-            if key and (first := self._replay(caller, key, fingerprint)):
+            if key and (first := self._replay(caller, key, request_hash)):
                 return first
             case = (reader or self.case_for)(caller, case_id)
             if if_match is not None and if_match != case.version:
                 raise VersionMismatch(f"The case is at version {case.version}; reload it before changing it.")
             changed = change(case) or case
-            replay = (caller["username"], key, fingerprint, changed.id, changed.version, 0) if key else None
+            replay = (caller["username"], key, request_hash, changed.id, changed.version, 0) if key else None
             try:
                 self.save(changed, idempotency=replay)
                 return changed
@@ -323,15 +307,15 @@ class CasesStore(ServiceStore):
                 # If-Match the caller asked for no precondition: apply the command to the new state.
                 if if_match is not None:
                     break
-        if key and (first := self._replay(caller, key, fingerprint)):
+        if key and (first := self._replay(caller, key, request_hash)):
             return first
         raise VersionMismatch("The case changed while this was being saved; reload it and try again.")
 
-    def _replay(self, caller: dict, key: str, fingerprint: str):
+    def _replay(self, caller: dict, key: str, request_hash: str):
         first = self.first_answer(caller["username"], key)
         if first is None:
             return None
-        if first["request_hash"] != fingerprint:
+        if first["request_hash"] != request_hash:
             raise Conflict("This Idempotency-Key was used for a different request.")
         return self.repository.get(first["aggregate_id"], version=first["version"])
 

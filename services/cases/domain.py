@@ -13,7 +13,6 @@ STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up"
 CASE_ROLES = ("caseworker", "supervisor")
 CADENCE = {"high": timedelta(hours=84), "medium": timedelta(days=7), "low": timedelta(days=14)}
 UNREACHABLE_AFTER = timedelta(days=30)
-_REQUEST_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-requests")
 _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 
 
@@ -44,11 +43,6 @@ class Case(Audited):
         self.conferences = 0
         self.closure: dict = {"status": "none"}
         self.feedback_given = 0
-
-    @staticmethod
-    def id_for_request(username: str, idempotency_key: str) -> UUID:
-        """A retried registration (same user, same Idempotency-Key) lands on the same case."""
-        return uuid5(_REQUEST_NAMESPACE, f"{username}\n{idempotency_key}")
 
     # --- assessment ---------------------------------------------------------------------
 

@@ -1,6 +1,4 @@
 """Identity: users, passwords (argon2), access tokens (signed JWT), login throttling."""
-import hashlib
-import json
 import time
 from collections import defaultdict, deque
 from uuid import uuid4
@@ -14,7 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from services.gateway.domain import User
 from shared.caller import recorded_by
 from shared.errors import CasetrailError, Conflict, Forbidden, InvalidInput
-from shared.store import ServiceStore
+from shared.store import ServiceStore, fingerprint
 
 SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
 
@@ -126,8 +124,7 @@ class IdentityStore(ServiceStore):
 
 def _fingerprint(data: dict) -> str:
     # The password is left out: an unsalted fast hash of it must not be stored.
-    public = {k: v for k, v in data.items() if k != "password"}
-    return hashlib.sha256(json.dumps(public, sort_keys=True, default=str).encode()).hexdigest()
+    return fingerprint({k: v for k, v in data.items() if k != "password"})
 
 
 class Tokens:

@@ -1,9 +1,7 @@
 """The notifications service's store: who is who (from the gateway's and the cases service's
 events), and each person's in-app notifications."""
-import hashlib
-import json
 from datetime import UTC, datetime, timedelta
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
@@ -239,16 +237,8 @@ class NotificationsStore(ServiceStore):
     def register_webhook(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Webhook:
         if caller["role"] != "admin":
             raise Forbidden("Only an admin registers webhooks.")
-        fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-        webhook_id = Webhook.id_for_request(caller["username"], idempotency_key) if idempotency_key else uuid4()
-        if idempotency_key and (first := self.first_version(webhook_id, fingerprint)):
-            return first
-        webhook = Webhook(id=webhook_id, request_hash=fingerprint, by=recorded_by(caller), **data)
-        try:
-            self.save(webhook)
-        except IntegrityError:
-            return self.first_version(webhook_id, fingerprint)
-        return webhook
+        return self.create_once(Webhook, caller, idempotency_key, data, lambda webhook_id, request_hash: Webhook(
+            id=webhook_id, request_hash=request_hash, by=recorded_by(caller), **data))
 
     def webhook_deliveries(self, caller: dict, webhook_id: UUID) -> list[dict]:
         if caller["role"] != "admin":

@@ -62,10 +62,6 @@ class Webhook(Audited):
 
     id: UUID
 
-    @staticmethod
-    def id_for_request(username: str, idempotency_key: str) -> UUID:
-        return uuid5(_NAMESPACE, f"webhook:{username}\n{idempotency_key}")
-
     @event("WebhookRegistered")
     def __init__(self, url: str, events: list[str], secret: str, request_hash: str, by: dict):
         self.request_hash = request_hash

@@ -1,8 +1,6 @@
 """Use cases of the referrals service: the provider directory, referrals, and the survivor's
 consent as the cases service announces it."""
-import hashlib
-import json
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
@@ -66,17 +64,8 @@ class ReferralsStore(ServiceStore):
     def register_provider(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Provider:
         if caller["role"] != "admin":
             raise Forbidden("Only an admin manages the provider directory.")
-        fingerprint = _fingerprint(data)
-        provider_id = Referral.id_for_request(caller["username"], f"provider:{idempotency_key}") \
-            if idempotency_key else uuid4()
-        if idempotency_key and (first := self.first_version(provider_id, fingerprint)):
-            return first
-        provider = Provider(id=provider_id, request_hash=fingerprint, by=recorded_by(caller), **data)
-        try:
-            self.save(provider)
-        except IntegrityError:
-            return self.first_version(provider_id, fingerprint)
-        return provider
+        return self.create_once(Provider, caller, idempotency_key, data, lambda provider_id, request_hash: Provider(
+            id=provider_id, request_hash=request_hash, by=recorded_by(caller), **data))
 
     def providers(self, service_type: str | None, area: str | None) -> list[dict]:
         where, params = ["true"], []
@@ -120,23 +109,16 @@ class ReferralsStore(ServiceStore):
         """The gateway has checked that the case is in the caller's scope."""
         if caller["role"] not in CASE_ROLES:
             raise Forbidden("Only caseworkers and supervisors make referrals.")
-        fingerprint = _fingerprint([str(case_id), data])
-        referral_id = Referral.id_for_request(caller["username"], idempotency_key) if idempotency_key else uuid4()
-        if idempotency_key and (first := self.first_version(referral_id, fingerprint)):
-            return first
-        if not self.consent_allows_referral(case_id):
-            raise InvalidTransition("The survivor's current consent does not allow sharing with service "
-                                    "providers: record consent to services and sharing first.")
-        provider = self._provider(data["provider_id"])
-        if data["service_type"] not in provider.service_types:
-            raise InvalidInput({"service_type": [f"{provider.name} does not offer {data['service_type']} services."]})
-        referral = Referral(id=referral_id, case_id=case_id, case_number=case_number, request_hash=fingerprint,
+        def referral(referral_id, request_hash) -> Referral:
+            if not self.consent_allows_referral(case_id):
+                raise InvalidTransition("The survivor's current consent does not allow sharing with service "
+                                        "providers: record consent to services and sharing first.")
+            provider = self._provider(data["provider_id"])
+            if data["service_type"] not in provider.service_types:
+                raise InvalidInput({"service_type": [f"{provider.name} does not offer {data['service_type']} services."]})
+            return Referral(id=referral_id, case_id=case_id, case_number=case_number, request_hash=request_hash,
                             by=recorded_by(caller), **data)
-        try:
-            self.save(referral)
-        except IntegrityError:
-            return self.first_version(referral_id, fingerprint)
-        return referral
+        return self.create_once(Referral, caller, idempotency_key, [str(case_id), data], referral)
 
     def referrals_of_case(self, case_id: UUID) -> list[Referral]:
         return self._referrals("case_id = %s", case_id)
@@ -190,10 +172,6 @@ class ReferralsStore(ServiceStore):
 
     def _referral(self, referral_id: UUID) -> Referral:
         return self.get_one(referral_id, Referral, "No such referral.")
-
-
-def _fingerprint(request) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def provider_view(provider: Provider) -> dict:

@@ -27,10 +27,6 @@ class Provider(Audited):
 class Referral(Audited):
     id: UUID
 
-    @staticmethod
-    def id_for_request(username: str, idempotency_key: str) -> UUID:
-        return uuid5(_NAMESPACE, f"{username}\n{idempotency_key}")
-
     @event("ReferralMade")
     def __init__(self, case_id: UUID, case_number: str, provider_id: UUID, service_type: str, urgency: str,
                  notes: str | None, request_hash: str, by: dict):

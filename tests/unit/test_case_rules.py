@@ -5,6 +5,7 @@ import pytest
 
 from services.cases.domain import Case, Consent
 from shared.errors import Forbidden, InvalidTransition
+from shared.store import request_id
 
 CW = {"username": "cw1", "role": "caseworker", "correlation_id": None}
 SUP = {"username": "sup1", "role": "supervisor", "correlation_id": None}
@@ -13,13 +14,13 @@ GOALS = [{"need": "medical", "action": "refer to clinic", "responsible": "cw1", 
 
 
 def registered(risk="high") -> Case:
-    return Case(id=Case.id_for_request("cw1", "k"), case_number="GBV-2026-000001", survivor={"name": "A"},
+    return Case(id=request_id(Case, "cw1", "k"), case_number="GBV-2026-000001", survivor={"name": "A"},
                 risk_level=risk, is_child=False, caregiver=None, intake_notes=None, assigned_to="cw1",
                 request_hash="h", by=CW)
 
 
 def consent(services=True) -> Consent:
-    return Consent(id=Consent.id_for(Case.id_for_request("cw1", "k")), case_id=Case.id_for_request("cw1", "k"),
+    return Consent(id=Consent.id_for(request_id(Case, "cw1", "k")), case_id=request_id(Case, "cw1", "k"),
                    terms={"services": services, "share_with_providers": True}, by=CW)
 
 

@@ -1,13 +1,14 @@
 import pytest
 
-from services.cases.domain import Case, in_scope, require, scope
+from services.cases.domain import Case, Consent, in_scope, require, scope
 from shared.errors import Forbidden
+from shared.store import request_id
 
 BY = {"username": "cw1", "role": "caseworker", "correlation_id": None}
 
 
 def a_case(assigned_to="cw1") -> Case:
-    return Case(id=Case.id_for_request("cw1", "k"), case_number="GBV-2026-000001", survivor={"name": "A"},
+    return Case(id=request_id(Case, "cw1", "k"), case_number="GBV-2026-000001", survivor={"name": "A"},
                 risk_level="medium", is_child=False, caregiver=None, intake_notes=None,
                 assigned_to=assigned_to, request_hash="h", by=BY)
 
@@ -20,9 +21,10 @@ def test_a_new_case_starts_in_engagement_and_records_who_registered_it():
 
 
 def test_a_retry_lands_on_the_same_case_id_only_for_the_same_user_and_key():
-    assert Case.id_for_request("cw1", "k") == Case.id_for_request("cw1", "k")
-    assert Case.id_for_request("cw1", "k") != Case.id_for_request("cw2", "k")
-    assert Case.id_for_request("cw1", "k") != Case.id_for_request("cw1", "k2")
+    assert request_id(Case, "cw1", "k") == request_id(Case, "cw1", "k")
+    assert request_id(Case, "cw1", "k") != request_id(Case, "cw2", "k")
+    assert request_id(Case, "cw1", "k") != request_id(Case, "cw1", "k2")
+    assert request_id(Case, "cw1", "k") != request_id(Consent, "cw1", "k")  # one key, two kinds: two aggregates
 
 
 def test_scope_caseworker_sees_own_supervisor_sees_team():
