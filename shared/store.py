@@ -185,6 +185,18 @@ class ServiceStore(Application):
             raise Conflict("This Idempotency-Key was used for a different request.")
         return first
 
+    def save_once(self, consumer: str, event_id: UUID, *aggregates) -> bool:
+        """Saves the effect of a bus event with its inbox row, in one transaction. False: the event
+        was processed before (a redelivery). Any other clash (the aggregate changed meanwhile) raises,
+        so the consumer retries."""
+        try:
+            self.save(*aggregates, inbox=(consumer, event_id))
+        except IntegrityError:
+            if self.processed(consumer, event_id):
+                return False
+            raise
+        return True
+
     def processed(self, consumer: str, event_id: UUID) -> bool:
         with self.datastore.transaction() as curs:
             curs.execute(self.sql("SELECT 1 FROM {schema}.inbox WHERE consumer = %s AND event_id = %s"),

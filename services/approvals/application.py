@@ -102,12 +102,11 @@ class ApprovalsStore(ServiceStore):
         else:
             approval.grant_by_policy(by=by)
         try:
-            self.save(*changed, inbox=(consumer, event_id))
+            return self.save_once(consumer, event_id, *changed)
         except IntegrityError:
-            if self.processed(consumer, event_id) or self._exists(approval.id):
-                return False  # delivered twice, or re-published with the same submission
+            if self._exists(approval.id):
+                return False  # the same submission, announced again
             raise
-        return True
 
     def decide(self, caller: dict, approval_id: UUID, decision: dict, idempotency_key: str | None = None) -> Approval:
         if caller["role"] != "supervisor":

@@ -237,13 +237,7 @@ class CasesStore(ServiceStore):
             case.decide_plan(payload["submission"], approved, payload["decided_by"], by=by, now=self.clock())
         else:
             case.decide_closure(payload["submission"], approved, payload["decided_by"], by=by)
-        try:
-            self.save(case, inbox=(consumer, event_id))
-        except IntegrityError:
-            if self.processed(consumer, event_id):
-                return False
-            raise  # the case changed meanwhile: the consumer retries
-        return True
+        return self.save_once(consumer, event_id, case)
 
     def referral_changed(self, envelope: dict) -> bool:
         payload = envelope["payload"]

@@ -120,13 +120,7 @@ class NotificationsStore(ServiceStore):
             webhooks.queue_deliveries(self, curs, event_id, kind, {
                 "event_id": str(event_id), "type": kind, "case_id": str(case_id), "case_number": case_number,
                 "message": message, "occurred_at": envelope["occurred_at"].isoformat()})
-        try:
-            self.save(*notifications, inbox=(consumer, event_id))
-        except IntegrityError:
-            if self.processed(consumer, event_id):
-                return False
-            raise
-        return True
+        return self.save_once(consumer, event_id, *notifications)
 
     def _what_and_whom(self, envelope: dict):
         event_type, payload = envelope["event_type"], envelope["payload"]
