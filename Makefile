@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 VENV ?= .venv
 
-.PHONY: up down logs status test unit install bench
+.PHONY: up down logs status test unit install bench audit
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
 	@$(STACK) up
@@ -25,6 +25,9 @@ test: install  ## unit and integration tests; starts its own PostgreSQL and Rabb
 
 unit: install
 	@$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+audit:         ## the audit CLI on the running installation: make audit ARGS="verify --all"
+	@$(STACK) audit $(ARGS)
 
 bench: install
 	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m bench

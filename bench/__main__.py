@@ -8,6 +8,7 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import base64  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -45,7 +46,8 @@ def setup_environment() -> dict:
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     env = {"POSTGRES_DBNAME": dbname, "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5673/{vhost}",
-           "CASES_CIPHER_KEY": AESCipher.create_key(32), "OVERDUE_SCAN_SECONDS": "3600",
+           "CASES_CIPHER_KEY": AESCipher.create_key(32),
+           "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(), "OVERDUE_SCAN_SECONDS": "3600",
            "POSTGRES_POOL_SIZE": "10", "BENCH_DB": dbname, "BENCH_VHOST": vhost}
     os.environ.update(env)
     return env

@@ -3,7 +3,7 @@
 set -eu
 SECRETS=${SECRETS_FILE:-/secrets/secrets.env}
 if [ "${1:-}" = "secrets" ]; then
-  [ -s "$SECRETS" ] || { umask 077; python -m shared.secrets > "$SECRETS.tmp" && mv "$SECRETS.tmp" "$SECRETS"; }
+  umask 077; python -m shared.secrets "$SECRETS" >> "$SECRETS"  # only what it lacks
   chown 10001 "$SECRETS"  # the services run as uid 10001
   exit 0
 fi

@@ -122,10 +122,8 @@ rabbitmqctl_cmd() { ( rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@" ); }
 secrets() {
   # Generated once per installation; never committed.
   local f=$RUN/secrets.env
-  if [ ! -f "$f" ]; then
-    mkdir -p "$RUN"; umask 077
-    "$VENV/bin/python" -m shared.secrets > "$f"
-  fi
+  mkdir -p "$RUN"
+  ( umask 077; "$VENV/bin/python" -m shared.secrets "$f" >> "$f" )
   set -a; . "$f"; set +a
 }
 
@@ -167,6 +165,8 @@ case "${1:-}" in
   infra-start) start_postgres; start_rabbitmq ;;
   infra-stop) stop_rabbitmq; stop_postgres ;;
   rabbitmqctl) shift; rabbitmqctl_cmd "$@" ;;
+  audit)  # the audit CLI, with the cases service's settings and keys
+    shift; secrets; cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
   up)
     install_packages; install_venv; start_postgres; start_rabbitmq; start_services
     secrets
@@ -178,5 +178,5 @@ case "${1:-}" in
     pg_running && echo "postgres: running" || echo "postgres: stopped"
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|up|down|status|rabbitmqctl ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|up|down|status|rabbitmqctl ARGS|audit ARGS" >&2; exit 2 ;;
 esac

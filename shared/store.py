@@ -1,7 +1,11 @@
 """The event-sourced store each service owns: eventsourcing on PostgreSQL, in the service's own
-schema, event state encrypted at rest, plus two small tables of plumbing:
-`positions` (how far each follower of the notification log got) and `inbox` (which bus events
-a consumer already processed)."""
+schema, event state encrypted at rest, plus small tables of plumbing: `positions` (how far each
+follower of the notification log got), `inbox` (which bus events a consumer already processed),
+`idempotency`, and the audit hash chains (`audit_chain`, `audit_heads`).
+
+A store that names a chain for its aggregates (`chain_of`) gets each stored event linked into
+that chain as it is written, in the same transaction: `hash` = SHA-256 over the previous hash and
+the stored event's bytes (id, version, topic and the encrypted state, exactly as stored)."""
 import hashlib
 import json
 from collections.abc import Callable
@@ -26,15 +30,35 @@ SUPPORT_TABLES = (
     " username text NOT NULL, key text NOT NULL, request_hash text NOT NULL,"
     " aggregate_id uuid NOT NULL, version integer NOT NULL, status integer NOT NULL,"
     " created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (username, key))",
+    "CREATE TABLE IF NOT EXISTS {schema}.audit_chain ("
+    " chain_id uuid NOT NULL, sequence bigint NOT NULL, originator_id uuid NOT NULL,"
+    " originator_version integer NOT NULL, hash text NOT NULL, PRIMARY KEY (chain_id, sequence),"
+    " UNIQUE (originator_id, originator_version))",
+    "CREATE TABLE IF NOT EXISTS {schema}.audit_heads ("
+    " chain_id uuid PRIMARY KEY, sequence bigint NOT NULL, hash text NOT NULL)",
 )
+GENESIS = "0" * 64
+
+
+def link_hash(prev_hash: str, stored) -> str:
+    """One link of a chain: the previous hash and the stored event, byte for byte."""
+    digest = hashlib.sha256(prev_hash.encode())
+    for part in (str(stored.originator_id), str(stored.originator_version), stored.topic):
+        digest.update(b"\x00" + part.encode())
+    digest.update(b"\x00" + bytes(stored.state))
+    return digest.hexdigest()
 
 
 class ServiceRecorder(PostgresApplicationRecorder):
     """Writes an inbox or idempotency row in the same transaction as the events:
-    `store.save(case, inbox=(consumer, event_id))`, `store.save(case, idempotency=Replay(...))`.
+    `store.save(case, inbox=(consumer, event_id))`, `store.save(case, idempotency=(...))`,
+    or other statements: `store.save(case, statements=[(sql, params)])`.
     A second save with the same inbox or idempotency key fails whole, with IntegrityError."""
 
-    def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, **kwargs) -> None:
+    def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, statements=(),
+                       **kwargs) -> None:
+        for statement, params in statements:  # whatever else must commit with these events
+            curs.execute(statement, params)
         schema = sql.Identifier(self.datastore.schema)
         if inbox is not None:
             curs.execute(sql.SQL("INSERT INTO {}.inbox (consumer, event_id) VALUES (%s, %s)").format(schema),
@@ -44,6 +68,30 @@ class ServiceRecorder(PostgresApplicationRecorder):
                                  " version, status) VALUES (%s, %s, %s, %s, %s, %s)").format(schema),
                          idempotency)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(self, curs, stored_events, *, chains=None, **kwargs):
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if chains:
+            # After the insert, so under its table lock: links are added in commit order.
+            self._extend_chains(curs, stored_events, chains)
+        return notification_ids
+
+    def _extend_chains(self, curs, stored_events, chains: dict) -> None:
+        schema = sql.Identifier(self.datastore.schema)
+        links = [(chains[stored.originator_id], stored) for stored in stored_events
+                 if stored.originator_id in chains]
+        curs.execute(sql.SQL("SELECT chain_id, sequence, hash FROM {}.audit_heads WHERE chain_id = ANY(%s)"
+                             " ORDER BY chain_id FOR UPDATE").format(schema), (sorted({c for c, _ in links}),))
+        heads = {row["chain_id"]: (row["sequence"], row["hash"]) for row in curs.fetchall()}
+        rows = []
+        for chain_id, stored in links:
+            sequence, prev_hash = heads.get(chain_id, (0, GENESIS))
+            heads[chain_id] = (sequence + 1, link_hash(prev_hash, stored))
+            rows.append((chain_id, sequence + 1, stored.originator_id, stored.originator_version, heads[chain_id][1]))
+        curs.executemany(sql.SQL("INSERT INTO {}.audit_chain VALUES (%s, %s, %s, %s, %s)").format(schema), rows)
+        curs.executemany(sql.SQL("INSERT INTO {}.audit_heads VALUES (%s, %s, %s) ON CONFLICT (chain_id)"
+                                 " DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash").format(schema),
+                         [(chain_id, sequence, head) for chain_id, (sequence, head) in heads.items()])
 
 
 _REQUESTS = uuid5(NAMESPACE_URL, "https://casetrail.example/requests")
@@ -88,6 +136,55 @@ def create_schema(settings: Settings) -> None:
             sql.Identifier(settings.postgres_schema)))
 
 
+class ChainCheck:
+    """Walks a chain's links in order and finds the first one that does not hold."""
+
+    def __init__(self):
+        self.links, self.expected, self.prev_hash, self.bad = 0, 1, GENESIS, None
+        self.recorded_head = None
+
+    def add(self, link: dict) -> None:
+        self.links += 1
+        if self.bad is not None:
+            return
+        if link["sequence"] != self.expected or link["topic"] is None:
+            self.bad = self.expected  # a link, or the event it names, was removed
+            return
+        computed = link_hash(self.prev_hash, _Stored(link))
+        if computed != link["hash"]:
+            self.bad = self.expected  # the event, or its place in the chain, changed
+            return
+        self.prev_hash, self.expected = computed, self.expected + 1
+
+    def end(self, head: dict | None, stored_events: int | None) -> None:
+        """`head`: the chain's recorded head; `stored_events`: how many events its streams hold."""
+        self.recorded_head = head["hash"] if head else None
+        if self.bad is not None:
+            return
+        last = self.expected - 1
+        if head is None or head["sequence"] > last:
+            self.bad = last + 1  # links cut off the end (or the head itself removed)
+        elif head["sequence"] < last:
+            self.bad = head["sequence"] + 1  # links past the head were added behind its back
+        elif head["hash"] != self.prev_hash:
+            self.bad = last
+        elif stored_events is not None and stored_events != last:
+            self.bad = last + 1  # an event was slipped in without a link
+
+    def result(self) -> dict:
+        result = {"valid": self.bad is None, "events": self.links,
+                  "head_hash": self.recorded_head}
+        if self.bad is not None:
+            result["first_bad_sequence"] = self.bad
+        return result
+
+
+class _Stored:
+    def __init__(self, link: dict):
+        self.originator_id, self.originator_version = link["originator_id"], link["originator_version"]
+        self.topic, self.state = link["topic"], link["state"]
+
+
 class ServiceStore(Application):
     """Base for each service's application. Subclasses add `tables` (SQL with {schema})."""
 
@@ -105,9 +202,87 @@ class ServiceStore(Application):
             for statement in SUPPORT_TABLES + self.tables:
                 curs.execute(self.sql(statement))
 
+    def chain_of(self, recorded) -> UUID | None:
+        """The audit chain an aggregate's (or a bare event's) events are linked into; None: no chain."""
+        return None
+
+    def save(self, *objs, **kwargs):
+        chains = {}
+        for obj in objs:
+            if obj is not None and (chain_id := self.chain_of(obj)) is not None:
+                chains[getattr(obj, "originator_id", None) or obj.id] = chain_id
+        return super().save(*objs, chains=chains, **kwargs)
+
+    def chain(self, chain_id: UUID, after: int = 0, limit: int | None = None) -> list[dict]:
+        """The chain's links in order, each with its stored event (None where the row is gone)."""
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql(
+                "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}." + self.recorder.events_table_name +
+                " e USING (originator_id, originator_version)"
+                " WHERE c.chain_id = %s AND c.sequence > %s ORDER BY c.sequence LIMIT %s"),
+                (chain_id, after, limit))
+            return curs.fetchall()
+
+    def verify_chain(self, chain_id: UUID, streams: list[UUID]) -> dict:
+        """Recomputes the chain over the stored events of `streams`. Any changed, removed, reordered
+        or unlinked event makes it invalid, naming the first sequence that does not hold."""
+        links = self.chain(chain_id)
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT sequence, hash FROM {schema}.audit_heads WHERE chain_id = %s"), (chain_id,))
+            head = curs.fetchone()
+            curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"
+                                  " WHERE originator_id = ANY(%s)"), (streams,))
+            stored = curs.fetchone()["n"]
+        checker = ChainCheck()
+        for link in links:
+            checker.add(link)
+        checker.end(head, stored)
+        return checker.result()
+
+    def verify_all(self, progress: Callable[[int], None] = lambda n: None) -> dict:
+        """Every chain in the store, streamed in one pass. `progress(n)` after each batch of links."""
+        invalid, seen, events = {}, set(), 0
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT chain_id, sequence, hash FROM {schema}.audit_heads"))
+            heads = {row["chain_id"]: row for row in curs.fetchall()}
+            curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"
+                                  " e WHERE NOT EXISTS (SELECT 1 FROM {schema}.audit_chain c WHERE"
+                                  " c.originator_id = e.originator_id AND c.originator_version = e.originator_version)"))
+            unchained = curs.fetchone()["n"]
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(name="verify_all") as curs:
+            curs.itersize = 5000
+            curs.execute(self.sql(
+                "SELECT c.chain_id, c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}." + self.recorder.events_table_name +
+                " e USING (originator_id, originator_version) ORDER BY c.chain_id, c.sequence"))
+            current, checker = None, None
+            for link in curs:
+                if link["chain_id"] != current:
+                    if checker is not None:
+                        invalid.update(self._finish(checker, current, heads))
+                    current, checker = link["chain_id"], ChainCheck()
+                    seen.add(current)
+                checker.add(link)
+                events += 1
+                if events % 5000 == 0:
+                    progress(events)
+            if checker is not None:
+                invalid.update(self._finish(checker, current, heads))
+        progress(events)
+        invalid.update({str(chain_id): 1 for chain_id in set(heads) - seen})  # every link gone
+        return {"chains": len(seen | set(heads)), "events": events, "invalid": invalid,
+                "unchained_events": unchained}
+
+    @staticmethod
+    def _finish(checker: "ChainCheck", chain_id: UUID, heads: dict) -> dict:
+        checker.end(heads.get(chain_id), None)
+        result = checker.result()
+        return {} if result["valid"] else {str(chain_id): result["first_bad_sequence"]}
+
     def sql(self, statement: str) -> sql.Composed:
-        """A statement with {schema} bound to this service's schema."""
-        return sql.SQL(statement).format(schema=self.schema)
+        """A statement with {schema} bound to this service's schema, {events} to its events table."""
+        return sql.SQL(statement).format(schema=self.schema, events=sql.Identifier(self.recorder.events_table_name))
 
     def _notify(self, recordings) -> None:
         # Right after a commit: wake the outbox relay and projections instead of waiting a poll.

@@ -5,14 +5,15 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from services.cases.domain import Case, Consent, in_scope, scope
+from services.cases.domain import AUDIT_ROLES, Case, CaseAccess, Consent, in_scope, scope
+from services.cases.protection import CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, SealingMapper, redacted
 from shared.caller import recorded_by
-from shared.errors import Conflict, InvalidInput, NotFound, VersionMismatch
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, VersionMismatch
 from shared.outbox import Projection
 from shared.settings import env
-from shared.store import ServiceStore, fingerprint
+from shared.store import GENESIS, ServiceStore, fingerprint
 
 SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
 DECISIONS = ("CasePlanApproved", "CasePlanRejected", "ClosureApproved", "ClosureRejected")
@@ -103,10 +104,35 @@ REFERRAL_TABLE = (
 )
 
 
+def master_key() -> bytes:
+    key = base64.b64decode(env("CASES_MASTER_KEY"))
+    if len(key) != 32:
+        raise RuntimeError("CASES_MASTER_KEY must be 32 bytes, base64-encoded")
+    return key
+
+
 class CasesStore(ServiceStore):
     name = "cases"
-    tables = CaseIndex.TABLES + REFERRAL_TABLE + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
+    tables = (CaseIndex.TABLES + REFERRAL_TABLE + KEY_TABLE
+              + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",))
     snapshotting_intervals = {Case: 100}
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.keys = self.mapper.keys = CaseKeys(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
+
+    def construct_mapper(self):
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
+
+    def chain_of(self, recorded):
+        """One audit chain per case: the case file, its consent and who read it."""
+        if isinstance(recorded, Case):
+            return recorded.id
+        return getattr(recorded, "case_id", None)
+
+    @staticmethod
+    def streams_of(case_id: UUID) -> list[UUID]:
+        return [case_id, Consent.id_for(case_id), CaseAccess.id_for(case_id)]
 
     def clock(self) -> datetime:
         """Now. Tests replace it to travel in time."""
@@ -120,9 +146,14 @@ class CasesStore(ServiceStore):
             raise NotFound("No such case.")
         return case
 
+    def read_case(self, caller: dict, case_id: UUID) -> Case:
+        case = self.case_for(caller, case_id)
+        self.record_view(caller, case_id, "case")
+        return case
+
     def case_as_of(self, caller: dict, case_id: UUID, moment: datetime) -> tuple[Case, Consent | None]:
-        if caller["role"] != "auditor":
-            self.case_for(caller, case_id)
+        self._readable(caller, case_id)
+        self.record_view(caller, case_id, "as_of")
         version = self._version_at(case_id, moment)
         if version is None:
             raise NotFound("The case did not exist at that time.")
@@ -158,6 +189,80 @@ class CasesStore(ServiceStore):
         items = [_index_item(row, self.clock()) for row in rows[:limit]]
         more = len(rows) > limit
         return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
+
+    # --- audit ------------------------------------------------------------------------
+
+    def record_view(self, caller: dict, case_id: UUID, view: str) -> None:
+        """Who read the case file, and when. Reads of one case by many people may race: retried."""
+        stream = CaseAccess.id_for(case_id)
+        for _ in range(10):
+            last = self.recorder.select_events(stream, desc=True, limit=1)
+            viewed = CaseAccess.CaseViewed(
+                originator_id=stream, originator_version=last[0].originator_version + 1 if last else 1,
+                timestamp=CaseAccess.CaseViewed.create_timestamp(), by=recorded_by(caller), case_id=case_id, view=view)
+            try:
+                self.save(viewed)
+                return
+            except IntegrityError:
+                continue
+        raise Conflict("The case is being read by many people at once; try again.")
+
+    def history(self, caller: dict, case_id: UUID, after: int = 0, limit: int = 200, record: bool = True) -> dict:
+        """Every event on the case in chain order, each with its link's hash and the one before."""
+        self._readable(caller, case_id)
+        links = self.chain(case_id, max(after - 1, 0), limit + 2)
+        prev_hash = links.pop(0)["hash"] if after and links and links[0]["sequence"] == after else GENESIS
+        items = []
+        for link in links[:limit]:
+            items.append(self._history_item(link, prev_hash, redact=caller["role"] == "auditor"))
+            prev_hash = link["hash"]
+        if record:
+            self.record_view(caller, case_id, "history")
+        more = len(links) > limit
+        return {"items": items, "next_cursor": str(items[-1]["sequence"]) if more else None}
+
+    def _history_item(self, link: dict, prev_hash: str, redact: bool) -> dict:
+        item = {"sequence": link["sequence"], "hash": link["hash"], "prev_hash": prev_hash}
+        if link["topic"] is None:
+            return {**item, "type": None, "missing": True}
+        try:
+            event = self.mapper.to_domain_event(StoredEvent(
+                originator_id=link["originator_id"], originator_version=link["originator_version"],
+                topic=link["topic"], state=bytes(link["state"])))
+        except Exception:  # a damaged row: the history still answers, verification names it
+            return {**item, "type": None, "unreadable": True}
+        kind = type(event).__name__
+        data = {k: v for k, v in vars(event).items() if k not in _NOT_DATA}
+        if redact:
+            data = redacted(data, IDENTIFYING.get(kind, ()))
+        return {**item, "type": kind, "occurred_at": _iso(event.timestamp),
+                "actor": {"username": event.by.get("username"), "role": event.by.get("role")},
+                "correlation_id": event.by.get("correlation_id"),
+                "stream": _STREAMS.get(type(event).__qualname__.split(".")[0], "case"),
+                "stream_version": event.originator_version, "data": _plain(data)}
+
+    def verify(self, caller: dict, case_id: UUID) -> dict:
+        self._readable(caller, case_id)
+        return self.verify_chain(case_id, self.streams_of(case_id))
+
+    def erase(self, caller, case_id, data, options) -> Case:
+        """Crypto-shredding: the CaseErased event and the key's destruction commit together."""
+        case = self._change(caller, case_id, "erase", data, options, lambda case: case.erase(
+            data["reason"], by=recorded_by(caller), now=self.clock()), destroy_key=True)
+        self.keys.forget(case_id)
+        return self.repository.get(case_id)
+
+    def _readable(self, caller: dict, case_id: UUID) -> None:
+        """Auditors read any case's record; caseworkers and supervisors those in their scope. Asks the
+        index first: a case whose stored events were damaged must still be open to inspection."""
+        if caller["role"] not in AUDIT_ROLES:
+            raise Forbidden(f"A {caller['role']} may not read case files.")
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT assigned_to FROM {schema}.case_index WHERE case_id = %s"), (case_id,))
+            row = curs.fetchone()
+        assigned_to = row["assigned_to"] if row else self._get(case_id, Case).assigned_to  # not indexed yet
+        if caller["role"] != "auditor" and assigned_to not in (scope(caller) or []):
+            raise NotFound("No such case.")
 
     # --- commands ---------------------------------------------------------------------
 
@@ -281,7 +386,7 @@ class CasesStore(ServiceStore):
     # --- plumbing ---------------------------------------------------------------------
 
     def _change(self, caller: dict, case_id: UUID, command: str, data: dict, options: dict,
-                change: Callable, reader: Callable | None = None):
+                change: Callable, reader: Callable | None = None, destroy_key: bool = False):
         """get → call → save, honouring If-Match and Idempotency-Key."""
         key, if_match = options.get("idempotency_key"), options.get("if_match")
         request_hash = fingerprint({"command": command, "case": str(case_id), "data": data})
@@ -293,8 +398,9 @@ class CasesStore(ServiceStore):
                 raise VersionMismatch(f"The case is at version {case.version}; reload it before changing it.")
             changed = change(case) or case
             replay = (caller["username"], key, request_hash, changed.id, changed.version, 0) if key else None
+            extra = {"statements": [self.keys.destruction(case.id)]} if destroy_key else {}
             try:
-                self.save(changed, idempotency=replay)
+                self.save(changed, idempotency=replay, **extra)
                 return changed
             except IntegrityError:
                 # Someone (often the service itself: a timer, a decision) wrote first. Without
@@ -370,7 +476,21 @@ def _iso(moment) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-REDACTED = "[redacted]"
+_NOT_DATA = ("originator_id", "originator_version", "timestamp", "by", "request_hash")
+_STREAMS = {"Case": "case", "Consent": "consent", "CaseAccess": "access"}
+
+
+def _plain(value):
+    """Event data as JSON: ids and times as strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value
 
 
 def consent_view(consent: Consent | None) -> dict | None:
@@ -399,18 +519,7 @@ def case_view(case: Case, consent: Consent | None = None, now: datetime | None =
         "closure": {k: v for k, v in case.closure.items() if k != "submission"},
         "conferences": case.conferences,
         "referrals": referrals or [],
+        "erasure": case.erasure,
         "created_at": _iso(case.created_on), "updated_at": _iso(case.modified_on),
     }
-    return _redacted(view) if redact else view
-
-
-def _redacted(view: dict) -> dict:
-    def blank(value):
-        if isinstance(value, dict):
-            return {k: blank(v) for k, v in value.items()}
-        return None if value is None else REDACTED
-    view = dict(view, survivor=blank(view["survivor"]), caregiver=blank(view["caregiver"]),
-                intake_notes=blank(view["intake_notes"]))
-    if view["assessment"]:
-        view["assessment"] = dict(view["assessment"], safety_concerns=REDACTED, notes=blank(view["assessment"]["notes"]))
-    return view
+    return redacted(view, CASE_FILE) if redact else view

@@ -14,10 +14,12 @@ CASE_ROLES = ("caseworker", "supervisor")
 CADENCE = {"high": timedelta(hours=84), "medium": timedelta(days=7), "low": timedelta(days=14)}
 UNREACHABLE_AFTER = timedelta(days=30)
 _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
+_ACCESS_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-access")
 
 
 class Case(Audited):
     id: UUID  # given by the application, so a retried registration lands on the same case
+    erasure = None  # when, by whom and why the survivor's identifying data was erased
 
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
@@ -241,6 +243,7 @@ class Case(Audited):
         self.next_due = None
 
     def reopen(self, reason: str, by: dict, now: datetime) -> None:
+        self._require_not_erased()
         if self.stage != "closed":
             raise InvalidTransition("Only a closed case can be reopened.")
         base = now.isoformat()
@@ -255,6 +258,7 @@ class Case(Audited):
     def give_feedback(self, answers: dict, by: dict) -> None:
         if by["username"] == self.assigned_to:
             raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
+        self._require_not_erased()
         if self.stage != "closed":
             raise InvalidTransition("Client feedback is collected after the case is closed.")
         self._feedback(answers=answers, by=by)
@@ -263,9 +267,39 @@ class Case(Audited):
     def _feedback(self, answers: dict, by: dict) -> None:
         self.feedback_given += 1
 
+    # --- erasure ------------------------------------------------------------------------
+
+    def erase(self, reason: str, by: dict, now: datetime) -> None:
+        """The survivor asked to be forgotten: the application destroys the case's key with this event."""
+        if self.erasure:
+            raise InvalidTransition("The survivor's identifying data has already been erased.")
+        self._erased(reason=reason, erased_at=now.isoformat(), by=by)
+
+    @event("CaseErased")
+    def _erased(self, reason: str, erased_at: str, by: dict) -> None:
+        self.erasure = {"reason": reason, "erased_by": by["username"], "erased_at": erased_at}
+
     def _require_open(self, action: str) -> None:
+        self._require_not_erased()
         if self.stage == "closed":
             raise InvalidTransition(f"The case is closed; reopen it to {action}.")
+
+
+    def _require_not_erased(self) -> None:
+        if self.erasure:
+            raise InvalidTransition("The survivor's identifying data was erased; the case can no longer change.")
+
+
+class CaseAccess(Audited):
+    """Who read a case file, and when: a stream of its own, so reading never changes the case's version."""
+
+    @staticmethod
+    def id_for(case_id: UUID) -> UUID:
+        return uuid5(_ACCESS_NAMESPACE, str(case_id))
+
+    class CaseViewed(Audited.Event):
+        case_id: UUID
+        view: str  # case | as_of | history | audit_export
 
 
 class Consent(Audited):
@@ -316,7 +350,9 @@ PERMISSIONS = {
     "list_cases": CASE_ROLES,
     "act_on_case": CASE_ROLES,
     "reassign": ("supervisor",),
+    "erase": ("supervisor",),
 }
+AUDIT_ROLES = (*CASE_ROLES, "auditor")
 
 
 def require(caller: dict, action: str) -> None:

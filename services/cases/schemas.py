@@ -108,3 +108,12 @@ class CommandOptionsSchema(Strict):
 
 class AsOfSchema(Strict):
     as_of = fields.AwareDateTime(required=True, default_timezone=UTC)
+
+
+class EraseSchema(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class HistoryQuerySchema(Strict):
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
+    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))

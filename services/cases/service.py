@@ -36,7 +36,23 @@ class CasesService(Observable):
             as_of = load(schemas.AsOfSchema(), query)["as_of"]
             case, consent = self.store.case_as_of(caller, case_id, as_of)
             return case_view(case, consent, now=as_of, redact=caller["role"] == "auditor")
-        return self._view(self.store.case_for(caller, case_id))
+        return self._view(self.store.read_case(caller, case_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def case_history(self, caller, case_id, query=None):
+        caller = read_caller(caller)
+        case_id = parse_id(case_id, "case")
+        query = load(schemas.HistoryQuerySchema(), query or {})
+        return self.store.history(caller, case_id, query["cursor"], query["limit"])
+
+    @rpc(expected_exceptions=EXPECTED)
+    def verify_case(self, caller, case_id):
+        return self.store.verify(read_caller(caller), parse_id(case_id, "case"))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def erase_case(self, caller, case_id, data, options):
+        return self._view(self._command("erase", caller, case_id, data, options, schemas.EraseSchema,
+                                        permission="erase"))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, caller, filters):

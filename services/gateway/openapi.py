@@ -180,6 +180,23 @@ OPENAPI = {
                                      "schema": {"type": "string", "format": "date-time"}}],
             "responses": {"200": {"description": "The case", "headers": {"ETag": {"schema": {"type": "string"}}},
                                   "content": _json(_ref("Case"))}, **_problems(401, 404, 503)}}},
+        "/v1/cases/{id}/history": {"get": {
+            "summary": "Every event on the case in order, with its hash chain; views are recorded too "
+                       "(auditor: any case, identifying fields redacted; caseworker, supervisor: in scope)",
+            "parameters": [CASE_ID,
+                           {"name": "limit", "in": "query", "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 200}},
+                           {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The history", "content": _json(_list("HistoryItem"))},
+                          **_problems(401, 403, 404, 422, 503)}}},
+        "/v1/cases/{id}/verify": {"get": {
+            "summary": "Recompute the case's hash chain over the stored events",
+            "parameters": [CASE_ID],
+            "responses": {"200": {"description": "The verdict", "content": _json(_ref("Verification"))},
+                          **_problems(401, 403, 404, 503)}}},
+        "/v1/cases/{id}/erase": _case_command(
+            "Erase the survivor's identifying data (supervisor of the case's team): the case key is destroyed; "
+            "identifying fields read \"[erased]\" everywhere, the history remains and verifies", 200, "Erasure"),
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
@@ -195,6 +212,20 @@ OPENAPI = {
             "Token": {"type": "object", "properties": {"access_token": {"type": "string"},
                                                         "token_type": {"const": "bearer"},
                                                         "expires_in": {"type": "integer"}}},
+            "HistoryItem": {"type": "object", "required": ["sequence", "type", "hash", "prev_hash"], "properties": {
+                "sequence": {"type": "integer"}, "type": {"type": ["string", "null"]},
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "object", "properties": {"username": {"type": "string"}, "role": {"type": "string"}}},
+                "correlation_id": {"type": ["string", "null"]},
+                "stream": {"enum": ["case", "consent", "access"]}, "stream_version": {"type": "integer"},
+                "data": {"type": "object"}, "hash": {"type": "string"}, "prev_hash": {"type": "string"},
+                "missing": {"type": "boolean", "description": "the stored event this link names is gone"},
+                "unreadable": {"type": "boolean", "description": "the stored event no longer decrypts"}}},
+            "Verification": {"type": "object", "required": ["valid", "events", "head_hash"], "properties": {
+                "valid": {"type": "boolean"}, "events": {"type": "integer"}, "head_hash": {"type": ["string", "null"]},
+                "first_bad_sequence": {"type": "integer"}}},
+            "Erasure": {"type": "object", "required": ["reason"], "additionalProperties": False,
+                        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 1000}}},
             "Role": {"enum": ["caseworker", "supervisor", "auditor", "provider", "admin"]},
             "NewUser": {"type": "object", "required": ["username", "password", "role", "display_name"],
                         "additionalProperties": False, "properties": {

@@ -117,6 +117,18 @@ class GatewayService(Observable):
         case = call(self.cases.get_case, caller, case_id, request.args.to_dict(), timeout=RPC_TIMEOUT)
         return respond(200, case, {"ETag": f'"{case["version"]}"'})
 
+    @route("GET", "/v1/cases/<string:case_id>/history")
+    def case_history(self, request, caller, case_id):
+        return respond(200, call(self.cases.case_history, caller, case_id, request.args.to_dict(), timeout=RPC_TIMEOUT))
+
+    @route("GET", "/v1/cases/<string:case_id>/verify")
+    def verify_case(self, request, caller, case_id):
+        return respond(200, call(self.cases.verify_case, caller, case_id, timeout=RPC_TIMEOUT))
+
+    @route("POST", "/v1/cases/<string:case_id>/erase")
+    def erase_case(self, request, caller, case_id):
+        return self._case_command(request, caller, case_id, "erase_case", 200)
+
     @route("POST", "/v1/cases/<string:case_id>/consent")
     def record_consent(self, request, caller, case_id):
         return self._case_command(request, caller, case_id, "record_consent", 201, body=True)

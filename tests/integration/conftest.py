@@ -1,5 +1,6 @@
 """Real PostgreSQL and RabbitMQ for integration tests: reuses the ones `make up` started, or
 starts them and stops them afterwards. Each session gets its own database and vhost."""
+import base64
 import mailbox
 import os
 import socket
@@ -84,6 +85,7 @@ def test_env(infrastructure, tmp_path_factory, smtp):
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "EMAIL_RETRY_DELAY": "0.2",
         "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
+        "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -116,6 +118,9 @@ ORDER = ("cases", "referrals", "approvals", "notifications", "gateway")
 PLANTED = ("Amina", "Halima", "Nadia", "Wanjiru Secret", "Zawadi Unique-Name", "+254700000001", "+254700000002",
            "+254711111111", "threats from partner", "needs PEP within 72 hours", "add a safety goal",
            "Rehema Notify-Plant", "+254722333444", "Block 9 Kakuma", "fled on foot")
+# Planted by the search test (test_audit_api) and looked for on the bus, in the database, logs, metrics.
+PLANTED_EVERYWHERE = ("Wairimu Plantsearch-Odhiambo", "+254799123456", "Hagadera Block Q7", "hid at the water point")
+PLANTED = PLANTED + PLANTED_EVERYWHERE
 
 
 @pytest.fixture(scope="session")
