@@ -30,4 +30,4 @@ audit:         ## the audit CLI on the running installation: make audit ARGS="ve
 	@$(STACK) audit $(ARGS)
 
 bench: install
-	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m bench
+	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m bench $(BENCH)

@@ -3,6 +3,8 @@
 1. A typical case command (record a follow-up) through the cases service's RPC, next to bare
    eventsourcing saves of the same aggregate in the same run: the ratio is the figure that matters.
 2. The overdue scan over 100,000 open cases.
+3. The audit trail: replaying a case of 1,000 events with and without snapshots, reading its
+   whole history, and verifying hash chains over a store of 100,000 events.
 """
 import eventlet
 
@@ -35,6 +37,10 @@ CALLS = int(os.environ.get("BENCH_CALLS", "2000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "20"))
 OPEN_CASES = int(os.environ.get("BENCH_OPEN_CASES", "100000"))
 OVERDUE = int(os.environ.get("BENCH_OVERDUE", "500"))
+LONG_CASE = int(os.environ.get("BENCH_LONG_CASE", "1000"))
+CHAIN_EVENTS = int(os.environ.get("BENCH_CHAIN_EVENTS", "100000"))
+CONFERENCE = {"held_on": "2026-11-20", "participants": ["Survivor Name", "cw1"], "decisions": "stays with her sister",
+              "next_steps": None}
 
 
 def setup_environment() -> dict:
@@ -129,27 +135,111 @@ def overdue_scan(store: CasesStore) -> None:
     print(f"  a scan with nothing new to flag:           {idle_ms:8.1f} ms  ({again} flagged)")
 
 
-def main() -> None:
-    env = setup_environment()
-    cases = store = None
+def case_with_events(store: CasesStore, events: int, per_save: int = 100):
+    """A case of `events` events (sealed fields in each), saved `per_save` at a time."""
+    case = store.register_case(CW, {"survivor": {"name": "Survivor Name", "phone": "+254700000000"},
+                                    "risk_level": "medium", "is_child": False, "caregiver": None,
+                                    "intake_notes": "intake"})
+    case.assess(["medical"], "concerns", None, None, consent=_Consent(), by=CW)
+    while case.version < events:
+        for _ in range(min(per_save, events - case.version)):
+            case._conference_held(by=CW, **CONFERENCE)
+        store.save(case)
+    return case.id
+
+
+class _Consent:
+    services = True
+
+
+def timed(action, repeat: int = 5) -> float:
+    """Best of `repeat`, in milliseconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def audit_trail(store: CasesStore) -> None:
+    auditor = {"username": "bench-auditor", "role": "auditor", "team": [], "correlation_id": None}
+    case_id = case_with_events(store, LONG_CASE)
+    while Projector(store, CaseIndex()).step():
+        pass
+    with_snapshots = timed(lambda: store.repository.get(case_id))
+    without = timed(lambda: _fold(store.events.get(case_id)))
+    cold = timed(lambda: (store.keys.forget(case_id), _fold(store.events.get(case_id))))
+    history = timed(lambda: _read_history(store, auditor, case_id), repeat=3)
+    one_chain = timed(lambda: store.verify_chain(case_id, store.streams_of(case_id)))
+    print(f"audit trail, a case of {LONG_CASE:,} events:")
+    print(f"  replay to current state, with snapshots (every 100): {with_snapshots:8.1f} ms")
+    print(f"  replay to current state, without snapshots:          {without:8.1f} ms")
+    print(f"  ... the same, with the case key not cached:          {cold:8.1f} ms")
+    print(f"  read its whole history (redacted, 5 pages of 200):   {history:8.1f} ms")
+    print(f"  verify its chain:                                    {one_chain:8.1f} ms")
+    per_case = 100
+    started = time.perf_counter()
+    for _ in range((CHAIN_EVENTS - LONG_CASE) // per_case):
+        case_with_events(store, per_case)
+    write_s = time.perf_counter() - started
+    with store.transaction() as curs:
+        curs.execute(store.sql("SELECT count(*) AS n FROM {schema}.audit_chain"))
+        links = curs.fetchone()["n"]
+    started = time.perf_counter()
+    result = store.verify_all()
+    verify_s = time.perf_counter() - started
+    assert not result["invalid"] and result["events"] == links, result
+    print(f"  writing {links - LONG_CASE:,} more events in cases of {per_case} (chain and sealing included): "
+          f"{(links - LONG_CASE) / write_s:8,.0f} events/s")
+    print(f"verify every chain ({result['chains']:,} cases, {result['events']:,} events): {verify_s:6.2f} s "
+          f"({result['events'] / verify_s:,.0f} events/s)")
+
+
+def _fold(events):
+    case = None
+    for event in events:
+        case = event.mutate(case)
+    return case
+
+
+def _read_history(store, auditor, case_id):
+    cursor = 0
+    while cursor is not None:
+        page = store.history(auditor, case_id, cursor, 200, record=False)
+        cursor = int(page["next_cursor"]) if page["next_cursor"] else None
+
+
+def commands(env: dict, store: CasesStore) -> None:
+    case_ids = [case_in_implementation(store, CW) for _ in range(CASES)]
+    cases = ServiceProcess("cases", service_env(env), Path("/tmp")).start()
     try:
-        store = CasesStore(Settings.for_service("cases"))
-        case_ids = [case_in_implementation(store, CW) for _ in range(CASES)]
-        cases = ServiceProcess("cases", service_env(env), Path("/tmp")).start()
         bare_saves(store, case_ids, 50)  # warm up both paths
         rpc_commands(env["AMQP_URI"], case_ids, 100, 10)
         bare = bare_saves(store, case_ids, CALLS // 2)
         through_rpc = rpc_commands(env["AMQP_URI"], case_ids, CALLS, CLIENTS)
-        print(f"record a follow-up ({CASES} cases in rotation, {CALLS} calls, {CLIENTS} concurrent RPC clients):")
-        print(f"  bare eventsourcing get/call/save:          {bare:8.0f} commands/s (one thread)")
-        print(f"  through the cases service's RPC:            {through_rpc:8.0f} commands/s")
-        print(f"  ratio RPC / bare:                           {through_rpc / bare:8.2f}")
-        cases.stop()
-        cases = None
-        overdue_scan(store)
     finally:
-        if cases is not None:
-            cases.stop()
+        cases.stop()
+    print(f"record a follow-up ({CASES} cases in rotation, {CALLS} calls, {CLIENTS} concurrent RPC clients):")
+    print(f"  bare eventsourcing get/call/save:          {bare:8.0f} commands/s (one thread)")
+    print(f"  through the cases service's RPC:            {through_rpc:8.0f} commands/s")
+    print(f"  ratio RPC / bare:                           {through_rpc / bare:8.2f}")
+
+
+BENCHMARKS = {"commands": commands, "overdue": lambda env, store: overdue_scan(store),
+              "audit": lambda env, store: audit_trail(store)}
+
+
+def main() -> None:
+    """`python -m bench [commands|overdue|audit ...]`: the named benchmarks, or all of them."""
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    env = setup_environment()
+    store = None
+    try:
+        store = CasesStore(Settings.for_service("cases"))
+        for name in chosen:
+            BENCHMARKS[name](env, store)
+    finally:
         if store is not None:
             store.close()
         teardown(env)
