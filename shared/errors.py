@@ -37,7 +37,11 @@ class InvalidInput(CasetrailError):
         self.errors = errors
 
 
-EXPECTED = (NotFound, Forbidden, InvalidTransition, VersionMismatch, Conflict, InvalidInput)
+class ServiceUnavailable(CasetrailError):
+    """A service this one needs did not answer in time."""
+
+
+EXPECTED = (NotFound, Forbidden, InvalidTransition, VersionMismatch, Conflict, InvalidInput, ServiceUnavailable)
 
 # Registered by name, so an RPC caller gets the same class (with its args) back.
 for _error in EXPECTED:

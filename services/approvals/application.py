@@ -108,13 +108,19 @@ class ApprovalsStore(ServiceStore):
                 return False  # the same submission, announced again
             raise
 
-    def decide(self, caller: dict, approval_id: UUID, decision: dict, idempotency_key: str | None = None) -> Approval:
+    def decide(self, caller: dict, approval_id: UUID, decision: dict, idempotency_key: str | None,
+               texts) -> Approval:
+        """`texts` seals the comment with the case's key (and opens the one recorded, to spot a retry)."""
         if caller["role"] != "supervisor":
             raise Forbidden("Only supervisors decide on approvals.")
         approval = self._approval(approval_id)
-        if idempotency_key and approval.decided_as(caller["username"], decision["decision"], decision.get("comment")):
+        comment = decision.get("comment")
+        if (idempotency_key and approval.decided_as(caller["username"], decision["decision"])
+                and texts.open(approval.case_id, approval.comment) == comment):
             return approval  # the same request, retried: the first answer
-        approval.decide(decision["decision"], decision.get("comment"), caller["username"],
+        if (comment or "").strip():
+            comment = texts.seal(approval.case_id, comment)
+        approval.decide(decision["decision"], comment, caller["username"],
                         caller.get("team", []), by=recorded_by(caller))
         try:
             self.save(approval)
@@ -150,7 +156,7 @@ class ApprovalsStore(ServiceStore):
                 "status": row["status"]}
         if row["decided_by"]:
             item["decided_by"] = row["decided_by"]
-            # The comment is kept encrypted in the store, not in the plain queue table.
+            # The comment stays in the event store, sealed with the case's key; the entrypoint opens it.
             item["comment"] = self._approval(row["approval_id"]).comment
         return item
 

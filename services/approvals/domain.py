@@ -102,10 +102,10 @@ class Approval(Audited):
         self.status = "approved" if approved else "rejected"
         self.decided_by, self.comment = decided_by, comment
 
-    def decided_as(self, supervisor: str, decision: str, comment: str | None) -> bool:
-        """Whether this is the decision already taken: a retry of it, not a second decision."""
+    def decided_as(self, supervisor: str, decision: str) -> bool:
+        """Whether this is the decision already taken (the application compares the comment)."""
         taken = {"approved": "approve", "rejected": "reject"}.get(self.status)
-        return taken == decision and self.decided_by == supervisor and self.comment == comment
+        return taken == decision and self.decided_by == supervisor
 
     def supersede(self, by: dict) -> bool:
         if self.status != "pending":

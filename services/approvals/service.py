@@ -1,20 +1,26 @@
 """Entrypoints of the approvals service: parse, call, return."""
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 
 from services.approvals import schemas
 from services.approvals.application import SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
 from shared.caller import read_caller
+from shared.case_texts import CaseTexts
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.settings import env
 from shared.validation import load, parse_id
+
+# Sealing and opening comments waits on the cases service; shorter than the gateway's own wait.
+TEXTS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 
 class ApprovalsService(Observable):
     name = "approvals"
     store: ApprovalsStore = EventSourced(ApprovalsStore, publication=public_event, projections=(ApprovalQueue(),))
+    cases = RpcProxy("cases", expiration=TEXTS_TIMEOUT)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_policy(self, caller):
@@ -27,16 +33,23 @@ class ApprovalsService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def queue(self, caller, query):
-        return self.store.queue(read_caller(caller), load(schemas.QueueQuerySchema(), query).get("status"))
+        queue = self.store.queue(read_caller(caller), load(schemas.QueueQuerySchema(), query).get("status"))
+        self._texts().open_in(queue["items"], ("comment",))
+        return queue
 
     @rpc(expected_exceptions=EXPECTED)
     def decide(self, caller, approval_id, data, idempotency_key=None):
         caller = read_caller(caller)
         approval = self.store.decide(caller, parse_id(approval_id, "approval request"),
-                                     load(schemas.DecisionSchema(), data), idempotency_key)
-        return {"id": str(approval.id), "case_id": str(approval.case_id), "case_number": approval.case_number,
+                                     load(schemas.DecisionSchema(), data), idempotency_key, self._texts())
+        view = {"id": str(approval.id), "case_id": str(approval.case_id), "case_number": approval.case_number,
                 "type": approval.kind, "requested_by": approval.requested_by, "status": approval.status,
                 "decided_by": approval.decided_by, "comment": approval.comment}
+        self._texts().open_in([view], ("comment",))
+        return view
+
+    def _texts(self) -> CaseTexts:
+        return CaseTexts(self.cases, TEXTS_TIMEOUT)
 
     @on_event(*SUBMISSIONS)
     def submission_received(self, body):

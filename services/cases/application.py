@@ -8,7 +8,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.cases.domain import AUDIT_ROLES, Case, CaseAccess, Consent, in_scope, scope
-from services.cases.protection import CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, SealingMapper, redacted
+from services.cases.protection import (CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, KeyMissing, SealingMapper,
+                                       open_sealed, redacted, seal)
 from shared.caller import recorded_by
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, VersionMismatch
 from shared.outbox import Projection
@@ -251,6 +252,21 @@ class CasesStore(ServiceStore):
             data["reason"], by=recorded_by(caller), now=self.clock()), destroy_key=True)
         self.keys.forget(case_id)
         return self.repository.get(case_id)
+
+    # --- other services' free text about a case, sealed with its key -------------------------
+
+    def seal_texts(self, case_id: UUID, texts: list[str | None]) -> list[str | None]:
+        key = self._existing_key(case_id)
+        return [None if text is None else seal(key, case_id, text) for text in texts]
+
+    def open_texts(self, pairs: list[tuple[UUID, str]]) -> list:
+        return [open_sealed(self._existing_key(case_id), case_id, value) for case_id, value in pairs]
+
+    def _existing_key(self, case_id: UUID) -> bytes | None:
+        try:
+            return self.keys.key_for(case_id, create=False)
+        except KeyMissing:
+            raise NotFound("No such case.") from None
 
     def _readable(self, caller: dict, case_id: UUID) -> None:
         """Auditors read any case's record; caseworkers and supervisors those in their scope. Asks the

@@ -17,9 +17,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper
 
+from shared.case_texts import SEALED as _SEALED
+from shared.case_texts import is_sealed
+
 ERASED = "[erased]"
 REDACTED = "[redacted]"
-_SEALED = "sealed:"
 
 SURVIVOR = ("survivor.name", "survivor.date_of_birth", "survivor.phone", "survivor.location",
             "caregiver.name", "caregiver.phone")
@@ -132,10 +134,6 @@ def seal(key: bytes | None, case_id: UUID, value) -> str:
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, json.dumps(value).encode(), case_id.bytes)
     return _SEALED + base64.b64encode(nonce + sealed).decode()
-
-
-def is_sealed(value) -> bool:
-    return isinstance(value, str) and value.startswith(_SEALED)
 
 
 def open_sealed(key: bytes | None, case_id: UUID, value):

@@ -117,3 +117,13 @@ class EraseSchema(Strict):
 class HistoryQuerySchema(Strict):
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
     cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class TextsSchema(Strict):
+    texts = fields.List(fields.String(allow_none=True, validate=validate.Length(max=10000)), required=True,
+                        validate=validate.Length(max=100))
+
+
+class SealedTextsSchema(Strict):
+    pairs = fields.List(fields.Tuple((fields.UUID(), fields.String(validate=validate.Length(max=20000)))),
+                        required=True, validate=validate.Length(max=1000))

@@ -106,6 +106,15 @@ class CasesService(Observable):
         self._command("give_feedback", caller, case_id, data, options, schemas.FeedbackSchema)
         return {"recorded": True}
 
+    @rpc(expected_exceptions=EXPECTED)
+    def seal_texts(self, case_id, texts):
+        """For the other services' free text about a case: they keep only what this returns."""
+        return self.store.seal_texts(parse_id(case_id, "case"), load(schemas.TextsSchema(), {"texts": texts})["texts"])
+
+    @rpc(expected_exceptions=EXPECTED)
+    def open_texts(self, pairs):
+        return self.store.open_texts(load(schemas.SealedTextsSchema(), {"pairs": pairs})["pairs"])
+
     @on_event(*DECISIONS)
     def approval_decided(self, body):
         return self.store.apply_decision(read_envelope(body))

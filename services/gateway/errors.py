@@ -16,9 +16,7 @@ class BadRequest(errors.CasetrailError):
     """The body is not JSON."""
 
 
-class ServiceUnavailable(errors.CasetrailError):
-    """A backing service did not answer."""
-
+ServiceUnavailable = errors.ServiceUnavailable
 
 PROBLEMS: dict[type, tuple[int, str]] = {
     BadRequest: (400, "Malformed request"),

@@ -105,8 +105,8 @@ class ReferralsStore(ServiceStore):
     # --- referrals --------------------------------------------------------------------
 
     def make_referral(self, caller: dict, case_id: UUID, case_number: str, data: dict,
-                      idempotency_key: str | None) -> Referral:
-        """The gateway has checked that the case is in the caller's scope."""
+                      idempotency_key: str | None, texts) -> Referral:
+        """The gateway has checked that the case is in the caller's scope. `texts` seals the notes."""
         if caller["role"] not in CASE_ROLES:
             raise Forbidden("Only caseworkers and supervisors make referrals.")
         def referral(referral_id, request_hash) -> Referral:
@@ -117,7 +117,7 @@ class ReferralsStore(ServiceStore):
             if data["service_type"] not in provider.service_types:
                 raise InvalidInput({"service_type": [f"{provider.name} does not offer {data['service_type']} services."]})
             return Referral(id=referral_id, case_id=case_id, case_number=case_number, request_hash=request_hash,
-                            by=recorded_by(caller), **data)
+                            by=recorded_by(caller), **{**data, "notes": texts.seal(case_id, data.get("notes"))})
         return self.create_once(Referral, caller, idempotency_key, [str(case_id), data], referral)
 
     def referrals_of_case(self, case_id: UUID) -> list[Referral]:
@@ -130,13 +130,14 @@ class ReferralsStore(ServiceStore):
             return self._referrals("made_by = ANY(%s)", [caller["username"], *caller.get("team", [])])
         raise Forbidden("Only providers, caseworkers and supervisors see referrals.")
 
-    def act_as_provider(self, caller: dict, referral_id: UUID, action: str, data: dict) -> Referral:
+    def act_as_provider(self, caller: dict, referral_id: UUID, action: str, data: dict, texts) -> Referral:
         referral = self._referral(referral_id)
         if caller["role"] != "provider" or str(caller.get("provider_id")) != str(referral.provider_id):
             raise NotFound("No such referral.")  # never tell one provider about another's referrals
         by = recorded_by(caller)
-        {"accept": lambda: referral.accept(by=by), "decline": lambda: referral.decline(data["reason"], by=by),
-         "complete": lambda: referral.complete(data["outcome"], by=by)}[action]()
+        {"accept": lambda: referral.accept(by=by),
+         "decline": lambda: referral.decline(texts.seal(referral.case_id, data["reason"]), by=by),
+         "complete": lambda: referral.complete(texts.seal(referral.case_id, data["outcome"]), by=by)}[action]()
         self._save(referral)
         return referral
 
@@ -145,10 +146,10 @@ class ReferralsStore(ServiceStore):
             raise NotFound("No such referral.")
         return self._referral(referral_id).case_id
 
-    def withdraw(self, caller: dict, referral_id: UUID, reason: str) -> Referral:
+    def withdraw(self, caller: dict, referral_id: UUID, reason: str, texts) -> Referral:
         """The gateway has checked that the referral's case is in the caller's scope."""
         referral = self._referral(referral_id)
-        referral.withdraw(reason, by=recorded_by(caller))
+        referral.withdraw(texts.seal(referral.case_id, reason), by=recorded_by(caller))
         self._save(referral)
         return referral
 
@@ -179,8 +180,12 @@ def provider_view(provider: Provider) -> dict:
             "area": provider.area, "contact": provider.contact}
 
 
+TEXTS = ("notes", "reason", "outcome")  # free text, kept sealed with the case's key
+
+
 def referral_view(referral: Referral) -> dict:
-    """What both sides see: the case number, never the survivor's identifying data."""
+    """What both sides see: the case number, never the survivor's identifying data. The free text
+    is still sealed here; the entrypoint opens it."""
     return {"id": str(referral.id), "case_id": str(referral.case_id), "case_number": referral.case_number,
             "provider_id": str(referral.provider_id), "service_type": referral.service_type,
             "urgency": referral.urgency, "notes": referral.notes, "status": referral.status,

@@ -1,23 +1,29 @@
 """Entrypoints of the referrals service: parse, call, return."""
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 
 from services.referrals import schemas
-from services.referrals.application import Directory, ReferralsStore, provider_view, public_event, referral_view
+from services.referrals.application import (TEXTS, Directory, ReferralsStore, provider_view, public_event,
+                                            referral_view)
 from shared.caller import read_caller
+from shared.case_texts import CaseTexts
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.settings import env
 from shared.validation import clean, load, parse_id
 
 PROVIDER_ACTIONS = {"accept": schemas.EmptySchema, "decline": schemas.ReasonSchema,
                     "complete": schemas.OutcomeSchema}
+# Sealing and opening free text waits on the cases service; shorter than the gateway's own wait.
+TEXTS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 
 class ReferralsService(Observable):
     name = "referrals"
     store: ReferralsStore = EventSourced(ReferralsStore, publication=public_event, projections=(Directory(),))
+    cases = RpcProxy("cases", expiration=TEXTS_TIMEOUT)
 
     @rpc(expected_exceptions=EXPECTED)
     def register_provider(self, caller, data, idempotency_key=None):
@@ -34,25 +40,24 @@ class ReferralsService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def make_referral(self, caller, case_id, case_number, data, idempotency_key=None):
         referral = self.store.make_referral(read_caller(caller), parse_id(case_id, "case"), case_number,
-                                            load(schemas.ReferralSchema(), data), idempotency_key)
-        return referral_view(referral)
+                                            load(schemas.ReferralSchema(), data), idempotency_key, self._texts())
+        return self._views([referral])[0]
 
     @rpc(expected_exceptions=EXPECTED)
     def referrals_of_case(self, caller, case_id):
         read_caller(caller)
-        return {"items": [referral_view(r) for r in self.store.referrals_of_case(parse_id(case_id, "case"))],
-                "next_cursor": None}
+        return {"items": self._views(self.store.referrals_of_case(parse_id(case_id, "case"))), "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def referrals(self, caller):
-        return {"items": [referral_view(r) for r in self.store.referrals_for(read_caller(caller))],
-                "next_cursor": None}
+        return {"items": self._views(self.store.referrals_for(read_caller(caller))), "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def act_as_provider(self, caller, referral_id, action, data):
         data = load(PROVIDER_ACTIONS[action](), data or {})
-        referral = self.store.act_as_provider(read_caller(caller), parse_id(referral_id, "referral"), action, data)
-        return referral_view(referral)
+        referral = self.store.act_as_provider(read_caller(caller), parse_id(referral_id, "referral"), action, data,
+                                              self._texts())
+        return self._views([referral])[0]
 
     @rpc(expected_exceptions=EXPECTED)
     def case_of_referral(self, caller, referral_id):
@@ -61,8 +66,16 @@ class ReferralsService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def withdraw(self, caller, referral_id, data):
         referral = self.store.withdraw(read_caller(caller), parse_id(referral_id, "referral"),
-                                       load(schemas.ReasonSchema(), data)["reason"])
-        return referral_view(referral)
+                                       load(schemas.ReasonSchema(), data)["reason"], self._texts())
+        return self._views([referral])[0]
+
+    def _texts(self) -> CaseTexts:
+        return CaseTexts(self.cases, TEXTS_TIMEOUT)
+
+    def _views(self, referrals) -> list[dict]:
+        views = [referral_view(r) for r in referrals]
+        self._texts().open_in(views, TEXTS)
+        return views
 
     @on_event("ConsentRecorded", "ConsentWithdrawn")
     def consent_changed(self, body):

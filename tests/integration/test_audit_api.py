@@ -8,7 +8,10 @@ import psycopg
 import requests
 from kombu import Connection, Queue
 
+from services.approvals.application import ApprovalsStore
+from services.referrals.application import ReferralsStore
 from shared.bus import EXCHANGE
+from shared.settings import Settings
 from tests.integration.conftest import PLANTED_EVERYWHERE
 from tests.support import queue_depths, wait_until
 
@@ -27,11 +30,12 @@ def new_case(api, survivor: dict, **extra) -> dict:
     return post(api, "/v1/cases", {"survivor": survivor, "risk_level": "high", **extra}, 201).json()
 
 
-def approve(supervisor, case, kind):
+def approve(supervisor, case, kind, comment="ok"):
     request = wait_until(lambda: next((i for i in supervisor.get("/v1/approvals?status=pending").json()["items"]
                                        if i["case_id"] == case["id"] and i["type"] == kind), None),
                          what=f"the {kind} approval request")
-    post(supervisor, f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": "ok"}, 200)
+    decided = post(supervisor, f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": comment}, 200)
+    assert decided.json()["comment"] == comment
 
 
 def test_history_records_who_read_the_case_and_auditors_see_it_redacted(people):
@@ -80,11 +84,15 @@ def test_nobody_outside_the_case_reads_its_record_and_auditors_change_nothing(pe
     assert aud1.get("/v1/cases/not-a-case/history").status_code == 404
 
 
-def test_erasure_by_the_team_supervisor_leaves_a_verifiable_history_and_no_identifying_data(people):
+def test_erasure_by_the_team_supervisor_leaves_a_verifiable_history_and_no_identifying_data(people, pathway):
     cw1, sup1, aud1 = people["cw1"], people["sup1"], people["aud1"]
     case = new_case(cw1, {"name": "Nadia", "phone": "+254700000001", "location": "Block 9 Kakuma"},
                     intake_notes="fled on foot")
     post(cw1, f"/v1/cases/{case['id']}/consent", CONSENT, 201)
+    wait_until(lambda: post(cw1, f"/v1/cases/{case['id']}/referrals", {
+        "provider_id": pathway["clinic"]["id"], "service_type": "medical", "notes": "Nadia fled on foot"}
+        ).status_code == 201, what="a referral (consent reaches the referrals service first)")
+    assert cw1.get(f"/v1/cases/{case['id']}/referrals").json()["items"][0]["notes"] == "Nadia fled on foot"
     before = datetime.now(UTC).isoformat()
     path = f"/v1/cases/{case['id']}"
 
@@ -101,6 +109,9 @@ def test_erasure_by_the_team_supervisor_leaves_a_verifiable_history_and_no_ident
     assert "Nadia" not in history.text and "fled on foot" not in history.text
     assert "CaseErased" in [i["type"] for i in history.json()["items"]]
     assert aud1.get(f"{path}/verify").json()["valid"] is True
+    assert cw1.get(f"{path}/referrals").json()["items"][0]["notes"] == "[erased]"
+    provider_view = next(r for r in pathway["clinic1"].get("/v1/referrals").json()["items"] if r["case_id"] == case["id"])
+    assert provider_view["notes"] == "[erased]"
     assert post(cw1, f"{path}/closure", {"reason": "survivor_request", "notes": "x"}).status_code == 409
     assert post(sup1, f"{path}/erase", {"reason": "again"}).status_code == 409
 
@@ -121,9 +132,14 @@ def test_a_planted_survivor_name_is_nowhere_but_the_cases_service(people, pathwa
     cw1.request("PUT", f"{path}/plan", {"goals": [{"need": "medical", "action": f"take {name} to clinic",
                                                    "responsible": "cw1", "due_date": "2026-12-20"}]})
     post(cw1, f"{path}/plan/submit", None, 202)
-    approve(sup1, case, "case_plan")
+    approve(sup1, case, "case_plan", comment=f"good plan for {name}")
     wait_until(lambda: cw1.get(path).json()["stage"] == "implementation", what="the plan approved")
-    post(cw1, f"{path}/referrals", {"provider_id": pathway["clinic"]["id"], "service_type": "medical"}, 201)
+    referral = post(cw1, f"{path}/referrals", {"provider_id": pathway["clinic"]["id"], "service_type": "medical",
+                                               "notes": f"{name}, {phone}, {note}"}, 201).json()
+    clinic1 = pathway["clinic1"]
+    post(clinic1, f"/v1/referrals/{referral['id']}/accept", {}, 200)
+    completed = post(clinic1, f"/v1/referrals/{referral['id']}/complete", {"outcome": f"{name} treated"}, 200).json()
+    assert completed["notes"] == f"{name}, {phone}, {note}" and completed["outcome"] == f"{name} treated"
     post(cw1, f"{path}/follow-ups", {"contacted": True, "contact_date": datetime.now(UTC).isoformat(),
                                       "safety_reassessed": True, "notes": f"{name} at {place}"}, 201)
     post(cw1, f"{path}/conferences", {"held_on": "2026-11-20", "participants": [name, "cw1"],
@@ -158,6 +174,20 @@ def test_a_planted_survivor_name_is_nowhere_but_the_cases_service(people, pathwa
         assert planted.encode() not in logs, f"{planted!r} in a log"
         assert planted not in metrics, f"{planted!r} in metrics"
     assert cw1.get(path).json()["survivor"]["name"] == name  # and the cases service still has it
+    # What the other services keep of the free text is sealed with the case's key, which only cases holds.
+    referrals = ReferralsStore(Settings.for_service("referrals"))
+    try:
+        kept = referrals.repository.get(uuid.UUID(referral["id"]))
+        assert kept.notes.startswith("sealed:") and kept.outcome.startswith("sealed:")
+    finally:
+        referrals.close()
+    approvals = ApprovalsStore(Settings.for_service("approvals"))
+    try:
+        comments = [approvals.repository.get(uuid.UUID(item["id"])).comment
+                    for item in sup1.get("/v1/approvals?status=approved").json()["items"] if item["case_id"] == case["id"]]
+        assert len(comments) == 2 and all(c.startswith("sealed:") for c in comments)
+    finally:
+        approvals.close()
 
 
 def pg_dump() -> str:
