@@ -10,7 +10,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 export POSTGRES_HOST=${POSTGRES_HOST:-127.0.0.1} POSTGRES_PORT=${POSTGRES_PORT:-54329}
 export POSTGRES_DBNAME=${POSTGRES_DBNAME:-casetrail} POSTGRES_USER=${POSTGRES_USER:-postgres}
 export RABBITMQ_PORT=${RABBITMQ_PORT:-5673} RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-25673}
-export GATEWAY_PORT=${GATEWAY_PORT:-8000}
+export GATEWAY_PORT=${GATEWAY_PORT:-8000} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 SERVICES="cases referrals approvals notifications gateway"
 # Each service's HTTP port (/health, /metrics; the gateway also serves the API there).
 http_port() {
@@ -33,6 +33,7 @@ install_packages() {
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v curl >/dev/null || missing+=(curl)
+  [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root_for_apt "${missing[@]}"
   log "installing ${missing[*]}"
@@ -117,6 +118,28 @@ stop_rabbitmq() {
     fi )
 }
 
+prometheus_running() { [ -f "$RUN/pids/prometheus.pid" ] && kill -0 "$(cat "$RUN/pids/prometheus.pid")" 2>/dev/null; }
+
+start_prometheus() {
+  # Scrapes every service (deploy/prometheus/prometheus.yml) and evaluates the alert rules.
+  prometheus_running && return 0
+  mkdir -p "$RUN/prometheus" "$RUN/pids" "$RUN/log"
+  setsid /usr/bin/prometheus --config.file="$ROOT/deploy/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$RUN/prometheus" --storage.tsdb.retention.time=15d \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" >> "$RUN/log/prometheus.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/pids/prometheus.pid"
+  for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  log "Prometheus did not become ready; see $RUN/log/prometheus.log"; exit 1
+}
+
+stop_prometheus() {
+  if prometheus_running; then
+    local pid; pid=$(cat "$RUN/pids/prometheus.pid"); kill -TERM "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$RUN/pids/prometheus.pid"
+}
+
 rabbitmqctl_cmd() { ( rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@" ); }
 
 secrets() {
@@ -168,15 +191,17 @@ case "${1:-}" in
   audit)  # the audit CLI, with the cases service's settings and keys
     shift; secrets; cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
   up)
-    install_packages; install_venv; start_postgres; start_rabbitmq; start_services
+    install_packages; install_venv; start_postgres; start_rabbitmq; start_services; start_prometheus
     secrets
     echo "Casetrail is up: http://127.0.0.1:$GATEWAY_PORT (API contract: /v1/openapi.json)"
+    echo "Prometheus: http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts)"
     echo "Admin: ${ADMIN_USERNAME:-admin} / ${ADMIN_PASSWORD:-admin-change-me}  (set ADMIN_PASSWORD before the first 'make up' to choose it)"
     echo "Logs: make logs · stop: make down" ;;
-  down) stop_services; stop_rabbitmq; stop_postgres; echo "Casetrail is stopped." ;;
+  down) stop_prometheus; stop_services; stop_rabbitmq; stop_postgres; echo "Casetrail is stopped." ;;
   status)
     pg_running && echo "postgres: running" || echo "postgres: stopped"
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
+    prometheus_running && echo "prometheus: running" || echo "prometheus: stopped"
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
   *) echo "usage: $0 install|infra-start|infra-stop|up|down|status|rabbitmqctl ARGS|audit ARGS" >&2; exit 2 ;;
 esac

@@ -10,19 +10,53 @@ events) and return whether the event was new to them.
 """
 import logging
 
-from kombu import Queue, binding
+from kombu import Connection, Queue, binding
 from marshmallow import ValidationError
 from nameko.amqp.publish import get_connection, get_producer
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Consumer
 
 from shared.bus import EXCHANGE
-from shared.metrics import EVENTS_CONSUMED
+from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
 from shared.settings import env
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-casetrail-attempts"
+# "quorum" on a RabbitMQ cluster: replicated queues that survive the loss of a node. A queue keeps
+# the type it was declared with; switching an existing installation means draining and redeclaring.
+QUEUE_TYPE = env("QUEUE_TYPE", "classic")
+if QUEUE_TYPE not in ("classic", "quorum"):
+    raise RuntimeError("QUEUE_TYPE must be classic or quorum")
+
+
+def queue_arguments(**arguments) -> dict:
+    return {**arguments, "x-queue-type": QUEUE_TYPE} if QUEUE_TYPE == "quorum" else arguments
+
+
+_DEPTHS: dict[tuple[str, str], "QueueDepths"] = {}  # one per service and broker in a process
+
+
+class QueueDepths:
+    """Consumer lag for /metrics: messages waiting in each handler's queues, read from the broker."""
+
+    def __init__(self, service: str, amqp_uri: str):
+        self.service, self.amqp_uri, self.queues = service, amqp_uri, set()
+        self.gauges = StoreGauges(service, self.read).register()
+
+    def read(self) -> list:
+        ready, consumers = [], []
+        with Connection(self.amqp_uri, connect_timeout=2) as conn:
+            for consumer, kind, name in sorted(self.queues):
+                _, messages, listening = conn.default_channel.queue_declare(queue=name, passive=True)
+                ready.append((self.service, consumer, kind, messages))
+                if kind == "main":
+                    consumers.append((self.service, consumer, listening))
+        return [gauge("casetrail_consumer_queue_messages", "Bus events waiting in a handler's queue"
+                      " (main: not yet handled; retry: waiting to be retried; dead: given up on)",
+                      ["service", "consumer", "queue"], ready),
+                gauge("casetrail_consumer_count", "Consumers attached to a handler's queue",
+                      ["service", "consumer"], consumers)]
 
 
 class EventConsumer(Consumer):
@@ -35,15 +69,19 @@ class EventConsumer(Consumer):
         self.first_delay = float(env("CONSUMER_RETRY_DELAY", "0.5"))
         name = f"casetrail.{self.container.service_name}.{self.method_name}"
         self.queue = Queue(name, bindings=[binding(EXCHANGE, routing_key=t) for t in self.event_types],
-                           durable=True)
-        self.retry_queue = Queue(f"{name}.retry", durable=True, queue_arguments={
-            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
-        self.dead_queue = Queue(f"{name}.dead", durable=True)
+                           durable=True, queue_arguments=queue_arguments())
+        self.retry_queue = Queue(f"{name}.retry", durable=True, queue_arguments=queue_arguments(**{
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}))
+        self.dead_queue = Queue(f"{name}.dead", durable=True, queue_arguments=queue_arguments())
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         with get_connection(self.amqp_uri) as conn:
             channel = conn.channel()
             for entity in (EXCHANGE, self.queue, self.retry_queue, self.dead_queue):
                 entity(channel).declare()
+        key = (self.container.service_name, self.amqp_uri)
+        depths = _DEPTHS.get(key) or _DEPTHS.setdefault(key, QueueDepths(*key))
+        depths.queues |= {(self.method_name, kind, queue.name) for kind, queue in
+                          (("main", self.queue), ("retry", self.retry_queue), ("dead", self.dead_queue))}
         super().setup()
 
     def handle_message_processed(self, message, result=None, exc_info=None):

@@ -41,7 +41,9 @@ class ServiceUnavailable(CasetrailError):
     """A service this one needs did not answer in time."""
 
 
-EXPECTED = (NotFound, Forbidden, InvalidTransition, VersionMismatch, Conflict, InvalidInput, ServiceUnavailable)
+# A service's refusals (the caller asked for something it may not have), and all expected errors.
+REFUSALS = (NotFound, Forbidden, InvalidTransition, VersionMismatch, Conflict, InvalidInput)
+EXPECTED = (*REFUSALS, ServiceUnavailable)
 
 # Registered by name, so an RPC caller gets the same class (with its args) back.
 for _error in EXPECTED:

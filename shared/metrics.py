@@ -1,39 +1,112 @@
-"""Prometheus metrics shared by every service, and the /metrics response."""
+"""Prometheus metrics shared by every service, and the /metrics response.
+
+Counters and histograms are per process. Figures read from a service's database (its read
+models, its followers' lag) are collected at scrape time by `StoreGauges`; every instance of a
+service reports the same values, so dashboards take `max` of them. With several worker
+processes behind one /metrics, set PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess
+mode). No label value ever carries survivor data: labels are service, command, event type,
+stage, risk level, status and the like."""
+import logging
+import os
 import time
+from collections.abc import Callable
 
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 from werkzeug.wrappers import Response
 
 from shared.logs import correlation_id
 
+log = logging.getLogger(__name__)
+
 # prometheus_client 0.26 names version=1.0.0, which Prometheus 2.x does not take.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+COMMANDS = Counter("casetrail_commands_total", "RPC commands and queries handled, by outcome (ok or the error's class)",
+                   ["service", "command", "outcome"])
+COMMAND_DURATION = Histogram("casetrail_command_duration_seconds", "Time to handle an RPC command or query",
+                             ["service", "command", "outcome"])
+HANDLER_DURATION = Histogram("casetrail_event_handler_duration_seconds", "Time to handle one bus event",
+                             ["service", "consumer", "outcome"])
+TIMER_DURATION = Histogram("casetrail_timer_duration_seconds", "Time of one run of a periodic task",
+                           ["service", "timer", "outcome"])
+EVENTS_APPENDED = Counter("casetrail_events_appended_total", "Events appended to the service's store",
+                          ["service", "event_type"])
 EVENTS_PUBLISHED = Counter("casetrail_events_published_total",
                            "Events the outbox relay published to RabbitMQ", ["service", "event_type"])
-FOLLOWER_POSITION = Gauge("casetrail_follower_position",
-                          "Last notification id a follower of the log handled", ["service", "follower"])
-FOLLOWER_LAG = Gauge("casetrail_follower_lag_events",
-                     "Notifications recorded but not yet handled by a follower", ["service", "follower"])
+PUBLISH_DURATION = Histogram("casetrail_publish_duration_seconds",
+                             "Publishing one event to RabbitMQ, until the broker confirms it", ["service"])
 FOLLOWER_ERRORS = Counter("casetrail_follower_errors_total",
                           "Failed follower steps (retried with backoff)", ["service", "follower"])
 EVENTS_CONSUMED = Counter("casetrail_events_consumed_total",
                           "Bus events handled, by outcome (processed, duplicate, retried, dead_lettered)",
                           ["service", "consumer", "event_type", "outcome"])
-RPC_DURATION = Histogram("casetrail_worker_duration_seconds", "Time spent in RPC and event handlers",
-                         ["service", "method", "outcome"])
+RPC_ERRORS = Counter("casetrail_rpc_errors_total",
+                     "Gateway calls to a service that failed (timeout, unavailable, unexpected error)",
+                     ["target", "method", "error"])
 HTTP_DURATION = Histogram("casetrail_http_request_duration_seconds", "Gateway request time",
                           ["method", "route", "status"])
 
 
 def metrics_response() -> Response:
-    return Response(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE})
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        for collector in StoreGauges.registered:
+            registry.register(collector)
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
+
+
+class StoreGauges:
+    """Gauges read from the service's database at scrape time (at most every `ttl` seconds)."""
+
+    registered: list["StoreGauges"] = []
+
+    def __init__(self, service: str, read: Callable[[], list[GaugeMetricFamily]], ttl: float = 5.0):
+        self.service, self.read, self.ttl = service, read, ttl
+        self.cached: list = []
+        self.read_at = float("-inf")
+
+    def describe(self):
+        return []  # nothing to check at registration: no database read before the first scrape
+
+    def collect(self):
+        if time.monotonic() - self.read_at >= self.ttl:
+            up = GaugeMetricFamily("casetrail_store_up", "Whether the service could read its database",
+                                   labels=["service"])
+            try:
+                families = self.read()
+                up.add_metric([self.service], 1)
+            except Exception:
+                log.warning("%s: could not read gauges from the database", self.service, exc_info=True)
+                families = []
+                up.add_metric([self.service], 0)
+            self.cached, self.read_at = [up, *families], time.monotonic()
+        return self.cached
+
+    def register(self) -> "StoreGauges":
+        REGISTRY.register(self)
+        StoreGauges.registered.append(self)
+        return self
+
+    def unregister(self) -> None:
+        REGISTRY.unregister(self)
+        StoreGauges.registered.remove(self)
+
+
+def gauge(name: str, documentation: str, labels: list[str], rows) -> GaugeMetricFamily:
+    """A gauge family from rows of (label values..., value)."""
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for *values, value in rows:
+        family.add_metric([str(v) for v in values], float(value))
+    return family
 
 
 class WorkerMetrics(DependencyProvider):
-    """Times every RPC and event worker of the service it is declared on, and binds the
+    """Times every RPC, event and timer worker of the service it is declared on, and binds the
     worker's correlation id (from the caller or the envelope) to its log lines."""
 
     def setup(self) -> None:
@@ -48,11 +121,19 @@ class WorkerMetrics(DependencyProvider):
         started, token = self.started.pop(worker_ctx, (None, None))
         if token is not None:
             correlation_id.reset(token)
-        if started is None or worker_ctx.entrypoint.__class__.__name__ == "HttpRequestHandler":
+        if started is None:
             return
+        elapsed = time.perf_counter() - started
+        service, method = self.container.service_name, worker_ctx.entrypoint.method_name
         outcome = "ok" if exc_info is None else exc_info[0].__name__
-        RPC_DURATION.labels(self.container.service_name, worker_ctx.entrypoint.method_name,
-                            outcome).observe(time.perf_counter() - started)
+        kind = type(worker_ctx.entrypoint).__name__
+        if kind == "Rpc":
+            COMMANDS.labels(service, method, outcome).inc()
+            COMMAND_DURATION.labels(service, method, outcome).observe(elapsed)
+        elif kind == "EventConsumer":
+            HANDLER_DURATION.labels(service, method, outcome).observe(elapsed)
+        elif kind == "Timer":
+            TIMER_DURATION.labels(service, method, outcome).observe(elapsed)
 
 
 class Observable:

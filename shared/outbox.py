@@ -18,7 +18,7 @@ from nameko.extensions import DependencyProvider
 
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
-from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, FOLLOWER_LAG, FOLLOWER_POSITION
+from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, PUBLISH_DURATION, StoreGauges
 from shared.settings import Settings
 from shared.store import ServiceStore
 
@@ -44,7 +44,6 @@ class Follower:
             notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
             reached, failure = self.handle(curs, position, notifications)
             self.store.advance(curs, self.name, reached)
-        FOLLOWER_POSITION.labels(self.store.settings.service, self.name).set(reached)
         if failure is not None:
             raise failure
         return len(notifications)
@@ -81,7 +80,9 @@ class Relay(Follower):
                                  aggregate_id=event.originator_id,
                                  aggregate_version=event.originator_version,
                                  occurred_at=event.timestamp, by=event.by, payload=payload)
+        started = time.perf_counter()
         publish_event(self.publisher, envelope)
+        PUBLISH_DURATION.labels(self.source).observe(time.perf_counter() - started)
         EVENTS_PUBLISHED.labels(self.source, event_type).inc()
 
 
@@ -117,16 +118,12 @@ class FollowerLoop:
 
     def run(self) -> None:
         service, name = self.store.settings.service, self.follower.name
-        backoff, lag_measured = self.poll_seconds, 0.0
+        backoff = self.poll_seconds
         while not self.stopping:
             self.wake.clear()
             try:
                 moved = self.follower.step()
                 backoff = self.poll_seconds
-                if time.monotonic() - lag_measured >= self.poll_seconds:  # two queries: not on every wake
-                    lag_measured = time.monotonic()
-                    FOLLOWER_LAG.labels(service, name).set(
-                        max(0, self.store.max_notification_id() - self.store.position(name)))
             except Exception:
                 FOLLOWER_ERRORS.labels(service, name).inc()
                 log.warning("%s follower %s failed; retrying in %.1f s", service, name, backoff,
@@ -159,6 +156,7 @@ class EventSourced(DependencyProvider):
             followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri),
                                    settings.relay_batch_size))
         self.loops = [FollowerLoop(self.store, f, settings.relay_poll_seconds) for f in followers]
+        self.gauges = StoreGauges(settings.service, self.store.gauges).register()
 
     def start(self) -> None:
         self.threads = [self.container.spawn_managed_thread(loop.run, identifier=f"follower-{loop.follower.name}")
@@ -173,7 +171,9 @@ class EventSourced(DependencyProvider):
             with eventlet.Timeout(10, False):
                 thread.wait()
         if self.store is not None:
+            self.gauges.unregister()
             self.store.close()
+            self.store = None
 
     def kill(self) -> None:
         self.stop()

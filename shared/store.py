@@ -18,6 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from shared.errors import Conflict, NotFound
+from shared.metrics import EVENTS_APPENDED, gauge
 from shared.settings import Settings
 
 SUPPORT_TABLES = (
@@ -285,9 +286,31 @@ class ServiceStore(Application):
         return sql.SQL(statement).format(schema=self.schema, events=sql.Identifier(self.recorder.events_table_name))
 
     def _notify(self, recordings) -> None:
+        for recording in recordings:
+            EVENTS_APPENDED.labels(self.settings.service, type(recording.domain_event).__name__).inc()
         # Right after a commit: wake the outbox relay and projections instead of waiting a poll.
         for listener in self.commit_listeners:
             listener()
+
+    def gauges(self) -> list:
+        """What /metrics reads from the database: how far behind each follower of the log is, and
+        the service's own figures (`domain_gauges`)."""
+        newest = self.max_notification_id()
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT follower, position FROM {schema}.positions ORDER BY follower"))
+            positions = [(row["follower"], row["position"]) for row in curs.fetchall()]
+        service = self.settings.service
+        return [
+            gauge("casetrail_follower_lag_events", "Events recorded but not yet handled by a follower"
+                  " (the outbox relay: not yet published)", ["service", "follower"],
+                  [(service, follower, max(0, newest - position)) for follower, position in positions]),
+            gauge("casetrail_follower_position", "Last notification id a follower handled", ["service", "follower"],
+                  [(service, follower, position) for follower, position in positions]),
+            *self.domain_gauges(),
+        ]
+
+    def domain_gauges(self) -> list:
+        return []
 
     def transaction(self):
         return self.datastore.transaction(commit=True)

@@ -9,6 +9,7 @@ from prometheus_client import Histogram
 from services.approvals.domain import Approval, ApprovalPolicy, Submissions, approval_needed
 from shared.caller import recorded_by
 from shared.errors import Conflict, Forbidden
+from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
@@ -130,6 +131,19 @@ class ApprovalsStore(ServiceStore):
         TURNAROUND.labels(approval.kind, decision["decision"]).observe(
             (datetime.now(UTC) - requested_at).total_seconds())
         return approval
+
+    def domain_gauges(self) -> list:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT kind, count(*) AS n, extract(epoch FROM now() - min(requested_at)) AS age"
+                                  " FROM {schema}.approval_queue WHERE status = 'pending' GROUP BY kind"))
+            pending = {row["kind"]: row for row in curs.fetchall()}
+        kinds = ("case_plan", "closure")
+        return [
+            gauge("casetrail_pending_approvals", "Approval requests waiting for a supervisor", ["type"],
+                  [(kind, pending[kind]["n"] if kind in pending else 0) for kind in kinds]),
+            gauge("casetrail_oldest_pending_approval_seconds", "Age of the oldest approval request still waiting",
+                  ["type"], [(kind, pending[kind]["age"] if kind in pending else 0) for kind in kinds]),
+        ]
 
     def queue(self, caller: dict, status: str | None) -> dict:
         if caller["role"] == "supervisor":

@@ -7,11 +7,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from services.cases.domain import AUDIT_ROLES, Case, CaseAccess, Consent, in_scope, scope
+from services.cases.domain import AUDIT_ROLES, STAGES, Case, CaseAccess, Consent, in_scope, scope
 from services.cases.protection import (CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, KeyMissing, SealingMapper,
                                        open_sealed, redacted, seal)
 from shared.caller import recorded_by
+from shared.envelope import RISK_LEVELS
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, VersionMismatch
+from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.settings import env
 from shared.store import GENESIS, ServiceStore, fingerprint
@@ -190,6 +192,24 @@ class CasesStore(ServiceStore):
         items = [_index_item(row, self.clock()) for row in rows[:limit]]
         more = len(rows) > limit
         return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
+
+    # --- figures for /metrics -----------------------------------------------------------
+
+    def domain_gauges(self) -> list:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT stage, risk_level, count(*) AS n FROM {schema}.case_index"
+                                  " GROUP BY stage, risk_level"))
+            counts = {(row["stage"], row["risk_level"]): row["n"] for row in curs.fetchall()}
+            curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.case_index"
+                                  " WHERE stage <> 'closed' AND next_due < %s"), (self.clock(),))
+            overdue = curs.fetchone()["n"]
+        open_stages = [s for s in STAGES if s != "closed"]
+        return [
+            gauge("casetrail_open_cases", "Open cases by stage and risk level", ["stage", "risk_level"],
+                  [(stage, risk, counts.get((stage, risk), 0)) for stage in open_stages for risk in RISK_LEVELS]),
+            gauge("casetrail_closed_cases", "Closed cases", [], [(sum(n for (s, _), n in counts.items() if s == "closed"),)]),
+            gauge("casetrail_overdue_follow_ups", "Open cases whose follow-up due time has passed", [], [(overdue,)]),
+        ]
 
     # --- audit ------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 
 from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
 from shared.logs import correlation_id
-from shared.metrics import HTTP_DURATION
+from shared.errors import REFUSALS
+from shared.metrics import HTTP_DURATION, RPC_ERRORS
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -55,8 +56,15 @@ def respond(status: int, body: dict, headers: dict | None = None) -> Response:
 def call(method, *args, timeout: float):
     """An RPC call that gives up after `timeout` seconds (then 503)."""
     # eventlet.Timeout is a BaseException: raise an error the route maps instead.
-    with eventlet.Timeout(timeout, ServiceUnavailable("A backing service did not answer in time.")):
-        return method(*args)
+    try:
+        with eventlet.Timeout(timeout, ServiceUnavailable("A backing service did not answer in time.")):
+            return method(*args)
+    except REFUSALS:
+        raise  # the service answered: a refusal, not a failed call
+    except Exception as failure:
+        RPC_ERRORS.labels(getattr(method, "service_name", "?"), getattr(method, "method_name", "?"),
+                          getattr(failure, "exc_type", None) or type(failure).__name__).inc()
+        raise
 
 
 _IF_MATCH = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')

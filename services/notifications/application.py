@@ -9,6 +9,7 @@ from services.notifications import mail, webhooks
 from services.notifications.domain import Notification, Webhook, message_for
 from shared.caller import recorded_by
 from shared.errors import Forbidden, NotFound
+from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
@@ -60,7 +61,22 @@ class NotificationsStore(ServiceStore):
         "CREATE TABLE IF NOT EXISTS {schema}.overdue_watch (case_id uuid NOT NULL, due timestamptz NOT NULL,"
         " escalated boolean NOT NULL DEFAULT false, PRIMARY KEY (case_id, due))",
         "CREATE INDEX IF NOT EXISTS overdue_watch_open ON {schema}.overdue_watch (due) WHERE NOT escalated",
+        # The case versions the assignee and the open/closed state come from: events that arrive late
+        # (another queue, another instance) never undo newer ones.
+        "ALTER TABLE {schema}.case_directory ADD COLUMN IF NOT EXISTS assigned_version integer NOT NULL DEFAULT 0",
+        "ALTER TABLE {schema}.case_directory ADD COLUMN IF NOT EXISTS closed_version integer NOT NULL DEFAULT 0",
     )
+
+    def domain_gauges(self) -> list:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT 'webhook' AS channel, count(*) AS n FROM {schema}.deliveries"
+                                  " WHERE status = 'pending' UNION ALL SELECT 'email', count(*)"
+                                  " FROM {schema}.email_deliveries WHERE status = 'pending'"))
+            pending = [(row["channel"], row["n"]) for row in curs.fetchall()]
+            curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.inbox_items WHERE NOT read"))
+            unread = curs.fetchone()["n"]
+        return [gauge("casetrail_deliveries_pending", "Webhook and e-mail deliveries not yet made", ["channel"], pending),
+                gauge("casetrail_unread_notifications", "In-app notifications not yet read", [], [(unread,)])]
 
     # --- who is who -------------------------------------------------------------------
 
@@ -70,9 +86,10 @@ class NotificationsStore(ServiceStore):
 
         def add(curs):
             # A plain INSERT: a second effect for the same event would fail loudly, not pass quietly.
-            curs.execute(self.sql("INSERT INTO {schema}.case_directory VALUES (%s, %s, %s, %s)"),
+            curs.execute(self.sql("INSERT INTO {schema}.case_directory (case_id, case_number, assigned_to,"
+                                  " registered_at, assigned_version) VALUES (%s, %s, %s, %s, %s)"),
                          (envelope["aggregate_id"], payload["case_number"], payload["assigned_to"],
-                          envelope["occurred_at"]))
+                          envelope["occurred_at"], envelope["aggregate_version"]))
 
         return self.process_once("case_directory", envelope["event_id"], add)
 
@@ -111,7 +128,7 @@ class NotificationsStore(ServiceStore):
                                       channel="inbox", by=by)
                          for recipient in sorted(set(recipients))]
         if envelope["event_type"] == "CaseReassigned":
-            self._reassign(case_id, facts["assigned_to"])  # idempotent: safe to repeat on a redelivery
+            self._reassign(case_id, facts["assigned_to"], envelope["aggregate_version"])  # idempotent
         if envelope["event_type"] == "FollowUpOverdue":
             self._watch(case_id, facts["due"])  # idempotent too
         with self.transaction() as curs:  # idempotent too: one delivery per (event, webhook) and (event, recipient)
@@ -170,23 +187,28 @@ class NotificationsStore(ServiceStore):
             curs.execute(self.sql("SELECT username FROM {schema}.people WHERE provider_id = %s"), (provider_id,))
             return [row["username"] for row in curs.fetchall()]
 
-    def _reassign(self, case_id, caseworker: str) -> None:
+    def _reassign(self, case_id, caseworker: str, version: int) -> None:
         with self.transaction() as curs:
-            curs.execute(self.sql("UPDATE {schema}.case_directory SET assigned_to = %s WHERE case_id = %s"),
-                         (caseworker, case_id))
+            curs.execute(self.sql("UPDATE {schema}.case_directory SET assigned_to = %s, assigned_version = %s"
+                                  " WHERE case_id = %s AND assigned_version < %s"), (caseworker, version, case_id, version))
 
     def case_progressed(self, envelope: dict) -> bool:
         """A follow-up recorded, or the case closed or reopened: what escalation looks at."""
         event_type, moment = envelope["event_type"], envelope["occurred_at"]
 
+        case_id, version = envelope["aggregate_id"], envelope["aggregate_version"]
+
         def record(curs):
+            curs.execute(self.sql("SELECT 1 FROM {schema}.case_directory WHERE case_id = %s FOR UPDATE"), (case_id,))
+            if curs.fetchone() is None:
+                raise LookupError("case not in the directory yet")  # CaseRegistered on its way: retried
             if event_type == "FollowUpRecorded":
                 curs.execute(self.sql("UPDATE {schema}.case_directory SET last_follow_up_at ="
-                                      " GREATEST(last_follow_up_at, %s) WHERE case_id = %s"),
-                             (moment, envelope["aggregate_id"]))
+                                      " GREATEST(last_follow_up_at, %s) WHERE case_id = %s"), (moment, case_id))
             else:
-                curs.execute(self.sql("UPDATE {schema}.case_directory SET closed = %s WHERE case_id = %s"),
-                             (event_type == "CaseClosed", envelope["aggregate_id"]))
+                curs.execute(self.sql("UPDATE {schema}.case_directory SET closed = %s, closed_version = %s"
+                                      " WHERE case_id = %s AND closed_version < %s"),
+                             (event_type == "CaseClosed", version, case_id, version))
         return self.process_once("case_progress", envelope["event_id"], record)
 
     def escalate_overdue(self) -> int:

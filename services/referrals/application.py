@@ -8,6 +8,7 @@ from services.referrals.domain import Provider, Referral
 from shared.caller import recorded_by
 from shared.envelope import REFERRAL_EVENTS
 from shared.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
@@ -58,6 +59,14 @@ def public_event(event) -> tuple[str, dict] | None:
 class ReferralsStore(ServiceStore):
     name = "referrals"
     tables = Directory.TABLES
+
+    def domain_gauges(self) -> list:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT status, count(*) AS n FROM {schema}.referral_index GROUP BY status"))
+            counts = {row["status"]: row["n"] for row in curs.fetchall()}
+        statuses = ("requested", "accepted", "declined", "completed", "withdrawn")
+        return [gauge("casetrail_referrals", "Referrals by status", ["status"],
+                      [(status, counts.get(status, 0)) for status in statuses])]
 
     # --- the directory ----------------------------------------------------------------
 

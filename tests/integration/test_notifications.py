@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import psycopg
 import pytest
 
 from shared.bus import event_publisher, publish_event
@@ -130,7 +131,7 @@ def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once
     def due(hours):
         return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
     publish(done, "FollowUpRecorded", 7, {"contacted": True, "next_due": due(-84)})  # done after it was due
-    time.sleep(1)
+    wait_until(lambda: followed_up(test_env, done), what="the follow-up known to notifications")
     publish(late, "FollowUpOverdue", 6, {"due": due(25)})
     publish(recent, "FollowUpOverdue", 6, {"due": due(2)})
     publish(done, "FollowUpOverdue", 6, {"due": due(25)})
@@ -143,6 +144,14 @@ def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once
     assert len(notified(sup1, late, "follow_up_overdue")) == 1
     assert notified(sup1, recent, "follow_up_overdue") == []
     assert notified(sup1, done, "follow_up_overdue") == []
+
+
+def followed_up(test_env, case) -> bool:
+    with psycopg.connect(host=test_env["POSTGRES_HOST"], port=test_env["POSTGRES_PORT"],
+                         dbname=test_env["POSTGRES_DBNAME"], user="postgres") as conn:
+        row = conn.execute("SELECT last_follow_up_at FROM notifications.case_directory WHERE case_id = %s",
+                           (case["id"],)).fetchone()
+    return bool(row and row[0])
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""The Kubernetes manifests are valid against the API schemas and run every service safely."""
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.secrets import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy/k8s"
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "service.py").exists())
+MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+DOCS = [(p.name, doc) for p in MANIFESTS for doc in yaml.safe_load_all(p.read_text()) if doc]
+SECRET_KEYS = set(generate()) | {"POSTGRES_PASSWORD", "AMQP_URI"}
+
+
+def of_kind(kind):
+    return {doc["metadata"]["name"]: doc for _, doc in DOCS if doc["kind"] == kind}
+
+
+@pytest.mark.parametrize("name, doc", DOCS, ids=[f"{n}:{d['kind']}/{d['metadata']['name']}" for n, d in DOCS])
+def test_manifest_is_valid_kubernetes(name, doc):
+    # Strict: a misspelt or misplaced field fails here instead of being dropped by the API server.
+    kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_every_service_has_a_deployment_with_probes_and_a_service():
+    deployments, services = of_kind("Deployment"), of_kind("Service")
+    for name in SERVICES:
+        spec = deployments[name]["spec"]
+        assert spec["replicas"] >= 2, name
+        pod = spec["template"]
+        [container] = pod["spec"]["containers"]
+        assert {"name": "SERVICE", "value": name} in container["env"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe in ("readinessProbe", "livenessProbe"):
+            get = container[probe]["httpGet"]
+            assert get["path"] == "/health" and ports.get(get["port"], get["port"]) == 8000, (name, probe)
+        service = services[name]["spec"]
+        assert service["selector"].items() <= pod["metadata"]["labels"].items(), name
+        assert any(p["port"] == 8000 and ports.get(p["targetPort"], p["targetPort"]) == 8000 for p in service["ports"])
+
+
+def test_pods_are_hardened_scraped_and_covered_by_a_disruption_budget():
+    budgets = [b["spec"]["selector"]["matchLabels"] for b in of_kind("PodDisruptionBudget").values()]
+    for name, deployment in of_kind("Deployment").items():
+        pod = deployment["spec"]["template"]
+        assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true", name
+        assert any(b.items() <= pod["metadata"]["labels"].items() for b in budgets), name
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True, name
+        for container in pod["spec"]["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"], name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+
+
+def test_every_deployment_takes_the_shared_config_and_secret():
+    for name, deployment in of_kind("Deployment").items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            sources = container.get("envFrom", [])
+            assert {"configMapRef": {"name": "casetrail-config"}} in sources, name
+            assert {"secretRef": {"name": "casetrail-secrets"}} in sources, name
+
+
+def test_no_secret_value_is_committed():
+    assert not [d for _, d in DOCS if d["kind"] == "Secret" and (d.get("data") or d.get("stringData"))]
+    for config in of_kind("ConfigMap").values():
+        assert not SECRET_KEYS & set(config.get("data", {})), config["metadata"]["name"]
+    for deployment in of_kind("Deployment").values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert not [e for e in container.get("env", []) if e["name"] in SECRET_KEYS and "value" in e]
+
+
+def test_the_gateway_ingress_requires_tls():
+    [ingress] = of_kind("Ingress").values()
+    assert ingress["spec"]["tls"] and all(t.get("secretName") for t in ingress["spec"]["tls"])
+    gateway_ports = {p["name"] for p in of_kind("Service")["gateway"]["spec"]["ports"]} | {8000}
+    for backend in (p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]):
+        assert backend["name"] == "gateway" and set(backend["port"].values()) <= gateway_ports, backend
+
+
+def test_kustomization_lists_every_manifest():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert kustomization["namespace"] == "casetrail"
+    assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS)
