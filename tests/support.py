@@ -47,10 +47,10 @@ def consumer_count(vhost: str) -> int:
 class ServiceProcess:
     """One service, run exactly as `make up` runs it: `nameko run` in its own process."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path):
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, instance: str = ""):
         self.name, self.port = name, free_port()
         self.env = dict(env, WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}")
-        self.log_path = log_dir / f"{name}.log"
+        self.log_path = log_dir / f"{name}{instance}.log"
         self.process: subprocess.Popen | None = None
 
     @property
