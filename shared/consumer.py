@@ -25,13 +25,11 @@ log = logging.getLogger(__name__)
 ATTEMPTS_HEADER = "x-casetrail-attempts"
 # "quorum" on a RabbitMQ cluster: replicated queues that survive the loss of a node. A queue keeps
 # the type it was declared with; switching an existing installation means draining and redeclaring.
-QUEUE_TYPE = env("QUEUE_TYPE", "classic")
-if QUEUE_TYPE not in ("classic", "quorum"):
-    raise RuntimeError("QUEUE_TYPE must be classic or quorum")
-
-
 def queue_arguments(**arguments) -> dict:
-    return {**arguments, "x-queue-type": QUEUE_TYPE} if QUEUE_TYPE == "quorum" else arguments
+    queue_type = env("QUEUE_TYPE", "classic")
+    if queue_type not in ("classic", "quorum"):
+        raise RuntimeError("QUEUE_TYPE must be classic or quorum")
+    return {**arguments, "x-queue-type": queue_type} if queue_type == "quorum" else arguments
 
 
 _DEPTHS: dict[tuple[str, str], "QueueDepths"] = {}  # one per service and broker in a process

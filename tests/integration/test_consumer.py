@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from services.notifications.service import NotificationsService
 from shared.bus import EXCHANGE, event_publisher, publish_event
 from shared.envelope import make_envelope
-from tests.support import free_port, queue_depths, wait_until
+from tests.support import free_port, queue_depths, rabbitmqctl, wait_until
 
 QUEUE = "casetrail.notifications.case_directory"
 
@@ -28,13 +28,33 @@ def registered(case_id=None, case_number="GBV-2026-000042", version=1):
 
 @pytest.fixture
 def notifications(test_env, monkeypatch, private_bus):
+    yield from _notifications(monkeypatch, private_bus)
+
+
+@pytest.fixture
+def quorum_bus(test_env):
+    """A vhost of its own: a queue keeps the type it was first declared with."""
+    vhost = f"{test_env['VHOST']}-quorum-{uuid.uuid4().hex[:6]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield {"AMQP_URI": f"{test_env['AMQP_URI'].rsplit('/', 1)[0]}/{vhost}", "VHOST": vhost}
+    rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def on_quorum_queues(test_env, monkeypatch, quorum_bus):
+    monkeypatch.setenv("QUEUE_TYPE", "quorum")
+    yield from _notifications(monkeypatch, quorum_bus)
+
+
+def _notifications(monkeypatch, bus):
     monkeypatch.setenv("NOTIFICATIONS_POSTGRES_SCHEMA", f"notifications_{uuid.uuid4().hex[:8]}")
     container = ServiceContainer(NotificationsService, {
-        "AMQP_URI": private_bus["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
+        "AMQP_URI": bus["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
     container.start()
     yield _store_of(container)
     container.stop()
-    with Connection(private_bus["AMQP_URI"]) as conn:
+    with Connection(bus["AMQP_URI"]) as conn:
         for name in (QUEUE, f"{QUEUE}.retry", f"{QUEUE}.dead"):
             conn.default_channel.queue_purge(name)
 
@@ -75,8 +95,19 @@ def test_a_redelivered_event_has_one_effect(notifications, private_bus):
 
 
 def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notifications, private_bus):
+    retried_then_buried(notifications, private_bus)
+
+
+def test_on_quorum_queues_retries_and_dead_letters_work_the_same(on_quorum_queues, quorum_bus):
+    listed = rabbitmqctl("list_queues", "-p", quorum_bus["VHOST"], "name", "type", "--no-table-headers", "-q")
+    types = dict(line.split() for line in listed.splitlines() if line.startswith(QUEUE))
+    assert types == {QUEUE: "quorum", f"{QUEUE}.retry": "quorum", f"{QUEUE}.dead": "quorum"}
+    retried_then_buried(on_quorum_queues, quorum_bus)
+
+
+def retried_then_buried(notifications, bus):
     case_id = uuid.uuid4()
-    publisher = event_publisher(private_bus["AMQP_URI"])
+    publisher = event_publisher(bus["AMQP_URI"])
     publish_event(publisher, registered(case_id))
     wait_until(lambda: _count(notifications, "case_directory") == 1, what="the first event")
 
@@ -84,7 +115,7 @@ def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notificat
     clash = registered(case_id, version=2)
     publish_event(publisher, clash)
 
-    dead = wait_until(lambda: _get(private_bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
+    dead = wait_until(lambda: _get(bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
     assert json.loads(dead.body)["event_id"] == clash["event_id"]
     assert dead.headers["x-casetrail-attempts"] == int(os.environ["CONSUMER_MAX_ATTEMPTS"])
     assert _count(notifications, "case_directory") == 1
