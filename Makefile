@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 VENV ?= .venv
 
-.PHONY: up down logs status test unit install bench audit
+.PHONY: up down logs status test unit fuzz install bench audit
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
 	@$(STACK) up
@@ -22,6 +22,10 @@ install:
 
 test: install  ## unit and integration tests; starts its own PostgreSQL and RabbitMQ when none run
 	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+fuzz: install  ## schemathesis with a large budget against a running test system (make test runs a small one)
+	@FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} FUZZ_AT_LEAST=$${FUZZ_AT_LEAST:-1000} PSYCOPG_WAIT_FUNC=wait_select \
+	  $(VENV)/bin/python -m pytest tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
 unit: install
 	@$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)

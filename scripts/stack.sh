@@ -85,7 +85,7 @@ stop_postgres() {
 rabbit_env() {
   local R=$RUN/rmq
   mkdir -p "$R/home"
-  export HOME=$R/home RABBITMQ_NODENAME=casetrail@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+  export HOME=$R/home RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-casetrail@localhost} RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
     RABBITMQ_NODE_PORT=$RABBITMQ_PORT RABBITMQ_DIST_PORT=$RABBITMQ_DIST_PORT ERL_EPMD_ADDRESS=127.0.0.1 \
     RABBITMQ_MNESIA_BASE=$R/mnesia RABBITMQ_LOG_BASE=$R/log RABBITMQ_PID_FILE=$R/pid \
     RABBITMQ_CONFIG_FILE=$R/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=$R/enabled_plugins \
@@ -187,6 +187,10 @@ case "${1:-}" in
   install) install_packages; install_venv ;;
   infra-start) start_postgres; start_rabbitmq ;;
   infra-stop) stop_rabbitmq; stop_postgres ;;
+  postgres-start) start_postgres ;;
+  postgres-stop) stop_postgres ;;
+  rabbitmq-start) start_rabbitmq ;;
+  rabbitmq-stop) stop_rabbitmq ;;
   rabbitmqctl) shift; rabbitmqctl_cmd "$@" ;;
   audit)  # the audit CLI, with the cases service's settings and keys
     shift; secrets; cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
@@ -203,5 +207,5 @@ case "${1:-}" in
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     prometheus_running && echo "prometheus: running" || echo "prometheus: stopped"
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|up|down|status|rabbitmqctl ARGS|audit ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ from nameko.messaging import Consumer
 
 from shared.bus import EXCHANGE
 from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
+from shared.rpc import BROKER_DOWN
 from shared.settings import env
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class QueueDepths:
 
     def __init__(self, service: str, amqp_uri: str):
         self.service, self.amqp_uri, self.queues = service, amqp_uri, set()
-        self.gauges = StoreGauges(service, self.read).register()
+        self.gauges = StoreGauges(service, self.read, source="broker").register()
 
     def read(self) -> list:
         ready, consumers = [], []
@@ -83,6 +84,14 @@ class EventConsumer(Consumer):
         super().setup()
 
     def handle_message_processed(self, message, result=None, exc_info=None):
+        try:
+            self._settle(message, result, exc_info)
+        except BROKER_DOWN:
+            # The connection is gone: the broker hands the message out again, and the inbox makes
+            # the second handling a no-op. nameko would otherwise stop the service here.
+            log.warning("%s: could not settle a message (broker unavailable)", self.method_name)
+
+    def _settle(self, message, result, exc_info) -> None:
         event_type = message.delivery_info.get("routing_key", "?")
         if exc_info is None:
             # A handler returns whether the event was new to it (False: a redelivery, no effect).

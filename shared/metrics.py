@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
 from nameko.web.handlers import http
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -61,12 +62,14 @@ def metrics_response() -> Response:
 
 
 class StoreGauges:
-    """Gauges read from the service's database at scrape time (at most every `ttl` seconds)."""
+    """Gauges read at scrape time (at most every `ttl` seconds) from the service's database, or
+    from the broker (`source="broker"`), with `casetrail_<source>_up` saying whether that worked."""
 
     registered: list["StoreGauges"] = []
 
-    def __init__(self, service: str, read: Callable[[], list[GaugeMetricFamily]], ttl: float = 5.0):
-        self.service, self.read, self.ttl = service, read, ttl
+    def __init__(self, service: str, read: Callable[[], list[GaugeMetricFamily]], ttl: float = 5.0,
+                 source: str = "store"):
+        self.service, self.read, self.ttl, self.source = service, read, ttl, source
         self.cached: list = []
         self.read_at = float("-inf")
 
@@ -75,13 +78,13 @@ class StoreGauges:
 
     def collect(self):
         if time.monotonic() - self.read_at >= self.ttl:
-            up = GaugeMetricFamily("casetrail_store_up", "Whether the service could read its database",
+            up = GaugeMetricFamily(f"casetrail_{self.source}_up", f"Whether the service could read its {self.source}",
                                    labels=["service"])
             try:
                 families = self.read()
                 up.add_metric([self.service], 1)
             except Exception:
-                log.warning("%s: could not read gauges from the database", self.service, exc_info=True)
+                log.warning("%s: could not read gauges from its %s", self.service, self.source, exc_info=True)
                 families = []
                 up.add_metric([self.service], 0)
             self.cached, self.read_at = [up, *families], time.monotonic()
@@ -127,7 +130,7 @@ class WorkerMetrics(DependencyProvider):
         service, method = self.container.service_name, worker_ctx.entrypoint.method_name
         outcome = "ok" if exc_info is None else exc_info[0].__name__
         kind = type(worker_ctx.entrypoint).__name__
-        if kind == "Rpc":
+        if isinstance(worker_ctx.entrypoint, Rpc):
             COMMANDS.labels(service, method, outcome).inc()
             COMMAND_DURATION.labels(service, method, outcome).observe(elapsed)
         elif kind == "EventConsumer":

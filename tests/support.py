@@ -133,3 +133,18 @@ def case_in_implementation(store, caller: dict, risk: str = "medium"):
     decided.decide_plan(submitted.version, True, "sup1", by=caller, now=store.clock())
     store.save(decided)
     return case.id
+
+
+TEAMS = (("sup1", "supervisor", None), ("sup2", "supervisor", None), ("cw1", "caseworker", "sup1"),
+         ("cw2", "caseworker", "sup1"), ("cw3", "caseworker", "sup2"), ("aud1", "auditor", None))
+PASSWORD = "a-long-enough-password"
+
+
+def create_people(api: "Api", admin_password: str) -> dict[str, "Api"]:
+    """An admin, two teams (sup1: cw1, cw2; sup2: cw3), and an auditor, each logged in."""
+    admin = api.login("admin", admin_password)
+    for username, role, supervisor in TEAMS:
+        response = admin.post("/v1/users", {"username": username, "password": PASSWORD, "role": role,
+                                            "display_name": username.upper(), "supervisor": supervisor})
+        assert response.status_code == 201, response.text
+    return {"admin": admin, **{username: api.login(username, PASSWORD) for username, _, _ in TEAMS}}

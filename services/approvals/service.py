@@ -1,5 +1,5 @@
 """Entrypoints of the approvals service: parse, call, return."""
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.approvals import schemas
 from services.approvals.application import SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
@@ -10,6 +10,7 @@ from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.rpc import rpc
 from shared.settings import env
 from shared.validation import load, parse_id
 

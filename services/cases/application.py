@@ -490,7 +490,7 @@ def _make_cursor(case_number: str) -> str:
 
 def _read_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput({"cursor": ["Not a cursor this list gave out."]}) from None
 

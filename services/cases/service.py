@@ -1,5 +1,4 @@
 """Entrypoints of the cases service: parse, call, return. Errors cross RPC by name."""
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.cases import schemas
@@ -11,6 +10,7 @@ from shared.envelope import REFERRAL_EVENTS, read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.rpc import rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
 
@@ -37,6 +37,13 @@ class CasesService(Observable):
             case, consent = self.store.case_as_of(caller, case_id, as_of)
             return case_view(case, consent, now=as_of, redact=caller["role"] == "auditor")
         return self._view(self.store.read_case(caller, case_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def case_in_scope(self, caller, case_id):
+        """For another route's permission check: the case's id and number, or NotFound. Not a read
+        of the case file, so not recorded as one."""
+        case = self.store.case_for(read_caller(caller), parse_id(case_id, "case"))
+        return {"id": str(case.id), "case_number": case.case_number}
 
     @rpc(expected_exceptions=EXPECTED)
     def case_history(self, caller, case_id, query=None):

@@ -18,8 +18,18 @@ class BadRequest(errors.CasetrailError):
 
 ServiceUnavailable = errors.ServiceUnavailable
 
+class PayloadTooLarge(errors.CasetrailError):
+    """The body is larger than any request needs."""
+
+
+class UnsupportedMediaType(errors.CasetrailError):
+    """The body is not sent as JSON."""
+
+
 PROBLEMS: dict[type, tuple[int, str]] = {
     BadRequest: (400, "Malformed request"),
+    PayloadTooLarge: (413, "Payload too large"),
+    UnsupportedMediaType: (415, "Unsupported media type"),
     Unauthorized: (401, "Unauthorized"),
     errors.Forbidden: (403, "Forbidden"),
     errors.NotFound: (404, "Not found"),

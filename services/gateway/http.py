@@ -10,12 +10,15 @@ import eventlet
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
-from shared.logs import correlation_id
+from services.gateway.errors import (BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType,
+                                     problem_for)
 from shared.errors import REFUSALS
+from shared.logs import correlation_id
 from shared.metrics import HTTP_DURATION, RPC_ERRORS
+from shared.settings import env
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+REQUEST_TIMEOUT = float(env("REQUEST_TIMEOUT_SECONDS", str(2 * float(env("RPC_TIMEOUT_SECONDS", "10")))))
 
 
 def route(method: str, url: str, *, authenticated: bool = True):
@@ -28,9 +31,12 @@ def route(method: str, url: str, *, authenticated: bool = True):
             cid = cid if _CORRELATION_ID.match(cid) else str(uuid4())
             token = correlation_id.set(cid)
             try:
-                if authenticated:
-                    params["caller"] = self.caller_for(request, cid)
-                response = handler(self, request, **params)
+                # A deadline on the whole request: a database or service that stopped answering
+                # gives a prompt 503, never a hung client.
+                with eventlet.Timeout(REQUEST_TIMEOUT, ServiceUnavailable("The request could not finish in time.")):
+                    if authenticated:
+                        params["caller"] = self.caller_for(request, cid)
+                    response = handler(self, request, **params)
             except Exception as exc:  # every failure becomes a problem document, never a trace
                 response = problem_for(exc)
             finally:
@@ -42,11 +48,36 @@ def route(method: str, url: str, *, authenticated: bool = True):
     return decorate
 
 
+MAX_BODY_BYTES = 256 * 1024  # the largest case command (a plan of 50 goals, long notes) is far below
+MAX_DEPTH = 16  # no request nests deeper than a few levels
+_JSON = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;.*)?$", re.IGNORECASE)
+
+
 def json_body(request) -> dict:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request bodies are at most {MAX_BODY_BYTES // 1024} KiB.")
+    data = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request bodies are at most {MAX_BODY_BYTES // 1024} KiB.")
+    if data.strip() and not _JSON.match(request.headers.get("Content-Type", "")):
+        raise UnsupportedMediaType("Send the body as JSON, with 'Content-Type: application/json'.")
     try:
-        return json.loads(request.get_data(as_text=True) or "null")
-    except ValueError:
+        body = json.loads(data.decode("utf-8") or "null")
+    except (ValueError, RecursionError):
         raise BadRequest("The body is not valid JSON.") from None
+    if _depth(body) > MAX_DEPTH:
+        raise BadRequest(f"The body nests deeper than {MAX_DEPTH} levels.")
+    return body
+
+
+def _depth(value) -> int:
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        level.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def respond(status: int, body: dict, headers: dict | None = None) -> Response:

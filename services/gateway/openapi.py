@@ -21,7 +21,8 @@ def _problems(*statuses: int) -> dict:
 
 PROBLEM_TITLES = {400: "Malformed JSON", 401: "No, invalid or expired token", 403: "Role may not do this",
                   404: "Unknown id, or outside the caller's scope", 409: "Not valid in the current state",
-                  412: "If-Match does not match", 422: "Field validation", 429: "Too many login attempts",
+                  412: "If-Match does not match", 413: "Body larger than 256 KiB",
+                  415: "Body not sent as application/json", 422: "Field validation", 429: "Too many login attempts",
                   503: "A backing service is unavailable"}
 
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
@@ -179,7 +180,7 @@ OPENAPI = {
             "parameters": [CASE_ID, {"name": "as_of", "in": "query", "required": False,
                                      "schema": {"type": "string", "format": "date-time"}}],
             "responses": {"200": {"description": "The case", "headers": {"ETag": {"schema": {"type": "string"}}},
-                                  "content": _json(_ref("Case"))}, **_problems(401, 404, 503)}}},
+                                  "content": _json(_ref("Case"))}, **_problems(401, 403, 404, 422, 503)}}},
         "/v1/cases/{id}/history": {"get": {
             "summary": "Every event on the case in order, with its hash chain; views are recorded too "
                        "(auditor: any case, identifying fields redacted; caseworker, supervisor: in scope)",
@@ -347,3 +348,9 @@ OPENAPI = {
         },
     },
 }
+
+# Every route that takes a body may refuse it as malformed, too large or not JSON.
+for _path in OPENAPI["paths"].values():
+    for _operation in _path.values():
+        if "requestBody" in _operation:
+            _operation["responses"].update(_problems(400, 413, 415))

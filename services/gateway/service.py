@@ -224,14 +224,14 @@ class GatewayService(Observable):
 
     @route("POST", "/v1/cases/<string:case_id>/referrals")
     def make_referral(self, request, caller, case_id):
-        case = call(self.cases.get_case, caller, case_id, None, timeout=RPC_TIMEOUT)  # 404 outside scope
+        case = call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # 404 outside scope
         referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], json_body(request),
                         request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT)
         return respond(201, referral)
 
     @route("GET", "/v1/cases/<string:case_id>/referrals")
     def referrals_of_case(self, request, caller, case_id):
-        case = call(self.cases.get_case, caller, case_id, None, timeout=RPC_TIMEOUT)
+        case = call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)
         return respond(200, call(self.referrals.referrals_of_case, caller, case["id"], timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/referrals")
@@ -253,11 +253,11 @@ class GatewayService(Observable):
     @route("POST", "/v1/referrals/<string:referral_id>/withdraw")
     def withdraw_referral(self, request, caller, referral_id):
         case_id = call(self.referrals.case_of_referral, caller, referral_id, timeout=RPC_TIMEOUT)
-        call(self.cases.get_case, caller, case_id, None, timeout=RPC_TIMEOUT)  # the case's caseworker or supervisor
+        call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # the case's caseworker or supervisor
         return respond(200, call(self.referrals.withdraw, caller, referral_id, json_body(request), timeout=RPC_TIMEOUT))
 
     def _provider_action(self, request, caller, referral_id, action):
-        body = json_body(request) if request.get_data() else {}
+        body = json_body(request) or {}
         return respond(200, call(self.referrals.act_as_provider, caller, referral_id, action, body,
                                  timeout=RPC_TIMEOUT))
 

@@ -1,7 +1,6 @@
 """Entrypoints of the notifications service."""
 from marshmallow import fields, validate
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.notifications import mail, webhooks
@@ -13,6 +12,7 @@ from shared.envelope import Strict, read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.rpc import rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
 

@@ -1,5 +1,5 @@
 """Entrypoints of the referrals service: parse, call, return."""
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.referrals import schemas
 from services.referrals.application import (TEXTS, Directory, ReferralsStore, provider_view, public_event,
@@ -11,6 +11,7 @@ from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.rpc import rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
 

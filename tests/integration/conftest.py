@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
 
-from tests.support import STACK, Api, ServiceProcess, free_port, rabbitmqctl, service_env, wait_until
+from tests.support import STACK, Api, ServiceProcess, create_people, free_port, rabbitmqctl, service_env, wait_until
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
@@ -147,15 +147,7 @@ def api(system):
 @pytest.fixture(scope="session")
 def people(api, test_env):
     """An admin, two teams (sup1: cw1, cw2; sup2: cw3), and an auditor."""
-    admin = api.login("admin", test_env["ADMIN_PASSWORD"])
-    password = "a-long-enough-password"
-    for username, role, supervisor in (("sup1", "supervisor", None), ("sup2", "supervisor", None),
-                                       ("cw1", "caseworker", "sup1"), ("cw2", "caseworker", "sup1"),
-                                       ("cw3", "caseworker", "sup2"), ("aud1", "auditor", None)):
-        response = admin.post("/v1/users", {"username": username, "password": password, "role": role,
-                                            "display_name": username.upper(), "supervisor": supervisor})
-        assert response.status_code == 201, response.text
-    return {"admin": admin, **{u: api.login(u, password) for u in ("sup1", "sup2", "cw1", "cw2", "cw3", "aud1")}}
+    return create_people(api, test_env["ADMIN_PASSWORD"])
 
 
 @pytest.fixture(scope="session")
