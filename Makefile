@@ -25,7 +25,7 @@ test: install  ## unit and integration tests; starts its own PostgreSQL and Rabb
 
 fuzz: install  ## schemathesis with a large budget against a running test system (make test runs a small one)
 	@FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} FUZZ_AT_LEAST=$${FUZZ_AT_LEAST:-1000} PSYCOPG_WAIT_FUNC=wait_select \
-	  $(VENV)/bin/python -m pytest tests/integration/test_fuzz.py $(PYTEST_ARGS)
+	  $(VENV)/bin/python -m pytest -s tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
 unit: install
 	@$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -5,12 +5,16 @@
 2. The overdue scan over 100,000 open cases.
 3. The audit trail: replaying a case of 1,000 events with and without snapshots, reading its
    whole history, and verifying hash chains over a store of 100,000 events.
+4. End to end (bench/system.py): concurrent clients through the gateway, event propagation,
+   memory; and store growth from 10,000 to 1,000,000 events, with a projection rebuild.
+Figures are printed and written as JSON (BENCH_JSON, default .run/bench-<time>.json).
 """
 import eventlet
 
 eventlet.monkey_patch()
 
 import base64  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -26,6 +30,7 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import system  # noqa: E402
 from services.cases.application import CaseIndex, CasesStore  # noqa: E402
 from shared.outbox import Projector  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -226,23 +231,70 @@ def commands(env: dict, store: CasesStore) -> None:
     print(f"  ratio RPC / bare:                           {through_rpc / bare:8.2f}")
 
 
+def end_to_end(env: dict, store: CasesStore) -> dict:
+    result = system.end_to_end(env, store, lambda s: bare_saves(s, [case_in_implementation(s, CW) for _ in range(50)], 500))
+    print_end_to_end(result, "every commit flushed to disk, as deployed")
+    print_end_to_end(result["without_waiting_for_the_disk"], "synchronous_commit off: the software's own cost")
+    return result
+
+
+def print_end_to_end(result: dict, how: str) -> None:
+    rpc = result["rpc_round_trip"]
+    print(f"end to end, {how}: {result['clients']} clients through the gateway for {result['seconds']} s:")
+    print(f"  commands:                 {result['commands_per_second']:8.1f} /s  ({result['commands']} commands,"
+          f" {result['failures']} refused)")
+    print(f"  latency p50 / p95 / p99:  {result['p50_ms']} / {result['p95_ms']} / {result['p99_ms']} ms")
+    print(f"  bare eventsourcing saves: {result['bare_saves_per_second']:8.1f} /s"
+          f"  (end-to-end throughput ratio {result['throughput_ratio_to_bare_saves']})")
+    print(f"  bare nameko RPC round trip: {rpc['calls_per_second']} /s, p50 {rpc['p50_ms']} ms, p99 {rpc['p99_ms']} ms")
+    spread = result["propagation"]
+    if spread["events"]:
+        print(f"  propagation, commit in cases -> handled by notifications ({spread['events']} events):"
+              f" p50 {spread['p50_ms']} ms, p99 {spread['p99_ms']} ms")
+    print("  resident memory after the run: " + ", ".join(f"{k} {v} MiB" for k, v in result["memory_mib"].items()))
+
+
+def growth(env: dict, store: CasesStore) -> dict:
+    result = system.growth(store)
+    print("store growth, a command (load, decide, save) on cases among other cases' history:")
+    for key in (k for k in result if k.startswith("at_")):
+        figures = result[key]
+        print(f"  with {figures['events']:>9,} events stored:  p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms,"
+              f" p99 {figures['p99_ms']} ms")
+    print(f"  p50 change: {result['p50_growth']:+.1%}")
+    rebuilt = result["projection_rebuild"]
+    print(f"  the case list rebuilt from the whole log: {rebuilt['events']:,} events in {rebuilt['seconds']} s"
+          f" ({rebuilt['events_per_second']:,}/s)")
+    return result
+
+
 BENCHMARKS = {"commands": commands, "overdue": lambda env, store: overdue_scan(store),
-              "audit": lambda env, store: audit_trail(store)}
+              "audit": lambda env, store: audit_trail(store), "e2e": end_to_end, "growth": growth}
 
 
 def main() -> None:
-    """`python -m bench [commands|overdue|audit ...]`: the named benchmarks, or all of them."""
+    """`python -m bench [commands|overdue|audit|e2e|growth ...]`: the named benchmarks, or all of them."""
     chosen = sys.argv[1:] or list(BENCHMARKS)
     env = setup_environment()
-    store = None
+    store, results = None, {"date": datetime.now(UTC).isoformat(), "machine": machine()}
     try:
         store = CasesStore(Settings.for_service("cases"))
         for name in chosen:
-            BENCHMARKS[name](env, store)
+            results[name] = BENCHMARKS[name](env, store)
     finally:
         if store is not None:
             store.close()
         teardown(env)
+    path = Path(os.environ.get("BENCH_JSON", ROOT / ".run" / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"figures as JSON: {path}")
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    return f"{cpus} cores, {int(memory) // 1024 // 1024} GiB"
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ class RiskLevelChanged(Strict):
     previous = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
     risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
     next_due = fields.String(required=True, allow_none=True)
+    cause = fields.String(load_default=None, allow_none=True,
+                          validate=validate.OneOf(("assessment", "follow_up", "domain_ratings", "raised")))
 
 
 class CasePlanDrafted(Strict):
@@ -80,6 +82,8 @@ class Submitted(Strict):
     case_number = fields.String(required=True)
     risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
     is_child = fields.Boolean(required=True)
+    # Set when a supervisor must decide whatever the policy says (a child who does not assent).
+    approval_required = fields.Boolean(load_default=False)
 
 
 class ClosureRequested(Submitted):

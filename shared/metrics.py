@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from werkzeug.wrappers import Response
 
 from shared.logs import correlation_id
+from shared.rpc import rpc
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,11 @@ class Observable:
     """Mixed into every service: /health, /metrics, and worker metrics."""
 
     metrics = WorkerMetrics()
+
+    @rpc
+    def ping(self):
+        """The cheapest RPC round trip: what benchmarks compare commands with."""
+        return "pong"
 
     @http("GET", "/health")
     def health(self, request):

@@ -97,7 +97,7 @@ class ApprovalsStore(ServiceStore):
                             case_number=payload["case_number"], kind=kind, submission=payload["submission"],
                             requested_by=envelope["actor"]["username"], risk_level=payload["risk_level"], by=by)
         changed = [approval]
-        if approval_needed(self.policy(), kind, payload["risk_level"]):
+        if approval_needed(self.policy(), kind, payload["risk_level"], payload.get("approval_required", False)):
             approval.request(by=by)
             changed += self._supersede_earlier(case_id, kind, approval.id, by)
         else:

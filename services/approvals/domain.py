@@ -35,9 +35,9 @@ class ApprovalPolicy(Audited):
         self.rules = {"case_plan": case_plan, "closure": closure}
 
 
-def approval_needed(rules: dict, kind: str, risk_level: str) -> bool:
+def approval_needed(rules: dict, kind: str, risk_level: str, required: bool = False) -> bool:
     rule = rules[kind]
-    return rule == "always" or (rule == "high_risk" and risk_level == "high")
+    return required or rule == "always" or (rule == "high_risk" and risk_level == "high")
 
 
 class Approval(Audited):

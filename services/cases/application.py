@@ -82,10 +82,11 @@ def public_event(event) -> tuple[str, dict] | None:
         "ConsentWithdrawn": lambda: {"case_id": str(event.case_id)},
         "AssessmentRecorded": lambda: {"needs": event.needs},
         "RiskLevelChanged": lambda: {"previous": event.previous, "risk_level": event.risk_level,
-                                     "next_due": event.next_due},
+                                     "next_due": event.next_due, "cause": getattr(event, "cause", None)},
         "CasePlanDrafted": lambda: {"goals": len(event.goals)},
         "CasePlanSubmitted": lambda: {"submission": event.submission, "case_number": event.case_number,
-                                      "risk_level": event.risk_level, "is_child": event.is_child},
+                                      "risk_level": event.risk_level, "is_child": event.is_child,
+                                      "approval_required": getattr(event, "approval_required", False)},
         "FollowUpRecorded": lambda: {"contacted": event.contacted, "next_due": event.next_due},
         "FollowUpOverdue": lambda: {"due": event.due},
         "CaseConferenceHeld": lambda: {"held_on": event.held_on},
@@ -335,12 +336,14 @@ class CasesStore(ServiceStore):
 
     def submit_plan(self, caller, case_id, options) -> Case:
         return self._change(caller, case_id, "submit_plan", {}, options,
-                            lambda case: case.submit_plan(by=recorded_by(caller)))
+                            lambda case: case.submit_plan(by=recorded_by(caller), consent=self.consent_of(case.id)))
 
     def record_follow_up(self, caller, case_id, data, options) -> Case:
+        monitoring = {k: data[k] for k in ("mode", "spoken_to", "domain_ratings", "raise_risk_to", "raise_reason")
+                      if k in data}
         return self._change(caller, case_id, "record_follow_up", data, options, lambda case: case.record_follow_up(
             data["contacted"], _moment(data["contact_date"]), data["safety_reassessed"], data.get("risk_level"),
-            data.get("notes"), by=recorded_by(caller), now=self.clock()))
+            data.get("notes"), by=recorded_by(caller), now=self.clock(), monitoring=monitoring))
 
     def hold_conference(self, caller, case_id, data, options) -> Case:
         return self._change(caller, case_id, "hold_conference", data, options, lambda case: case.hold_conference(
@@ -545,6 +548,7 @@ def case_view(case: Case, consent: Consent | None = None, now: datetime | None =
         "id": str(case.id), "case_number": case.case_number, "version": case.version,
         "stage": case.stage, "risk_level": case.risk_level, "assigned_to": case.assigned_to,
         "is_child": case.is_child, "survivor": case.survivor, "caregiver": case.caregiver,
+        "unaccompanied": case.unaccompanied if case.is_child else None,
         "intake_notes": case.intake_notes,
         "consent": None if case.stage == "closed" else consent_view(consent),
         "assessment": case.assessment,
@@ -553,6 +557,9 @@ def case_view(case: Case, consent: Consent | None = None, now: datetime | None =
                       "last_contact": case.last_contact and dict(case.last_contact, date=_iso(case.last_contact["date"])),
                       "count": case.follow_ups},
         "closure": {k: v for k, v in case.closure.items() if k != "submission"},
+        "monitoring": case.monitoring and {**case.monitoring, "risk_level": case.risk_level,
+                                           "ratings": {d: dict(r, rated_at=_iso(r["rated_at"]))
+                                                       for d, r in case.monitoring["ratings"].items()}},
         "conferences": case.conferences,
         "referrals": referrals or [],
         "erasure": case.erasure,

@@ -7,12 +7,27 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from shared.audited import Audited
-from shared.errors import Forbidden, InvalidTransition
+from shared.errors import Forbidden, InvalidInput, InvalidTransition
 
 STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up", "closed")
 CASE_ROLES = ("caseworker", "supervisor")
 CADENCE = {"high": timedelta(hours=84), "medium": timedelta(days=7), "low": timedelta(days=14)}
 UNREACHABLE_AFTER = timedelta(days=30)
+# Well-being domains of a monitoring contact, in the order the script walks through them.
+DOMAINS = ("safety_protection", "health_development", "psychosocial_mental_health", "family_relationships",
+           "education", "livelihood_basic_needs")
+RATINGS = ("green", "orange", "red")
+RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+def computed_risk(ratings: dict[str, str]) -> str:
+    """A red in the first three domains is high; an orange there, or a red elsewhere, medium."""
+    first, rest = [ratings.get(d) for d in DOMAINS[:3]], [ratings.get(d) for d in DOMAINS[3:]]
+    if "red" in first:
+        return "high"
+    if "orange" in first or "red" in rest:
+        return "medium"
+    return "low"
 _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 _ACCESS_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-access")
 
@@ -20,12 +35,15 @@ _ACCESS_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-access"
 class Case(Audited):
     id: UUID  # given by the application, so a retried registration lands on the same case
     erasure = None  # when, by whom and why the survivor's identifying data was erased
+    monitoring = None  # the latest rating per domain, and what is still to discuss
+    unaccompanied = None  # a child's case with no caregiver: why
 
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
                  caregiver: dict | None, intake_notes: str | None, assigned_to: str,
-                 request_hash: str, by: dict):
+                 request_hash: str, by: dict, unaccompanied: bool = False, unaccompanied_reason: str | None = None):
         self.case_number = case_number
+        self.unaccompanied = {"reason": unaccompanied_reason} if unaccompanied else None
         self.survivor = survivor
         self.risk_level = risk_level
         self.is_child = is_child
@@ -79,7 +97,7 @@ class Case(Audited):
         self.plan = {"status": "draft", "goals": goals, "submission": None,
                      "child_participation": child_participation}
 
-    def submit_plan(self, by: dict) -> None:
+    def submit_plan(self, by: dict, consent: "Consent | None" = None) -> None:
         self._require_open("submit the case plan")
         if self.plan["status"] != "draft":
             raise InvalidTransition({"none": "Draft a case plan before submitting it.",
@@ -87,14 +105,17 @@ class Case(Audited):
                                      "approved": "The case plan is approved; draft a revision to change it.",
                                      "rejected": "Revise the rejected plan before submitting it again.",
                                      }[self.plan["status"]])
-        self._submit_plan(submission=self.version + 1, **self._facts(), by=by)
+        # A child who does not assent to what the caregiver consented to: a supervisor decides, always.
+        required = bool(self.is_child and consent and consent.child_disagrees)
+        self._submit_plan(submission=self.version + 1, **self._facts(), approval_required=required, by=by)
 
     def _facts(self) -> dict:
         """What an approval policy looks at, as it is at submission time."""
         return {"case_number": self.case_number, "risk_level": self.risk_level, "is_child": self.is_child}
 
     @event("CasePlanSubmitted")
-    def _submit_plan(self, submission: int, case_number: str, risk_level: str, is_child: bool, by: dict) -> None:
+    def _submit_plan(self, submission: int, case_number: str, risk_level: str, is_child: bool, by: dict,
+                     approval_required: bool = False) -> None:
         # `submission` is this event's own version: what the approvals service's decision names.
         self.plan = dict(self.plan, status="submitted", submission=submission)
 
@@ -124,35 +145,75 @@ class Case(Audited):
     # --- follow-ups and risk ---------------------------------------------------------------
 
     def record_follow_up(self, contacted: bool, contact_date: datetime, safety_reassessed: bool,
-                         risk_level: str | None, notes: str | None, by: dict, now: datetime) -> None:
+                         risk_level: str | None, notes: str | None, by: dict, now: datetime,
+                         monitoring: dict | None = None) -> None:
+        """`monitoring`: mode, spoken_to, domain_ratings, raise_risk_to, raise_reason (all optional).
+        With ratings, the risk level is computed from them; a caseworker may raise it, never lower it."""
         self._require_open("record a follow-up")
         if self.stage not in ("implementation", "follow_up"):
             raise InvalidTransition("The case plan must be approved before follow-ups are recorded.")
         if contact_date > now:
             raise InvalidTransition("A follow-up cannot be recorded for a future date.")
+        monitoring = monitoring or {}
+        ratings = monitoring.get("domain_ratings") or {}
+        latest = {**self._latest_ratings(), **ratings}
+        computed = computed_risk(latest) if latest else None
+        chosen, cause = self._chosen_risk(computed, risk_level, monitoring)
         base = contact_date.isoformat()
         self._record_follow_up(contacted=contacted, contact_date=base, safety_reassessed=safety_reassessed,
-                               notes=notes, next_due=self._due_after(base, self.risk_level), by=by)
-        if risk_level and risk_level != self.risk_level:
-            self._change_risk(risk_level, by)
+                               notes=notes, next_due=self._due_after(base, self.risk_level), by=by,
+                               mode=monitoring.get("mode"), spoken_to=monitoring.get("spoken_to"),
+                               domain_ratings=ratings or None, computed_risk=computed,
+                               raise_reason=monitoring.get("raise_reason") if cause == "raised" else None)
+        if chosen and chosen != self.risk_level:
+            self._change_risk(chosen, by, cause)
+
+    def _latest_ratings(self) -> dict[str, str]:
+        return {d: r["rating"] for d, r in (self.monitoring or {}).get("ratings", {}).items()}
+
+    def _chosen_risk(self, computed: str | None, typed: str | None, monitoring: dict) -> tuple[str | None, str]:
+        raised = monitoring.get("raise_risk_to")
+        if computed is None:  # no ratings yet: the level is typed, as before monitoring by domain
+            return raised or typed, "raised" if raised else "follow_up"
+        for field, level in (("raise_risk_to", raised), ("risk_level", typed)):
+            if level and RISK_ORDER[level] < RISK_ORDER[computed]:
+                raise InvalidInput({field: [f"The ratings make the risk {computed}; it may be raised, not lowered."]})
+        if raised and RISK_ORDER[raised] > RISK_ORDER[computed]:
+            return raised, "raised"
+        if typed and RISK_ORDER[typed] > RISK_ORDER[computed]:
+            return typed, "follow_up"
+        if monitoring.get("domain_ratings"):
+            return computed, "domain_ratings"
+        return None, ""  # nothing newly rated: the level stays
 
     @event("FollowUpRecorded")
     def _record_follow_up(self, contacted: bool, contact_date: str, safety_reassessed: bool,
-                          notes: str | None, next_due: str, by: dict) -> None:
+                          notes: str | None, next_due: str, by: dict, mode: str | None = None,
+                          spoken_to: list | None = None, domain_ratings: dict | None = None,
+                          computed_risk: str | None = None, raise_reason: str | None = None) -> None:
         self.follow_ups += 1
-        self.last_contact = {"date": contact_date, "contacted": contacted}
+        self.last_contact = {"date": contact_date, "contacted": contacted, "mode": mode, "spoken_to": spoken_to}
         if contacted:
             self.last_successful_contact = max(contact_date, self.last_successful_contact or contact_date)
         if self.stage == "implementation":
             self.stage = "follow_up"
         self.monitoring_base, self.next_due = contact_date, next_due
+        if domain_ratings:
+            ratings = dict((self.monitoring or {}).get("ratings", {}))
+            ratings.update({d: {"rating": r, "rated_at": contact_date} for d, r in domain_ratings.items()})
+            # A domain left out of this contact is still to discuss at the next one.
+            self.monitoring = {"ratings": ratings, "to_discuss": [d for d in DOMAINS if d not in domain_ratings],
+                               "computed_risk": computed_risk, "raise_reason": raise_reason}
+        elif self.monitoring and raise_reason:
+            self.monitoring = dict(self.monitoring, raise_reason=raise_reason)
 
-    def _change_risk(self, risk_level: str, by: dict) -> None:
+    def _change_risk(self, risk_level: str, by: dict, cause: str = "assessment") -> None:
         next_due = self._due_after(self.monitoring_base, risk_level) if self.monitoring_base else None
-        self._risk_changed(previous=self.risk_level, risk_level=risk_level, next_due=next_due, by=by)
+        self._risk_changed(previous=self.risk_level, risk_level=risk_level, next_due=next_due, cause=cause, by=by)
 
     @event("RiskLevelChanged")
-    def _risk_changed(self, previous: str, risk_level: str, next_due: str | None, by: dict) -> None:
+    def _risk_changed(self, previous: str, risk_level: str, next_due: str | None, by: dict,
+                      cause: str | None = None) -> None:
         self.risk_level, self.next_due = risk_level, next_due
 
     @staticmethod
@@ -339,6 +400,11 @@ class Consent(Audited):
     @property
     def services(self) -> bool:
         return not self.withdrawn and bool(self.terms.get("services"))
+
+    @property
+    def child_disagrees(self) -> bool:
+        return (not self.withdrawn and self.terms.get("given_by") == "caregiver"
+                and self.terms.get("child_assent") is False)
 
     @property
     def shares_with_providers(self) -> bool:

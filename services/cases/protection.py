@@ -25,13 +25,16 @@ REDACTED = "[redacted]"
 
 SURVIVOR = ("survivor.name", "survivor.date_of_birth", "survivor.phone", "survivor.location",
             "caregiver.name", "caregiver.phone")
-CASE_FILE = (*SURVIVOR, "intake_notes", "assessment.safety_concerns", "assessment.notes",
-             "plan.goals.*.action", "plan.goals.*.consulted.*", "plan.child_participation")
+CASE_FILE = (*SURVIVOR, "intake_notes", "unaccompanied.reason", "assessment.safety_concerns", "assessment.notes",
+             "plan.goals.*.action", "plan.goals.*.consulted.*", "plan.child_participation", "monitoring.raise_reason",
+             "consent.best_interests_note")
 IDENTIFYING: dict[str, tuple[str, ...]] = {
-    "CaseRegistered": (*SURVIVOR, "intake_notes"),
+    "CaseRegistered": (*SURVIVOR, "intake_notes", "unaccompanied_reason"),
     "AssessmentRecorded": ("safety_concerns", "notes"),
     "CasePlanDrafted": ("goals.*.action", "goals.*.consulted.*", "child_participation"),
-    "FollowUpRecorded": ("notes",),
+    "FollowUpRecorded": ("notes", "raise_reason"),
+    "ConsentRecorded": ("terms.best_interests_note",),
+    "ConsentRenewed": ("terms.best_interests_note",),
     "CaseConferenceHeld": ("participants.*", "decisions", "next_steps"),
     "ClosureRequested": ("notes",),
     "CaseReopened": ("reason",),

@@ -1,9 +1,9 @@
 """What the cases service accepts over RPC. The gateway forwards request bodies as they came."""
 from datetime import UTC
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.cases.domain import STAGES
+from services.cases.domain import DOMAINS, RATINGS, STAGES
 from shared.envelope import CLOSURE_REASONS, RISK_LEVELS, SERVICE_TYPES, Strict
 
 
@@ -26,7 +26,19 @@ class RegisterCaseSchema(Strict):
     risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
     is_child = fields.Boolean(load_default=False)
     caregiver = fields.Nested(CaregiverSchema, load_default=None)
+    unaccompanied = fields.Boolean(load_default=False)
+    unaccompanied_reason = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
     intake_notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+
+    @validates_schema
+    def a_child_has_a_caregiver_or_a_reason(self, data, **kwargs):
+        if not data.get("is_child"):
+            return
+        if data.get("unaccompanied"):
+            if not (data.get("unaccompanied_reason") or "").strip():
+                raise ValidationError("Say why the child is unaccompanied or separated.", "unaccompanied_reason")
+        elif not data.get("caregiver"):
+            raise ValidationError("A child's case needs a caregiver, unless the child is unaccompanied.", "caregiver")
 
 
 class ListCasesSchema(Strict):
@@ -43,6 +55,16 @@ class ConsentSchema(Strict):
     share_with_providers = fields.Boolean(required=True)
     mandatory_reporting_explained = fields.Boolean(required=True)
     given_by = fields.String(required=True, validate=validate.OneOf(("survivor", "caregiver")))
+    child_assent = fields.Boolean()
+    child_age = fields.Integer(validate=validate.Range(min=0, max=17))
+    best_interests_note = fields.String(validate=validate.Length(min=1, max=5000))
+
+    @validates_schema
+    def disagreement_needs_a_best_interests_note(self, data, **kwargs):
+        if data.get("given_by") == "caregiver" and data.get("child_assent") is False \
+                and not (data.get("best_interests_note") or "").strip():
+            raise ValidationError("The caregiver consents and the child does not assent: record the child's "
+                                  "best interests.", "best_interests_note")
 
 
 class AssessmentSchema(Strict):
@@ -72,6 +94,19 @@ class FollowUpSchema(Strict):
     safety_reassessed = fields.Boolean(required=True)
     risk_level = fields.String(load_default=None, validate=validate.OneOf(RISK_LEVELS))
     notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+    # Monitoring by domain: how the contact was made, and a rating per well-being domain.
+    mode = fields.String(validate=validate.OneOf(("in_person", "phone", "video", "message")))
+    spoken_to = fields.List(fields.String(validate=validate.OneOf(("survivor", "caregiver", "child"))),
+                            validate=validate.Length(max=3))
+    domain_ratings = fields.Dict(keys=fields.String(validate=validate.OneOf(DOMAINS)),
+                                 values=fields.String(validate=validate.OneOf(RATINGS)))
+    raise_risk_to = fields.String(validate=validate.OneOf(RISK_LEVELS))
+    raise_reason = fields.String(validate=validate.Length(min=1, max=2000))
+
+    @validates_schema
+    def raising_needs_a_reason(self, data, **kwargs):
+        if data.get("raise_risk_to") and not (data.get("raise_reason") or "").strip():
+            raise ValidationError("Say why the risk is raised.", "raise_reason")
 
 
 class ConferenceSchema(Strict):

@@ -251,6 +251,8 @@ OPENAPI = {
                                        "caregiver": {"type": ["object", "null"], "properties": {
                                            "name": {"type": "string"}, "relationship": {"type": "string"},
                                            "phone": {"type": "string"}}},
+                                       "unaccompanied": {"type": "boolean", "description": "a child with no caregiver"},
+                                       "unaccompanied_reason": {"type": "string"},
                                        "intake_notes": {"type": ["string", "null"]}}},
             "Case": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "case_number": {"type": "string"},
@@ -260,13 +262,27 @@ OPENAPI = {
                 "survivor": _ref("Survivor"), "consent": {"type": ["object", "null"]},
                 "assessment": {"type": ["object", "null"]}, "plan": {"type": "object"},
                 "follow_up": {"type": "object"}, "closure": {"type": "object"},
+                "monitoring": {"type": ["object", "null"], "properties": {
+                    "ratings": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+                        "rating": _ref("Rating"), "rated_at": {"type": "string", "format": "date-time"}}}},
+                    "to_discuss": {"type": "array", "items": _ref("Domain")},
+                    "computed_risk": _ref("RiskLevel"), "risk_level": _ref("RiskLevel"),
+                    "raise_reason": {"type": ["string", "null"]}}},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}}},
             "Consent": {"type": "object", "additionalProperties": False,
                         "required": ["services", "share_with_providers", "mandatory_reporting_explained", "given_by"],
                         "properties": {"services": {"type": "boolean"}, "share_with_providers": {"type": "boolean"},
                                        "mandatory_reporting_explained": {"type": "boolean"},
-                                       "given_by": {"enum": ["survivor", "caregiver"]}}},
+                                       "given_by": {"enum": ["survivor", "caregiver"]},
+                                       "child_assent": {"type": "boolean"},
+                                       "child_age": {"type": "integer", "minimum": 0, "maximum": 17},
+                                       "best_interests_note": {
+                                           "type": "string", "description": "required when the caregiver consents "
+                                           "and the child does not assent; the plan then always needs approval"}}},
+            "Domain": {"enum": ["safety_protection", "health_development", "psychosocial_mental_health",
+                                "family_relationships", "education", "livelihood_basic_needs"]},
+            "Rating": {"enum": ["green", "orange", "red"]},
             "ConsentView": {"type": "object", "properties": {"services": {"type": "boolean"},
                                                               "share_with_providers": {"type": "boolean"},
                                                               "withdrawn": {"type": "boolean"},
@@ -289,7 +305,13 @@ OPENAPI = {
                          "required": ["contacted", "contact_date", "safety_reassessed"], "properties": {
                              "contacted": {"type": "boolean"}, "contact_date": {"type": "string", "format": "date-time"},
                              "safety_reassessed": {"type": "boolean"}, "risk_level": _ref("RiskLevel"),
-                             "notes": {"type": "string"}}},
+                             "notes": {"type": "string"},
+                             "mode": {"enum": ["in_person", "phone", "video", "message"]},
+                             "spoken_to": {"type": "array", "items": {"enum": ["survivor", "caregiver", "child"]}},
+                             "domain_ratings": {"type": "object", "propertyNames": _ref("Domain"),
+                                                "additionalProperties": _ref("Rating")},
+                             "raise_risk_to": _ref("RiskLevel"),
+                             "raise_reason": {"type": "string", "description": "required with raise_risk_to"}}},
             "Conference": {"type": "object", "additionalProperties": False,
                            "required": ["held_on", "participants", "decisions"], "properties": {
                                "held_on": {"type": "string", "format": "date"},
