@@ -221,8 +221,7 @@ class ServiceStore(Application):
         with self.datastore.transaction() as curs:
             curs.execute(self.sql(
                 "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
-                " FROM {schema}.audit_chain c LEFT JOIN {schema}." + self.recorder.events_table_name +
-                " e USING (originator_id, originator_version)"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
                 " WHERE c.chain_id = %s AND c.sequence > %s ORDER BY c.sequence LIMIT %s"),
                 (chain_id, after, limit))
             return curs.fetchall()
@@ -257,8 +256,8 @@ class ServiceStore(Application):
             curs.itersize = 5000
             curs.execute(self.sql(
                 "SELECT c.chain_id, c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
-                " FROM {schema}.audit_chain c LEFT JOIN {schema}." + self.recorder.events_table_name +
-                " e USING (originator_id, originator_version) ORDER BY c.chain_id, c.sequence"))
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
+                " ORDER BY c.chain_id, c.sequence"))
             current, checker = None, None
             for link in curs:
                 if link["chain_id"] != current:
