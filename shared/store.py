@@ -56,8 +56,12 @@ class ServiceRecorder(PostgresApplicationRecorder):
     or other statements: `store.save(case, statements=[(sql, params)])`.
     A second save with the same inbox or idempotency key fails whole, with IntegrityError."""
 
-    def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, statements=(),
+    def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, statements=(), chains=None,
                        **kwargs) -> None:
+        if chains:
+            # Before eventsourcing takes its table lock: the chain heads' row locks order each chain,
+            # and the table lock is held no longer than the insert needs.
+            self._extend_chains(curs, stored_events, chains)
         for statement, params in statements:  # whatever else must commit with these events
             curs.execute(statement, params)
         schema = sql.Identifier(self.datastore.schema)
@@ -69,13 +73,6 @@ class ServiceRecorder(PostgresApplicationRecorder):
                                  " version, status) VALUES (%s, %s, %s, %s, %s, %s)").format(schema),
                          idempotency)
         super()._insert_events(curs, stored_events, **kwargs)
-
-    def _fetch_ids_after_insert_events(self, curs, stored_events, *, chains=None, **kwargs):
-        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if chains:
-            # After the insert, so under its table lock: links are added in commit order.
-            self._extend_chains(curs, stored_events, chains)
-        return notification_ids
 
     def _extend_chains(self, curs, stored_events, chains: dict) -> None:
         schema = sql.Identifier(self.datastore.schema)

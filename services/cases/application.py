@@ -1,5 +1,7 @@
 """Use cases of the cases service, its read model, and what it tells the bus."""
 import base64
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
@@ -217,7 +219,7 @@ class CasesStore(ServiceStore):
     def record_view(self, caller: dict, case_id: UUID, view: str) -> None:
         """Who read the case file, and when. Reads of one case by many people may race: retried."""
         stream = CaseAccess.id_for(case_id)
-        for _ in range(10):
+        for attempt in range(30):
             last = self.recorder.select_events(stream, desc=True, limit=1)
             viewed = CaseAccess.CaseViewed(
                 originator_id=stream, originator_version=last[0].originator_version + 1 if last else 1,
@@ -226,7 +228,7 @@ class CasesStore(ServiceStore):
                 self.save(viewed)
                 return
             except IntegrityError:
-                continue
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # apart, so the next try finds a free version
         raise Conflict("The case is being read by many people at once; try again.")
 
     def history(self, caller: dict, case_id: UUID, after: int = 0, limit: int = 200, record: bool = True) -> dict:

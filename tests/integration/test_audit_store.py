@@ -1,5 +1,6 @@
 """The audit trail and crypto-shredding on real PostgreSQL: the cases store with its hash chain,
 per-case keys, and rows edited behind its back."""
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -176,3 +177,26 @@ def test_auditors_read_any_case_redacted_and_admins_read_none(store):
             store.verify(reader, case_id)
         with pytest.raises(Forbidden):
             store.case_as_of(reader, case_id, datetime.now(UTC))
+
+
+def test_the_chain_holds_when_many_people_read_and_write_one_case_at_once(store):
+    case_id = journey(store)
+    readers = [{**CW, "username": f"reader{n}"} for n in range(8)]
+
+    def read(who):
+        for _ in range(5):
+            store.record_view(who, case_id, "case")
+
+    def confer():
+        for n in range(5):
+            store.hold_conference(CW, case_id, {"held_on": "2026-11-20", "participants": ["cw1"],
+                                                "decisions": f"round {n}", "next_steps": None}, {})
+    threads = [threading.Thread(target=read, args=(who,)) for who in readers] + [threading.Thread(target=confer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    verdict = store.verify(AUDITOR, case_id)
+    assert verdict["valid"] and verdict["events"] == 5 + 8 * 5 + 5, verdict
+    sequences = [i["sequence"] for i in store.history(AUDITOR, case_id, limit=200, record=False)["items"]]
+    assert sequences == list(range(1, verdict["events"] + 1))
