@@ -23,7 +23,6 @@ import uuid  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import psycopg  # noqa: E402
 from eventsourcing.cryptography import AESCipher  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
@@ -52,7 +51,7 @@ def setup_environment() -> dict:
     subprocess.run([str(STACK), "infra-start"], check=True)
     suffix = uuid.uuid4().hex[:6]
     dbname, vhost = f"casetrail_bench_{suffix}", f"casetrail-bench-{suffix}"
-    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with system.postgres(autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
@@ -66,7 +65,7 @@ def setup_environment() -> dict:
 
 def teardown(env: dict) -> None:
     rabbitmqctl("delete_vhost", env["BENCH_VHOST"])
-    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with system.postgres(autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{env["BENCH_DB"]}" WITH (FORCE)')
 
 

@@ -34,6 +34,11 @@ PLAN = {"goals": [{"need": "medical", "action": "clinic visit", "responsible": "
 CONFERENCE = {"held_on": "2026-11-20", "participants": ["cw1", "sup1"], "decisions": "continue the plan"}
 
 
+def postgres(dbname: str = "postgres", **options) -> psycopg.Connection:
+    """The benchmarks' PostgreSQL (the one `make up` and `make test` run), as its owner."""
+    return psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname=dbname, **options)
+
+
 def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
@@ -74,7 +79,7 @@ class Journeys:
 def system_env(env: dict) -> dict:
     """A database of its own: the services start with an empty log, not the other benchmarks' events."""
     dbname = f"{env['POSTGRES_DBNAME']}_system"
-    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with postgres(autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')
     keys = generate()
     return service_env({**env, **{k: v for k, v in keys.items() if k not in env}, "POSTGRES_DBNAME": dbname,
@@ -87,7 +92,7 @@ def end_to_end(env: dict, store: CasesStore, bare_saves) -> dict:
     full = system_env(env)
     durable = run_system(env, full, lambda: bare_saves(store), first=True)
     databases = [env["POSTGRES_DBNAME"], full["POSTGRES_DBNAME"]]
-    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with postgres(autocommit=True) as conn:
         for database in databases:
             conn.execute(f'ALTER DATABASE "{database}" SET synchronous_commit = off')
     fresh = CasesStore(store.settings)  # new connections take the database's new setting
@@ -95,7 +100,7 @@ def end_to_end(env: dict, store: CasesStore, bare_saves) -> dict:
         return {**durable, "without_waiting_for_the_disk": run_system(env, full, lambda: bare_saves(fresh), first=False)}
     finally:
         fresh.close()
-        with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname="postgres", autocommit=True) as conn:
+        with postgres(autocommit=True) as conn:
             for database in databases:
                 conn.execute(f'ALTER DATABASE "{database}" RESET synchronous_commit')
             conn.execute(f'DROP DATABASE IF EXISTS "{full["POSTGRES_DBNAME"]}" WITH (FORCE)')
@@ -155,7 +160,7 @@ def rpc_round_trip(amqp_uri: str, calls: int = 500) -> dict:
 def propagation(dbname: str, case_ids: list[str]) -> dict:
     """From CaseRegistered's commit in cases to the notifications service having handled it."""
     ids = {event_id(uuid.UUID(case_id), 1): case_id for case_id in case_ids}
-    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname=dbname) as conn:
+    with postgres(dbname) as conn:
         handled = dict(conn.execute("SELECT event_id, processed_at FROM notifications.inbox"
                                     " WHERE consumer = 'case_directory' AND event_id = ANY(%s)", (list(ids),)).fetchall())
         registered = dict(conn.execute("SELECT case_id::text, registered_at FROM notifications.case_directory"
@@ -203,7 +208,7 @@ def fill_to(store: CasesStore, events: int) -> None:
         originator_id=uuid.uuid4(), originator_version=1, timestamp=datetime.now(UTC), by=CW,
         case_id=uuid.uuid4(), view="case"))
     table = f'"{store.datastore.schema}"."{store.recorder.events_table_name}"'
-    with psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname=store.settings.postgres_dbname) as conn:
+    with postgres(store.settings.postgres_dbname) as conn:
         with conn.cursor().copy(f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN") as copy:
             for _ in range(missing):
                 copy.write_row((uuid.uuid4(), 1, template.topic, template.state))

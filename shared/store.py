@@ -41,12 +41,12 @@ SUPPORT_TABLES = (
 GENESIS = "0" * 64
 
 
-def link_hash(prev_hash: str, stored) -> str:
+def link_hash(prev_hash: str, originator_id, originator_version: int, topic: str, state: bytes) -> str:
     """One link of a chain: the previous hash and the stored event, byte for byte."""
     digest = hashlib.sha256(prev_hash.encode())
-    for part in (str(stored.originator_id), str(stored.originator_version), stored.topic):
+    for part in (str(originator_id), str(originator_version), topic):
         digest.update(b"\x00" + part.encode())
-    digest.update(b"\x00" + bytes(stored.state))
+    digest.update(b"\x00" + bytes(state))
     return digest.hexdigest()
 
 
@@ -84,7 +84,8 @@ class ServiceRecorder(PostgresApplicationRecorder):
         rows = []
         for chain_id, stored in links:
             sequence, prev_hash = heads.get(chain_id, (0, GENESIS))
-            heads[chain_id] = (sequence + 1, link_hash(prev_hash, stored))
+            heads[chain_id] = (sequence + 1, link_hash(prev_hash, stored.originator_id, stored.originator_version,
+                                                       stored.topic, stored.state))
             rows.append((chain_id, sequence + 1, stored.originator_id, stored.originator_version, heads[chain_id][1]))
         curs.executemany(sql.SQL("INSERT INTO {}.audit_chain VALUES (%s, %s, %s, %s, %s)").format(schema), rows)
         curs.executemany(sql.SQL("INSERT INTO {}.audit_heads VALUES (%s, %s, %s) ON CONFLICT (chain_id)"
@@ -150,7 +151,8 @@ class ChainCheck:
         if link["sequence"] != self.expected or link["topic"] is None:
             self.bad = self.expected  # a link, or the event it names, was removed
             return
-        computed = link_hash(self.prev_hash, _Stored(link))
+        computed = link_hash(self.prev_hash, link["originator_id"], link["originator_version"], link["topic"],
+                             link["state"])
         if computed != link["hash"]:
             self.bad = self.expected  # the event, or its place in the chain, changed
             return
@@ -177,12 +179,6 @@ class ChainCheck:
         if self.bad is not None:
             result["first_bad_sequence"] = self.bad
         return result
-
-
-class _Stored:
-    def __init__(self, link: dict):
-        self.originator_id, self.originator_version = link["originator_id"], link["originator_version"]
-        self.topic, self.state = link["topic"], link["state"]
 
 
 class ServiceStore(Application):

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +94,12 @@ def service_env(base: dict[str, str]) -> dict[str, str]:
     env["PYTHONWARNINGS"] = "ignore"
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def database(env: dict, **options) -> "psycopg.Connection":
+    """A connection to the session's test database, as its owner."""
+    return psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+                           user="postgres", **options)
 
 
 class Api:

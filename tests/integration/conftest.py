@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from shared.settings import Settings
 from tests.support import STACK, Api, ServiceProcess, create_people, free_port, rabbitmqctl, service_env, wait_until
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
@@ -98,6 +99,16 @@ def test_env(infrastructure, tmp_path_factory, smtp):
     rabbitmqctl("delete_vhost", vhost)
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(test_env, monkeypatch):
+    """The cases service's store, in a schema of its own for the test."""
+    from services.cases.application import CasesStore
+    monkeypatch.setenv("CASES_POSTGRES_SCHEMA", f"cases_{uuid.uuid4().hex[:8]}")
+    store = CasesStore(Settings.for_service("cases"))
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tests.integration.test_audit_store import AUDITOR, SURVIVOR, journey, sql, store  # noqa: F401
+from tests.integration.test_audit_store import AUDITOR, SURVIVOR, journey, sql
 from tests.support import ROOT
 
 

@@ -2,31 +2,21 @@
 per-case keys, and rows edited behind its back."""
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from eventsourcing.persistence import Mapper
 
 from services.cases.application import CaseIndex, CasesStore
-from services.cases.domain import Case
 from shared.errors import Forbidden, InvalidTransition
 from shared.outbox import Projector
-from shared.settings import Settings
 
 CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "c-1"}
 SUP = {"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "c-2"}
 AUDITOR = {"username": "aud1", "role": "auditor", "team": [], "correlation_id": "c-3"}
 ADMIN = {"username": "admin", "role": "admin", "team": [], "correlation_id": "c-4"}
 SURVIVOR = {"name": "Nasra Chain-Plant", "phone": "+254733000111", "location": "Ifo 2", "sex": "female"}
-
-
-@pytest.fixture
-def store(test_env, monkeypatch):
-    monkeypatch.setenv("CASES_POSTGRES_SCHEMA", f"cases_{uuid.uuid4().hex[:8]}")
-    store = CasesStore(Settings.for_service("cases"))
-    yield store
-    store.close()
 
 
 def sql(store, statement: str, *params):

@@ -4,9 +4,10 @@ import threading
 import time
 
 import jwt
-import psycopg
 import pytest
 import requests
+
+from tests.support import database
 
 JSON = {"Content-Type": "application/json"}
 NEW_CASE = {"survivor": {"name": "Amina"}, "risk_level": "low"}
@@ -16,8 +17,7 @@ NEW_CASE = {"survivor": {"name": "Amina"}, "risk_level": "low"}
 def stored(test_env):
     """How many events every store holds: compare before and after a request."""
     def count() -> int:
-        with psycopg.connect(host=test_env["POSTGRES_HOST"], port=test_env["POSTGRES_PORT"],
-                             dbname=test_env["POSTGRES_DBNAME"], user="postgres") as conn:
+        with database(test_env) as conn:
             tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables"
                                   " WHERE table_name LIKE '%%\\_events'").fetchall()
             return sum(conn.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]

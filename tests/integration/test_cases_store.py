@@ -1,6 +1,5 @@
 """The cases store on real PostgreSQL, with the clock injected: time-bound rules, the overdue
 scan, snapshots, as-of."""
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +8,6 @@ from services.cases.application import CaseIndex, CasesStore
 from services.cases.domain import Case
 from shared.errors import InvalidTransition
 from shared.outbox import Projector
-from shared.settings import Settings
 from tests.support import case_in_implementation
 
 CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": None}
@@ -26,12 +24,9 @@ class Clock:
 
 
 @pytest.fixture
-def store(test_env, monkeypatch):
-    monkeypatch.setenv("CASES_POSTGRES_SCHEMA", f"cases_{uuid.uuid4().hex[:8]}")
-    store = CasesStore(Settings.for_service("cases"))
+def store(store):
     store.clock = Clock(START)
-    yield store
-    store.close()
+    return store
 
 
 def open_case(store, risk="medium"):

@@ -3,10 +3,9 @@ import time
 import uuid
 
 import jwt
-import psycopg
 import requests
 
-from tests.support import Api, queue_depths, wait_until
+from tests.support import Api, database, queue_depths, wait_until
 
 DIRECTORY_QUEUE = "casetrail.notifications.case_directory"
 
@@ -113,8 +112,7 @@ def test_case_registered_reaches_another_service_exactly_once_across_a_consumer_
     created += [people["cw1"].post("/v1/cases", NEW_CASE).json()["id"] for _ in range(5)]
 
     def directory() -> list[str]:
-        with psycopg.connect(host="127.0.0.1", port=test_env["POSTGRES_PORT"], user="postgres",
-                             dbname=test_env["POSTGRES_DBNAME"]) as conn:
+        with database(test_env) as conn:
             return [str(r[0]) for r in conn.execute("SELECT case_id FROM notifications.case_directory")]
 
     wait_until(lambda: set(created) <= set(directory()), timeout=60, what="every case in the directory")

@@ -8,12 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import psycopg
 import pytest
 
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
-from tests.support import free_port, wait_until
+from tests.support import database, free_port, wait_until
 
 SURVIVOR = {"name": "Rehema Notify-Plant", "phone": "+254722333444", "location": "Block 9 Kakuma"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -147,8 +146,7 @@ def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once
 
 
 def followed_up(test_env, case) -> bool:
-    with psycopg.connect(host=test_env["POSTGRES_HOST"], port=test_env["POSTGRES_PORT"],
-                         dbname=test_env["POSTGRES_DBNAME"], user="postgres") as conn:
+    with database(test_env) as conn:
         row = conn.execute("SELECT last_follow_up_at FROM notifications.case_directory WHERE case_id = %s",
                            (case["id"],)).fetchone()
     return bool(row and row[0])

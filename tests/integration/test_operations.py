@@ -5,7 +5,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 import yaml
@@ -13,7 +12,7 @@ import yaml
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
 from tests.integration.conftest import ORDER, PLANTED
-from tests.support import ROOT, ServiceProcess, free_port, service_env, wait_until
+from tests.support import ROOT, ServiceProcess, database, free_port, service_env, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +108,7 @@ def test_two_instances_of_cases_and_notifications_share_the_work_once_and_in_ord
         ids = [case["id"] for case in created]
 
         def reassigned_notices() -> dict:
-            with psycopg.connect(host=test_env["POSTGRES_HOST"], port=test_env["POSTGRES_PORT"],
-                                 dbname=test_env["POSTGRES_DBNAME"], user="postgres") as conn:
+            with database(test_env) as conn:
                 rows = conn.execute("SELECT recipient, count(*) FROM notifications.inbox_items WHERE kind ="
                                     " 'case_reassigned' AND case_id = ANY(%s) GROUP BY recipient",
                                     (ids,)).fetchall()
@@ -123,8 +121,7 @@ def test_two_instances_of_cases_and_notifications_share_the_work_once_and_in_ord
         assert min(consumed) > 0, consumed  # both notifications instances took events
 
         def directory() -> dict:
-            with psycopg.connect(host=test_env["POSTGRES_HOST"], port=test_env["POSTGRES_PORT"],
-                                 dbname=test_env["POSTGRES_DBNAME"], user="postgres") as conn:
+            with database(test_env) as conn:
                 return dict(conn.execute("SELECT case_id::text, assigned_to FROM notifications.case_directory"
                                          " WHERE case_id = ANY(%s)", (ids,)).fetchall())
         assert directory() == {case_id: "cw2" for case_id in ids}

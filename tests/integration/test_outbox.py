@@ -5,11 +5,10 @@ import uuid
 import pytest
 from kombu import Connection, Queue
 
-from services.cases.application import CasesStore, public_event
+from services.cases.application import public_event
 from shared.bus import EXCHANGE, event_publisher
 from shared.envelope import EnvelopeSchema
 from shared.outbox import Relay
-from shared.settings import Settings
 from tests.support import consumer_count, rabbitmqctl, wait_until
 
 CASEWORKER = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "req-1"}
@@ -19,14 +18,6 @@ SURVIVOR = {"name": "Zawadi Unique-Name", "phone": "+254700111222", "location": 
 def new_case(store, risk="high"):
     return store.register_case(CASEWORKER, {"survivor": SURVIVOR, "risk_level": risk, "is_child": False,
                                             "caregiver": None, "intake_notes": "private notes"})
-
-
-@pytest.fixture
-def store(test_env, monkeypatch):
-    monkeypatch.setenv("CASES_POSTGRES_SCHEMA", f"cases_{uuid.uuid4().hex[:8]}")
-    store = CasesStore(Settings.for_service("cases"))
-    yield store
-    store.close()
 
 
 @pytest.fixture

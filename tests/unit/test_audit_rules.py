@@ -54,7 +54,7 @@ def chain(n: int) -> tuple[list[dict], dict]:
     links, prev = [], GENESIS
     for i in range(1, n + 1):
         row = Row(i, f"state {i}".encode())
-        prev = link_hash(prev, row)
+        prev = link_hash(prev, row.originator_id, row.originator_version, row.topic, row.state)
         links.append({"sequence": i, "originator_id": CASE, "originator_version": i, "topic": row.topic,
                       "state": row.state, "hash": prev})
     return links, {"sequence": n, "hash": prev}
