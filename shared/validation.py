@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError
 from uuid import UUID
 
 from shared.errors import InvalidInput, NotFound
+from shared.text import refusal
 
 
 def field_paths(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -11,8 +12,14 @@ def field_paths(messages, prefix: str = "") -> dict[str, list[str]]:
         return {prefix or "_schema": [str(m) for m in messages]}
     paths: dict[str, list[str]] = {}
     for key, value in messages.items():
-        paths.update(field_paths(value, f"{prefix}.{key}" if prefix else str(key)))
+        key = printable(str(key))
+        paths.update(field_paths(value, f"{prefix}.{key}" if prefix else key))
     return paths
+
+
+def printable(key: str) -> str:
+    """A key as it may be shown back: a refused key's controls and surrogates escaped, never echoed."""
+    return key if refusal(key) is None else key.encode("unicode_escape").decode("ascii")
 
 
 def load(schema: Schema, data, prefix: str = ""):

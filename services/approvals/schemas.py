@@ -3,17 +3,18 @@ from marshmallow import fields, validate
 
 from services.approvals.domain import POLICIES
 from shared.envelope import Strict
+from shared.text import Line, Text
 
 
 class PolicySchema(Strict):
-    case_plan = fields.String(required=True, validate=validate.OneOf(POLICIES))
-    closure = fields.String(required=True, validate=validate.OneOf(POLICIES))
+    case_plan = Line(required=True, validate=validate.OneOf(POLICIES))
+    closure = Line(required=True, validate=validate.OneOf(POLICIES))
 
 
 class DecisionSchema(Strict):
-    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    decision = Line(required=True, validate=validate.OneOf(("approve", "reject")))
+    comment = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
 
 
 class QueueQuerySchema(Strict):
-    status = fields.String(validate=validate.OneOf(("pending", "approved", "rejected")))
+    status = Line(validate=validate.OneOf(("pending", "approved", "rejected")))

@@ -5,30 +5,31 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.cases.domain import DOMAINS, RATINGS, STAGES
 from shared.envelope import CLOSURE_REASONS, RISK_LEVELS, SERVICE_TYPES, Strict
+from shared.text import Line, Text
 
 
 class SurvivorSchema(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    sex = fields.String(validate=validate.OneOf(("female", "male", "other", "unknown")))
+    name = Line(required=True, validate=validate.Length(min=1, max=200))
+    sex = Line(validate=validate.OneOf(("female", "male", "other", "unknown")))
     date_of_birth = fields.Date()
-    phone = fields.String(validate=validate.Length(max=40))
-    location = fields.String(validate=validate.Length(max=200))
+    phone = Line(validate=validate.Length(max=40))
+    location = Line(validate=validate.Length(max=200))
 
 
 class CaregiverSchema(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    relationship = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    phone = fields.String(validate=validate.Length(max=40))
+    name = Line(required=True, validate=validate.Length(min=1, max=200))
+    relationship = Line(required=True, validate=validate.Length(min=1, max=100))
+    phone = Line(validate=validate.Length(max=40))
 
 
 class RegisterCaseSchema(Strict):
     survivor = fields.Nested(SurvivorSchema, required=True)
-    risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    risk_level = Line(required=True, validate=validate.OneOf(RISK_LEVELS))
     is_child = fields.Boolean(load_default=False)
     caregiver = fields.Nested(CaregiverSchema, load_default=None)
     unaccompanied = fields.Boolean(load_default=False)
-    unaccompanied_reason = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
-    intake_notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+    unaccompanied_reason = Text(load_default=None, validate=validate.Length(min=1, max=2000))
+    intake_notes = Text(load_default=None, validate=validate.Length(max=10000))
 
     @validates_schema
     def a_child_has_a_caregiver_or_a_reason(self, data, **kwargs):
@@ -42,22 +43,22 @@ class RegisterCaseSchema(Strict):
 
 
 class ListCasesSchema(Strict):
-    stage = fields.String(validate=validate.OneOf(STAGES))
-    risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
-    assigned_to = fields.String()
+    stage = Line(validate=validate.OneOf(STAGES))
+    risk_level = Line(validate=validate.OneOf(RISK_LEVELS))
+    assigned_to = Line()
     overdue = fields.Boolean()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None, allow_none=True)
+    cursor = Line(load_default=None, allow_none=True)
 
 
 class ConsentSchema(Strict):
     services = fields.Boolean(required=True)
     share_with_providers = fields.Boolean(required=True)
     mandatory_reporting_explained = fields.Boolean(required=True)
-    given_by = fields.String(required=True, validate=validate.OneOf(("survivor", "caregiver")))
+    given_by = Line(required=True, validate=validate.OneOf(("survivor", "caregiver")))
     child_assent = fields.Boolean()
     child_age = fields.Integer(validate=validate.Range(min=0, max=17))
-    best_interests_note = fields.String(validate=validate.Length(min=1, max=5000))
+    best_interests_note = Text(validate=validate.Length(min=1, max=5000))
 
     @validates_schema
     def disagreement_needs_a_best_interests_note(self, data, **kwargs):
@@ -68,40 +69,40 @@ class ConsentSchema(Strict):
 
 
 class AssessmentSchema(Strict):
-    needs = fields.List(fields.String(validate=validate.OneOf(SERVICE_TYPES)), required=True,
+    needs = fields.List(Line(validate=validate.OneOf(SERVICE_TYPES)), required=True,
                         validate=validate.Length(min=1))
-    safety_concerns = fields.String(required=True, validate=validate.Length(max=10000))
-    risk_level = fields.String(load_default=None, validate=validate.OneOf(RISK_LEVELS))
-    notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+    safety_concerns = Text(required=True, validate=validate.Length(max=10000))
+    risk_level = Line(load_default=None, validate=validate.OneOf(RISK_LEVELS))
+    notes = Text(load_default=None, validate=validate.Length(max=10000))
 
 
 class GoalSchema(Strict):
-    need = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
-    action = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    responsible = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    need = Line(required=True, validate=validate.OneOf(SERVICE_TYPES))
+    action = Text(required=True, validate=validate.Length(min=1, max=2000))
+    responsible = Line(required=True, validate=validate.Length(min=1, max=200))
     due_date = fields.Date(required=True)
-    consulted = fields.List(fields.String(validate=validate.Length(max=200)))
+    consulted = fields.List(Line(validate=validate.Length(max=200)))
 
 
 class PlanSchema(Strict):
     goals = fields.List(fields.Nested(GoalSchema), required=True, validate=validate.Length(min=1, max=50))
-    child_participation = fields.String(validate=validate.Length(max=5000))
+    child_participation = Text(validate=validate.Length(max=5000))
 
 
 class FollowUpSchema(Strict):
     contacted = fields.Boolean(required=True)
     contact_date = fields.AwareDateTime(required=True, default_timezone=UTC)
     safety_reassessed = fields.Boolean(required=True)
-    risk_level = fields.String(load_default=None, validate=validate.OneOf(RISK_LEVELS))
-    notes = fields.String(load_default=None, validate=validate.Length(max=10000))
+    risk_level = Line(load_default=None, validate=validate.OneOf(RISK_LEVELS))
+    notes = Text(load_default=None, validate=validate.Length(max=10000))
     # Monitoring by domain: how the contact was made, and a rating per well-being domain.
-    mode = fields.String(validate=validate.OneOf(("in_person", "phone", "video", "message")))
-    spoken_to = fields.List(fields.String(validate=validate.OneOf(("survivor", "caregiver", "child"))),
+    mode = Line(validate=validate.OneOf(("in_person", "phone", "video", "message")))
+    spoken_to = fields.List(Line(validate=validate.OneOf(("survivor", "caregiver", "child"))),
                             validate=validate.Length(max=3))
-    domain_ratings = fields.Dict(keys=fields.String(validate=validate.OneOf(DOMAINS)),
-                                 values=fields.String(validate=validate.OneOf(RATINGS)))
-    raise_risk_to = fields.String(validate=validate.OneOf(RISK_LEVELS))
-    raise_reason = fields.String(validate=validate.Length(min=1, max=2000))
+    domain_ratings = fields.Dict(keys=Line(validate=validate.OneOf(DOMAINS)),
+                                 values=Line(validate=validate.OneOf(RATINGS)))
+    raise_risk_to = Line(validate=validate.OneOf(RISK_LEVELS))
+    raise_reason = Text(validate=validate.Length(min=1, max=2000))
 
     @validates_schema
     def raising_needs_a_reason(self, data, **kwargs):
@@ -111,34 +112,35 @@ class FollowUpSchema(Strict):
 
 class ConferenceSchema(Strict):
     held_on = fields.Date(required=True)
-    participants = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+    participants = fields.List(Line(validate=validate.Length(min=1, max=200)), required=True,
                                validate=validate.Length(min=1))
-    decisions = fields.String(required=True, validate=validate.Length(min=1, max=10000))
-    next_steps = fields.String(load_default=None, validate=validate.Length(max=10000))
+    decisions = Text(required=True, validate=validate.Length(min=1, max=10000))
+    next_steps = Text(load_default=None, validate=validate.Length(max=10000))
 
 
 class ClosureSchema(Strict):
-    reason = fields.String(required=True, validate=validate.OneOf(CLOSURE_REASONS))
-    notes = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+    reason = Line(required=True, validate=validate.OneOf(CLOSURE_REASONS))
+    notes = Text(required=True, validate=validate.Length(min=1, max=10000))
 
 
 class ReasonSchema(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    reason = Text(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class ReassignSchema(Strict):
-    caseworker = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    caseworker = Line(required=True, validate=validate.Length(min=1, max=64))
 
 
 class FeedbackSchema(Strict):
-    answers = fields.Dict(keys=fields.String(validate=validate.Length(max=100)), required=True,
+    answers = fields.Dict(keys=Line(validate=validate.Length(min=1, max=100)),
+                          values=Text(validate=validate.Length(max=5000)), required=True,
                           validate=validate.Length(min=1, max=50))
 
 
 class CommandOptionsSchema(Strict):
     """What the gateway passes along from the request's headers."""
     if_match = fields.Integer(load_default=None, allow_none=True)
-    idempotency_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
+    idempotency_key = Line(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
 
 
 class AsOfSchema(Strict):
@@ -146,7 +148,7 @@ class AsOfSchema(Strict):
 
 
 class EraseSchema(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    reason = Text(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class HistoryQuerySchema(Strict):
@@ -155,10 +157,10 @@ class HistoryQuerySchema(Strict):
 
 
 class TextsSchema(Strict):
-    texts = fields.List(fields.String(allow_none=True, validate=validate.Length(max=10000)), required=True,
+    texts = fields.List(Text(allow_none=True, validate=validate.Length(max=10000)), required=True,
                         validate=validate.Length(max=100))
 
 
 class SealedTextsSchema(Strict):
-    pairs = fields.List(fields.Tuple((fields.UUID(), fields.String(validate=validate.Length(max=20000)))),
+    pairs = fields.List(fields.Tuple((fields.UUID(), Line(validate=validate.Length(max=20000)))),
                         required=True, validate=validate.Length(max=1000))

@@ -14,6 +14,7 @@ from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import rpc
 from shared.settings import env
+from shared.text import Line, Url
 from shared.validation import clean, load, parse_id
 
 
@@ -24,13 +25,18 @@ WEBHOOK_SCAN_SECONDS = float(env("WEBHOOK_SCAN_SECONDS", "2"))
 
 
 class WebhookSchema(Strict):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
-    events = fields.List(fields.String(validate=validate.OneOf(TYPES)), required=True, validate=validate.Length(min=1))
-    secret = fields.String(required=True, validate=validate.Length(min=16, max=200))
+    url = Url(required=True, schemes={"http", "https"}, require_tld=False)
+    events = fields.List(Line(validate=validate.OneOf(TYPES)), required=True, validate=validate.Length(min=1))
+    secret = Line(required=True, validate=validate.Length(min=16, max=200))
 
 
 class InboxQuerySchema(Strict):
     unread = fields.Boolean(load_default=False)
+
+
+class WebhookListQuerySchema(Strict):
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
+    cursor = fields.UUID(load_default=None)
 
 
 class NotificationsService(Observable):
@@ -75,6 +81,15 @@ class NotificationsService(Observable):
     def register_webhook(self, caller, data, idempotency_key=None):
         webhook = self.store.register_webhook(read_caller(caller), clean(WebhookSchema(), data), idempotency_key)
         return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def webhook_list(self, caller, query):
+        query = load(WebhookListQuerySchema(), query)
+        return self.store.webhook_list(read_caller(caller), query["cursor"], query["limit"])
+
+    @rpc(expected_exceptions=EXPECTED)
+    def delete_webhook(self, caller, webhook_id):
+        self.store.delete_webhook(read_caller(caller), parse_id(webhook_id, "webhook"))
 
     @rpc(expected_exceptions=EXPECTED)
     def webhook_deliveries(self, caller, webhook_id):
