@@ -5,10 +5,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
-from services.notifications import mail, webhooks
+from services.notifications import destinations, mail, webhooks
 from services.notifications.domain import Notification, Webhook, message_for
 from shared.caller import recorded_by
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
@@ -39,7 +39,12 @@ class Inbox(Projection):
                          (event.originator_id, event.recipient, event.kind, event.case_id, event.case_number,
                           event.message, event.timestamp))
         elif kind == "WebhookRegistered":
-            curs.execute(store.sql("INSERT INTO {schema}.webhooks VALUES (%s, %s)"), (event.originator_id, event.events))
+            curs.execute(store.sql("INSERT INTO {schema}.webhooks (webhook_id, events, url, registered_at)"
+                                   " VALUES (%s, %s, %s, %s)"), (event.originator_id, event.events, event.url,
+                                                                 event.timestamp))
+        elif kind == "WebhookDeleted":
+            curs.execute(store.sql("DELETE FROM {schema}.webhooks WHERE webhook_id = %s"), (event.originator_id,))
+            webhooks.cancel_deliveries(store, event.originator_id, curs)
         elif kind == "NotificationRead":
             curs.execute(store.sql("UPDATE {schema}.inbox_items SET read = true WHERE notification_id = %s"),
                          (event.originator_id,))
@@ -253,14 +258,54 @@ class NotificationsStore(ServiceStore):
     def register_webhook(self, caller: dict, data: dict, idempotency_key: str | None = None) -> Webhook:
         if caller["role"] != "admin":
             raise Forbidden("Only an admin registers webhooks.")
+        self.check_webhook_url(data["url"])
         return self.create_once(Webhook, caller, idempotency_key, data, lambda webhook_id, request_hash: Webhook(
             id=webhook_id, request_hash=request_hash, by=recorded_by(caller), **data))
+
+    def check_webhook_url(self, url: str) -> None:
+        """A URL that would reach inside is refused (422 on `url`); so is a name that does not resolve
+        now, since what it resolves to cannot be checked."""
+        try:
+            destinations.checked_target(url, destinations.allowed_hosts())
+        except (destinations.Refused, destinations.Unresolved) as why:
+            raise InvalidInput({"url": [str(why)]}) from None
 
     def webhook_deliveries(self, caller: dict, webhook_id: UUID) -> list[dict]:
         if caller["role"] != "admin":
             raise Forbidden("Only an admin reads webhook deliveries.")
-        self.get_one(webhook_id, Webhook, "No such webhook.")
+        self.get_one(webhook_id, Webhook, "No such webhook.")  # a deleted one's deliveries stay readable
         return webhooks.deliveries_of(self, webhook_id)
+
+    def webhook_list(self, caller: dict, after: UUID | None, limit: int) -> dict:
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin lists webhooks.")
+        rows, more = webhooks.listed(self, after, limit)
+        items = [self._webhook_view(row) for row in rows]
+        return {"items": items, "next_cursor": items[-1]["id"] if more else None}
+
+    def _webhook_view(self, row: dict) -> dict:
+        # Webhooks registered before the list kept URLs have none in the row: their aggregate has it.
+        url = row["url"] or self.get_one(row["webhook_id"], Webhook, "No such webhook.").url
+        registered = row["registered_at"]
+        return {"id": str(row["webhook_id"]), "url": url, "events": row["events"],
+                "registered_at": registered.astimezone(UTC).isoformat().replace("+00:00", "Z") if registered else None}
+
+    def delete_webhook(self, caller: dict, webhook_id: UUID) -> None:
+        if caller["role"] != "admin":
+            raise Forbidden("Only an admin deletes webhooks.")
+        webhook = self._live_webhook(webhook_id)
+        webhook.delete(by=recorded_by(caller))
+        try:
+            self.save(webhook)
+        except IntegrityError:
+            self._live_webhook(webhook_id)  # deleted meanwhile by another admin: 404
+            raise
+
+    def _live_webhook(self, webhook_id: UUID) -> Webhook:
+        webhook = self.get_one(webhook_id, Webhook, "No such webhook.")
+        if webhook.deleted:
+            raise NotFound("No such webhook.")
+        return webhook
 
     def clock(self) -> datetime:
         return datetime.now(UTC)

@@ -61,6 +61,7 @@ class Webhook(Audited):
     """An admin-registered endpoint told of notifications of the kinds it asked for."""
 
     id: UUID
+    deleted = False
 
     @event("WebhookRegistered")
     def __init__(self, url: str, events: list[str], secret: str, request_hash: str, by: dict):
@@ -68,3 +69,11 @@ class Webhook(Audited):
         self.url = url
         self.events = events
         self.secret = secret  # encrypted at rest with the rest of the event state
+
+    def delete(self, by: dict) -> None:
+        """No delivery after this; the webhook's history stays, with who deleted it."""
+        self._deleted(by=by)
+
+    @event("WebhookDeleted")
+    def _deleted(self, by: dict) -> None:
+        self.deleted = True

@@ -1,14 +1,16 @@
 """Webhook deliveries: signed, retried with exponential backoff, given up after a bounded number
 of tries, every attempt recorded. Delivery runs apart from event consumption, so an endpoint that
-is down delays its own deliveries and nothing else."""
+is down delays its own deliveries and nothing else. Each attempt checks the URL again
+(destinations.py) and connects only to the addresses it checked; redirects are never followed."""
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
+import ssl
 from datetime import UTC, datetime, timedelta
+from http.client import HTTPException
 from uuid import NAMESPACE_URL, uuid5
 
+from services.notifications.destinations import Refused, Unresolved, allowed_hosts, checked_target, connection_to
 from shared.settings import env
 
 TABLES = (
@@ -19,6 +21,9 @@ TABLES = (
     "CREATE INDEX IF NOT EXISTS deliveries_due ON {schema}.deliveries (next_attempt_at) WHERE status = 'pending'",
     "CREATE TABLE IF NOT EXISTS {schema}.delivery_attempts (delivery_id uuid NOT NULL, attempt integer NOT NULL,"
     " at timestamptz NOT NULL, status_code integer, error text, PRIMARY KEY (delivery_id, attempt))",
+    # What the webhook list shows; a deleted webhook's row is removed.
+    "ALTER TABLE {schema}.webhooks ADD COLUMN IF NOT EXISTS url text",
+    "ALTER TABLE {schema}.webhooks ADD COLUMN IF NOT EXISTS registered_at timestamptz",
 )
 _DELIVERY = uuid5(NAMESPACE_URL, "https://casetrail.example/webhook-deliveries")
 MAX_ATTEMPTS = int(env("WEBHOOK_MAX_ATTEMPTS", "8"))
@@ -32,7 +37,8 @@ def signature(secret: str, body: bytes) -> str:
 
 def queue_deliveries(store, curs, event_id, kind: str, body: dict) -> None:
     """One delivery per (event, webhook) that asked for this kind; a redelivered event adds none."""
-    curs.execute(store.sql("SELECT webhook_id FROM {schema}.webhooks WHERE %s = ANY(events)"), (kind,))
+    # The key-share lock makes a deletion wait for these deliveries, so it then cancels them too.
+    curs.execute(store.sql("SELECT webhook_id FROM {schema}.webhooks WHERE %s = ANY(events) FOR KEY SHARE"), (kind,))
     for row in curs.fetchall():
         curs.execute(store.sql("INSERT INTO {schema}.deliveries (delivery_id, webhook_id, body) VALUES (%s, %s, %s)"
                                " ON CONFLICT DO NOTHING"),
@@ -45,23 +51,49 @@ def deliver_due(store) -> int:
     with store.transaction() as curs:
         curs.execute(store.sql("SELECT delivery_id, webhook_id, body, attempts FROM {schema}.deliveries"
                                " WHERE status = 'pending' AND next_attempt_at <= now()"
+                               " AND webhook_id IN (SELECT webhook_id FROM {schema}.webhooks)"
                                " ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED"))
         due = curs.fetchall()
         curs.execute(store.sql("UPDATE {schema}.deliveries SET next_attempt_at = now() + %s * interval '1 second'"
                                " WHERE delivery_id = ANY(%s)"), (TIMEOUT * 3, [d["delivery_id"] for d in due]))
     for delivery in due:
         webhook = store.repository.get(delivery["webhook_id"])
-        status_code, error = _post(webhook.url, webhook.secret, delivery["body"].encode(), delivery["delivery_id"])
-        _record(store, delivery, status_code, error)
+        if webhook.deleted:  # deleted after this delivery was claimed, or before the read model knew
+            cancel_deliveries(store, delivery["webhook_id"])
+            continue
+        _record(store, delivery, *_attempt(webhook, delivery))
     return len(due)
 
 
-def _record(store, delivery: dict, status_code: int | None, error: str | None) -> None:
+def cancel_deliveries(store, webhook_id, curs=None) -> None:
+    """A deleted webhook gets nothing more: its deliveries not yet made are cancelled."""
+    statement = store.sql("UPDATE {schema}.deliveries SET status = 'cancelled' WHERE webhook_id = %s"
+                          " AND status = 'pending'")
+    if curs is not None:
+        curs.execute(statement, (webhook_id,))
+        return
+    with store.transaction() as own:
+        own.execute(statement, (webhook_id,))
+
+
+def _attempt(webhook, delivery: dict) -> tuple[int | None, str | None, bool]:
+    """(status code, error, final): a URL refused now is not tried again."""
+    try:
+        target = checked_target(webhook.url, allowed_hosts())
+    except Refused as why:
+        return None, f"refused: {why}", True
+    except Unresolved as why:
+        return None, str(why), False
+    status_code, error = _post(target, webhook.secret, delivery["body"].encode(), delivery["delivery_id"])
+    return status_code, error, False
+
+
+def _record(store, delivery: dict, status_code: int | None, error: str | None, final: bool) -> None:
     attempt = delivery["attempts"] + 1
     if status_code is not None and 200 <= status_code < 300:
         status, next_at = "delivered", datetime.now(UTC)
     else:
-        status = "failed" if attempt >= MAX_ATTEMPTS else "pending"
+        status = "failed" if final or attempt >= MAX_ATTEMPTS else "pending"
         next_at = datetime.now(UTC) + timedelta(seconds=FIRST_DELAY * 2 ** (attempt - 1))
     with store.transaction() as curs:
         curs.execute(store.sql("INSERT INTO {schema}.delivery_attempts VALUES (%s, %s, %s, %s, %s)"),
@@ -70,17 +102,18 @@ def _record(store, delivery: dict, status_code: int | None, error: str | None) -
                                " WHERE delivery_id = %s"), (status, attempt, next_at, delivery["delivery_id"]))
 
 
-def _post(url: str, secret: str, body: bytes, delivery_id) -> tuple[int | None, str | None]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-Signature": signature(secret, body),
-        "X-Delivery-Id": str(delivery_id), "User-Agent": "Casetrail"})
+def _post(target, secret: str, body: bytes, delivery_id) -> tuple[int | None, str | None]:
+    """One POST; any answer, a 3xx too, is just its status code: nothing is followed."""
+    connection = connection_to(target, TIMEOUT)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, None
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (urllib.error.URLError, OSError) as error:
-        return None, type(error).__name__
+        connection.request("POST", target.path, body=body, headers={
+            "Content-Type": "application/json", "X-Signature": signature(secret, body),
+            "X-Delivery-Id": str(delivery_id), "User-Agent": "Casetrail"})
+        return connection.getresponse().status, None
+    except (OSError, HTTPException, ssl.SSLError, ValueError) as error:
+        return None, type(error).__name__  # never the message: it could echo the URL
+    finally:
+        connection.close()
 
 
 def deliveries_of(store, webhook_id) -> list[dict]:
@@ -94,3 +127,13 @@ def deliveries_of(store, webhook_id) -> list[dict]:
                      (webhook_id,))
         return [{"id": str(r["delivery_id"]), "status": r["status"], "attempts": r["tries"],
                  "body": json.loads(r["body"])} for r in curs.fetchall()]
+
+
+def listed(store, after=None, limit: int = 200) -> tuple[list[dict], bool]:
+    """Webhooks not deleted, in id order, after the cursor's id; and whether more follow."""
+    condition, params = ("WHERE webhook_id > %s", [after]) if after else ("", [])
+    with store.datastore.transaction() as curs:
+        curs.execute(store.sql("SELECT webhook_id, url, events, registered_at FROM {schema}.webhooks " + condition +
+                               " ORDER BY webhook_id LIMIT %s"), (*params, limit + 1))
+        rows = curs.fetchall()
+    return rows[:limit], len(rows) > limit
