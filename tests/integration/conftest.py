@@ -82,7 +82,7 @@ def test_env(infrastructure, tmp_path_factory, smtp):
         "JWT_SECRET": uuid.uuid4().hex * 2, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-test-password",
         "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "5", "CONSUMER_RETRY_DELAY": "0.1",
         "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5", "ESCALATION_SCAN_SECONDS": "0.5",
-        "WEBHOOK_SCAN_SECONDS": "0.3", "WEBHOOK_RETRY_DELAY": "0.2",
+        "WEBHOOK_SCAN_SECONDS": "0.3", "WEBHOOK_RETRY_DELAY": "0.2", "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "EMAIL_RETRY_DELAY": "0.2",
         "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
