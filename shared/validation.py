@@ -42,3 +42,27 @@ def parse_id(value, what: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise NotFound(f"No such {what}.") from None
+
+
+def refuse_unsafe_strings(document) -> None:
+    """Refuses a JSON document in which any string, key or value, holds what no field may hold: NUL,
+    another control character (tab and line breaks pass: free text may hold them; each field's own
+    type refuses them in a single line) or an unpaired surrogate."""
+    if refused := _unsafe_strings(document):
+        raise InvalidInput(refused)
+
+
+def _unsafe_strings(value, path: str = "") -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    if isinstance(value, str) and (why := refusal(value, free_text=True)) is not None:
+        found[path or "_schema"] = [why]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{printable(key)}" if path else printable(key)
+            if (why := refusal(key)) is not None:
+                found[where] = [f"The name: {why}"]
+            found |= _unsafe_strings(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found |= _unsafe_strings(item, f"{path}.{index}" if path else str(index))
+    return found

@@ -19,6 +19,7 @@ from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.settings import env
 from shared.store import GENESIS, ServiceStore, fingerprint
+from shared.text import refusal
 
 SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
 DECISIONS = ("CasePlanApproved", "CasePlanRejected", "ClosureApproved", "ClosureRejected")
@@ -495,9 +496,13 @@ def _make_cursor(case_number: str) -> str:
 
 def _read_cursor(cursor: str) -> str:
     try:
-        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+        case_number = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput({"cursor": ["Not a cursor this list gave out."]}) from None
+        case_number = None
+    # A cursor names a case number: one short line (what decodes to NUL would reach the query).
+    if case_number is None or len(case_number) > 64 or refusal(case_number) is not None:
+        raise InvalidInput({"cursor": ["Not a cursor this list gave out."]})
+    return case_number
 
 
 def _index_item(row: dict, now: datetime) -> dict:

@@ -153,7 +153,7 @@ class EraseSchema(Strict):
 
 class HistoryQuerySchema(Strict):
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
-    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))  # a bigint sequence
 
 
 class TextsSchema(Strict):

@@ -26,19 +26,32 @@ class UnsupportedMediaType(errors.CasetrailError):
     """The body is not sent as JSON."""
 
 
-PROBLEMS: dict[type, tuple[int, str]] = {
-    BadRequest: (400, "Malformed request"),
-    PayloadTooLarge: (413, "Payload too large"),
-    UnsupportedMediaType: (415, "Unsupported media type"),
-    Unauthorized: (401, "Unauthorized"),
-    errors.Forbidden: (403, "Forbidden"),
-    errors.NotFound: (404, "Not found"),
-    errors.InvalidTransition: (409, "Not allowed in the current state"),
-    errors.Conflict: (409, "Conflict"),
-    errors.VersionMismatch: (412, "Version mismatch"),
-    errors.InvalidInput: (422, "Invalid input"),
-    TooManyAttempts: (429, "Too many attempts"),
-    ServiceUnavailable: (503, "Service unavailable"),
+class MethodNotAllowed(errors.CasetrailError):
+    """The path exists, but takes other methods: `allowed` lists them."""
+
+    def __init__(self, message: str, allowed: list[str]):
+        super().__init__(message)
+        self.allowed = allowed
+
+
+# A problem's `type` is this base and its `code`: a URI naming the kind of problem.
+PROBLEM_TYPES = "https://casetrail.example/problems/"
+
+# Each error a client may meet: its status, the stable `code` clients branch on, and its title.
+PROBLEMS: dict[type, tuple[int, str, str]] = {
+    BadRequest: (400, "malformed", "Malformed request"),
+    PayloadTooLarge: (413, "payload_too_large", "Payload too large"),
+    UnsupportedMediaType: (415, "unsupported_media_type", "Unsupported media type"),
+    Unauthorized: (401, "unauthenticated", "Unauthorized"),
+    errors.Forbidden: (403, "forbidden", "Forbidden"),
+    errors.NotFound: (404, "not_found", "Not found"),
+    MethodNotAllowed: (405, "method_not_allowed", "Method not allowed"),
+    errors.InvalidTransition: (409, "invalid_transition", "Not allowed in the current state"),
+    errors.Conflict: (409, "conflict", "Conflict"),
+    errors.VersionMismatch: (412, "version_mismatch", "Version mismatch"),
+    errors.InvalidInput: (422, "validation", "Invalid input"),
+    TooManyAttempts: (429, "rate_limited", "Too many attempts"),
+    ServiceUnavailable: (503, "unavailable", "Service unavailable"),
 }
 UNAVAILABLE = (UnknownService, OperationalError, InterfaceError, ConnectionError, OSError)
 # A service's own database or broker trouble, reported over RPC by name.
@@ -46,27 +59,26 @@ REMOTE_UNAVAILABLE = {"OperationalError", "InterfaceError", "PersistenceError", 
                       "ConnectionError", "UnknownService"}
 
 
-def problem(status: int, title: str, detail: str, **extra) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+def problem(status: int, code: str, title: str, detail: str, **extra) -> Response:
+    body = {"type": PROBLEM_TYPES + code, "code": code, "title": title, "status": status, "detail": detail, **extra}
     return Response(json.dumps(body), status=status, content_type="application/problem+json")
 
 
 def problem_for(exc: BaseException) -> Response:
-    for error_type, (status, title) in PROBLEMS.items():
+    for error_type, (status, code, title) in PROBLEMS.items():
         if isinstance(exc, error_type):
-            extra = {}
             if isinstance(exc, errors.InvalidInput):
-                extra["errors"] = exc.errors
-                detail = "Some fields are invalid."
+                response = problem(status, code, title, "Some fields are invalid.", errors=exc.errors)
             else:
-                detail = str(exc)
-            response = problem(status, title, detail, **extra)
+                response = problem(status, code, title, str(exc))
             if isinstance(exc, TooManyAttempts):
                 response.headers["Retry-After"] = str(exc.retry_after)
+            if isinstance(exc, MethodNotAllowed):
+                response.headers["Allow"] = ", ".join(exc.allowed)
             return response
     if isinstance(exc, UNAVAILABLE) or (isinstance(exc, RemoteError) and exc.exc_type in REMOTE_UNAVAILABLE):
         log.warning("backing service unavailable: %s", type(exc).__name__)
-        return problem(503, "Service unavailable", "A backing service is unavailable; try again shortly.")
+        return problem(503, "unavailable", "Service unavailable", "A backing service is unavailable; try again shortly.")
     kind = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
     log.error("unexpected error: %s", kind, exc_info=not isinstance(exc, RemoteError))
-    return problem(500, "Internal error", "Something went wrong; it has been logged.")
+    return problem(500, "internal", "Internal error", "Something went wrong; it has been logged.")

@@ -1,51 +1,116 @@
 """Plumbing of the HTTP door: one decorator gives every route auth, error mapping, correlation
 ids and timing, so route handlers read as parse, call, respond."""
+import inspect
 import json
 import re
 import time
-from functools import wraps
+from functools import cache, wraps
 from uuid import uuid4
 
 import eventlet
-from nameko.web.handlers import http
+import werkzeug.exceptions
+from marshmallow import Schema
+from nameko.web.handlers import HttpRequestHandler, http
+from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Response
 
-from services.gateway.errors import (BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType,
-                                     problem_for)
-from shared.errors import REFUSALS
+from services.gateway.errors import (BadRequest, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable,
+                                     UnsupportedMediaType, problem_for)
+from services.gateway.schemas import NoQuery
+from shared.errors import REFUSALS, InvalidInput, NotFound
 from shared.logs import correlation_id
 from shared.metrics import HTTP_DURATION, RPC_ERRORS
 from shared.settings import env
+from shared.text import refusal
+from shared.validation import load, printable, refuse_unsafe_strings
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 REQUEST_TIMEOUT = float(env("REQUEST_TIMEOUT_SECONDS", str(2 * float(env("RPC_TIMEOUT_SECONDS", "10")))))
 
 
-def route(method: str, url: str, *, authenticated: bool = True):
-    """Declares an HTTP route; the handler gets `caller` when the route needs a login."""
+def route(method: str, url: str, *, authenticated: bool = True, query: type[Schema] | None = None):
+    """Declares an HTTP route; the handler gets `caller` when the route needs a login, and `query` (its
+    parameters, validated by the schema) when it takes any: an unknown parameter is refused."""
     def decorate(handler):
-        @wraps(handler)
-        def serve(self, request, **params):
-            started = time.perf_counter()
-            cid = request.headers.get("X-Correlation-Id", "")
-            cid = cid if _CORRELATION_ID.match(cid) else str(uuid4())
-            token = correlation_id.set(cid)
-            try:
-                # A deadline on the whole request: a database or service that stopped answering
-                # gives a prompt 503, never a hung client.
-                with eventlet.Timeout(REQUEST_TIMEOUT, ServiceUnavailable("The request could not finish in time.")):
-                    if authenticated:
-                        params["caller"] = self.caller_for(request, cid)
-                    response = handler(self, request, **params)
-            except Exception as exc:  # every failure becomes a problem document, never a trace
-                response = problem_for(exc)
-            finally:
-                correlation_id.reset(token)
-            response.headers["X-Correlation-Id"] = cid
-            HTTP_DURATION.labels(method, url, str(response.status_code)).observe(time.perf_counter() - started)
-            return response
-        return http(method, url)(serve)
+        def read(self, request, cid: str) -> dict:
+            params = {"caller": self.caller_for(request, cid)} if authenticated else {}
+            args = query_args(request, query or NoQuery)
+            return params | {"query": args} if query else params
+        return http(method, url)(_served(handler, method, url, read))
     return decorate
+
+
+class _AnyMethod(HttpRequestHandler):
+    def get_url_rule(self):
+        return Rule(self.url)  # no methods: it takes any, even one no route knows
+
+
+def unknown_routes(handler):
+    """Declares the answer to what no route takes: 404, or 405 (with Allow) for a path that takes other
+    methods. werkzeug matches every declared route before this one."""
+    served = _served(handler, "*", "unknown", lambda self, request, cid: {})
+    return _AnyMethod.decorator("*", "/")(_AnyMethod.decorator("*", "/<path:path>")(served))
+
+
+def refuse_unknown_route(service: type, request) -> None:
+    try:
+        _declared_routes(service).match(request.path, method=request.method)
+    except werkzeug.exceptions.MethodNotAllowed as wrong:
+        raise MethodNotAllowed("The resource does not take this method; see Allow.",
+                               sorted(wrong.valid_methods)) from None
+    except werkzeug.exceptions.HTTPException:
+        pass
+    raise NotFound("No such resource.")
+
+
+@cache
+def _declared_routes(service: type) -> MapAdapter:
+    rules = [Rule(entrypoint.url, methods=entrypoint.method.split(","))
+             for _, member in inspect.getmembers(service, inspect.isfunction)
+             for entrypoint in getattr(member, "nameko_entrypoints", ())
+             if isinstance(entrypoint, HttpRequestHandler) and not isinstance(entrypoint, _AnyMethod)]
+    return Map(rules).bind("gateway")
+
+
+def _served(handler, method: str, url: str, read):
+    """`handler` with a correlation id, a deadline, the parameters `read(self, request, cid)` gives it,
+    every failure as a problem document, and the headers every response carries."""
+    @wraps(handler)
+    def serve(self, request, **params):
+        started = time.perf_counter()
+        cid = request.headers.get("X-Correlation-Id", "")
+        cid = cid if _CORRELATION_ID.match(cid) else str(uuid4())
+        token = correlation_id.set(cid)
+        try:
+            # A deadline on the whole request: a database or service that stopped answering
+            # gives a prompt 503, never a hung client.
+            with eventlet.Timeout(REQUEST_TIMEOUT, ServiceUnavailable("The request could not finish in time.")):
+                response = handler(self, request, **params, **read(self, request, cid))
+        except Exception as exc:  # every failure becomes a problem document, never a trace
+            response = problem_for(exc)
+        finally:
+            correlation_id.reset(token)
+        response.headers["X-Correlation-Id"] = cid
+        response.headers["Cache-Control"] = "no-store"  # answers hold survivor data: no cache keeps them
+        HTTP_DURATION.labels(method, url, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+    return serve
+
+
+def query_args(request, schema: type[Schema]) -> dict:
+    """Query parameters: each given once, a single line, and one the route knows (else 422)."""
+    repeated = {printable(name): ["Give this parameter once."]
+                for name, values in request.args.lists() if len(values) > 1}
+    if repeated:
+        raise InvalidInput(repeated)
+    return load(schema(), request.args.to_dict())
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and (why := refusal(key)) is not None:
+        raise InvalidInput({"headers.idempotency_key": [why]})
+    return key
 
 
 MAX_BODY_BYTES = 256 * 1024  # the largest case command (a plan of 50 goals, long notes) is far below
@@ -67,6 +132,7 @@ def json_body(request) -> dict:
         raise BadRequest("The body is not valid JSON.") from None
     if _depth(body) > MAX_DEPTH:
         raise BadRequest(f"The body nests deeper than {MAX_DEPTH} levels.")
+    refuse_unsafe_strings(body)  # before anything is forwarded: the services refuse them too
     return body
 
 
@@ -109,4 +175,4 @@ def command_options(request) -> dict:
         if not matched:
             raise BadRequest('If-Match must name a case version, like "3".')
         if_match = int(matched.group(1))
-    return {"if_match": if_match, "idempotency_key": request.headers.get("Idempotency-Key")}
+    return {"if_match": if_match, "idempotency_key": idempotency_key(request)}

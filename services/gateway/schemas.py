@@ -24,14 +24,41 @@ class CreateUserSchema(Strict):
     email = Email(load_default=None, allow_none=True)
 
 
+# Query parameters: the names each route takes. Values arrive as strings, each a single line; the
+# service behind the route checks what they mean.
+class NoQuery(Strict):
+    """A route that takes no query parameters."""
+
+
 class CaseListQuerySchema(Strict):
-    """Query parameters arrive as strings; the cases service checks their values."""
     stage = Line()
     risk_level = Line()
     assigned_to = Line()
     overdue = Line()
     limit = Line()
     cursor = Line()
+
+
+class CaseQuerySchema(Strict):
+    as_of = Line()
+
+
+class PageQuerySchema(Strict):
+    limit = Line()
+    cursor = Line()
+
+
+class ProviderQuerySchema(Strict):
+    service_type = Line()
+    area = Line()
+
+
+class ApprovalQuerySchema(Strict):
+    status = Line()
+
+
+class InboxQuerySchema(Strict):
+    unread = Line()
 
 
 class PreferencesSchema(Strict):
