@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 VENV ?= .venv
 
-.PHONY: up down logs status test unit fuzz install bench audit
+.PHONY: up down logs status test unit fuzz install bench audit quarantine
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
 	@$(STACK) up
@@ -32,6 +32,9 @@ unit: install
 
 audit:         ## the audit CLI on the running installation: make audit ARGS="verify --all"
 	@$(STACK) audit $(ARGS)
+
+quarantine:    ## events set aside by a follower or consumer: make quarantine ARGS="list" (or show/retry)
+	@$(STACK) quarantine $(ARGS)
 
 bench: install
 	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m bench $(BENCH)

@@ -192,6 +192,9 @@ case "${1:-}" in
   rabbitmq-start) start_rabbitmq ;;
   rabbitmq-stop) stop_rabbitmq ;;
   rabbitmqctl) shift; rabbitmqctl_cmd "$@" ;;
+  quarantine)  # events set aside by a follower or consumer (shared/quarantine_cli.py)
+    shift; secrets; export AMQP_URI=${AMQP_URI:-pyamqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}
+    cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m shared.quarantine_cli "$@" ;;
   audit)  # the audit CLI, with the cases service's settings and keys
     shift; secrets; cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
   up)
@@ -207,5 +210,5 @@ case "${1:-}" in
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     prometheus_running && echo "prometheus: running" || echo "prometheus: stopped"
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|quarantine ARGS" >&2; exit 2 ;;
 esac

@@ -2,13 +2,17 @@
 
 Each handler gets its own durable queue `casetrail.<service>.<method>` bound to the events
 exchange. A handler that raises is retried with growing delays through a `.retry` queue
-(messages wait out a TTL there, then dead-letter back); after CONSUMER_MAX_ATTEMPTS it is
-moved to `.dead` for an operator. A message is acked only once it is handled or moved:
-never silently dropped. An envelope that fails validation goes to `.dead` at once.
+(messages wait out a TTL there, then dead-letter back). A database or broker outage is waited out
+however long it lasts; any other failure is retried CONSUMER_MAX_ATTEMPTS times, then the event is
+set aside in the service's quarantine (shared/quarantine.py), where later events of the same
+aggregate wait behind it. An envelope that fails validation is set aside at once. A message is
+acked only once it is handled or set aside: never silently dropped.
 Handlers make their effect idempotent (ServiceStore.process_once, or an inbox row saved with the
 events) and return whether the event was new to them.
 """
+import json
 import logging
+from uuid import UUID
 
 from kombu import Connection, Queue, binding
 from marshmallow import ValidationError
@@ -17,13 +21,17 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Consumer
 
 from shared.bus import EXCHANGE
+from shared.envelope import PAYLOADS
 from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
+from shared.outbox import EventSourced
+from shared.quarantine import QUARANTINE_HEADER, Arrival, Quarantine, describe, is_outage
 from shared.rpc import BROKER_DOWN
 from shared.settings import env
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS_HEADER = "x-casetrail-attempts"
+ATTEMPTS_HEADER = "x-casetrail-attempts"  # failures of the event's own (not outages)
+WAITS_HEADER = "x-casetrail-waits"  # outages waited out
 # "quorum" on a RabbitMQ cluster: replicated queues that survive the loss of a node. A queue keeps
 # the type it was declared with; switching an existing installation means draining and redeclaring.
 def queue_arguments(**arguments) -> dict:
@@ -71,17 +79,49 @@ class EventConsumer(Consumer):
                            durable=True, queue_arguments=queue_arguments())
         self.retry_queue = Queue(f"{name}.retry", durable=True, queue_arguments=queue_arguments(**{
             "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}))
-        self.dead_queue = Queue(f"{name}.dead", durable=True, queue_arguments=queue_arguments())
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         with get_connection(self.amqp_uri) as conn:
             channel = conn.channel()
-            for entity in (EXCHANGE, self.queue, self.retry_queue, self.dead_queue):
+            for entity in (EXCHANGE, self.queue, self.retry_queue):
                 entity(channel).declare()
         key = (self.container.service_name, self.amqp_uri)
         depths = _DEPTHS.get(key) or _DEPTHS.setdefault(key, QueueDepths(*key))
         depths.queues |= {(self.method_name, kind, queue.name) for kind, queue in
-                          (("main", self.queue), ("retry", self.retry_queue), ("dead", self.dead_queue))}
+                          (("main", self.queue), ("retry", self.retry_queue))}
         super().setup()
+
+    @property
+    def store(self):
+        return next(d.store for d in self.container.dependencies if isinstance(d, EventSourced))
+
+    @property
+    def quarantine(self) -> Quarantine:
+        """The quarantine of the service's own store; this consumer's entries go by its queue's name."""
+        return Quarantine.of(self.store)
+
+    def handle_message(self, body, message):
+        if not (message.headers or {}).get(QUARANTINE_HEADER) and self._held(body, message):
+            return
+        super().handle_message(body, message)
+
+    def _held(self, body, message) -> bool:
+        """Sets the event aside if an earlier event of its aggregate is in quarantine: it waits there."""
+        arrival, quarantine = self._arrival(body, message), self.quarantine
+        try:
+            with self.store.transaction() as curs:
+                blocker = quarantine.blocker(curs, self.queue.name, arrival.aggregate_id)
+                if blocker is not None:
+                    quarantine.set_aside(curs, self.queue.name, arrival, attempts=0,
+                                              error="held behind an earlier event", blocked_by=blocker)
+        except Exception:
+            # Could not look (the database is away): the handler needs it too, fails and is retried.
+            log.warning("%s: could not check the quarantine", self.method_name, exc_info=True)
+            return False
+        if blocker is None:
+            return False
+        EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, arrival.event_type, "held").inc()
+        self.queue_consumer.ack_message(message)
+        return True
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         try:
@@ -92,43 +132,91 @@ class EventConsumer(Consumer):
             log.warning("%s: could not settle a message (broker unavailable)", self.method_name)
 
     def _settle(self, message, result, exc_info) -> None:
-        event_type = message.delivery_info.get("routing_key", "?")
-        if exc_info is None:
-            # A handler returns whether the event was new to it (False: a redelivery, no effect).
-            outcome = "processed" if result else "duplicate"
-            EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, event_type, outcome).inc()
-            self.queue_consumer.ack_message(message)
-            return
+        event_type = self._arrival(None, message).event_type
         try:
-            outcome = self._retry_or_bury(message, exc_info)
+            if exc_info is None:
+                # A handler returns whether the event was new to it (False: a redelivery, no effect).
+                outcome = "processed" if result else "duplicate"
+                self._resolve(message)
+            else:
+                outcome = self._after_failure(message, exc_info)
         except Exception:
-            # Could not move it (broker trouble): hand it back, it will come again.
-            log.warning("could not move failed %s message; requeued", event_type, exc_info=True)
+            # Could not record or move it (database or broker trouble): hand it back, it comes again.
+            log.warning("could not settle a %s message; requeued", event_type, exc_info=True)
             self.queue_consumer.requeue_message(message)
             return
         EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, event_type, outcome).inc()
         self.queue_consumer.ack_message(message)
 
-    def _retry_or_bury(self, message, exc_info) -> str:
+    def _resolve(self, message) -> None:
+        """A quarantined event handled at last: resolved, and what waited behind it sent again."""
+        entry_id = (message.headers or {}).get(QUARANTINE_HEADER)
+        if not entry_id:
+            return
+        quarantine = self.quarantine
+        with self.store.transaction() as curs:
+            entry = quarantine.entry(curs, int(entry_id))
+            quarantine.resolve(curs, int(entry_id))
+            for held in quarantine.release_held(curs, self.queue.name, entry.aggregate_id if entry else None):
+                self._send(held.body, self.queue.name, held.content_type, {QUARANTINE_HEADER: held.id})
+
+    def _after_failure(self, message, exc_info) -> str:
+        """Waits out an outage; retries any other failure, then sets the event aside."""
         exc_type, exc, _ = exc_info
-        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
-        poison = issubclass(exc_type, ValidationError)
-        headers = dict(message.headers or {}, **{ATTEMPTS_HEADER: attempts,
-                                                 "x-casetrail-error": exc_type.__name__})
-        if poison or attempts >= self.max_attempts:
-            target, expiration, outcome = self.dead_queue.name, None, "dead_lettered"
-            log.error("%s: %s message moved to %s after %d attempt(s): %s", self.method_name,
-                      message.delivery_info.get("routing_key"), target, attempts, exc_type.__name__)
-        else:
-            target, outcome = self.retry_queue.name, "retried"
-            expiration = min(self.first_delay * 2 ** (attempts - 1), 300.0)
+        headers = dict(message.headers or {})
+        if is_outage(exc):
+            waits = int(headers.get(WAITS_HEADER, 0)) + 1
+            self._send(message.body, self.retry_queue.name, message.content_type, dict(headers, **{
+                WAITS_HEADER: waits}), delay=min(self.first_delay * 2 ** (waits - 1), 30.0))
+            return "waited"
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        if issubclass(exc_type, ValidationError) or attempts >= self.max_attempts:
+            self._set_aside(message, headers, attempts, exc)
+            return "quarantined"
+        self._send(message.body, self.retry_queue.name, message.content_type, dict(headers, **{
+            ATTEMPTS_HEADER: attempts, "x-casetrail-error": exc_type.__name__}),
+            delay=min(self.first_delay * 2 ** (attempts - 1), 300.0))
+        return "retried"
+
+    def _set_aside(self, message, headers: dict, attempts: int, exc: BaseException) -> None:
+        quarantine = self.quarantine
+        with self.store.transaction() as curs:
+            if entry_id := headers.get(QUARANTINE_HEADER):
+                entry = quarantine.entry(curs, int(entry_id))
+                if entry is not None:
+                    quarantine.failed_again(curs, entry, describe(exc))
+                    return
+            entry_id = quarantine.set_aside(curs, self.queue.name, self._arrival(None, message),
+                                            attempts=attempts, error=describe(exc))
+        log.error("%s: %s event set aside (quarantine entry %d) after %d attempt(s): %s", self.method_name,
+                  self._arrival(None, message).event_type, entry_id, attempts, type(exc).__name__)
+
+    def _arrival(self, body, message) -> Arrival:
+        """The message whole, and the aggregate it is about if its envelope says (it may not)."""
+        raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+        if body is None:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        envelope = body if isinstance(body, dict) else {}
+        # A known type only: it becomes a metric label (a retried message's routing key is its queue's name).
+        event_type = envelope.get("event_type") if envelope.get("event_type") in PAYLOADS else "unknown"
+        return Arrival(aggregate_id=_uuid(envelope.get("aggregate_id")), event_id=_uuid(envelope.get("event_id")),
+                       event_type=event_type, body=raw, content_type=message.content_type)
+
+    def _send(self, body, queue_name: str, content_type, headers: dict, delay: float | None = None) -> None:
         with get_producer(self.amqp_uri) as producer:
-            producer.publish(message.body, exchange="", routing_key=target, headers=headers,
-                             content_type=message.content_type,
-                             content_encoding=message.content_encoding,
-                             delivery_mode=2, expiration=expiration, retry=True,
-                             message_id=message.properties.get("message_id"))
-        return outcome
+            producer.publish(body, exchange="", routing_key=queue_name, headers=headers,
+                             content_type=content_type or "application/json", content_encoding="utf-8",
+                             delivery_mode=2, expiration=delay, retry=True)
+
+
+def _uuid(value) -> UUID | None:
+    try:
+        return UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 on_event = EventConsumer.decorator

@@ -42,8 +42,11 @@ PUBLISH_DURATION = Histogram("casetrail_publish_duration_seconds",
                              "Publishing one event to RabbitMQ, until the broker confirms it", ["service"])
 FOLLOWER_ERRORS = Counter("casetrail_follower_errors_total",
                           "Failed follower steps (retried with backoff)", ["service", "follower"])
+EVENTS_QUARANTINED = Counter("casetrail_events_quarantined_total",
+                              "Events set aside by a follower or consumer (quarantined after failing every attempt,"
+                              " or held behind one)", ["service", "follower", "status"])
 EVENTS_CONSUMED = Counter("casetrail_events_consumed_total",
-                          "Bus events handled, by outcome (processed, duplicate, retried, dead_lettered)",
+                          "Bus events handled, by outcome (processed, duplicate, retried, waited, quarantined, held)",
                           ["service", "consumer", "event_type", "outcome"])
 RPC_ERRORS = Counter("casetrail_rpc_errors_total",
                      "Gateway calls to a service that failed (timeout, unavailable, unexpected error)",

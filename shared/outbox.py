@@ -18,7 +18,10 @@ from nameko.extensions import DependencyProvider
 
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
+from eventsourcing.persistence import StoredEvent
+
 from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, PUBLISH_DURATION, StoreGauges
+from shared.quarantine import Arrival, Entry, Quarantine, Status, attempts_exhausted, describe, is_outage
 from shared.settings import Settings
 from shared.store import ServiceStore
 
@@ -29,14 +32,19 @@ Publication = Callable[[object], tuple[str, dict] | None]
 
 
 class Follower:
-    """Follows the store's notification log from the position it recorded under `name`."""
+    """Follows the store's notification log from the position it recorded under `name`.
 
-    def __init__(self, store: ServiceStore, name: str, batch_size: int):
-        self.store, self.name, self.batch_size = store, name, batch_size
+    An event that fails `max_attempts` times for a reason of its own is quarantined and the
+    follower goes on; later events of its aggregate are held behind it (shared/quarantine.py)."""
+
+    def __init__(self, store: ServiceStore, name: str, batch_size: int, max_attempts: int):
+        self.store, self.name, self.batch_size, self.max_attempts = store, name, batch_size, max_attempts
+        self.quarantine = Quarantine.of(store)
+        self.failures: dict[int, int] = {}  # notification id -> failed attempts, in this process
         store.add_follower(name)
 
     def step(self) -> int:
-        """Handles the next batch; returns how many notifications it moved past."""
+        """Handles operators' retries, then the next batch; returns how many events it moved past."""
         with self.store.transaction() as curs:
             # No need to wait for this commit to reach the disk: after a crash a follower re-derives
             # what it lost from the log (the relay publishes again, consumers dedupe).
@@ -44,36 +52,113 @@ class Follower:
             position = self.store.lock_position(curs, self.name)
             if position is None:
                 return 0  # another instance is following
+            entries = self.quarantine.open_entries(curs, self.name)
+            retried = self.retry(curs, entries)
+            if retried:
+                entries = self.quarantine.open_entries(curs, self.name)
+            waiting = {}  # aggregate -> the earliest of its open entries, which newcomers wait behind
+            for entry in entries:
+                waiting.setdefault(entry.aggregate_id, entry.id)
             notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
-            reached, failure = self.handle(curs, position, notifications)
+            reached, failure = self.follow(curs, position, notifications, waiting)
             self.store.advance(curs, self.name, reached)
         if failure is not None:
             raise failure
-        return len(notifications)
+        return len(notifications) + retried
 
-    def handle(self, curs, position: int, notifications) -> tuple[int, Exception | None]:
+    def follow(self, curs, position: int, notifications, waiting: dict) -> tuple[int, Exception | None]:
         """Returns the position reached, and the failure that stopped it, if any."""
-        raise NotImplementedError
-
-
-class Relay(Follower):
-    def __init__(self, store: ServiceStore, publication: Publication, publisher, batch_size: int = 100):
-        super().__init__(store, "outbox", batch_size)
-        self.publication, self.publisher = publication, publisher
-        self.source = store.settings.service
-
-    def handle(self, curs, position, notifications):
-        # What was published is committed even when the broker fails half-way.
+        if not waiting and self.handle_all(curs, notifications):
+            return (notifications[-1].id if notifications else position), None
         reached = position
         for notification in notifications:
-            try:
-                self._publish(notification)
-            except Exception as exc:
-                return reached, exc
+            arrival = self.arrival(notification)
+            if notification.originator_id in waiting:
+                self.quarantine.set_aside(curs, self.name, arrival, attempts=0, error="held behind an earlier event",
+                                          blocked_by=waiting[notification.originator_id])
+            else:
+                try:
+                    self.handle_isolated(curs, notification)
+                except Exception as exc:
+                    attempts = None if is_outage(exc) else attempts_exhausted(self.failures, notification.id,
+                                                                              self.max_attempts)
+                    if attempts is None:
+                        return reached, exc
+                    waiting[notification.originator_id] = self.quarantine.set_aside(
+                        curs, self.name, arrival, attempts=attempts, error=describe(exc))
+                    log.error("%s %s set event %s aside after %d attempts: %s", self.store.settings.service,
+                              self.name, notification.id, attempts, type(exc).__name__)
             reached = notification.id
         return reached, None
 
-    def _publish(self, notification) -> None:
+    def retry(self, curs, entries: list[Entry]) -> int:
+        """Applies what operators asked to retry, then what each one held, in order. Returns how many
+        were attempted."""
+        done = 0
+        for entry in (e for e in entries if e.status == Status.RETRYING):
+            queue = [entry]
+            while queue:
+                current = queue.pop(0)
+                done += 1
+                try:
+                    self.handle_isolated(curs, self.stored(current))
+                except Exception as exc:
+                    if is_outage(exc):
+                        raise
+                    self.quarantine.failed_again(curs, current, describe(exc))
+                    break
+                self.quarantine.resolve(curs, current.id)
+                queue.extend(self.quarantine.release_held(curs, self.name, current.aggregate_id))
+        return done
+
+    def handle_all(self, curs, notifications) -> bool:
+        """Handles a whole batch at once; False (nothing done) if any event in it failed."""
+        try:
+            with curs.connection.transaction():
+                for notification in notifications:
+                    self.handle(curs, notification)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            return False
+        return True
+
+    def handle_isolated(self, curs, notification) -> None:
+        """Handles one event; its failure undoes its own effects only (a savepoint)."""
+        with curs.connection.transaction():
+            self.handle(curs, notification)
+
+    def handle(self, curs, notification) -> None:
+        raise NotImplementedError
+
+    def arrival(self, notification) -> Arrival:
+        return Arrival(aggregate_id=notification.originator_id, event_type=notification.topic.rsplit(".", 1)[-1],
+                       body=bytes(notification.state), notification_id=notification.id,
+                       originator_version=notification.originator_version, content_type=notification.topic)
+
+    @staticmethod
+    def stored(entry: Entry) -> StoredEvent:
+        """The event as the log held it: kept whole in the entry (the state encrypted, as stored)."""
+        return StoredEvent(originator_id=entry.aggregate_id, originator_version=entry.originator_version,
+                           topic=entry.content_type, state=entry.body)
+
+
+class Relay(Follower):
+    def __init__(self, store: ServiceStore, publication: Publication, publisher, batch_size: int = 100,
+                 max_attempts: int = 5):
+        super().__init__(store, "outbox", batch_size, max_attempts)
+        self.publication, self.publisher = publication, publisher
+        self.source = store.settings.service
+
+    def handle_all(self, curs, notifications) -> bool:
+        # Publishing is not undone by a rollback: one at a time, so a failure publishes nothing twice
+        # needlessly; what was published is committed even when the broker fails half-way.
+        return False
+
+    def handle_isolated(self, curs, notification) -> None:
+        self.handle(curs, notification)
+
+    def handle(self, curs, notification) -> None:
         event = self.store.mapper.to_domain_event(notification)
         public = self.publication(event)
         if public is None:
@@ -99,15 +184,13 @@ class Projection:
 
 
 class Projector(Follower):
-    def __init__(self, store: ServiceStore, projection: Projection, batch_size: int = 500):
-        super().__init__(store, projection.name, batch_size)
+    def __init__(self, store: ServiceStore, projection: Projection, batch_size: int = 500, max_attempts: int = 5):
+        super().__init__(store, projection.name, batch_size, max_attempts)
         self.projection = projection
 
-    def handle(self, curs, position, notifications):
-        # All or nothing: the read model and its position commit together.
-        for notification in notifications:
-            self.projection.apply(self.store, curs, self.store.mapper.to_domain_event(notification))
-        return (notifications[-1].id if notifications else position), None
+    def handle(self, curs, notification) -> None:
+        # The read model and the follower's position commit together.
+        self.projection.apply(self.store, curs, self.store.mapper.to_domain_event(notification))
 
 
 class FollowerLoop:
@@ -127,10 +210,11 @@ class FollowerLoop:
             try:
                 moved = self.follower.step()
                 backoff = self.poll_seconds
-            except Exception:
+            except Exception as exc:
                 FOLLOWER_ERRORS.labels(service, name).inc()
-                log.warning("%s follower %s failed; retrying in %.1f s", service, name, backoff,
-                            exc_info=True)
+                # The error's description, not its traceback: a database error may quote survivor data.
+                log.warning("%s follower %s failed (%s); retrying in %.1f s", service, name, describe(exc), backoff)
+                log.debug("%s follower %s failed", service, name, exc_info=True)
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
@@ -154,10 +238,11 @@ class EventSourced(DependencyProvider):
     def setup(self) -> None:
         settings = Settings.for_service(self.container.service_name)
         self.store = self.store_class(settings)
-        followers = [Projector(self.store, p) for p in self.projections]
+        attempts = settings.follower_max_attempts
+        followers = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]
         if self.publication is not None:
             followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri),
-                                   settings.relay_batch_size))
+                                   settings.relay_batch_size, attempts))
         self.loops = [FollowerLoop(self.store, f, settings.relay_poll_seconds) for f in followers]
         self.gauges = StoreGauges(settings.service, self.store.gauges).register()
 

@@ -25,6 +25,7 @@ class Settings:
     amqp_uri: str
     relay_poll_seconds: float
     relay_batch_size: int
+    follower_max_attempts: int
 
     @classmethod
     def for_service(cls, service: str) -> "Settings":
@@ -44,4 +45,6 @@ class Settings:
             amqp_uri=env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5673/"),
             relay_poll_seconds=float(env("RELAY_POLL_SECONDS", "1.0")),
             relay_batch_size=int(env("RELAY_BATCH_SIZE", "100")),
+            # How often a follower tries an event before it sets it aside (shared/quarantine.py).
+            follower_max_attempts=int(env("FOLLOWER_MAX_ATTEMPTS", "5")),
         )

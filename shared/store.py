@@ -18,6 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from shared.errors import Conflict, NotFound
+from shared import quarantine
 from shared.metrics import EVENTS_APPENDED, gauge
 from shared.settings import Settings, env
 
@@ -195,7 +196,7 @@ class ServiceStore(Application):
         self.schema = sql.Identifier(self.datastore.schema)
         self.commit_listeners: list[Callable[[], None]] = []
         with self.datastore.transaction(commit=True) as curs:
-            for statement in SUPPORT_TABLES + self.tables:
+            for statement in SUPPORT_TABLES + quarantine.TABLES + self.tables:
                 curs.execute(self.sql(statement))
 
     def chain_of(self, recorded) -> UUID | None:
@@ -293,6 +294,7 @@ class ServiceStore(Application):
         with self.datastore.transaction() as curs:
             curs.execute(self.sql("SELECT follower, position FROM {schema}.positions ORDER BY follower"))
             positions = [(row["follower"], row["position"]) for row in curs.fetchall()]
+            set_aside = quarantine.Quarantine.of(self).gauges(curs)
         service = self.settings.service
         return [
             gauge("casetrail_follower_lag_events", "Events recorded but not yet handled by a follower"
@@ -300,6 +302,7 @@ class ServiceStore(Application):
                   [(service, follower, max(0, newest - position)) for follower, position in positions]),
             gauge("casetrail_follower_position", "Last notification id a follower handled", ["service", "follower"],
                   [(service, follower, position) for follower, position in positions]),
+            *set_aside,
             *self.domain_gauges(),
         ]
 

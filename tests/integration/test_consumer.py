@@ -1,4 +1,4 @@
-"""Idempotent consumption, retries and dead-lettering, on a real broker and database."""
+"""Idempotent consumption, retries and quarantine, on a real broker and database."""
 import json
 import os
 import uuid
@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from services.notifications.service import NotificationsService
 from shared.bus import EXCHANGE, event_publisher, publish_event
 from shared.envelope import make_envelope
+from shared.quarantine import Quarantine
 from tests.support import free_port, queue_depths, rabbitmqctl, wait_until
 
 QUEUE = "casetrail.notifications.case_directory"
@@ -55,7 +56,7 @@ def _notifications(monkeypatch, bus):
     yield _store_of(container)
     container.stop()
     with Connection(bus["AMQP_URI"]) as conn:
-        for name in (QUEUE, f"{QUEUE}.retry", f"{QUEUE}.dead"):
+        for name in (QUEUE, f"{QUEUE}.retry"):
             conn.default_channel.queue_purge(name)
 
 
@@ -91,21 +92,21 @@ def test_a_redelivered_event_has_one_effect(notifications, private_bus):
                what="both deliveries handled")
     assert _count(notifications, "inbox") == 1
     assert _count(notifications, "case_directory") == 1
-    assert queue_depths(private_bus["VHOST"]).get(f"{QUEUE}.dead") == 0
+    assert _set_aside(notifications) == []
 
 
-def test_a_failing_handler_is_retried_then_dead_lettered_never_dropped(notifications, private_bus):
-    retried_then_buried(notifications, private_bus)
+def test_a_failing_handler_is_retried_then_set_aside_never_dropped(notifications, private_bus):
+    retried_then_set_aside(notifications, private_bus)
 
 
-def test_on_quorum_queues_retries_and_dead_letters_work_the_same(on_quorum_queues, quorum_bus):
+def test_on_quorum_queues_retries_and_quarantine_work_the_same(on_quorum_queues, quorum_bus):
     listed = rabbitmqctl("list_queues", "-p", quorum_bus["VHOST"], "name", "type", "--no-table-headers", "-q")
     types = dict(line.split() for line in listed.splitlines() if line.startswith(QUEUE))
-    assert types == {QUEUE: "quorum", f"{QUEUE}.retry": "quorum", f"{QUEUE}.dead": "quorum"}
-    retried_then_buried(on_quorum_queues, quorum_bus)
+    assert types == {QUEUE: "quorum", f"{QUEUE}.retry": "quorum"}
+    retried_then_set_aside(on_quorum_queues, quorum_bus)
 
 
-def retried_then_buried(notifications, bus):
+def retried_then_set_aside(notifications, bus):
     case_id = uuid.uuid4()
     publisher = event_publisher(bus["AMQP_URI"])
     publish_event(publisher, registered(case_id))
@@ -115,24 +116,26 @@ def retried_then_buried(notifications, bus):
     clash = registered(case_id, version=2)
     publish_event(publisher, clash)
 
-    dead = wait_until(lambda: _get(bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
-    assert json.loads(dead.body)["event_id"] == clash["event_id"]
-    assert dead.headers["x-casetrail-attempts"] == int(os.environ["CONSUMER_MAX_ATTEMPTS"])
+    [entry] = wait_until(lambda: _set_aside(notifications), timeout=30, what="the event set aside")
+    assert json.loads(entry.body)["event_id"] == clash["event_id"]
+    assert (entry.status, entry.attempts) == ("quarantined", int(os.environ["CONSUMER_MAX_ATTEMPTS"]))
+    assert entry.error.startswith("IntegrityError: duplicate key value") and str(case_id) not in entry.error
+    assert _settled(bus["VHOST"])
     assert _count(notifications, "case_directory") == 1
     assert _count(notifications, "inbox") == 1  # the failed attempts recorded nothing
 
 
-def test_a_malformed_envelope_goes_straight_to_dead_letters(notifications, private_bus):
+def test_a_malformed_envelope_is_set_aside_at_once(notifications, private_bus):
     with get_producer(private_bus["AMQP_URI"]) as producer:
         producer.publish({"event_type": "CaseRegistered", "payload": {"name": "x"}}, exchange=EXCHANGE,
                          routing_key="CaseRegistered", serializer="json", declare=[EXCHANGE])
 
-    dead = wait_until(lambda: _get(private_bus["AMQP_URI"], f"{QUEUE}.dead"), timeout=30, what="the dead letter")
-    assert dead.headers["x-casetrail-attempts"] == 1
-    assert dead.headers["x-casetrail-error"] == "ValidationError"
+    [entry] = wait_until(lambda: _set_aside(notifications), timeout=30, what="the event set aside")
+    assert (entry.attempts, entry.aggregate_id) == (1, None)
+    assert entry.error.startswith("ValidationError")
     assert _count(notifications, "inbox") == 0
 
 
-def _get(amqp_uri, queue_name):
-    with Connection(amqp_uri) as conn:
-        return conn.default_channel.basic_get(queue_name, no_ack=True)
+def _set_aside(store) -> list:
+    with store.transaction() as curs:
+        return Quarantine.of(store).entries(curs)

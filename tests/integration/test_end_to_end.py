@@ -119,7 +119,9 @@ def test_case_registered_reaches_another_service_exactly_once_across_a_consumer_
     rows = directory()
     assert len(rows) == len(set(rows))
     depths = queue_depths(test_env["VHOST"])
-    assert depths[f"{DIRECTORY_QUEUE}.dead"] == 0
+    assert depths[f"{DIRECTORY_QUEUE}.retry"] == 0
+    with database(test_env) as conn:
+        assert conn.execute("SELECT count(*) FROM notifications.quarantine").fetchone()[0] == 0
     assert depths[DIRECTORY_QUEUE] == 0
 
 

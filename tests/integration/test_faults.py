@@ -111,7 +111,7 @@ class Load:
 
 
 def settled_and_exactly_once(faulty, load: Load) -> None:
-    """Every accepted command's event is stored, published and handled once; no dead letters.
+    """Every accepted command's event is stored, published and handled once; none set aside.
     A command whose answer was lost (a 503 while it committed) counts as stored too."""
     assert load.registered and load.reassigned and load.submitted, "the load did not get through"
     with psycopg.connect(**faulty["db"], autocommit=True) as conn:
@@ -148,8 +148,12 @@ def settled_and_exactly_once(faulty, load: Load) -> None:
                       list(submitted))
         assert pending == len(submitted)
     listed = faulty["infra"]("rabbitmqctl", "list_queues", "name", "messages", "--no-table-headers", "-q")
-    dead = {line.split()[0]: int(line.split()[1]) for line in listed.splitlines() if line.split()[0].endswith(".dead")}
-    assert dead and not any(dead.values()), dead
+    retrying = {line.split()[0]: int(line.split()[1]) for line in listed.splitlines()
+                if line.split()[0].endswith(".retry")}
+    assert retrying and not any(retrying.values()), retrying
+    with psycopg.connect(**faulty["db"], autocommit=True) as conn:
+        set_aside = {s: conn.execute(f"SELECT count(*) FROM {s}.quarantine").fetchone()[0] for s in SERVICES}
+    assert not any(set_aside.values()), set_aside
 
 
 def test_each_service_killed_under_load_loses_and_duplicates_nothing(faulty):

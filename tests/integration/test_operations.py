@@ -65,13 +65,13 @@ def test_prometheus_sees_every_service_up_and_a_command_counter_move(prometheus,
                                          'outcome="ok"})') > before, what="the command counter to move")
     for gauge in ('casetrail_store_up{service="cases"}', 'casetrail_follower_lag_events{follower="outbox"}',
                   "casetrail_open_cases", "casetrail_overdue_follow_ups", "casetrail_pending_approvals",
-                  "casetrail_referrals", 'casetrail_consumer_queue_messages{queue="dead"}',
+                  "casetrail_referrals", 'casetrail_consumer_queue_messages{queue="retry"}',
                   "casetrail_command_duration_seconds_bucket", "casetrail_events_appended_total"):
         assert query(prometheus, gauge), gauge
     wait_until(lambda: value(prometheus, 'max(casetrail_open_cases{stage="engagement",risk_level="low"})') >= 1,
                what="the new case in the open-cases gauge")
     rules = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
-    assert {"CasetrailDeadLetters", "CasetrailOutboxLagGrowing"} <= {r["name"] for g in rules for r in g["rules"]}
+    assert {"CasetrailEventsQuarantined", "CasetrailOutboxLagGrowing"} <= {r["name"] for g in rules for r in g["rules"]}
 
 
 def counter(process: ServiceProcess, name: str, **labels) -> float:

@@ -40,7 +40,7 @@ def test_prometheus_configs_and_alert_rules_pass_promtool():
 
 
 def test_alerts_fire_when_they_should_and_not_otherwise():
-    """deploy/prometheus/tests/alerts_test.yml: a service down, an approval waiting 48 h, a dead letter,
+    """deploy/prometheus/tests/alerts_test.yml: a service down, an approval waiting 48 h, a quarantined event,
     an outbox falling behind (and a projection whose lag comes and goes, which must not alert)."""
     tested = promtool("test", "rules", "tests/alerts_test.yml")
     assert tested.returncode == 0, tested.stdout + tested.stderr
@@ -50,7 +50,7 @@ def test_every_alert_the_operations_issue_names_exists():
     rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
     names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
     assert {"CasetrailOverdueFollowUpsRising", "CasetrailApprovalsPendingTooLong", "CasetrailOutboxLagGrowing",
-            "CasetrailConsumerLagGrowing", "CasetrailDeadLetters", "CasetrailServiceDown"} <= names
+            "CasetrailConsumerLagGrowing", "CasetrailEventsQuarantined", "CasetrailServiceDown"} <= names
 
 
 def test_compose_runs_prometheus_and_grafana_on_loopback_with_the_repository_configs():

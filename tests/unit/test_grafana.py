@@ -13,6 +13,7 @@ DATASOURCE_UID = "casetrail-prometheus"
 COUNTERS = {
     "casetrail_commands_total", "casetrail_events_appended_total", "casetrail_events_published_total",
     "casetrail_follower_errors_total", "casetrail_events_consumed_total", "casetrail_rpc_errors_total",
+    "casetrail_events_quarantined_total",
 }
 HISTOGRAMS = {
     "casetrail_command_duration_seconds", "casetrail_event_handler_duration_seconds",
@@ -25,13 +26,14 @@ STORE_GAUGES = {
     "casetrail_consumer_queue_messages", "casetrail_consumer_count", "casetrail_open_cases",
     "casetrail_closed_cases", "casetrail_overdue_follow_ups", "casetrail_pending_approvals",
     "casetrail_oldest_pending_approval_seconds", "casetrail_referrals", "casetrail_deliveries_pending",
-    "casetrail_unread_notifications",
+    "casetrail_unread_notifications", "casetrail_quarantined_events",
 }
 ALLOWED_METRICS = COUNTERS | HISTOGRAMS | STORE_GAUGES | {"up"}
 REQUIRED_METRICS = {
     "casetrail_commands_total", "casetrail_follower_lag_events", "casetrail_consumer_queue_messages",
     "casetrail_rpc_errors_total", "casetrail_open_cases", "casetrail_pending_approvals",
     "casetrail_approval_turnaround_seconds", "casetrail_overdue_follow_ups", "casetrail_referrals",
+    "casetrail_quarantined_events",
 }
 METRIC = re.compile(r"\b(casetrail_[a-z_]+|up)\b")
 
