@@ -22,8 +22,12 @@ def _problems(*statuses: int) -> dict:
 PROBLEM_TITLES = {400: "Malformed JSON", 401: "No, invalid or expired token", 403: "Role may not do this",
                   404: "Unknown id, or outside the caller's scope", 409: "Not valid in the current state",
                   412: "If-Match does not match", 413: "Body larger than 256 KiB",
+                  405: "The path does not take this method (Allow lists those it takes)",
                   415: "Body not sent as application/json", 422: "Field validation", 429: "Too many login attempts",
                   503: "A backing service is unavailable"}
+PROBLEM_CODES = ["malformed", "unauthenticated", "forbidden", "password_change_required", "not_found",
+                 "method_not_allowed", "invalid_transition", "conflict", "version_mismatch", "payload_too_large",
+                 "unsupported_media_type", "validation", "rate_limited", "unavailable", "internal"]
 
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
                    "description": "A retry with the same key and body returns the first response and changes nothing."}
@@ -45,7 +49,13 @@ def _case_command(summary: str, status: int, body: str | None, returns: str = "C
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Casetrail gateway", "version": "1.0.0",
-             "description": "Case management for GBV and child-protection caseworkers."},
+             "description": "Case management for GBV and child-protection caseworkers. Every error is "
+                            "application/problem+json with a stable `code`; an unknown route is 404, a method the "
+                            "path does not take 405 with `Allow`. Every /v1 response carries "
+                            "`Cache-Control: no-store`. No string, in a body or a query parameter, may hold NUL, "
+                            "another control character or an unpaired surrogate (free text may hold tab, line feed "
+                            "and carriage return): 422 naming the field. A query parameter a route does not know "
+                            "is 422."},
     "servers": [{"url": "http://127.0.0.1:8000"}],
     "security": [{"bearer": []}],
     "paths": {
@@ -218,11 +228,14 @@ OPENAPI = {
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        "responses": {f"Problem{s}": {"description": t, "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+        "responses": {f"Problem{s}": {"description": t, "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                                      **({"headers": {"Allow": {"schema": {"type": "string"}}}} if s == 405 else {})}
                       for s, t in PROBLEM_TITLES.items()},
         "schemas": {
-            "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "Problem": {"type": "object", "required": ["type", "code", "title", "status", "detail"], "properties": {
+                "type": {"type": "string", "format": "uri", "description": "names the same kind as `code`"},
+                "code": {"enum": PROBLEM_CODES, "description": "what clients branch on (never on `detail`)"},
+                "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"},
                 "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
             "TokenRequest": {"type": "object", "required": ["username", "password"], "additionalProperties": False,
@@ -342,7 +355,9 @@ OPENAPI = {
             "Reassign": {"type": "object", "additionalProperties": False, "required": ["caseworker"],
                          "properties": {"caseworker": {"type": "string"}}},
             "Feedback": {"type": "object", "additionalProperties": False, "required": ["answers"],
-                         "properties": {"answers": {"type": "object"}}},
+                         "properties": {"answers": {"type": "object", "minProperties": 1, "maxProperties": 50,
+                                                    "propertyNames": {"minLength": 1, "maxLength": 100},
+                                                    "additionalProperties": {"type": "string", "maxLength": 5000}}}},
             "Recorded": {"type": "object", "properties": {"recorded": {"type": "boolean"}}},
             "NewProvider": {"type": "object", "additionalProperties": False,
                             "required": ["name", "service_types", "area", "contact"], "properties": {

@@ -6,10 +6,13 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized, public_event
-from services.gateway.http import call, command_options, json_body, respond, route
+from services.gateway.http import (call, command_options, idempotency_key, json_body, refuse_unknown_route, respond,
+                                   route, unknown_routes)
 from services.gateway.openapi import OPENAPI
-from services.gateway.schemas import CaseListQuerySchema, CreateUserSchema, PreferencesSchema, TokenRequestSchema
-from shared.errors import Forbidden, NotFound
+from services.gateway.schemas import (ApprovalQuerySchema, CaseListQuerySchema, CaseQuerySchema, CreateUserSchema,
+                                      InboxQuerySchema, PageQuerySchema, PreferencesSchema, ProviderQuerySchema,
+                                      TokenRequestSchema)
+from shared.errors import Forbidden
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.settings import env
@@ -105,22 +108,21 @@ class GatewayService(Observable):
     @route("POST", "/v1/cases")
     def register_case(self, request, caller):
         case = call(self.cases.register_case, caller, json_body(request),
-                    request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT)
+                    idempotency_key(request), timeout=RPC_TIMEOUT)
         return respond(201, case, {"ETag": f'"{case["version"]}"', "Location": f"/v1/cases/{case['id']}"})
 
-    @route("GET", "/v1/cases")
-    def list_cases(self, request, caller):
-        query = load(CaseListQuerySchema(), request.args.to_dict())
+    @route("GET", "/v1/cases", query=CaseListQuerySchema)
+    def list_cases(self, request, caller, query):
         return respond(200, call(self.cases.list_cases, caller, query, timeout=RPC_TIMEOUT))
 
-    @route("GET", "/v1/cases/<string:case_id>")
-    def get_case(self, request, caller, case_id):
-        case = call(self.cases.get_case, caller, case_id, request.args.to_dict(), timeout=RPC_TIMEOUT)
+    @route("GET", "/v1/cases/<string:case_id>", query=CaseQuerySchema)
+    def get_case(self, request, caller, case_id, query):
+        case = call(self.cases.get_case, caller, case_id, query, timeout=RPC_TIMEOUT)
         return respond(200, case, {"ETag": f'"{case["version"]}"'})
 
-    @route("GET", "/v1/cases/<string:case_id>/history")
-    def case_history(self, request, caller, case_id):
-        return respond(200, call(self.cases.case_history, caller, case_id, request.args.to_dict(), timeout=RPC_TIMEOUT))
+    @route("GET", "/v1/cases/<string:case_id>/history", query=PageQuerySchema)
+    def case_history(self, request, caller, case_id, query):
+        return respond(200, call(self.cases.case_history, caller, case_id, query, timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/cases/<string:case_id>/verify")
     def verify_case(self, request, caller, case_id):
@@ -174,9 +176,9 @@ class GatewayService(Observable):
     def give_feedback(self, request, caller, case_id):
         return self._case_command(request, caller, case_id, "give_feedback", 201)
 
-    @route("GET", "/v1/notifications")
-    def notifications_list(self, request, caller):
-        return respond(200, call(self.notifications.inbox, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))
+    @route("GET", "/v1/notifications", query=InboxQuerySchema)
+    def notifications_list(self, request, caller, query):
+        return respond(200, call(self.notifications.inbox, caller, query, timeout=RPC_TIMEOUT))
 
     @route("POST", "/v1/notifications/<string:notification_id>/read")
     def read_notification(self, request, caller, notification_id):
@@ -187,14 +189,13 @@ class GatewayService(Observable):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin registers webhooks.")
         return respond(201, call(self.notifications.register_webhook, caller, json_body(request),
-                                 request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT))
+                                 idempotency_key(request), timeout=RPC_TIMEOUT))
 
-    @route("GET", "/v1/webhooks")
-    def webhook_list(self, request, caller):
+    @route("GET", "/v1/webhooks", query=PageQuerySchema)
+    def webhook_list(self, request, caller, query):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin lists webhooks.")
-        return respond(200, call(self.notifications.webhook_list, caller, request.args.to_dict(),
-                                 timeout=RPC_TIMEOUT))
+        return respond(200, call(self.notifications.webhook_list, caller, query, timeout=RPC_TIMEOUT))
 
     @route("DELETE", "/v1/webhooks/<string:webhook_id>")
     def delete_webhook(self, request, caller, webhook_id):
@@ -207,14 +208,14 @@ class GatewayService(Observable):
     def webhook_deliveries(self, request, caller, webhook_id):
         return respond(200, call(self.notifications.webhook_deliveries, caller, webhook_id, timeout=RPC_TIMEOUT))
 
-    @route("GET", "/v1/approvals")
-    def approval_queue(self, request, caller):
-        return respond(200, call(self.approvals.queue, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))
+    @route("GET", "/v1/approvals", query=ApprovalQuerySchema)
+    def approval_queue(self, request, caller, query):
+        return respond(200, call(self.approvals.queue, caller, query, timeout=RPC_TIMEOUT))
 
     @route("POST", "/v1/approvals/<string:approval_id>/decision")
     def decide(self, request, caller, approval_id):
         return respond(200, call(self.approvals.decide, caller, approval_id, json_body(request),
-                                 request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT))
+                                 idempotency_key(request), timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/approval-policy")
     def approval_policy(self, request, caller):
@@ -231,17 +232,18 @@ class GatewayService(Observable):
         if caller["role"] != "admin":
             raise Forbidden("Only an admin manages the provider directory.")
         return respond(201, call(self.referrals.register_provider, caller, json_body(request),
-                                 request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT))
+                                 idempotency_key(request), timeout=RPC_TIMEOUT))
 
-    @route("GET", "/v1/providers")
-    def providers(self, request, caller):
-        return respond(200, call(self.referrals.providers, caller, request.args.to_dict(), timeout=RPC_TIMEOUT))
+    @route("GET", "/v1/providers", query=ProviderQuerySchema)
+    def providers(self, request, caller, query):
+        return respond(200, call(self.referrals.providers, caller, query, timeout=RPC_TIMEOUT))
 
     @route("POST", "/v1/cases/<string:case_id>/referrals")
     def make_referral(self, request, caller, case_id):
+        body, key = json_body(request), idempotency_key(request)
         case = call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # 404 outside scope
-        referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], json_body(request),
-                        request.headers.get("Idempotency-Key"), timeout=RPC_TIMEOUT)
+        referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], body, key,
+                        timeout=RPC_TIMEOUT)
         return respond(201, referral)
 
     @route("GET", "/v1/cases/<string:case_id>/referrals")
@@ -267,9 +269,10 @@ class GatewayService(Observable):
 
     @route("POST", "/v1/referrals/<string:referral_id>/withdraw")
     def withdraw_referral(self, request, caller, referral_id):
+        body = json_body(request)
         case_id = call(self.referrals.case_of_referral, caller, referral_id, timeout=RPC_TIMEOUT)
         call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # the case's caseworker or supervisor
-        return respond(200, call(self.referrals.withdraw, caller, referral_id, json_body(request), timeout=RPC_TIMEOUT))
+        return respond(200, call(self.referrals.withdraw, caller, referral_id, body, timeout=RPC_TIMEOUT))
 
     def _provider_action(self, request, caller, referral_id, action):
         body = json_body(request) or {}
@@ -283,14 +286,6 @@ class GatewayService(Observable):
         headers = {"ETag": f'"{result["version"]}"'} if "case_number" in result else None
         return respond(status, result, headers)
 
-    @route("GET", "/<path:path>", authenticated=False)
-    def unknown_get(self, request, path):
-        raise NotFound("No such resource.")
-
-    @route("POST", "/<path:path>", authenticated=False)
-    def unknown_post(self, request, path):
-        raise NotFound("No such resource.")
-
-    @route("PUT", "/<path:path>", authenticated=False)
-    def unknown_put(self, request, path):
-        raise NotFound("No such resource.")
+    @unknown_routes
+    def unknown_route(self, request, path=""):
+        refuse_unknown_route(type(self), request)
