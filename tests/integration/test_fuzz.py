@@ -1,16 +1,19 @@
-"""schemathesis against the gateway's own OpenAPI document, with a real user's token: no 5xx and no
-answer that breaks the document. `make test` runs a small budget; `make fuzz` a large one."""
+"""schemathesis against the gateway's own OpenAPI document, with a real user's token: no 5xx, no
+answer that breaks the document, every error a problem document with a `code`, and strings holding
+control characters and unpaired surrogates (tests/integration/fuzz_hooks.py) refused with a 4xx.
+`make test` runs a small budget; `make fuzz` a large one."""
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import PASSWORD
+from tests.support import PASSWORD, ROOT
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 AT_LEAST = int(os.environ.get("FUZZ_AT_LEAST", "150"))  # requests sent; `make fuzz` asks for 1,000+
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+          "problem_documents")
 
 
 def test_generated_requests_get_no_server_error_and_answers_that_match_the_document(api, people, tmp_path):
@@ -19,14 +22,19 @@ def test_generated_requests_get_no_server_error_and_answers_that_match_the_docum
                                                  "display_name": "Fuzz", "supervisor": "sup2"})
     assert created.status_code == 201, created.text
     token = api.login("fuzz1", PASSWORD).token
+    hostile = tmp_path / "hostile.log"
     run = subprocess.run(
         [str(Path(sys.executable).parent / "schemathesis"), "run", f"{api.base}/v1/openapi.json",
          "--header", f"Authorization: Bearer {token}", "--checks", CHECKS, "--max-examples", str(EXAMPLES),
          "--seed", os.environ.get("FUZZ_SEED", "20261123"), "--workers", "2", "--request-timeout", "15",
          "--exclude-path", "/v1/auth/token",  # its login throttle would lock out the accounts other tests use
          "--no-color", "--generation-database", "none"],
-        capture_output=True, text=True, timeout=3600, cwd=tmp_path)
+        capture_output=True, text=True, timeout=3600, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.fuzz_hooks", "PYTHONPATH": str(ROOT),
+             "FUZZ_HOSTILE_LOG": str(hostile)})
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     generated = re.search(r"(\d+) generated", run.stdout)
     assert generated and int(generated.group(1)) >= AT_LEAST, run.stdout[-1500:]
-    print(f"schemathesis: {generated.group(0)} requests, no failure")
+    refused = hostile.read_text().splitlines() if hostile.exists() else []
+    assert len(refused) >= AT_LEAST // 10, f"only {len(refused)} requests held hostile text"
+    print(f"schemathesis: {generated.group(0)} requests ({len(refused)} with hostile text), no failure")
