@@ -6,16 +6,24 @@ import os
 import uuid
 
 import pytest
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
+from nameko.amqp.publish import get_producer
 from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 
+from services.approvals.service import ApprovalsService
 from services.cases.application import public_event
+from services.cases.service import CasesService
+from services.gateway.service import GatewayService
 from services.notifications.application import NotificationsStore
 from services.notifications.service import NotificationsService
 from services.referrals.application import Directory, ReferralsStore
+from services.referrals.service import ReferralsService
 from shared import quarantine_cli
 from shared.bus import event_publisher, publish_event
-from shared.outbox import Projection, Projector, Relay
+from shared.consumer import EventConsumer
+from shared.outbox import EventSourced, Projection, Projector, Relay
 from shared.quarantine import Quarantine, Status, is_outage
 from shared.settings import Settings
 from tests.integration.test_consumer import registered
@@ -257,3 +265,70 @@ CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_
            "given_by": "survivor"}
 ASSESSMENT = {"needs": ["medical"], "safety_concerns": "none", "risk_level": None, "notes": None}
 OPTIONS = {"if_match": None, "idempotency_key": None}
+
+
+class Probe(Aggregate):
+    """An event no follower has business with: it must simply go through."""
+
+
+SERVICES = {"cases": CasesService, "referrals": ReferralsService, "approvals": ApprovalsService,
+            "notifications": NotificationsService, "gateway": GatewayService}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_follower_of_every_store_sets_a_poison_event_aside(service, test_env, monkeypatch, private_bus):
+    """A stored event no follower can read (its bytes damaged) in each service's log: the relay and
+    every projection set it aside, hold the next event of its aggregate, and pass the others."""
+    store_of = next(v for v in vars(SERVICES[service]).values() if isinstance(v, EventSourced))
+    monkeypatch.setenv(f"{service.upper()}_POSTGRES_SCHEMA", f"{service}_{uuid.uuid4().hex[:8]}")
+    store = store_of.store_class(Settings.for_service(service))
+    try:
+        damaged = uuid.uuid4()
+        store.recorder.insert_events([StoredEvent(damaged, version, "eventsourcing.domain:Aggregate.Created",
+                                                  b"not an event") for version in (1, 2)])
+        probe = Probe()
+        store.recorder.insert_events([store.mapper.to_stored_event(e) for e in probe.collect_events()])
+        followers = [Projector(store, p, max_attempts=2) for p in store_of.projections]
+        if store_of.publication is not None:
+            followers.append(Relay(store, store_of.publication, event_publisher(private_bus["AMQP_URI"]),
+                                   max_attempts=2))
+        assert followers
+        for follower in followers:
+            step_until(follower, lambda: store.position(follower.name) == store.max_notification_id(),
+                       f"{service}'s {follower.name} to pass the others")
+            assert [(e.aggregate_id, e.status) for e in entries(store, follower.name)] == [
+                (damaged, Status.QUARANTINED), (damaged, Status.HELD)]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("service", ["cases", "referrals", "approvals", "notifications"])
+def test_every_consumer_of_every_service_sets_a_poison_event_aside(service, test_env, monkeypatch, private_bus):
+    """Envelopes no handler can read, for each event type each consumer takes: each is set aside, the
+    next one of the same aggregate waits behind it, another aggregate's is handled, not held."""
+    monkeypatch.setenv(f"{service.upper()}_POSTGRES_SCHEMA", f"{service}_{uuid.uuid4().hex[:8]}")
+    container = ServiceContainer(SERVICES[service], {
+        "AMQP_URI": private_bus["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
+    container.start()
+    try:
+        store = next(d for d in container.dependencies if d.attr_name == "store").store
+        consumers = [e for e in container.entrypoints if isinstance(e, EventConsumer)]
+        assert consumers
+        first, other = uuid.uuid4(), uuid.uuid4()
+        for consumer in consumers:
+            poison(private_bus, consumer, first)
+            wait_until(lambda: entries(store, consumer.queue.name), what=f"{consumer.queue.name} to set aside")
+            poison(private_bus, consumer, first, other)
+            set_aside = wait_until(lambda: len(entries(store, consumer.queue.name)) == 3 and
+                                   entries(store, consumer.queue.name), what=f"{consumer.queue.name} to go on")
+            assert [(e.aggregate_id, e.status) for e in set_aside] == [
+                (first, Status.QUARANTINED), (first, Status.HELD), (other, Status.QUARANTINED)]
+    finally:
+        container.stop()
+
+
+def poison(bus, consumer, *aggregates) -> None:
+    with get_producer(bus["AMQP_URI"]) as producer:
+        for aggregate in aggregates:
+            producer.publish({"event_type": consumer.event_types[0], "aggregate_id": str(aggregate), "payload": {}},
+                             exchange="", routing_key=consumer.queue.name, serializer="json")
