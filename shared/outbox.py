@@ -69,6 +69,7 @@ class Follower:
     def follow(self, curs, position: int, notifications, waiting: dict) -> tuple[int, Exception | None]:
         """Returns the position reached, and the failure that stopped it, if any."""
         if not waiting and self.handle_all(curs, notifications):
+            self.failures.clear()
             return (notifications[-1].id if notifications else position), None
         reached = position
         for notification in notifications:
@@ -79,6 +80,7 @@ class Follower:
             else:
                 try:
                     self.handle_isolated(curs, notification)
+                    self.failures.pop(notification.id, None)
                 except Exception as exc:
                     attempts = None if is_outage(exc) else attempts_exhausted(self.failures, notification.id,
                                                                               self.max_attempts)
