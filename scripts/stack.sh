@@ -163,12 +163,17 @@ start_services() {
     ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
         >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
   done
+  # Up means every service answers /health, not only the gateway.
   for _ in $(seq 120); do
-    curl -fsS "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null 2>&1 && return 0
-    for s in $SERVICES; do service_running "$s" || { log "service $s exited; see $RUN/log/$s.log"; tail -20 "$RUN/log/$s.log" >&2; exit 1; }; done
+    local waiting=""
+    for s in $SERVICES; do
+      service_running "$s" || { log "service $s exited; see $RUN/log/$s.log"; tail -20 "$RUN/log/$s.log" >&2; exit 1; }
+      curl -fsS "http://127.0.0.1:$(http_port "$s")/health" >/dev/null 2>&1 || waiting="$waiting $s"
+    done
+    [ -z "$waiting" ] && return 0
     sleep 0.5
   done
-  log "the gateway did not answer /health in 60 s; see $RUN/log/"; exit 1
+  log "not answering /health after 60 s:$waiting; see $RUN/log/"; exit 1
 }
 
 stop_services() {
