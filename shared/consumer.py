@@ -100,7 +100,7 @@ class EventConsumer(Consumer):
         return Quarantine.of(self.store)
 
     def handle_message(self, body, message):
-        if not (message.headers or {}).get(QUARANTINE_HEADER) and self._held(body, message):
+        if _retried_entry(message) is None and self._held(body, message):
             return
         super().handle_message(body, message)
 
@@ -150,13 +150,13 @@ class EventConsumer(Consumer):
 
     def _resolve(self, message) -> None:
         """A quarantined event handled at last: resolved, and what waited behind it sent again."""
-        entry_id = (message.headers or {}).get(QUARANTINE_HEADER)
-        if not entry_id:
+        entry_id = _retried_entry(message)
+        if entry_id is None:
             return
         quarantine = self.quarantine
         with self.store.transaction() as curs:
-            entry = quarantine.entry(curs, int(entry_id))
-            quarantine.resolve(curs, int(entry_id))
+            entry = quarantine.entry(curs, entry_id)
+            quarantine.resolve(curs, entry_id)
             for held in quarantine.release_held(curs, self.queue.name, entry.aggregate_id if entry else None):
                 self._send(held.body, self.queue.name, held.content_type, {QUARANTINE_HEADER: held.id})
 
@@ -165,11 +165,11 @@ class EventConsumer(Consumer):
         exc_type, exc, _ = exc_info
         headers = dict(message.headers or {})
         if is_outage(exc):
-            waits = int(headers.get(WAITS_HEADER, 0)) + 1
+            waits = _counted(headers, WAITS_HEADER) + 1
             self._send(message.body, self.retry_queue.name, message.content_type, dict(headers, **{
                 WAITS_HEADER: waits}), delay=min(self.first_delay * 2 ** (waits - 1), 30.0))
             return "waited"
-        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        attempts = _counted(headers, ATTEMPTS_HEADER) + 1
         if issubclass(exc_type, ValidationError) or attempts >= self.max_attempts:
             self._set_aside(message, headers, attempts, exc)
             return "quarantined"
@@ -181,8 +181,8 @@ class EventConsumer(Consumer):
     def _set_aside(self, message, headers: dict, attempts: int, exc: BaseException) -> None:
         quarantine = self.quarantine
         with self.store.transaction() as curs:
-            if entry_id := headers.get(QUARANTINE_HEADER):
-                entry = quarantine.entry(curs, int(entry_id))
+            if (entry_id := _retried_entry(message)) is not None:
+                entry = quarantine.entry(curs, entry_id)
                 if entry is not None:
                     quarantine.failed_again(curs, entry, describe(exc))
                     return
@@ -210,6 +210,17 @@ class EventConsumer(Consumer):
             producer.publish(body, exchange="", routing_key=queue_name, headers=headers,
                              content_type=content_type or "application/json", content_encoding="utf-8",
                              delivery_mode=2, expiration=delay, retry=True)
+
+
+def _counted(headers: dict, name: str) -> int:
+    value = headers.get(name, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
+
+
+def _retried_entry(message) -> int | None:
+    """The quarantine entry a message retries, if it says so (a malformed header says nothing)."""
+    value = (message.headers or {}).get(QUARANTINE_HEADER)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _uuid(value) -> UUID | None:

@@ -332,3 +332,20 @@ def poison(bus, consumer, *aggregates) -> None:
         for aggregate in aggregates:
             producer.publish({"event_type": consumer.event_types[0], "aggregate_id": str(aggregate), "payload": {}},
                              exchange="", routing_key=consumer.queue.name, serializer="json")
+
+
+def test_forged_retry_headers_neither_loop_nor_bypass(consumer, private_bus):
+    """A message claiming to retry an entry, or to have failed a thousand times, with garbage in the
+    headers: handled as an ordinary message (held like any other), never requeued for ever."""
+    store, poisoned, handled = consumer
+    bad, good = uuid.uuid4(), uuid.uuid4()
+    poisoned.add(bad)
+    publish_event(event_publisher(private_bus["AMQP_URI"]), registered(bad))
+    wait_until(lambda: entries(store, QUEUE), what="the poison event set aside")
+    with get_producer(private_bus["AMQP_URI"]) as producer:
+        for aggregate, headers in ((bad, {"x-casetrail-quarantine": "abc"}),
+                                   (good, {"x-casetrail-quarantine": "abc", "x-casetrail-attempts": "x"})):
+            producer.publish(registered(aggregate, version=2), exchange="", routing_key=QUEUE, serializer="json",
+                             headers=headers)
+    wait_until(lambda: (good, 2) in handled and len(entries(store, QUEUE)) == 2, what="both handled")
+    assert [e.status for e in entries(store, QUEUE)] == [Status.QUARANTINED, Status.HELD]
