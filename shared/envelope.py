@@ -116,6 +116,11 @@ class CaseReassigned(Strict):
     assigned_to = fields.String(required=True)
 
 
+class CaseErased(Strict):
+    """A survivor's data erased: the case id only (never who asked or why)."""
+    case_id = fields.UUID(required=True)
+
+
 class ApprovalRequested(Strict):
     case_id = fields.UUID(required=True)
     case_number = fields.String(required=True)
@@ -175,6 +180,7 @@ PAYLOADS: dict[str, Schema] = {
     "CaseClosed": CaseClosed(),
     "CaseReopened": CaseReopened(),
     "CaseReassigned": CaseReassigned(),
+    "CaseErased": CaseErased(),
     "ApprovalRequested": ApprovalRequested(),
     "UserRegistered": UserRegistered(),
     "UserPreferencesChanged": UserPreferencesChanged(),

@@ -99,6 +99,7 @@ def public_event(event) -> tuple[str, dict] | None:
         "CaseClosed": lambda: {"reason": event.reason},
         "CaseReopened": lambda: {"next_due": event.next_due},
         "CaseReassigned": lambda: {"previous": event.previous, "assigned_to": event.caseworker},
+        "CaseErased": lambda: {"case_id": str(event.originator_id)},
     }
     return (kind, simple[kind]()) if kind in simple else None
 

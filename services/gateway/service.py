@@ -242,14 +242,16 @@ class GatewayService(Observable):
     def make_referral(self, request, caller, case_id):
         body, key = json_body(request), idempotency_key(request)
         case = call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # 404 outside scope
-        referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], body, key,
+        # The referrals service decides with its own policy; the cases service's answer only vouches
+        # for a case it has not heard of yet.
+        referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], body, key, True,
                         timeout=RPC_TIMEOUT)
         return respond(201, referral)
 
     @route("GET", "/v1/cases/<string:case_id>/referrals")
     def referrals_of_case(self, request, caller, case_id):
         case = call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)
-        return respond(200, call(self.referrals.referrals_of_case, caller, case["id"], timeout=RPC_TIMEOUT))
+        return respond(200, call(self.referrals.referrals_of_case, caller, case["id"], True, timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/referrals")
     def referrals_list(self, request, caller):
@@ -272,7 +274,7 @@ class GatewayService(Observable):
         body = json_body(request)
         case_id = call(self.referrals.case_of_referral, caller, referral_id, timeout=RPC_TIMEOUT)
         call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # the case's caseworker or supervisor
-        return respond(200, call(self.referrals.withdraw, caller, referral_id, body, timeout=RPC_TIMEOUT))
+        return respond(200, call(self.referrals.withdraw, caller, referral_id, body, True, timeout=RPC_TIMEOUT))
 
     def _provider_action(self, request, caller, referral_id, action):
         body = json_body(request) or {}

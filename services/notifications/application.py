@@ -158,6 +158,9 @@ class NotificationsStore(ServiceStore):
             return "follow_up_overdue", [assigned_to], case_id, case_number, payload
         if event_type == "ReferralMade":
             return "referral_received", self._focal_points(payload["provider_id"]), case_id, case_number, payload
+        if event_type == "ReferralWithdrawn":  # the provider must stop working on it
+            return ("referral_updated", [assigned_to, *self._focal_points(payload["provider_id"])], case_id,
+                    case_number, payload)
         if event_type.startswith("Referral"):
             return "referral_updated", [assigned_to], case_id, case_number, payload
         return ("case_reassigned", [payload["previous"], payload["assigned_to"]], case_id, case_number, payload)

@@ -4,15 +4,36 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from services.referrals import policy
 from services.referrals.domain import Provider, Referral
+from services.referrals.policy import OPEN, CaseState
 from shared.caller import recorded_by
 from shared.envelope import REFERRAL_EVENTS
-from shared.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
-CASE_ROLES = ("caseworker", "supervisor")
+CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
+CASE_TABLES = (
+    # Each case as the cases service announced it: who holds it, closed, erased. Each aspect keeps
+    # the version of the event that set it, so a late or redelivered event never moves it back.
+    "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
+    " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
+    " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
+    # Each case's referrals, written in the transaction that makes the referral (not by a follower
+    # of the log): what a consent withdrawal sweeps, and what a case's referral list reads.
+    "CREATE TABLE IF NOT EXISTS {schema}.referral_cases (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
+    " created_at timestamptz NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS referral_cases_case ON {schema}.referral_cases (case_id, created_at)",
+)
+CASE_CHANGES = {  # event type -> (column, its version column, the value it takes)
+    "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
+    "CaseReassigned": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
+    "CaseClosed": ("closed", "closed_version", lambda payload: True),
+    "CaseReopened": ("closed", "closed_version", lambda payload: False),
+}
+SYSTEM = {"username": "system", "role": "system"}
 
 
 class Directory(Projection):
@@ -58,7 +79,14 @@ def public_event(event) -> tuple[str, dict] | None:
 
 class ReferralsStore(ServiceStore):
     name = "referrals"
-    tables = Directory.TABLES
+    tables = Directory.TABLES + CASE_TABLES
+
+    def save(self, *objs, **kwargs):
+        """A new referral's case is recorded with it, in the same transaction."""
+        made = [(o.id, o.case_id, o.created_on) for o in objs
+                if isinstance(o, Referral) and o.version == len(o.pending_events)]
+        statements = [(self.sql("INSERT INTO {schema}.referral_cases VALUES (%s, %s, %s)"), row) for row in made]
+        return super().save(*objs, statements=[*kwargs.pop("statements", ()), *statements], **kwargs)
 
     def domain_gauges(self) -> list:
         with self.datastore.transaction() as curs:
@@ -89,7 +117,7 @@ class ReferralsStore(ServiceStore):
                                   " ORDER BY name LIMIT 200"), params)
             return [provider_view(self.repository.get(row["provider_id"])) for row in curs.fetchall()]
 
-    # --- consent, as announced by the cases service -----------------------------------
+    # --- the case, its consent, as announced by the cases service ------------------------
 
     def consent_changed(self, envelope: dict) -> bool:
         payload = envelope["payload"]
@@ -102,47 +130,104 @@ class ReferralsStore(ServiceStore):
                 " version = EXCLUDED.version WHERE consent.version < EXCLUDED.version"),
                 (payload["case_id"], not withdrawn and payload["services"],
                  not withdrawn and payload["share_with_providers"], envelope["aggregate_version"]))
-        return self.process_once("consent", envelope["event_id"], apply)
+        new = self.process_once("consent", envelope["event_id"], apply)
+        self.withdraw_refused(payload["case_id"], _actor(envelope))  # also on redelivery: a sweep may have failed
+        return new
 
-    def consent_allows_referral(self, case_id: UUID) -> bool:
+    def case_changed(self, envelope: dict) -> bool:
+        kind, case_id, version = envelope["event_type"], envelope["aggregate_id"], envelope["aggregate_version"]
+
+        def apply(curs):
+            if kind == "CaseErased":  # for good: no version to compare
+                curs.execute(self.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
+                                      " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
+                return
+            column, version_column, value = CASE_CHANGES[kind]
+            curs.execute(self.sql(
+                f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
+                f" ON CONFLICT (case_id) DO UPDATE SET {column} = EXCLUDED.{column},"
+                f" {version_column} = EXCLUDED.{version_column}"
+                f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
+                (case_id, value(envelope["payload"]), version))
+        new = self.process_once("cases", envelope["event_id"], apply)
+        if kind == "CaseErased":
+            self.withdraw_refused(case_id, _actor(envelope))
+        return new
+
+    def case_state(self, case_id: UUID) -> CaseState:
         with self.datastore.transaction() as curs:
-            curs.execute(self.sql("SELECT services AND share_with_providers AS allowed FROM {schema}.consent"
-                                  " WHERE case_id = %s"), (case_id,))
-            row = curs.fetchone()
-        return bool(row and row["allowed"])
+            curs.execute(self.sql(
+                "SELECT s.assigned_to, coalesce(s.closed, false) AS closed, coalesce(s.erased, false) AS erased,"
+                " coalesce(c.services AND c.share_with_providers, false) AS consent"
+                " FROM (SELECT %s::uuid AS case_id) AS k LEFT JOIN {schema}.case_state AS s USING (case_id)"
+                " LEFT JOIN {schema}.consent AS c USING (case_id)"), (case_id,))
+            return CaseState(**curs.fetchone())
+
+    def withdraw_refused(self, case_id: UUID, by: dict) -> None:
+        """Withdraws every open referral of a case whose consent is gone or that was erased.
+        Runs after the consent or erasure is committed, and reads the referrals that committed
+        tables, so a referral made meanwhile is seen either here or by its maker (make_referral)."""
+        cause = self.case_state(case_id).withdrawal_cause
+        if cause is None:
+            return
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT referral_id FROM {schema}.referral_cases WHERE case_id = %s"), (case_id,))
+            referral_ids = [row["referral_id"] for row in curs.fetchall()]
+        for referral_id in referral_ids:
+            self._withdraw_open(referral_id, cause, by)
+
+    def _withdraw_open(self, referral_id: UUID, cause: str, by: dict) -> Referral | None:
+        for _ in range(10):
+            referral = self._referral(referral_id)
+            if referral.status not in OPEN:
+                return None
+            referral.withdraw(cause, by=by)  # a code, not free text: nothing to seal
+            try:
+                self.save(referral)
+                return referral
+            except IntegrityError:
+                continue  # the provider acted meanwhile: look again
+        raise Conflict("The referral keeps changing; try again.")
 
     # --- referrals --------------------------------------------------------------------
 
     def make_referral(self, caller: dict, case_id: UUID, case_number: str, data: dict,
-                      idempotency_key: str | None, texts) -> Referral:
-        """The gateway has checked that the case is in the caller's scope. `texts` seals the notes."""
-        if caller["role"] not in CASE_ROLES:
-            raise Forbidden("Only caseworkers and supervisors make referrals.")
+                      idempotency_key: str | None, texts, hint: bool = False) -> Referral:
+        """`hint`: the cases service found the case in the caller's scope (see policy.in_scope).
+        `texts` seals the notes."""
         def referral(referral_id, request_hash) -> Referral:
-            if not self.consent_allows_referral(case_id):
-                raise InvalidTransition("The survivor's current consent does not allow sharing with service "
-                                        "providers: record consent to services and sharing first.")
+            policy.check(caller, "make", self.case_state(case_id), hint=hint)
             provider = self._provider(data["provider_id"])
             if data["service_type"] not in provider.service_types:
                 raise InvalidInput({"service_type": [f"{provider.name} does not offer {data['service_type']} services."]})
             return Referral(id=referral_id, case_id=case_id, case_number=case_number, request_hash=request_hash,
                             by=recorded_by(caller), **{**data, "notes": texts.seal(case_id, data.get("notes"))})
-        return self.create_once(Referral, caller, idempotency_key, [str(case_id), data], referral)
+        made = self.create_once(Referral, caller, idempotency_key, [str(case_id), data], referral)
+        # A withdrawal or erasure committed since the check above: the sweep may have missed this
+        # referral (it was not committed yet when the sweep read), so the maker withdraws it.
+        cause = self.case_state(case_id).withdrawal_cause
+        withdrawn = cause and self._withdraw_open(made.id, cause, {**SYSTEM, "correlation_id": caller.get("correlation_id")})
+        return withdrawn or made
 
-    def referrals_of_case(self, case_id: UUID) -> list[Referral]:
-        return self._referrals("case_id = %s", case_id)
+    def referrals_of_case(self, caller: dict, case_id: UUID, hint: bool = False) -> list[Referral]:
+        policy.check(caller, "read_case", self.case_state(case_id), hint=hint)
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT referral_id FROM {schema}.referral_cases WHERE case_id = %s"
+                                  " ORDER BY created_at DESC LIMIT 200"), (case_id,))
+            return [self.repository.get(row["referral_id"]) for row in curs.fetchall()]
 
     def referrals_for(self, caller: dict) -> list[Referral]:
         if caller["role"] == "provider":
-            return self._referrals("provider_id = %s", caller.get("provider_id"))
-        if caller["role"] in CASE_ROLES:
-            return self._referrals("made_by = ANY(%s)", [caller["username"], *caller.get("team", [])])
+            return self._referrals("SELECT referral_id FROM {schema}.referral_index WHERE provider_id = %s",
+                                   caller.get("provider_id"))
+        if caller["role"] in policy.CASE_ROLES:
+            return self._referrals("SELECT r.referral_id FROM {schema}.referral_index AS r JOIN {schema}.case_state"
+                                   " AS s USING (case_id) WHERE s.assigned_to = ANY(%s)", policy.scope(caller))
         raise Forbidden("Only providers, caseworkers and supervisors see referrals.")
 
     def act_as_provider(self, caller: dict, referral_id: UUID, action: str, data: dict, texts) -> Referral:
         referral = self._referral(referral_id)
-        if caller["role"] != "provider" or str(caller.get("provider_id")) != str(referral.provider_id):
-            raise NotFound("No such referral.")  # never tell one provider about another's referrals
+        policy.check(caller, action, self.case_state(referral.case_id), provider_id=referral.provider_id)
         by = recorded_by(caller)
         {"accept": lambda: referral.accept(by=by),
          "decline": lambda: referral.decline(texts.seal(referral.case_id, data["reason"]), by=by),
@@ -151,16 +236,21 @@ class ReferralsStore(ServiceStore):
         return referral
 
     def case_of_referral(self, caller: dict, referral_id: UUID) -> UUID:
-        if caller["role"] not in CASE_ROLES:
+        if caller["role"] not in policy.CASE_ROLES:
             raise NotFound("No such referral.")
         return self._referral(referral_id).case_id
 
-    def withdraw(self, caller: dict, referral_id: UUID, reason: str, texts) -> Referral:
-        """The gateway has checked that the referral's case is in the caller's scope."""
+    def withdraw(self, caller: dict, referral_id: UUID, reason: str, texts, hint: bool = False) -> Referral:
         referral = self._referral(referral_id)
+        policy.check(caller, "withdraw", self.case_state(referral.case_id), hint=hint)
         referral.withdraw(texts.seal(referral.case_id, reason), by=recorded_by(caller))
         self._save(referral)
         return referral
+
+    def notes_visible(self, caller: dict, referrals: list[Referral], hint: bool = False) -> list[bool]:
+        states = {case_id: self.case_state(case_id) for case_id in {r.case_id for r in referrals}}
+        return [policy.may_read_notes(caller, states[r.case_id], r.provider_id, r.status, hint=hint)
+                for r in referrals]
 
     def _save(self, referral: Referral) -> None:
         try:
@@ -168,10 +258,9 @@ class ReferralsStore(ServiceStore):
         except IntegrityError:
             raise Conflict("The referral changed meanwhile; reload it and try again.") from None
 
-    def _referrals(self, condition: str, value) -> list[Referral]:
+    def _referrals(self, query: str, value) -> list[Referral]:
         with self.datastore.transaction() as curs:
-            curs.execute(self.sql(f"SELECT referral_id FROM {{schema}}.referral_index WHERE {condition}"
-                                  " ORDER BY created_at DESC LIMIT 200"), (value,))
+            curs.execute(self.sql(query + " ORDER BY created_at DESC LIMIT 200"), (value,))
             return [self.repository.get(row["referral_id"]) for row in curs.fetchall()]
 
     def _provider(self, provider_id: UUID) -> Provider:
@@ -192,11 +281,15 @@ def provider_view(provider: Provider) -> dict:
 TEXTS = ("notes", "reason", "outcome")  # free text, kept sealed with the case's key
 
 
-def referral_view(referral: Referral) -> dict:
+def _actor(envelope: dict) -> dict:
+    return {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
+
+
+def referral_view(referral: Referral, notes_visible: bool = True) -> dict:
     """What both sides see: the case number, never the survivor's identifying data. The free text
     is still sealed here; the entrypoint opens it."""
     return {"id": str(referral.id), "case_id": str(referral.case_id), "case_number": referral.case_number,
             "provider_id": str(referral.provider_id), "service_type": referral.service_type,
-            "urgency": referral.urgency, "notes": referral.notes, "status": referral.status,
+            "urgency": referral.urgency, "notes": referral.notes if notes_visible else None, "status": referral.status,
             "reason": referral.reason, "outcome": referral.outcome, "made_by": referral.made_by,
             "created_at": referral.created_on.isoformat(), "updated_at": referral.modified_on.isoformat()}

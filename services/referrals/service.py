@@ -2,8 +2,8 @@
 from nameko.rpc import RpcProxy
 
 from services.referrals import schemas
-from services.referrals.application import (TEXTS, Directory, ReferralsStore, provider_view, public_event,
-                                            referral_view)
+from services.referrals.application import (CASE_EVENTS, TEXTS, Directory, ReferralsStore, provider_view,
+                                            public_event, referral_view)
 from shared.caller import read_caller
 from shared.case_texts import CaseTexts
 from shared.consumer import on_event
@@ -39,45 +39,56 @@ class ReferralsService(Observable):
         return {"items": self.store.providers(query.get("service_type"), query.get("area")), "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
-    def make_referral(self, caller, case_id, case_number, data, idempotency_key=None):
-        referral = self.store.make_referral(read_caller(caller), parse_id(case_id, "case"), case_number,
-                                            load(schemas.ReferralSchema(), data), idempotency_key, self._texts())
-        return self._views([referral])[0]
+    def make_referral(self, caller, case_id, case_number, data, idempotency_key=None, hint=False):
+        """`hint`: the gateway had the cases service find the case in the caller's scope."""
+        caller = read_caller(caller)
+        referral = self.store.make_referral(caller, parse_id(case_id, "case"), case_number,
+                                            load(schemas.ReferralSchema(), data), idempotency_key, self._texts(),
+                                            hint=hint is True)
+        return self._views(caller, [referral], hint=hint is True)[0]
 
     @rpc(expected_exceptions=EXPECTED)
-    def referrals_of_case(self, caller, case_id):
-        read_caller(caller)
-        return {"items": self._views(self.store.referrals_of_case(parse_id(case_id, "case"))), "next_cursor": None}
+    def referrals_of_case(self, caller, case_id, hint=False):
+        caller = read_caller(caller)
+        referrals = self.store.referrals_of_case(caller, parse_id(case_id, "case"), hint=hint is True)
+        return {"items": self._views(caller, referrals, hint=hint is True), "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def referrals(self, caller):
-        return {"items": self._views(self.store.referrals_for(read_caller(caller))), "next_cursor": None}
+        caller = read_caller(caller)
+        return {"items": self._views(caller, self.store.referrals_for(caller)), "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def act_as_provider(self, caller, referral_id, action, data):
+        caller = read_caller(caller)
         data = load(PROVIDER_ACTIONS[action](), data or {})
-        referral = self.store.act_as_provider(read_caller(caller), parse_id(referral_id, "referral"), action, data,
-                                              self._texts())
-        return self._views([referral])[0]
+        referral = self.store.act_as_provider(caller, parse_id(referral_id, "referral"), action, data, self._texts())
+        return self._views(caller, [referral])[0]
 
     @rpc(expected_exceptions=EXPECTED)
     def case_of_referral(self, caller, referral_id):
         return str(self.store.case_of_referral(read_caller(caller), parse_id(referral_id, "referral")))
 
     @rpc(expected_exceptions=EXPECTED)
-    def withdraw(self, caller, referral_id, data):
-        referral = self.store.withdraw(read_caller(caller), parse_id(referral_id, "referral"),
-                                       load(schemas.ReasonSchema(), data)["reason"], self._texts())
-        return self._views([referral])[0]
+    def withdraw(self, caller, referral_id, data, hint=False):
+        caller = read_caller(caller)
+        referral = self.store.withdraw(caller, parse_id(referral_id, "referral"),
+                                       load(schemas.ReasonSchema(), data)["reason"], self._texts(), hint=hint is True)
+        return self._views(caller, [referral], hint=hint is True)[0]
 
     def _texts(self) -> CaseTexts:
         return CaseTexts(self.cases, TEXTS_TIMEOUT)
 
-    def _views(self, referrals) -> list[dict]:
-        views = [referral_view(r) for r in referrals]
+    def _views(self, caller, referrals, hint=False) -> list[dict]:
+        visible = self.store.notes_visible(caller, referrals, hint=hint)
+        views = [referral_view(r, notes) for r, notes in zip(referrals, visible)]
         self._texts().open_in(views, TEXTS)
         return views
 
     @on_event("ConsentRecorded", "ConsentWithdrawn")
     def consent_changed(self, body):
         return self.store.consent_changed(read_envelope(body))
+
+    @on_event(*CASE_EVENTS)
+    def case_changed(self, body):
+        return self.store.case_changed(read_envelope(body))

@@ -1,0 +1,102 @@
+"""Who may do what with referrals: every read and command of the referrals service is decided
+here, from the caller, the action and the case as this service knows it (from the cases service's
+events). Pure: no I/O. Each function returns, or raises the refusal the client gets."""
+from dataclasses import dataclass
+
+from shared.errors import Forbidden, InvalidTransition, NotFound
+
+CASE_ROLES = ("caseworker", "supervisor")
+CASE_ACTIONS = ("make", "read_case", "withdraw")  # the case's caseworker or supervisor
+PROVIDER_ACTIONS = ("accept", "decline", "complete")  # the referral's provider
+ACTIONS = (*CASE_ACTIONS, *PROVIDER_ACTIONS, "read_notes")
+OPEN = ("requested", "accepted")
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """A case as the referrals service learnt it. `assigned_to` None: not heard of yet."""
+
+    assigned_to: str | None = None
+    closed: bool = False
+    erased: bool = False
+    consent: bool = False  # current consent to services and to sharing with providers
+
+    @property
+    def referrals_allowed(self) -> bool:
+        return self.consent and not self.erased
+
+    @property
+    def withdrawal_cause(self) -> str | None:
+        """Why the case's open referrals must be withdrawn, if they must."""
+        if self.erased:
+            return "erased"
+        return None if self.consent else "consent_withdrawn"
+
+
+def scope(caller: dict) -> list[str]:
+    """Whose cases the caller acts on: a caseworker's own; a supervisor's own and their team's."""
+    if caller["role"] not in CASE_ROLES:
+        return []
+    return [caller["username"], *(caller.get("team", []) if caller["role"] == "supervisor" else [])]
+
+
+def in_scope(caller: dict, case: CaseState, hint: bool = False) -> bool:
+    """`hint`: the cases service has just said the case is in the caller's scope. Believed only for
+    a case this service has not heard of yet (its CaseRegistered still on the way)."""
+    if case.assigned_to is None:
+        return hint and caller["role"] in CASE_ROLES
+    return case.assigned_to in scope(caller)
+
+
+def check(caller: dict, action: str, case: CaseState, provider_id: str | None = None, hint: bool = False,
+          status: str | None = None) -> None:
+    """Raises unless `caller` may do `action`. `provider_id` and `status`: the referral acted on, if any."""
+    if action in CASE_ACTIONS:
+        _check_case_side(caller, action, case, hint)
+    elif action in PROVIDER_ACTIONS:
+        _check_provider(caller, case, provider_id)
+    elif action == "read_notes":
+        if not may_read_notes(caller, case, provider_id, status):
+            raise Forbidden("The notes of this referral are no longer shared with you.")
+    else:
+        raise ValueError(action)
+
+
+def may_read_notes(caller: dict, case: CaseState, provider_id: str | None, status: str | None,
+                   hint: bool = False) -> bool:
+    """The case's team always (erased text reads "[erased]"); the provider only while the survivor
+    still consents and the referral was not withdrawn."""
+    if caller["role"] == "provider":
+        return (_is_provider(caller, provider_id) and case.referrals_allowed and status != "withdrawn")
+    return in_scope(caller, case, hint=hint)
+
+
+def _check_case_side(caller: dict, action: str, case: CaseState, hint: bool) -> None:
+    if caller["role"] not in CASE_ROLES:
+        if action == "make":
+            raise Forbidden("Only caseworkers and supervisors make referrals.")
+        raise NotFound("No such case." if action == "read_case" else "No such referral.")
+    if not in_scope(caller, case, hint=hint):
+        raise NotFound("No such case." if action != "withdraw" else "No such referral.")
+    if action == "read_case":
+        return
+    if case.erased:
+        raise InvalidTransition("The survivor's identifying data was erased; the case can no longer change.")
+    if case.closed:
+        raise InvalidTransition("The case is closed; reopen it first.")
+    if action == "make" and not case.consent:
+        raise InvalidTransition("The survivor's current consent does not allow sharing with service "
+                                "providers: record consent to services and sharing first.")
+
+
+def _check_provider(caller: dict, case: CaseState, provider_id: str | None) -> None:
+    if caller["role"] != "provider" or not _is_provider(caller, provider_id):
+        raise NotFound("No such referral.")  # never tell one provider about another's referrals
+    if case.erased:
+        raise InvalidTransition("The case was erased; this referral was withdrawn.")
+    if not case.consent:
+        raise InvalidTransition("The survivor withdrew consent to share with providers; this referral was withdrawn.")
+
+
+def _is_provider(caller: dict, provider_id: str | None) -> bool:
+    return provider_id is not None and str(caller.get("provider_id")) == str(provider_id)
