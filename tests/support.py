@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -33,6 +34,39 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: st
 
 def rabbitmqctl(*args: str) -> str:
     return subprocess.run([str(STACK), "rabbitmqctl", *args], check=True, capture_output=True, text=True).stdout
+
+
+class Infrastructure:
+    """scripts/stack.sh on a run folder and ports of its own: a PostgreSQL and a RabbitMQ that a
+    test may stop and start without touching the ones `make up` (and the other tests) use."""
+
+    def __init__(self, run_dir: Path):
+        self.env = {**os.environ, "CASETRAIL_RUN_DIR": str(run_dir), "POSTGRES_PORT": str(free_port()),
+                    "RABBITMQ_PORT": str(free_port()), "RABBITMQ_DIST_PORT": str(free_port()),
+                    "RABBITMQ_NODENAME": f"casetrail-faults-{uuid.uuid4().hex[:6]}@localhost",
+                    "POSTGRES_DBNAME": "casetrail"}
+
+    def __call__(self, *command: str) -> str:
+        return subprocess.run([str(STACK), *command], env=self.env, check=True, capture_output=True, text=True).stdout
+
+    @property
+    def amqp_uri(self) -> str:
+        return f"pyamqp://guest:guest@127.0.0.1:{self.env['RABBITMQ_PORT']}/"
+
+
+def timer_runs(process: "ServiceProcess", timer: str) -> int:
+    """How many runs of a nameko @timer the process has finished (its /metrics, every outcome)."""
+    text = requests.get(f"{process.url}/metrics", timeout=5).text
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("casetrail_timer_duration_seconds_count{") and f'timer="{timer}"' in line)
+
+
+def wait_for_timer_runs(process: "ServiceProcess", timer: str, runs: int = 2, timeout: float = 30.0) -> None:
+    """Waits until `runs` more runs of the timer have finished: the last of them started after this
+    call, so it saw everything committed before it. A positive marker, never a bare sleep."""
+    start = timer_runs(process, timer)
+    wait_until(lambda: timer_runs(process, timer) >= start + runs, timeout=timeout,
+               what=f"{runs} more runs of {process.name}'s {timer}")
 
 
 def queue_depths(vhost: str) -> dict[str, int]:
