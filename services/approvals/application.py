@@ -6,6 +6,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from prometheus_client import Histogram
 
+from services.approvals import policy as access
 from services.approvals.domain import Approval, ApprovalPolicy, Submissions, approval_needed
 from shared.caller import recorded_by
 from shared.errors import Conflict, Forbidden
@@ -16,6 +17,20 @@ from shared.store import ServiceStore
 SUBMISSIONS = {"CasePlanSubmitted": "case_plan", "ClosureRequested": "closure"}
 DECISION_EVENTS = {("case_plan", True): "CasePlanApproved", ("case_plan", False): "CasePlanRejected",
                    ("closure", True): "ClosureApproved", ("closure", False): "ClosureRejected"}
+CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
+CASE_TABLES = (
+    # Each case as the cases service announced it: who holds it, closed, erased. Each aspect keeps
+    # the version of the event that set it, so a late or redelivered event never moves it back.
+    "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
+    " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
+    " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
+)
+CASE_CHANGES = {  # event type -> (column, its version column, the value it takes)
+    "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
+    "CaseReassigned": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
+    "CaseClosed": ("closed", "closed_version", lambda payload: True),
+    "CaseReopened": ("closed", "closed_version", lambda payload: False),
+}
 TURNAROUND = Histogram("casetrail_approval_turnaround_seconds", "From request to a supervisor's decision",
                        ["type", "decision"], buckets=(60, 600, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600))
 
@@ -29,6 +44,7 @@ class ApprovalQueue(Projection):
         " decided_by text, decided_at timestamptz)",
         "CREATE INDEX IF NOT EXISTS approval_queue_requester ON {schema}.approval_queue"
         " (requested_by, status, requested_at)",
+        "ALTER TABLE {schema}.approval_queue ADD COLUMN IF NOT EXISTS requester_role text",
     )
 
     def apply(self, store, curs, event) -> None:
@@ -36,9 +52,9 @@ class ApprovalQueue(Projection):
         if kind == "SubmissionReceived":
             curs.execute(store.sql(
                 "INSERT INTO {schema}.approval_queue (approval_id, case_id, case_number, kind, requested_by,"
-                " requested_at, status) VALUES (%s, %s, %s, %s, %s, %s, 'received')"),
+                " requested_at, status, requester_role) VALUES (%s, %s, %s, %s, %s, %s, 'received', %s)"),
                 (event.originator_id, event.case_id, event.case_number, event.kind, event.requested_by,
-                 event.timestamp))
+                 event.timestamp, getattr(event, "requester_role", None)))
         elif kind in ("ApprovalRequested", "ApprovalSuperseded"):
             status = "pending" if kind == "ApprovalRequested" else "superseded"
             curs.execute(store.sql("UPDATE {schema}.approval_queue SET status = %s WHERE approval_id = %s"),
@@ -66,7 +82,7 @@ def public_event(event) -> tuple[str, dict] | None:
 
 class ApprovalsStore(ServiceStore):
     name = "approvals"
-    tables = ApprovalQueue.TABLES
+    tables = ApprovalQueue.TABLES + CASE_TABLES
 
     def policy(self) -> dict:
         try:
@@ -95,7 +111,8 @@ class ApprovalsStore(ServiceStore):
         by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
         approval = Approval(id=Approval.id_for(case_id, kind, payload["submission"]), case_id=case_id,
                             case_number=payload["case_number"], kind=kind, submission=payload["submission"],
-                            requested_by=envelope["actor"]["username"], risk_level=payload["risk_level"], by=by)
+                            requested_by=envelope["actor"]["username"], risk_level=payload["risk_level"], by=by,
+                            requester_role=envelope["actor"]["role"])
         changed = [approval]
         if approval_needed(self.policy(), kind, payload["risk_level"], payload.get("approval_required", False)):
             approval.request(by=by)
@@ -112,17 +129,16 @@ class ApprovalsStore(ServiceStore):
     def decide(self, caller: dict, approval_id: UUID, decision: dict, idempotency_key: str | None,
                texts) -> Approval:
         """`texts` seals the comment with the case's key (and opens the one recorded, to spot a retry)."""
-        if caller["role"] != "supervisor":
-            raise Forbidden("Only supervisors decide on approvals.")
         approval = self._approval(approval_id)
+        access.check(caller, "decide", self._request(approval.case_id, approval.requested_by,
+                                                     approval.requester_role))
         comment = decision.get("comment")
         if (idempotency_key and approval.decided_as(caller["username"], decision["decision"])
                 and texts.open(approval.case_id, approval.comment) == comment):
             return approval  # the same request, retried: the first answer
         if (comment or "").strip():
             comment = texts.seal(approval.case_id, comment)
-        approval.decide(decision["decision"], comment, caller["username"],
-                        caller.get("team", []), by=recorded_by(caller))
+        approval.decide(decision["decision"], comment, caller["username"], by=recorded_by(caller))
         try:
             self.save(approval)
         except IntegrityError:
@@ -146,22 +162,62 @@ class ApprovalsStore(ServiceStore):
         ]
 
     def queue(self, caller: dict, status: str | None) -> dict:
-        if caller["role"] == "supervisor":
-            requesters = caller.get("team", [])
-        elif caller["role"] == "caseworker":
-            requesters = [caller["username"]]
-        else:
+        if caller["role"] not in access.CASE_ROLES:
             raise Forbidden("Only caseworkers and supervisors have an approval queue.")
-        where, params = ["requested_by = ANY(%s)", "status <> 'received'", "status <> 'superseded'"], [requesters]
+        # Whoever the caller or their team is holding or asking for; the policy picks from these.
+        people = [caller["username"], *(caller.get("team", []) if caller["role"] == "supervisor" else [])]
+        where = ["(q.requested_by = ANY(%s) OR s.assigned_to = ANY(%s))", "q.status <> 'received'",
+                 "q.status <> 'superseded'"]
+        params = [people, people]
         if status:
-            where.append("status = %s")
+            where.append("q.status = %s")
             params.append(status)
         with self.datastore.transaction() as curs:
             curs.execute(self.sql(
-                "SELECT * FROM {schema}.approval_queue WHERE " + " AND ".join(where) +
-                " ORDER BY (status = 'pending') DESC, requested_at LIMIT 200"), params)
+                "SELECT q.*, s.assigned_to, coalesce(s.closed, false) AS closed, coalesce(s.erased, false) AS erased"
+                " FROM {schema}.approval_queue AS q LEFT JOIN {schema}.case_state AS s USING (case_id) WHERE "
+                + " AND ".join(where) + " ORDER BY (q.status = 'pending') DESC, q.requested_at LIMIT 1000"), params)
             rows = curs.fetchall()
+        rows = [row for row in rows if access.may_see(caller, self._request_of(row))][:200]
         return {"items": [self._item(row) for row in rows], "next_cursor": None}
+
+    def check_submission(self, caller: dict, kind: str, risk_level: str, required: bool) -> dict:
+        """Asked by the cases service before it accepts a submission: refused when nobody could approve it."""
+        needed = approval_needed(self.policy(), kind, risk_level, required)
+        access.check_submission(caller, needed)
+        return {"approval_needed": needed}
+
+    # --- the case, as announced by the cases service ---------------------------------------
+
+    def case_changed(self, envelope: dict) -> bool:
+        kind, case_id, version = envelope["event_type"], envelope["aggregate_id"], envelope["aggregate_version"]
+
+        def apply(curs):
+            if kind == "CaseErased":  # for good: no version to compare
+                curs.execute(self.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
+                                      " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
+                return
+            column, version_column, value = CASE_CHANGES[kind]
+            curs.execute(self.sql(
+                f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
+                f" ON CONFLICT (case_id) DO UPDATE SET {column} = EXCLUDED.{column},"
+                f" {version_column} = EXCLUDED.{version_column}"
+                f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
+                (case_id, value(envelope["payload"]), version))
+        return self.process_once("cases", envelope["event_id"], apply)
+
+    def _request(self, case_id: UUID, requested_by: str, requester_role: str | None) -> access.Request:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT assigned_to, closed, erased FROM {schema}.case_state WHERE case_id = %s"),
+                         (case_id,))
+            row = curs.fetchone() or {"assigned_to": None, "closed": False, "erased": False}
+        return self._request_of({**row, "requested_by": requested_by, "requester_role": requester_role})
+
+    @staticmethod
+    def _request_of(row: dict) -> access.Request:
+        return access.Request(requested_by=row["requested_by"], requester_role=row.get("requester_role"),
+                              holder=row["assigned_to"] or row["requested_by"], closed=row["closed"],
+                              erased=row["erased"])
 
     def _item(self, row: dict) -> dict:
         item = {"id": str(row["approval_id"]), "case_id": str(row["case_id"]), "case_number": row["case_number"],

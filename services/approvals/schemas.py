@@ -1,8 +1,8 @@
 """What the approvals service accepts over RPC."""
 from marshmallow import fields, validate
 
-from services.approvals.domain import POLICIES
-from shared.envelope import Strict
+from services.approvals.domain import KINDS, POLICIES
+from shared.envelope import RISK_LEVELS, Strict
 from shared.text import Line, Text
 
 
@@ -18,3 +18,9 @@ class DecisionSchema(Strict):
 
 class QueueQuerySchema(Strict):
     status = Line(validate=validate.OneOf(("pending", "approved", "rejected")))
+
+
+class SubmissionSchema(Strict):
+    type = Line(required=True, validate=validate.OneOf(KINDS))
+    risk_level = Line(required=True, validate=validate.OneOf(RISK_LEVELS))
+    approval_required = fields.Boolean(load_default=False)

@@ -2,7 +2,7 @@
 from nameko.rpc import RpcProxy
 
 from services.approvals import schemas
-from services.approvals.application import SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
+from services.approvals.application import CASE_EVENTS, SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
 from shared.caller import read_caller
 from shared.case_texts import CaseTexts
 from shared.consumer import on_event
@@ -49,9 +49,21 @@ class ApprovalsService(Observable):
         self._texts().open_in([view], ("comment",))
         return view
 
+    @rpc(expected_exceptions=EXPECTED)
+    def check_submission(self, caller, submission):
+        """For the cases service, before it accepts a plan or closure submission:
+        `{"type", "risk_level", "approval_required"?}` -> `{"approval_needed"}`, or 409 when nobody could approve it."""
+        submission = load(schemas.SubmissionSchema(), submission)
+        return self.store.check_submission(read_caller(caller), submission["type"], submission["risk_level"],
+                                           submission["approval_required"])
+
     def _texts(self) -> CaseTexts:
         return CaseTexts(self.cases, TEXTS_TIMEOUT)
 
     @on_event(*SUBMISSIONS)
     def submission_received(self, body):
         return self.store.receive_submission(read_envelope(body))
+
+    @on_event(*CASE_EVENTS)
+    def case_changed(self, body):
+        return self.store.case_changed(read_envelope(body))

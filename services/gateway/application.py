@@ -104,11 +104,15 @@ class IdentityStore(ServiceStore):
         return True
 
     def _supervisor_for(self, data: dict) -> User | None:
-        if data["role"] != "caseworker":
+        """A caseworker needs a supervisor; a supervisor may have one (who decides on their own
+        plans and closures); no one else has one."""
+        if data["role"] not in ("caseworker", "supervisor"):
             if data.get("supervisor"):
-                raise InvalidInput({"supervisor": ["Only a caseworker has a supervisor."]})
+                raise InvalidInput({"supervisor": ["Only a caseworker or a supervisor has a supervisor."]})
             return None
         if not data.get("supervisor"):
+            if data["role"] == "supervisor":
+                return None
             raise InvalidInput({"supervisor": ["A caseworker needs a supervisor."]})
         supervisor = self.user(data["supervisor"])
         if supervisor is None or supervisor.role != "supervisor":
