@@ -7,7 +7,7 @@ import pytest
 from services.approvals.domain import Approval
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
-from tests.support import wait_until
+from tests.support import PASSWORD, wait_until
 
 NEW_CASE = {"survivor": {"name": "Nadia"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -113,9 +113,14 @@ def test_never_policy_closes_at_once(people, policy):
     assert people["admin"].get("/v1/approval-policy").json() == {"case_plan": "never", "closure": "never"}
 
 
-def test_self_approval_and_another_teams_supervisor_are_refused(people):
-    sup1 = people["sup1"]
-    own = case_with_plan(sup1)  # a supervisor may act as caseworker on a case of their own
+def test_self_approval_and_another_teams_supervisor_are_refused(people, api):
+    # A supervisor may act as caseworker on a case of their own; one with a supervisor of their own
+    # may submit it (for that one to decide; without one, nobody could: refused).
+    username = f"sup-{uuid.uuid4().hex[:8]}"
+    assert people["admin"].post("/v1/users", {"username": username, "password": PASSWORD, "role": "supervisor",
+                                              "display_name": "S", "supervisor": "sup2"}).status_code == 201
+    sup1 = api.login(username, PASSWORD)
+    own = case_with_plan(sup1)
     submitted = post(sup1, f"/v1/cases/{own['id']}/plan/submit", None, 202).json()
     own_request = Approval.id_for(uuid.UUID(own["id"]), "case_plan", submitted["version"])
     def decide_own():  # a Response is falsy for 4xx: wrap it
