@@ -10,6 +10,9 @@ class CallerSchema(Strict):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     # For a supervisor: the caseworkers whose supervisor they are.
     team = fields.List(fields.String(), load_default=list)
+    # For a caseworker: their supervisor, and the other caseworkers of that supervisor's team.
+    supervisor = fields.String(load_default=None, allow_none=True)
+    teammates = fields.List(fields.String(), load_default=list)
     # For a provider's focal point: the provider they act for.
     provider_id = fields.String(load_default=None, allow_none=True)
     correlation_id = fields.String(load_default=None, allow_none=True)

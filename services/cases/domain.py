@@ -7,10 +7,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from shared.audited import Audited
-from shared.errors import Forbidden, InvalidInput, InvalidTransition
+from shared.errors import InvalidInput, InvalidTransition
 
 STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up", "closed")
-CASE_ROLES = ("caseworker", "supervisor")
 CADENCE = {"high": timedelta(hours=84), "medium": timedelta(days=7), "low": timedelta(days=14)}
 UNREACHABLE_AFTER = timedelta(days=30)
 # Well-being domains of a monitoring contact, in the order the script walks through them.
@@ -18,6 +17,14 @@ DOMAINS = ("safety_protection", "health_development", "psychosocial_mental_healt
            "education", "livelihood_basic_needs")
 RATINGS = ("green", "orange", "red")
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+# A closed case accepts only these: a survivor may always withdraw consent and ask to be forgotten.
+CLOSED_ACCEPTS = ("reopen", "give_feedback", "erase", "withdraw_consent")
+AFTER_CLOSURE = {"reopen": "Only a closed case can be reopened.",
+                 "give_feedback": "Client feedback is collected after the case is closed."}
+_DOING = {"record_consent": "record consent", "assess": "record an assessment", "draft_plan": "change the case plan",
+          "submit_plan": "submit the case plan", "record_follow_up": "record a follow-up",
+          "hold_conference": "record a case conference", "request_closure": "request closure",
+          "reassign": "reassign the case", "refer": "make a referral"}
 
 
 def computed_risk(ratings: dict[str, str]) -> str:
@@ -41,8 +48,10 @@ class Case(Audited):
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
                  caregiver: dict | None, intake_notes: str | None, assigned_to: str,
-                 request_hash: str, by: dict, unaccompanied: bool = False, unaccompanied_reason: str | None = None):
+                 request_hash: str, by: dict, unaccompanied: bool = False, unaccompanied_reason: str | None = None,
+                 registered_at: str | None = None):
         self.case_number = case_number
+        self.registered_at = registered_at  # by the service's clock (older cases: the event's time)
         self.unaccompanied = {"reason": unaccompanied_reason} if unaccompanied else None
         self.survivor = survivor
         self.risk_level = risk_level
@@ -68,7 +77,7 @@ class Case(Audited):
 
     def assess(self, needs: list[str], safety_concerns: str, notes: str | None, risk_level: str | None,
                consent: "Consent | None", by: dict) -> None:
-        self._require_open("record an assessment")
+        self._require("assess")
         if self.stage not in ("engagement", "assessment", "case_plan"):
             raise InvalidTransition("The case is past assessment; record a follow-up to reassess risk.")
         if consent is None or not consent.services:
@@ -85,7 +94,7 @@ class Case(Audited):
     # --- case action plan ----------------------------------------------------------------
 
     def draft_plan(self, goals: list[dict], child_participation: str | None, by: dict) -> None:
-        self._require_open("change the case plan")
+        self._require("draft_plan")
         if self.stage in ("engagement", "assessment"):
             raise InvalidTransition("Record an assessment before drafting the case plan.")
         if self.plan["status"] == "submitted":
@@ -98,7 +107,7 @@ class Case(Audited):
                      "child_participation": child_participation}
 
     def submit_plan(self, by: dict, consent: "Consent | None" = None) -> None:
-        self._require_open("submit the case plan")
+        self._require("submit_plan")
         if self.plan["status"] != "draft":
             raise InvalidTransition({"none": "Draft a case plan before submitting it.",
                                      "submitted": "The case plan is already awaiting a decision.",
@@ -149,16 +158,15 @@ class Case(Audited):
                          monitoring: dict | None = None) -> None:
         """`monitoring`: mode, spoken_to, domain_ratings, raise_risk_to, raise_reason (all optional).
         With ratings, the risk level is computed from them; a caseworker may raise it, never lower it."""
-        self._require_open("record a follow-up")
+        self._require("record_follow_up")
         if self.stage not in ("implementation", "follow_up"):
             raise InvalidTransition("The case plan must be approved before follow-ups are recorded.")
-        if contact_date > now:
-            raise InvalidTransition("A follow-up cannot be recorded for a future date.")
+        self._require_contact_between(contact_date, now)
         monitoring = monitoring or {}
         ratings = monitoring.get("domain_ratings") or {}
         latest = {**self._latest_ratings(), **ratings}
         computed = computed_risk(latest) if latest else None
-        chosen, cause = self._chosen_risk(computed, risk_level, monitoring)
+        chosen, cause = self._chosen_risk(computed, risk_level, monitoring, latest)
         base = contact_date.isoformat()
         self._record_follow_up(contacted=contacted, contact_date=base, safety_reassessed=safety_reassessed,
                                notes=notes, next_due=self._due_after(base, self.risk_level), by=by,
@@ -168,11 +176,28 @@ class Case(Audited):
         if chosen and chosen != self.risk_level:
             self._change_risk(chosen, by, cause)
 
+    def _require_contact_between(self, contact_date: datetime, now: datetime) -> None:
+        if contact_date > now:
+            raise InvalidInput({"contact_date": ["A follow-up cannot be recorded for a future date."]})
+        if contact_date < self.registered_on:
+            raise InvalidInput({"contact_date": ["The contact is dated before the case was registered."]})
+
+    @property
+    def registered_on(self) -> datetime:
+        return datetime.fromisoformat(self.registered_at) if self.registered_at else self.created_on
+
     def _latest_ratings(self) -> dict[str, str]:
         return {d: r["rating"] for d, r in (self.monitoring or {}).get("ratings", {}).items()}
 
-    def _chosen_risk(self, computed: str | None, typed: str | None, monitoring: dict) -> tuple[str | None, str]:
+    @staticmethod
+    def _rated_enough(ratings: dict[str, str]) -> bool:
+        return all(domain in ratings for domain in DOMAINS[:3])
+
+    def _chosen_risk(self, computed: str | None, typed: str | None, monitoring: dict,
+                     latest: dict[str, str]) -> tuple[str | None, str]:
         raised = monitoring.get("raise_risk_to")
+        if raised and RISK_ORDER[raised] < RISK_ORDER[self.risk_level]:
+            raise InvalidInput({"raise_risk_to": [f"The risk is {self.risk_level}; it may be raised, not lowered."]})
         if computed is None:  # no ratings yet: the level is typed, as before monitoring by domain
             return raised or typed, "raised" if raised else "follow_up"
         for field, level in (("raise_risk_to", raised), ("risk_level", typed)):
@@ -183,6 +208,9 @@ class Case(Audited):
         if typed and RISK_ORDER[typed] > RISK_ORDER[computed]:
             return typed, "follow_up"
         if monitoring.get("domain_ratings"):
+            # Until each of the first three domains has a rating, ratings may raise the level, never lower it.
+            if RISK_ORDER[computed] < RISK_ORDER[self.risk_level] and not self._rated_enough(latest):
+                return None, ""
             return computed, "domain_ratings"
         return None, ""  # nothing newly rated: the level stays
 
@@ -238,7 +266,7 @@ class Case(Audited):
 
     def hold_conference(self, held_on: str, participants: list[str], decisions: str,
                         next_steps: str | None, by: dict) -> None:
-        self._require_open("record a case conference")
+        self._require("hold_conference")
         if self.stage in ("engagement", "assessment"):
             raise InvalidTransition("Record an assessment before holding a case conference.")
         self._conference_held(held_on=held_on, participants=participants, decisions=decisions,
@@ -250,7 +278,7 @@ class Case(Audited):
         self.conferences += 1
 
     def reassign(self, caseworker: str, team: list[str], by: dict) -> None:
-        self._require_open("reassign the case")
+        self._require("reassign")
         if caseworker not in team:
             raise InvalidTransition(f"{caseworker} is not a caseworker in your team.")
         if caseworker == self.assigned_to:
@@ -264,11 +292,12 @@ class Case(Audited):
     # --- closure, reopening, feedback ------------------------------------------------------
 
     def request_closure(self, reason: str, notes: str, by: dict, now: datetime) -> None:
-        self._require_open("request closure")
+        self._require("request_closure")
         if self.closure["status"] == "requested":
             raise InvalidTransition("Closure is already awaiting the supervisor's decision.")
         if reason == "unreachable":
-            last = datetime.fromisoformat(self.last_successful_contact) if self.last_successful_contact else self.created_on
+            last = (datetime.fromisoformat(self.last_successful_contact) if self.last_successful_contact
+                    else self.registered_on)
             if now - last < UNREACHABLE_AFTER:
                 days = (now - last).days
                 raise InvalidTransition(f"A case may be closed as unreachable only 30 days after the last "
@@ -304,9 +333,7 @@ class Case(Audited):
         self.next_due = None
 
     def reopen(self, reason: str, by: dict, now: datetime) -> None:
-        self._require_not_erased()
-        if self.stage != "closed":
-            raise InvalidTransition("Only a closed case can be reopened.")
+        self._require("reopen")
         base = now.isoformat()
         self._reopened(reason=reason, monitoring_base=base, next_due=self._due_after(base, self.risk_level), by=by)
 
@@ -317,11 +344,7 @@ class Case(Audited):
         self.monitoring_base, self.next_due = monitoring_base, next_due
 
     def give_feedback(self, answers: dict, by: dict) -> None:
-        if by["username"] == self.assigned_to:
-            raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
-        self._require_not_erased()
-        if self.stage != "closed":
-            raise InvalidTransition("Client feedback is collected after the case is closed.")
+        self._require("give_feedback")
         self._feedback(answers=answers, by=by)
 
     @event("ClientFeedbackRecorded")
@@ -332,23 +355,31 @@ class Case(Audited):
 
     def erase(self, reason: str, by: dict, now: datetime) -> None:
         """The survivor asked to be forgotten: the application destroys the case's key with this event."""
-        if self.erasure:
-            raise InvalidTransition("The survivor's identifying data has already been erased.")
+        self._require("erase")
         self._erased(reason=reason, erased_at=now.isoformat(), by=by)
 
     @event("CaseErased")
     def _erased(self, reason: str, erased_at: str, by: dict) -> None:
         self.erasure = {"reason": reason, "erased_by": by["username"], "erased_at": erased_at}
 
-    def _require_open(self, action: str) -> None:
-        self._require_not_erased()
-        if self.stage == "closed":
-            raise InvalidTransition(f"The case is closed; reopen it to {action}.")
+    # --- what the case's state accepts --------------------------------------------------------
 
-
-    def _require_not_erased(self) -> None:
+    def refusal(self, action: str) -> str | None:
+        """Why the case, as it now is, refuses `action` (a command of the access policy), or None.
+        An erased case refuses everything; a closed one all but CLOSED_ACCEPTS."""
         if self.erasure:
-            raise InvalidTransition("The survivor's identifying data was erased; the case can no longer change.")
+            if action == "erase":
+                return "The survivor's identifying data has already been erased."
+            return "The survivor's identifying data was erased; the case can no longer change."
+        if self.stage == "closed" and action not in CLOSED_ACCEPTS:
+            return f"The case is closed; reopen it to {_DOING.get(action, action.replace('_', ' '))}."
+        if self.stage != "closed" and action in AFTER_CLOSURE:
+            return AFTER_CLOSURE[action]
+        return None
+
+    def _require(self, action: str) -> None:
+        if why := self.refusal(action):
+            raise InvalidTransition(why)
 
 
 class CaseAccess(Audited):
@@ -410,31 +441,3 @@ class Consent(Audited):
     def shares_with_providers(self) -> bool:
         return self.services and bool(self.terms.get("share_with_providers"))
 
-
-PERMISSIONS = {
-    "register_case": CASE_ROLES,
-    "list_cases": CASE_ROLES,
-    "act_on_case": CASE_ROLES,
-    "reassign": ("supervisor",),
-    "erase": ("supervisor",),
-}
-AUDIT_ROLES = (*CASE_ROLES, "auditor")
-
-
-def require(caller: dict, action: str) -> None:
-    """Role check, before anything else is looked at."""
-    if caller["role"] not in PERMISSIONS[action]:
-        raise Forbidden(f"A {caller['role']} may not {action.replace('_', ' ')}.")
-
-
-def scope(caller: dict) -> list[str] | None:
-    """Whose cases the caller may see: their own, and a supervisor's team's. None: no case access."""
-    if caller["role"] not in CASE_ROLES:
-        return None
-    if caller["role"] == "supervisor":
-        return [caller["username"], *caller.get("team", [])]
-    return [caller["username"]]
-
-
-def in_scope(case: Case, caller: dict) -> bool:
-    return case.assigned_to in (scope(caller) or [])

@@ -23,22 +23,28 @@ from shared.case_texts import is_sealed
 ERASED = "[erased]"
 REDACTED = "[redacted]"
 
+# Every free-text value kept about a case: notes, reasons, descriptions, names of people, a caregiver's
+# relationship, a goal's responsible and consulted, feedback answers (keys and values: the whole dict is
+# one sealed value), an erasure's reason. Only enumerations, numbers, dates, ids and usernames are not here.
 SURVIVOR = ("survivor.name", "survivor.date_of_birth", "survivor.phone", "survivor.location",
-            "caregiver.name", "caregiver.phone")
+            "caregiver.name", "caregiver.relationship", "caregiver.phone")
+GOALS = ("action", "responsible", "consulted.*")
 CASE_FILE = (*SURVIVOR, "intake_notes", "unaccompanied.reason", "assessment.safety_concerns", "assessment.notes",
-             "plan.goals.*.action", "plan.goals.*.consulted.*", "plan.child_participation", "monitoring.raise_reason",
-             "consent.best_interests_note")
+             *(f"plan.goals.*.{field}" for field in GOALS), "plan.child_participation", "monitoring.raise_reason",
+             "consent.best_interests_note", "erasure.reason")
 IDENTIFYING: dict[str, tuple[str, ...]] = {
     "CaseRegistered": (*SURVIVOR, "intake_notes", "unaccompanied_reason"),
     "AssessmentRecorded": ("safety_concerns", "notes"),
-    "CasePlanDrafted": ("goals.*.action", "goals.*.consulted.*", "child_participation"),
+    "CasePlanDrafted": (*(f"goals.*.{field}" for field in GOALS), "child_participation"),
     "FollowUpRecorded": ("notes", "raise_reason"),
     "ConsentRecorded": ("terms.best_interests_note",),
     "ConsentRenewed": ("terms.best_interests_note",),
     "CaseConferenceHeld": ("participants.*", "decisions", "next_steps"),
     "ClosureRequested": ("notes",),
     "CaseReopened": ("reason",),
-    "ClientFeedbackRecorded": ("answers.*",),
+    # The whole dict, keys too; "answers.*" opens what was recorded before keys were sealed.
+    "ClientFeedbackRecorded": ("answers", "answers.*"),
+    "CaseErased": ("reason",),
     "Snapshot": tuple(f"state.{path}" for path in CASE_FILE),
 }
 

@@ -70,8 +70,14 @@ class GatewayService(Observable):
         if user is None:
             raise Unauthorized("The access token is invalid or expired.")
         return {"username": user.username, "role": user.role, "team": list(user.team),
+                "supervisor": user.supervisor, "teammates": self.teammates_of(user),
                 "provider_id": str(user.provider_id) if user.provider_id else None,
                 "correlation_id": correlation_id}
+
+    def teammates_of(self, user) -> list[str]:
+        """A caseworker's fellow caseworkers (their supervisor's team): who may collect feedback on their cases."""
+        supervisor = self.identity.user(user.supervisor) if user.role == "caseworker" and user.supervisor else None
+        return [name for name in supervisor.team if name != user.username] if supervisor else []
 
     @route("GET", "/v1/openapi.json", authenticated=False)
     def openapi(self, request):
@@ -241,7 +247,7 @@ class GatewayService(Observable):
     @route("POST", "/v1/cases/<string:case_id>/referrals")
     def make_referral(self, request, caller, case_id):
         body, key = json_body(request), idempotency_key(request)
-        case = call(self.cases.case_in_scope, caller, case_id, timeout=RPC_TIMEOUT)  # 404 outside scope
+        case = call(self.cases.case_in_scope, caller, case_id, "refer", timeout=RPC_TIMEOUT)  # 404, 409
         # The referrals service decides with its own policy; the cases service's answer only vouches
         # for a case it has not heard of yet.
         referral = call(self.referrals.make_referral, caller, case["id"], case["case_number"], body, key, True,

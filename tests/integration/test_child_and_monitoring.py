@@ -75,7 +75,7 @@ def test_ratings_by_domain_set_the_risk_show_what_is_left_to_discuss_and_cannot_
                                                   "responsible": "cw1", "due_date": "2026-12-20"}]})
     post(cw1, f"{path}/plan/submit", None, 202)
     wait_until(lambda: cw1.get(path).json()["stage"] == "implementation", what="the plan approved by policy")
-    when = datetime.now(UTC) - timedelta(hours=1)
+    when = datetime.now(UTC)  # not before the case was registered
     contact = {"contacted": True, "contact_date": when.isoformat(), "safety_reassessed": True, "mode": "video",
                "spoken_to": ["survivor"], "domain_ratings": {"safety_protection": "green", "psychosocial_mental_health": "red"}}
     after = post(cw1, f"{path}/follow-ups", contact, 201)

@@ -58,8 +58,8 @@ def test_a_referral_accepted_and_completed_and_the_caseworker_sees_the_outcome(p
 
     assert referral["id"] not in {r["id"] for r in legal1.get("/v1/referrals").json()["items"]}
     assert legal1.post(f"/v1/referrals/{referral['id']}/accept").status_code == 404
-    assert clinic1.get(f"/v1/cases/{case['id']}").status_code == 404
-    assert clinic1.get(f"/v1/cases/{case['id']}/referrals").status_code == 404
+    assert clinic1.get(f"/v1/cases/{case['id']}").status_code == 403  # a provider never reads case files
+    assert clinic1.get(f"/v1/cases/{case['id']}/referrals").status_code == 403
 
     assert clinic1.post(f"/v1/referrals/{referral['id']}/complete", {"outcome": "x"}).status_code == 409
     assert clinic1.post(f"/v1/referrals/{referral['id']}/accept").json()["status"] == "accepted"

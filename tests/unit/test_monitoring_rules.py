@@ -38,6 +38,8 @@ def test_ratings_set_the_risk_and_the_cadence_with_their_cause():
     changed = case.collect_events()[-1]
     assert type(changed).__name__ == "RiskLevelChanged" and changed.cause == "domain_ratings"
     contact(case, NOW + timedelta(days=1), {SAFETY: "green"})  # health stays green from before
+    assert case.risk_level == "high"  # psychosocial unrated: ratings may raise the level, not yet lower it
+    contact(case, NOW + timedelta(days=1), {PSYCHO: "green"})  # each of the first three domains rated
     assert case.risk_level == "low" and case.next_due == (NOW + timedelta(days=15)).isoformat()
     assert case.monitoring["computed_risk"] == "low"
 
@@ -64,6 +66,9 @@ def test_a_caseworker_raises_the_computed_level_with_a_reason_but_never_lowers_i
     with pytest.raises(InvalidInput) as lowered:
         contact(case, NOW + timedelta(days=1), {SAFETY: "red"}, raise_risk_to="medium", raise_reason="x")
     assert "raise_risk_to" in lowered.value.errors
+    with pytest.raises(InvalidInput) as below:
+        contact(case, NOW + timedelta(days=1), {}, raise_risk_to="medium", raise_reason="x")
+    assert set(below.value.errors) == {"raise_risk_to"}  # below the case's level, whatever the ratings
     with pytest.raises(InvalidInput) as typed:
         contact(case, NOW + timedelta(days=1), {SAFETY: "red"}, risk_level="low")
     assert "risk_level" in typed.value.errors

@@ -1,0 +1,108 @@
+"""Who may read a case and act on it: the cases service's one access policy.
+
+Every read and every command is decided here, from the caller (role, username, team), the action
+and the case, always in the contract's order:
+
+1. the caller's role may never do it → 403 (Forbidden), before the case is even looked up;
+2. the case is outside the caller's scope → 404 (NotFound), whatever its state: nothing tells
+   whether it exists, is closed or was erased;
+3. in scope, but the case's state refuses the command → 409 (InvalidTransition), saying why.
+
+A caseworker's scope is the cases assigned to them; a supervisor's, their own and their team's
+caseworkers'; an auditor reads (never changes) any case. Feedback is collected by the case's team,
+never by its own caseworker. What each state of a case accepts is the case's own rule
+(`Case.refusal`); this module only asks it, after role and scope."""
+from collections.abc import Callable
+from typing import Protocol
+
+from shared.errors import Forbidden, InvalidTransition, NotFound
+
+CASE_ROLES = ("caseworker", "supervisor")
+READERS = (*CASE_ROLES, "auditor")
+
+# What reads a case file without changing it; an auditor may do these on any case.
+READS = ("read", "as_of", "history", "verify")
+# What changes a case (or its consent, or makes a referral from it); each is a command the case's
+# state may refuse.
+COMMANDS = ("record_consent", "withdraw_consent", "assess", "draft_plan", "submit_plan", "record_follow_up",
+            "hold_conference", "request_closure", "reopen", "reassign", "give_feedback", "erase", "refer")
+
+# 1. Which roles may ever do each action.
+ROLES: dict[str, tuple[str, ...]] = {
+    "register_case": CASE_ROLES,
+    "list_cases": CASE_ROLES,
+    "referrals": CASE_ROLES,  # a case's referrals: listed or withdrawn by those who hold the case
+    **{action: READERS for action in READS},
+    **{action: CASE_ROLES for action in COMMANDS},
+    "reassign": ("supervisor",),
+    "erase": ("supervisor",),
+}
+
+# 2. Which cases each role reaches, by the caller's relation to the case's caseworker:
+# "own" (assigned to the caller), "team" (the caller's team), "other" (anyone else).
+REACH: dict[tuple[str, str], Callable[[str], bool]] = {
+    ("caseworker", "own"): lambda action: True,
+    ("caseworker", "team"): lambda action: action == "give_feedback",  # a colleague collects feedback
+    ("supervisor", "own"): lambda action: True,
+    ("supervisor", "team"): lambda action: True,
+    ("auditor", "own"): lambda action: action in READS,
+    ("auditor", "team"): lambda action: action in READS,
+    ("auditor", "other"): lambda action: action in READS,
+}
+
+
+class Standing(Protocol):
+    """What the policy needs of a case: who holds it, and what its state refuses."""
+    assigned_to: str
+
+    def refusal(self, action: str) -> str | None: ...
+
+
+def permit(caller: dict, action: str) -> None:
+    """Step 1 alone, for what needs no case (registering, listing) and before parsing a request."""
+    if caller["role"] not in ROLES[action]:
+        raise Forbidden(f"A {caller['role']} may not {_words(action)}.")
+
+
+def decide(caller: dict, action: str, case: Callable[[], Standing]) -> Standing:
+    """The whole decision. `case` loads the case (raising NotFound for an unknown id) and is called
+    only once the role may act, so a refused role never learns whether an id exists."""
+    permit(caller, action)
+    found = case()
+    relation = relation_to(caller, found.assigned_to)
+    if not REACH.get((caller["role"], relation), lambda action: False)(action):
+        raise NotFound("No such case.")
+    if action == "give_feedback" and relation == "own":
+        raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
+    if action in COMMANDS and (why := found.refusal(action)):
+        raise InvalidTransition(why)
+    return found
+
+
+def relation_to(caller: dict, caseworker: str) -> str:
+    """own | team | other: the caller's relation to the caseworker who holds a case."""
+    if caseworker == caller["username"]:
+        return "own"
+    return "team" if caseworker in team_of(caller) else "other"
+
+
+def team_of(caller: dict) -> list[str]:
+    """The people of the caller's team, the caller aside: a supervisor's caseworkers; a caseworker's
+    supervisor and fellow caseworkers."""
+    if caller["role"] == "supervisor":
+        return list(caller.get("team") or [])
+    if caller["role"] == "caseworker" and caller.get("supervisor"):
+        return [caller["supervisor"], *(caller.get("teammates") or [])]
+    return []
+
+
+def caseworkers_seen(caller: dict) -> list[str]:
+    """Whose cases the caller's case list shows (the list's own form of REACH for "read")."""
+    permit(caller, "list_cases")
+    return [caller["username"], *caller.get("team", [])] if caller["role"] == "supervisor" else [caller["username"]]
+
+
+def _words(action: str) -> str:
+    return {"read": "read case files", "as_of": "read case files", "history": "read case histories",
+            "verify": "verify case histories", "referrals": "see a case's referrals",
+            "refer": "make referrals"}.get(action, action.replace("_", " "))

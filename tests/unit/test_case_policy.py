@@ -1,0 +1,123 @@
+"""The cases service's access policy, in memory: every role × action × state of a case, against one table.
+
+The case is cw1's (team of sup1: cw1, cw2; sup2's team: cw3). Answers: ok (the policy lets it through; the
+command's own finer rules may still refuse), 403 (the role may never), 404 (outside the caller's scope:
+nothing said about the case), 409 (in scope, but the case's state refuses it)."""
+import pytest
+
+from services.cases.policy import COMMANDS, READS, ROLES, caseworkers_seen, decide, permit
+from shared.errors import Forbidden, InvalidTransition, NotFound
+from tests.unit.test_case_rules import CW, NOW, SUP, in_implementation, registered
+
+CALLERS = {
+    "cw_own": {"username": "cw1", "role": "caseworker", "supervisor": "sup1", "teammates": ["cw2"]},
+    "cw_team": {"username": "cw2", "role": "caseworker", "supervisor": "sup1", "teammates": ["cw1"]},
+    "cw_other": {"username": "cw3", "role": "caseworker", "supervisor": "sup2", "teammates": []},
+    "sup_team": {"username": "sup1", "role": "supervisor", "team": ["cw1", "cw2"]},
+    "sup_other": {"username": "sup2", "role": "supervisor", "team": ["cw3"]},
+    "auditor": {"username": "aud1", "role": "auditor"},
+    "provider": {"username": "clinic1", "role": "provider", "provider_id": "p"},
+    "admin": {"username": "admin", "role": "admin"},
+}
+COLUMNS = tuple(CALLERS)
+
+# action: {state: answers for the callers in COLUMNS' order}
+#                      cw_own cw_team cw_other sup_team sup_other auditor provider admin
+READ = "                ok     404     404      ok       404       ok      403      403"
+REFERRALS = "           ok     404     404      ok       404       403     403      403"
+OPEN_COMMAND = "        ok     404     404      ok       404       403     403      403"
+REFUSED_COMMAND = "     409    404     404      409      404       403     403      403"
+EXPECTED = {
+    **{action: {"open": READ, "closed": READ, "erased": READ} for action in READS},
+    "referrals": {"open": REFERRALS, "closed": REFERRALS, "erased": REFERRALS},
+    **{action: {"open": OPEN_COMMAND, "closed": REFUSED_COMMAND, "erased": REFUSED_COMMAND}
+       for action in ("record_consent", "assess", "draft_plan", "submit_plan", "record_follow_up",
+                      "hold_conference", "request_closure", "refer")},
+    "withdraw_consent": {"open": OPEN_COMMAND, "closed": OPEN_COMMAND, "erased": REFUSED_COMMAND},
+    "reopen": {"open": REFUSED_COMMAND, "closed": OPEN_COMMAND, "erased": REFUSED_COMMAND},
+    "reassign": {
+        #        cw_own cw_team cw_other sup_team sup_other auditor provider admin
+        "open": "403    403     403      ok       404       403     403      403",
+        "closed": "403  403     403      409      404       403     403      403",
+        "erased": "403  403     403      409      404       403     403      403"},
+    "erase": {
+        "open": "403    403     403      ok       404       403     403      403",
+        "closed": "403  403     403      ok       404       403     403      403",
+        "erased": "403  403     403      409      404       403     403      403"},
+    "give_feedback": {
+        "open": "403    409     404      409      404       403     403      403",
+        "closed": "403  ok      404      ok       404       403     403      403",
+        "erased": "403  409     404      409      404       403     403      403"},
+}
+
+
+def closed():
+    case = in_implementation()
+    case.request_closure("needs_met", "done", by=CW, now=NOW)
+    case.decide_closure(case.closure["submission"], True, "sup1", by=SUP)
+    return case
+
+
+def erased():
+    case = registered()
+    case.erase("the survivor asked", by=SUP, now=NOW)
+    return case
+
+
+STATES = {"open": registered, "closed": closed, "erased": erased}
+
+
+def answer(caller: dict, action: str, case) -> str:
+    try:
+        decide(caller, action, lambda: case)
+    except Forbidden:
+        return "403"
+    except NotFound:
+        return "404"
+    except InvalidTransition:
+        return "409"
+    return "ok"
+
+
+def test_the_table_names_every_action_of_the_policy():
+    assert set(EXPECTED) == set(READS) | set(COMMANDS) | {"referrals"}
+    assert set(EXPECTED) | {"register_case", "list_cases"} == set(ROLES)
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("action", EXPECTED)
+def test_every_role_on_every_action_in_every_state(action, state):
+    case = STATES[state]()
+    expected = dict(zip(COLUMNS, EXPECTED[action][state].split(), strict=True))
+    answers = {who: answer(caller, action, case) for who, caller in CALLERS.items()}
+    assert answers == expected
+
+
+def test_a_role_that_may_never_act_is_refused_before_the_case_is_looked_up():
+    def unknown():
+        raise NotFound("No such case.")
+    for who in ("auditor", "provider", "admin"):
+        with pytest.raises(Forbidden):
+            decide(CALLERS[who], "assess", unknown)
+    with pytest.raises(NotFound):
+        decide(CALLERS["cw_own"], "assess", unknown)
+
+
+def test_a_supervisor_holding_a_case_acts_on_it_but_collects_no_feedback_on_it():
+    case = closed()
+    case.reopen("again", by=SUP, now=NOW)
+    case.reassign("cw2", ["cw2"], by=SUP)
+    held = {"username": "cw2", "role": "supervisor", "team": []}  # as if cw2 held it as a supervisor
+    assert answer(held, "erase", case) == "ok" and answer(held, "give_feedback", case) == "403"
+
+
+def test_registering_and_listing_are_for_caseworkers_and_supervisors():
+    for who in ("cw_own", "sup_team"):
+        permit(CALLERS[who], "register_case")
+    for who in ("auditor", "provider", "admin"):
+        with pytest.raises(Forbidden):
+            permit(CALLERS[who], "register_case")
+        with pytest.raises(Forbidden):
+            caseworkers_seen(CALLERS[who])
+    assert caseworkers_seen(CALLERS["cw_team"]) == ["cw2"]  # a colleague's cases are not in one's list
+    assert caseworkers_seen(CALLERS["sup_team"]) == ["sup1", "cw1", "cw2"]
