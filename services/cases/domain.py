@@ -114,9 +114,12 @@ class Case(Audited):
                                      "approved": "The case plan is approved; draft a revision to change it.",
                                      "rejected": "Revise the rejected plan before submitting it again.",
                                      }[self.plan["status"]])
-        # A child who does not assent to what the caregiver consented to: a supervisor decides, always.
-        required = bool(self.is_child and consent and consent.child_disagrees)
-        self._submit_plan(submission=self.version + 1, **self._facts(), approval_required=required, by=by)
+        self._submit_plan(submission=self.version + 1, **self._facts(),
+                          approval_required=self.child_disagrees(consent), by=by)
+
+    def child_disagrees(self, consent: "Consent | None") -> bool:
+        """A child who does not assent to what the caregiver consented to: a supervisor decides, always."""
+        return bool(self.is_child and consent and consent.child_disagrees)
 
     def _facts(self) -> dict:
         """What an approval policy looks at, as it is at submission time."""

@@ -1,4 +1,5 @@
 """Entrypoints of the cases service: parse, call, return. Errors cross RPC by name."""
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.cases import schemas
@@ -15,11 +16,14 @@ from shared.settings import env
 from shared.validation import clean, load, parse_id
 
 OVERDUE_SCAN_SECONDS = float(env("OVERDUE_SCAN_SECONDS", "60"))
+# Asked before a submission; shorter than the gateway's own wait.
+APPROVALS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 
 class CasesService(Observable):
     name = "cases"
     store: CasesStore = EventSourced(CasesStore, publication=public_event, projections=(CaseIndex(),))
+    approvals = RpcProxy("approvals", expiration=APPROVALS_TIMEOUT)
 
     @rpc(expected_exceptions=EXPECTED)
     def register_case(self, caller, data, idempotency_key=None):
@@ -87,6 +91,7 @@ class CasesService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_plan(self, caller, case_id, options):
+        self._approvable(caller, case_id, "submit_plan")
         return self._view(self._command("submit_plan", caller, case_id, None, options))
 
     @rpc(expected_exceptions=EXPECTED)
@@ -99,6 +104,7 @@ class CasesService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def request_closure(self, caller, case_id, data, options):
+        self._approvable(caller, case_id, "request_closure")
         return self._view(self._command("request_closure", caller, case_id, data, options, schemas.ClosureSchema))
 
     @rpc(expected_exceptions=EXPECTED)
@@ -135,6 +141,19 @@ class CasesService(Observable):
     def flag_overdue_follow_ups(self):
         while self.store.flag_overdue_follow_ups() > 0:
             pass
+
+    def _approvable(self, caller, case_id, command):
+        """A submission nobody could approve is refused (409) before it is made. Who approves is the
+        approvals service's rule: only a requester without a supervisor needs to ask it."""
+        caller = read_caller(caller)
+        permit(caller, command)
+        if caller.get("supervisor"):
+            return
+        case = self.store.case_for(caller, parse_id(case_id, "case"), command)
+        kind = "case_plan" if command == "submit_plan" else "closure"
+        required = kind == "case_plan" and case.child_disagrees(self.store.consent_of(case.id))
+        self.approvals.check_submission(caller, {"type": kind, "risk_level": case.risk_level,
+                                                 "approval_required": required})
 
     def _command(self, name, caller, case_id, data, options, schema=None):
         caller = read_caller(caller)

@@ -79,8 +79,6 @@ def test_a_plan_a_supervisor_submits_on_their_teams_case_goes_to_their_superviso
     assert head.post(f"/v1/approvals/{request['id']}/decision", {"decision": "approve"}).status_code == 200
 
 
-@pytest.mark.xfail(reason="needs the cases service to ask approvals.check_submission before it accepts a "
-                          "submission (services/cases, the cases engineer's)", strict=False)
 def test_a_supervisor_without_a_supervisor_cannot_submit_what_needs_approval(chain):
     head = chain["head"]
     case = case_with_plan(head)
