@@ -189,3 +189,13 @@ def create_people(api: "Api", admin_password: str) -> dict[str, "Api"]:
                                             "display_name": username.upper(), "supervisor": supervisor})
         assert response.status_code == 201, response.text
     return {"admin": admin, **{username: api.login(username, PASSWORD) for username, _, _ in TEAMS}}
+
+
+def relay_caught_up(env: dict, service: str) -> bool:
+    """Whether the service's outbox relay has published every event in its store (its position has
+    reached the store's last notification id)."""
+    with database(env) as conn:
+        position, last = conn.execute(
+            f"SELECT (SELECT coalesce(max(position), 0) FROM {service}.positions WHERE follower = 'outbox'),"
+            f" (SELECT coalesce(max(notification_id), 0) FROM {service}.{service}_events)").fetchone()
+    return position >= last

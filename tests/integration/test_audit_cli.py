@@ -1,4 +1,5 @@
 """casetrail-audit against a real store: replay, verify (one case, all, with progress), export."""
+import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +13,10 @@ def audit(store, *args):
     env = {**os.environ, "CASES_POSTGRES_SCHEMA": store.settings.postgres_schema, "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, "-m", "services.cases.audit", "--as", "ops1", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
+
+
+def bundle_hash(bundle: dict) -> str:
+    return hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest()
 
 
 def test_replay_verify_and_export_a_case(store, tmp_path):
@@ -33,7 +38,13 @@ def test_replay_verify_and_export_a_case(store, tmp_path):
     bundle = json.loads(bundle_file.read_text())
     assert bundle["case_number"] == number and bundle["verification"]["valid"] is True
     assert bundle["state"]["survivor"]["name"] == "[redacted]" and bundle["exported_by"] == "ops1"
-    assert SURVIVOR["name"] not in bundle_file.read_text() and len(bundle["bundle_sha256"]) == 64
+    assert SURVIVOR["name"] not in bundle_file.read_text()
+    # The hash is over the bundle without it, as services/cases/audit.py computes it; any change shows.
+    claimed = bundle.pop("bundle_sha256")
+    assert claimed == bundle_hash(bundle)
+    changed = {**bundle, "history": bundle["history"][:-1]}
+    assert bundle_hash(changed) != claimed
+    assert bundle_hash({**bundle, "exported_by": "someone-else"}) != claimed
     views = [i for i in store.history(AUDITOR, case_id)["items"] if i["type"] == "CaseViewed"]
     assert {(v["actor"]["username"], v["data"]["view"]) for v in views} >= {("ops1", "replay"), ("ops1", "audit_export")}
 

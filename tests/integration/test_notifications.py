@@ -3,7 +3,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -12,7 +11,7 @@ import pytest
 
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
-from tests.support import database, free_port, wait_until
+from tests.support import database, free_port, wait_for_timer_runs, wait_until
 
 SURVIVOR = {"name": "Rehema Notify-Plant", "phone": "+254722333444", "location": "Block 9 Kakuma"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -110,13 +109,23 @@ def test_read_marks_one_notification_and_only_for_its_recipient(people):
 
 
 def test_no_notification_carries_survivor_data(people, pathway):
-    everything = json.dumps([inbox(people[u]) for u in ("cw1", "cw2", "cw3", "sup1", "sup2")]
-                            + [inbox(pathway["clinic1"]), inbox(pathway["legal1"])])
+    case = people["cw1"].post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "low",
+                                            "intake_notes": "Rehema Notify-Plant fled on foot"}).json()
+    wait_until(lambda: people["sup1"].post(f"/v1/cases/{case['id']}/reassign", {"caseworker": "cw2"}
+                                           ).status_code == 200, what="the reassignment")
+    # First the notifications about a case whose survivor data was planted, so the check reads
+    # inboxes that hold them (empty inboxes would pass it).
+    arrives(people["cw1"], case, "case_reassigned")
+    arrives(people["cw2"], case, "case_reassigned")
+    inboxes = [inbox(people[u]) for u in ("cw1", "cw2", "cw3", "sup1", "sup2")] + [
+        inbox(pathway["clinic1"]), inbox(pathway["legal1"])]
+    everything = json.dumps(inboxes)
+    assert case["case_number"] in everything
     for planted in (*SURVIVOR.values(), "fled on foot"):
         assert planted not in everything
 
 
-def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once(people, test_env):
+def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once(people, test_env, system):
     cw1, sup1 = people["cw1"], people["sup1"]
     late, recent, done = (cw1.post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "high"}).json() for _ in range(3))
     publisher = event_publisher(test_env["AMQP_URI"])
@@ -139,7 +148,9 @@ def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once
     assert "more than 24 hours" in escalated["message"] and "cw1" in escalated["message"]
     arrives(cw1, recent, "follow_up_overdue")
     arrives(cw1, done, "follow_up_overdue")
-    time.sleep(2)  # four escalation scans
+    # Two more escalation scans finished (the last began after all three were watched): a second
+    # escalation, or one for the others, would have been made by now.
+    wait_for_timer_runs(system["notifications"], "escalate_overdue_follow_ups", runs=2)
     assert len(notified(sup1, late, "follow_up_overdue")) == 1
     assert notified(sup1, recent, "follow_up_overdue") == []
     assert notified(sup1, done, "follow_up_overdue") == []
@@ -176,7 +187,7 @@ def receiver():
     server.shutdown()
 
 
-def test_a_webhook_that_fails_twice_then_succeeds_gets_one_signed_delivery(people, receiver):
+def test_a_webhook_that_fails_twice_then_succeeds_gets_one_signed_delivery(people, receiver, test_env):
     admin = people["admin"]
     assert people["cw1"].post("/v1/webhooks", {"url": receiver["url"], "events": ["case_reassigned"],
                                                "secret": receiver["secret"]}).status_code == 403
@@ -184,26 +195,31 @@ def test_a_webhook_that_fails_twice_then_succeeds_gets_one_signed_delivery(peopl
     hook = admin.post("/v1/webhooks", {"url": receiver["url"], "events": ["case_reassigned"],
                                        "secret": receiver["secret"]})
     assert hook.status_code == 201 and "secret" not in hook.json()
-    time.sleep(1)  # the webhook reaches the delivery table through the projection
+    wait_until(lambda: webhook_known(test_env, hook.json()["id"]), what="the webhook in the delivery table")
 
     case = people["cw1"].post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "low"}).json()
     wait_until(lambda: people["sup1"].post(f"/v1/cases/{case['id']}/reassign", {"caseworker": "cw2"}
                                            ).status_code == 200, what="the reassignment")
     wait_until(lambda: len(receiver["received"]) >= 3, what="three attempts")
-    time.sleep(1)  # no fourth attempt after the success
-    tries = receiver["received"]
+    # No fourth attempt after the success: a later event's delivery reaches the same endpoint (the
+    # delivery scans ran past the first delivery's next try) and the first has still three tries.
+    wait_until(lambda: people["sup1"].post(f"/v1/cases/{case['id']}/reassign", {"caseworker": "cw1"}
+                                           ).status_code == 200, what="the reassignment back")
+    wait_until(lambda: len({t["delivery"] for t in receiver["received"]}) == 2, what="the later delivery")
+    first = receiver["received"][0]["delivery"]
+    tries = [t for t in receiver["received"] if t["delivery"] == first]
     assert len(tries) == 3 and all(t["signed"] for t in tries)
-    assert len({t["delivery"] for t in tries}) == 1
     assert tries[-1]["body"]["case_number"] == case["case_number"] and tries[-1]["body"]["type"] == "case_reassigned"
     for planted in SURVIVOR.values():
         assert planted not in json.dumps(tries)
 
-    [delivery] = admin.get(f"/v1/webhooks/{hook.json()['id']}/deliveries").json()["items"]
+    [delivery] = [d for d in admin.get(f"/v1/webhooks/{hook.json()['id']}/deliveries").json()["items"]
+                  if d["id"] == first]
     assert delivery["status"] == "delivered"
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
 
 
-def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, smtp):
+def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, smtp, test_env):
     admin, sup2 = people["admin"], people["sup2"]
     for username in ("cw8", "cw9"):
         assert admin.post("/v1/users", {"username": username, "password": "a-long-enough-password",
@@ -213,7 +229,8 @@ def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, sm
     assert cw8.request("PUT", "/v1/users/me/preferences", {"email_notifications": False}
                        ).json()["email_notifications"] is False
     cw9 = people["admin"].login("cw9", "a-long-enough-password")
-    time.sleep(1)  # the sign-ups and the preference reach the notifications service as events
+    wait_until(lambda: directory_people(test_env, "cw8", "cw9") == {"cw8": False, "cw9": True},
+               what="the sign-ups and the preference known to the notifications service")
     case = cw9.post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "low"}).json()
 
     smtp.stop()  # the mail server is away while the notification is made
@@ -221,7 +238,7 @@ def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, sm
         wait_until(lambda: sup2.post(f"/v1/cases/{case['id']}/reassign", {"caseworker": "cw8"}).status_code == 200,
                    what="the reassignment")
         arrives(cw9, case, "case_reassigned")
-        time.sleep(1)  # attempts fail meanwhile, and are retried
+        wait_until(lambda: email_attempts(test_env, "cw9") >= 2, what="attempts failing, and retried")
     finally:
         smtp.start()
 
@@ -232,9 +249,38 @@ def test_email_reaches_those_who_want_it_and_waits_out_an_smtp_outage(people, sm
     for planted in SURVIVOR.values():
         assert planted not in sent.as_string()
     arrives(cw8, case, "case_reassigned")
-    time.sleep(1)
-    assert mail_for("cw8@example.org") == []  # e-mail turned off: the in-app notification only
+    # cw9's e-mail is queued with the notification, in the transaction that would queue cw8's; it
+    # is sent, so one for cw8 would have been queued too, and a second one to cw9 is never due.
+    assert email_attempts(test_env, "cw8") is None  # e-mail turned off: the in-app notification only
+    assert mail_for("cw8@example.org") == []
+    wait_until(lambda: email_status(test_env, "cw9") == {"sent"}, what="cw9's e-mail recorded as sent")
     assert len(mail_for("cw9@example.org")) == 1
+
+
+def webhook_known(env, webhook_id) -> bool:
+    with database(env) as conn:
+        return conn.execute("SELECT 1 FROM notifications.webhooks WHERE webhook_id = %s", (webhook_id,)
+                            ).fetchone() is not None
+
+
+def directory_people(env, *usernames) -> dict[str, bool]:
+    """Whether each person wants e-mail, as the notifications service knows them (if it does)."""
+    with database(env) as conn:
+        return dict(conn.execute("SELECT username, email_on FROM notifications.people WHERE username = ANY(%s)"
+                                 " AND email IS NOT NULL", (list(usernames),)).fetchall())
+
+
+def email_attempts(env, recipient) -> int | None:
+    """Attempts at the recipient's e-mails (None: none queued)."""
+    with database(env) as conn:
+        return conn.execute("SELECT sum(attempts) FROM notifications.email_deliveries WHERE recipient = %s",
+                            (recipient,)).fetchone()[0]
+
+
+def email_status(env, recipient) -> set[str]:
+    with database(env) as conn:
+        return {row[0] for row in conn.execute("SELECT status FROM notifications.email_deliveries"
+                                               " WHERE recipient = %s", (recipient,))}
 
 
 def test_registering_a_webhook_twice_with_one_idempotency_key_adds_one(people):

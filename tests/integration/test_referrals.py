@@ -1,9 +1,8 @@
 """Referrals end to end: consent from the cases service's events, providers who see only theirs."""
 import json
-import time
 import uuid
 
-from tests.support import wait_until
+from tests.support import database, wait_until
 
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
            "given_by": "survivor"}
@@ -20,6 +19,13 @@ def consented_case(cw) -> dict:
                                  "risk_level": "high"}).json()
     assert cw.post(f"/v1/cases/{case['id']}/consent", CONSENT).status_code == 201
     return case
+
+
+def consent_known(env, case) -> tuple[bool, bool] | None:
+    """(services, share_with_providers) as the referrals service last heard them for the case."""
+    with database(env) as conn:
+        return conn.execute("SELECT services, share_with_providers FROM referrals.consent WHERE case_id = %s",
+                            (case["id"],)).fetchone()
 
 
 def made(cw, case, provider, **extra) -> dict:
@@ -73,7 +79,7 @@ def test_a_referral_accepted_and_completed_and_the_caseworker_sees_the_outcome(p
                what="the case file showing the completed referral")
 
 
-def test_decline_withdraw_and_withdrawn_consent(people, pathway):
+def test_decline_withdraw_and_withdrawn_consent(people, pathway, test_env):
     cw1, clinic1 = people["cw1"], pathway["clinic1"]
     case = consented_case(cw1)
     declined = made(cw1, case, pathway["clinic"])
@@ -90,7 +96,9 @@ def test_decline_withdraw_and_withdrawn_consent(people, pathway):
 
     assert refer(cw1, case, pathway["legal"], service_type="medical").status_code == 422
     assert cw1.post(f"/v1/cases/{case['id']}/consent/withdraw").status_code == 200
-    time.sleep(2)  # the withdrawal travels as an event; polling with POSTs would make referrals meanwhile
+    # The withdrawal travels as an event: wait until the referrals service has recorded it (polling
+    # with POSTs would make referrals meanwhile).
+    wait_until(lambda: consent_known(test_env, case) == (False, False), what="the withdrawal known to referrals")
     blocked = refer(cw1, case, pathway["clinic"])
     assert blocked.status_code == 409 and "consent" in blocked.json()["detail"]
 

@@ -3,13 +3,12 @@ sends traffic anywhere but 127.0.0.1 (listed in WEBHOOK_ALLOWED_HOSTS for the te
 address is refused before any connection, and no name here is looked up in DNS."""
 import json
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from tests.support import free_port, wait_until
+from tests.support import database, free_port, wait_for_timer_runs, wait_until
 
 SURVIVOR = {"name": "Rehema Notify-Plant", "phone": "+254722333444"}
 SECRET = "a-webhook-secret-never-shown"
@@ -159,11 +158,12 @@ def test_after_a_webhook_is_deleted_nothing_more_is_delivered_to_it(people, rece
     case = reassign_a_case(people)
     wait_until(lambda: any(c["case_number"] == case["case_number"] for c in kept.calls),
                what="the still-registered webhook to receive the event")
-    time.sleep(1)  # three delivery scans more
+    # The kept webhook's delivery was queued in the transaction that would have queued one for the
+    # deleted webhook, and has been made: a delivery to the deleted one would be in its list now.
     assert gone.calls == [] and deliveries(admin, gone_id) == []
 
 
-def test_deleting_a_webhook_cancels_its_deliveries_not_yet_made(people, receivers, register):
+def test_deleting_a_webhook_cancels_its_deliveries_not_yet_made(people, receivers, register, system, test_env):
     admin, failing = people["admin"], receivers(503)
     webhook_id = register(failing.url)
     wait_until(lambda: webhook_id in listed(admin), what="the webhook in the read model")
@@ -173,5 +173,15 @@ def test_deleting_a_webhook_cancels_its_deliveries_not_yet_made(people, receiver
     assert admin.request("DELETE", f"/v1/webhooks/{webhook_id}").status_code == 204
     wait_until(lambda: deliveries(admin, webhook_id)[0]["status"] == "cancelled", what="the delivery cancelled")
     tried = len(failing.calls)
-    time.sleep(2)  # retries were 0.2, 0.4, 0.8 s apart
+    # Positive markers: the time of the next try, had the delivery not been cancelled, has passed,
+    # and two delivery scans finished after that.
+    with database(test_env) as conn:
+        due = conn.execute("SELECT max(next_attempt_at) FROM notifications.deliveries WHERE webhook_id = %s",
+                           (webhook_id,)).fetchone()[0]
+
+    def past_due() -> bool:
+        with database(test_env) as conn:
+            return conn.execute("SELECT now() > %s", (due,)).fetchone()[0]
+    wait_until(past_due, what="the cancelled delivery's next try to be due")
+    wait_for_timer_runs(system["notifications"], "deliver_webhooks", runs=2)
     assert len(failing.calls) == tried
