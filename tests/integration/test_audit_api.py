@@ -1,5 +1,6 @@
 """Audit and data protection over HTTP, on the running system: history, verification, who may
 read what, erasure, and a survivor's planted name searched for everywhere it must not be."""
+import json
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -112,8 +113,11 @@ def test_erasure_by_the_team_supervisor_leaves_a_verifiable_history_and_no_ident
     assert "CaseErased" in [i["type"] for i in history.json()["items"]]
     assert aud1.get(f"{path}/verify").json()["valid"] is True
     assert cw1.get(f"{path}/referrals").json()["items"][0]["notes"] == "[erased]"
-    provider_view = next(r for r in pathway["clinic1"].get("/v1/referrals").json()["items"] if r["case_id"] == case["id"])
-    assert provider_view["notes"] == "[erased]"
+    # Erasure withdraws the referral: the provider no longer reads its notes at all.
+    provider_view = wait_until(lambda: next((r for r in pathway["clinic1"].get("/v1/referrals").json()["items"]
+                                            if r["case_id"] == case["id"] and r["status"] == "withdrawn"), None),
+                               what="the referral withdrawn on erasure")
+    assert provider_view["notes"] is None and "Nadia" not in json.dumps(provider_view)
     assert post(cw1, f"{path}/closure", {"reason": "survivor_request", "notes": "x"}).status_code == 409
     assert post(sup1, f"{path}/erase", {"reason": "again"}).status_code == 409
 
