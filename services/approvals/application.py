@@ -8,6 +8,7 @@ from prometheus_client import Histogram
 
 from services.approvals import policy as access
 from services.approvals.domain import Approval, ApprovalPolicy, Submissions, approval_needed
+from shared import case_state
 from shared.caller import recorded_by
 from shared.errors import Conflict, Forbidden
 from shared.metrics import gauge
@@ -17,20 +18,6 @@ from shared.store import ServiceStore
 SUBMISSIONS = {"CasePlanSubmitted": "case_plan", "ClosureRequested": "closure"}
 DECISION_EVENTS = {("case_plan", True): "CasePlanApproved", ("case_plan", False): "CasePlanRejected",
                    ("closure", True): "ClosureApproved", ("closure", False): "ClosureRejected"}
-CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
-CASE_TABLES = (
-    # Each case as the cases service announced it: who holds it, closed, erased. Each aspect keeps
-    # the version of the event that set it, so a late or redelivered event never moves it back.
-    "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
-    " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
-    " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
-)
-CASE_CHANGES = {  # event type -> (column, its version column, the value it takes)
-    "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
-    "CaseReassigned": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
-    "CaseClosed": ("closed", "closed_version", lambda payload: True),
-    "CaseReopened": ("closed", "closed_version", lambda payload: False),
-}
 TURNAROUND = Histogram("casetrail_approval_turnaround_seconds", "From request to a supervisor's decision",
                        ["type", "decision"], buckets=(60, 600, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600))
 
@@ -82,7 +69,7 @@ def public_event(event) -> tuple[str, dict] | None:
 
 class ApprovalsStore(ServiceStore):
     name = "approvals"
-    tables = ApprovalQueue.TABLES + CASE_TABLES
+    tables = ApprovalQueue.TABLES + case_state.TABLES
 
     def policy(self) -> dict:
         try:
@@ -190,21 +177,7 @@ class ApprovalsStore(ServiceStore):
     # --- the case, as announced by the cases service ---------------------------------------
 
     def case_changed(self, envelope: dict) -> bool:
-        kind, case_id, version = envelope["event_type"], envelope["aggregate_id"], envelope["aggregate_version"]
-
-        def apply(curs):
-            if kind == "CaseErased":  # for good: no version to compare
-                curs.execute(self.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
-                                      " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
-                return
-            column, version_column, value = CASE_CHANGES[kind]
-            curs.execute(self.sql(
-                f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
-                f" ON CONFLICT (case_id) DO UPDATE SET {column} = EXCLUDED.{column},"
-                f" {version_column} = EXCLUDED.{version_column}"
-                f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
-                (case_id, value(envelope["payload"]), version))
-        return self.process_once("cases", envelope["event_id"], apply)
+        return self.process_once("cases", envelope["event_id"], lambda curs: case_state.record(self, curs, envelope))
 
     def _request(self, case_id: UUID, requested_by: str, requester_role: str | None) -> access.Request:
         with self.datastore.transaction() as curs:

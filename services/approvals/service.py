@@ -2,7 +2,8 @@
 from nameko.rpc import RpcProxy
 
 from services.approvals import schemas
-from services.approvals.application import CASE_EVENTS, SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
+from services.approvals.application import SUBMISSIONS, ApprovalQueue, ApprovalsStore, public_event
+from shared.case_state import CASE_EVENTS
 from shared.caller import read_caller
 from shared.case_texts import CaseTexts
 from shared.consumer import on_event

@@ -7,6 +7,7 @@ from eventsourcing.persistence import IntegrityError
 from services.referrals import policy
 from services.referrals.domain import Provider, Referral
 from services.referrals.policy import OPEN, CaseState
+from shared import case_state
 from shared.caller import recorded_by
 from shared.envelope import REFERRAL_EVENTS
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -14,25 +15,13 @@ from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
 
-CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
-CASE_TABLES = (
-    # Each case as the cases service announced it: who holds it, closed, erased. Each aspect keeps
-    # the version of the event that set it, so a late or redelivered event never moves it back.
-    "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
-    " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
-    " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
+CASE_TABLES = case_state.TABLES + (
     # Each case's referrals, written in the transaction that makes the referral (not by a follower
     # of the log): what a consent withdrawal sweeps, and what a case's referral list reads.
     "CREATE TABLE IF NOT EXISTS {schema}.referral_cases (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
     " created_at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS referral_cases_case ON {schema}.referral_cases (case_id, created_at)",
 )
-CASE_CHANGES = {  # event type -> (column, its version column, the value it takes)
-    "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
-    "CaseReassigned": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
-    "CaseClosed": ("closed", "closed_version", lambda payload: True),
-    "CaseReopened": ("closed", "closed_version", lambda payload: False),
-}
 SYSTEM = {"username": "system", "role": "system"}
 
 
@@ -135,23 +124,9 @@ class ReferralsStore(ServiceStore):
         return new
 
     def case_changed(self, envelope: dict) -> bool:
-        kind, case_id, version = envelope["event_type"], envelope["aggregate_id"], envelope["aggregate_version"]
-
-        def apply(curs):
-            if kind == "CaseErased":  # for good: no version to compare
-                curs.execute(self.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
-                                      " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
-                return
-            column, version_column, value = CASE_CHANGES[kind]
-            curs.execute(self.sql(
-                f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
-                f" ON CONFLICT (case_id) DO UPDATE SET {column} = EXCLUDED.{column},"
-                f" {version_column} = EXCLUDED.{version_column}"
-                f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
-                (case_id, value(envelope["payload"]), version))
-        new = self.process_once("cases", envelope["event_id"], apply)
-        if kind == "CaseErased":
-            self.withdraw_refused(case_id, _actor(envelope))
+        new = self.process_once("cases", envelope["event_id"], lambda curs: case_state.record(self, curs, envelope))
+        if envelope["event_type"] == "CaseErased":
+            self.withdraw_refused(envelope["aggregate_id"], _actor(envelope))
         return new
 
     def case_state(self, case_id: UUID) -> CaseState:

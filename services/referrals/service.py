@@ -2,8 +2,9 @@
 from nameko.rpc import RpcProxy
 
 from services.referrals import schemas
-from services.referrals.application import (CASE_EVENTS, TEXTS, Directory, ReferralsStore, provider_view,
+from services.referrals.application import (TEXTS, Directory, ReferralsStore, provider_view,
                                             public_event, referral_view)
+from shared.case_state import CASE_EVENTS
 from shared.caller import read_caller
 from shared.case_texts import CaseTexts
 from shared.consumer import on_event

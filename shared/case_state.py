@@ -1,0 +1,33 @@
+"""Each case as the cases service announces it (who holds it, closed, erased), kept by the other
+services that decide access on a case's behalf (referrals, approvals) in a `case_state` table of
+their own. Each aspect keeps the version of the event that set it, so a late or redelivered event
+never moves it back; erasure is for good."""
+
+CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
+    " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
+    " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
+)
+_CHANGES = {  # event type -> (column, its version column, the value it takes)
+    "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
+    "CaseReassigned": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
+    "CaseClosed": ("closed", "closed_version", lambda payload: True),
+    "CaseReopened": ("closed", "closed_version", lambda payload: False),
+}
+
+
+def record(store, curs, envelope: dict) -> None:
+    """Applies one of CASE_EVENTS to the store's `case_state` table, in the caller's transaction."""
+    kind, case_id = envelope["event_type"], envelope["aggregate_id"]
+    if kind == "CaseErased":
+        curs.execute(store.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
+                               " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
+        return
+    column, version_column, value = _CHANGES[kind]
+    curs.execute(store.sql(
+        f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
+        f" ON CONFLICT (case_id) DO UPDATE SET {column} = EXCLUDED.{column},"
+        f" {version_column} = EXCLUDED.{version_column}"
+        f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
+        (case_id, value(envelope["payload"]), envelope["aggregate_version"]))
