@@ -61,7 +61,7 @@ class Standing(Protocol):
 def permit(caller: dict, action: str) -> None:
     """Step 1 alone, for what needs no case (registering, listing) and before parsing a request."""
     if caller["role"] not in ROLES[action]:
-        raise Forbidden(f"A {caller['role']} may not {_words(action)}.")
+        raise Forbidden(f"The {caller['role']} role may not {_words(action)}.")
 
 
 def decide(caller: dict, action: str, case: Callable[[], Standing]) -> Standing:
