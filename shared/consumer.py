@@ -10,7 +10,6 @@ acked only once it is handled or set aside: never silently dropped.
 Handlers make their effect idempotent (ServiceStore.process_once, or an inbox row saved with the
 events) and return whether the event was new to them.
 """
-import json
 import logging
 from uuid import UUID
 
@@ -196,9 +195,9 @@ class EventConsumer(Consumer):
         raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
         if body is None:
             try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
+                body = message.payload  # decoded once when it arrived: kombu keeps it
+            except Exception:
+                body = None  # not JSON at all: set aside whole all the same
         envelope = body if isinstance(body, dict) else {}
         # A known type only: it becomes a metric label (a retried message's routing key is its queue's name).
         event_type = envelope.get("event_type") if envelope.get("event_type") in PAYLOADS else "unknown"
