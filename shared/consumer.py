@@ -11,6 +11,7 @@ Handlers make their effect idempotent (ServiceStore.process_once, or an inbox ro
 events) and return whether the event was new to them.
 """
 import logging
+from functools import cached_property
 from uuid import UUID
 
 from kombu import Connection, Queue, binding
@@ -89,9 +90,14 @@ class EventConsumer(Consumer):
                           (("main", self.queue), ("retry", self.retry_queue))}
         super().setup()
 
+    @cached_property
+    def events(self) -> EventSourced:
+        """The service's store dependency (its store exists once that dependency is set up)."""
+        return next(d for d in self.container.dependencies if isinstance(d, EventSourced))
+
     @property
     def store(self):
-        return next(d.store for d in self.container.dependencies if isinstance(d, EventSourced))
+        return self.events.store
 
     @property
     def quarantine(self) -> Quarantine:
