@@ -57,6 +57,13 @@ class ServiceRecorder(PostgresApplicationRecorder):
     or other statements: `store.save(case, statements=[(sql, params)])`.
     A second save with the same inbox or idempotency key fails whole, with IntegrityError."""
 
+    def __init__(self, datastore, *args, **kwargs):
+        # No server-side prepared statements: psycopg's cache of them falls out of step with the server
+        # when a pipelined insert fails (two writers racing for a version), and the next statement then
+        # fails with "prepared statement _pg3_N does not exist". Set before any connection is made.
+        datastore.pool.kwargs["prepare_threshold"] = None
+        super().__init__(datastore, *args, **kwargs)
+
     def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, statements=(), chains=None,
                        **kwargs) -> None:
         if chains:
