@@ -138,6 +138,8 @@ class Decided(Strict):
     requested_by = fields.String(required=True)
     type = fields.String(required=True, validate=validate.OneOf(("case_plan", "closure")))
     case_number = fields.String(required=True)
+    # Whether the decision came with a comment; the comment itself stays in the approvals service.
+    commented = fields.Boolean(load_default=False)
 
 
 class ReferralChanged(Strict):

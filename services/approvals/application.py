@@ -63,7 +63,8 @@ def public_event(event) -> tuple[str, dict] | None:
     if kind in ("ApprovedByPolicy", "ApprovalDecided"):
         approved = kind == "ApprovedByPolicy" or event.approved
         decided_by = "policy" if kind == "ApprovedByPolicy" else event.decided_by
-        return DECISION_EVENTS[(event.about["type"], approved)], {**event.about, "decided_by": decided_by}
+        return DECISION_EVENTS[(event.about["type"], approved)], {**event.about, "decided_by": decided_by,
+                                                                  "commented": bool(getattr(event, "comment", None))}
     return None
 
 

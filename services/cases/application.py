@@ -10,7 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.cases import policy
-from services.cases.domain import STAGES, Case, CaseAccess, Consent
+from services.cases.domain import STAGES, Case, CaseAccess, CaseActivity, Consent, activity_view
 from services.cases.protection import (CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, KeyMissing, SealingMapper,
                                        open_sealed, redacted, seal)
 from shared.caller import recorded_by
@@ -141,7 +141,7 @@ class CasesStore(ServiceStore):
 
     @staticmethod
     def streams_of(case_id: UUID) -> list[UUID]:
-        return [case_id, Consent.id_for(case_id), CaseAccess.id_for(case_id)]
+        return [case_id, Consent.id_for(case_id), CaseAccess.id_for(case_id), CaseActivity.id_for(case_id)]
 
     def clock(self) -> datetime:
         """Now. Tests replace it to travel in time."""
@@ -158,7 +158,8 @@ class CasesStore(ServiceStore):
         self.record_view(caller, case_id, "case")
         return case
 
-    def case_as_of(self, caller: dict, case_id: UUID, moment: datetime) -> tuple[Case, Consent | None]:
+    def case_as_of(self, caller: dict, case_id: UUID, moment: datetime) -> tuple[Case, Consent | None, dict]:
+        """The case file, its consent, and its referrals and approvals, as they were at `moment`."""
         self._readable(caller, case_id, "as_of")
         self.record_view(caller, case_id, "as_of")
         version = self._version_at(case_id, moment)
@@ -166,7 +167,12 @@ class CasesStore(ServiceStore):
             raise NotFound("The case did not exist at that time.")
         consent_version = self._version_at(Consent.id_for(case_id), moment)
         consent = self.repository.get(Consent.id_for(case_id), version=consent_version) if consent_version else None
-        return self.repository.get(case_id, version=version), consent
+        return self.repository.get(case_id, version=version), consent, self.activity_of(case_id, moment)
+
+    def activity_of(self, case_id: UUID, moment: datetime | None = None) -> dict:
+        """Referrals and approvals as the case's activity stream says they were at `moment` (or now)."""
+        events = self.events.get(CaseActivity.id_for(case_id))
+        return activity_view(e for e in events if moment is None or e.timestamp <= moment)
 
     def consent_of(self, case_id: UUID) -> Consent | None:
         try:
@@ -218,19 +224,27 @@ class CasesStore(ServiceStore):
     # --- audit ------------------------------------------------------------------------
 
     def record_view(self, caller: dict, case_id: UUID, view: str) -> None:
-        """Who read the case file, and when. Reads of one case by many people may race: retried."""
-        stream = CaseAccess.id_for(case_id)
+        """Who read the case file, and when."""
+        self._append(CaseAccess.id_for(case_id), CaseAccess.CaseViewed,
+                     dict(by=recorded_by(caller), case_id=case_id, view=view))
+
+    def _append(self, stream: UUID, kind: type, fields: dict, *, along: Callable[[], list] = list,
+                inbox: tuple | None = None, statements=()) -> bool:
+        """Appends one event of `kind` to a stream that many write to (reads of a case, what other
+        services did to it), saving `along()` in the same transaction. Writers that race for the next
+        version are retried apart. With `inbox`, once only: False if that bus event was recorded before."""
         for attempt in range(30):
+            if inbox and self.processed(*inbox):
+                return False
             last = self.recorder.select_events(stream, desc=True, limit=1)
-            viewed = CaseAccess.CaseViewed(
-                originator_id=stream, originator_version=last[0].originator_version + 1 if last else 1,
-                timestamp=CaseAccess.CaseViewed.create_timestamp(), by=recorded_by(caller), case_id=case_id, view=view)
+            appended = kind(originator_id=stream, originator_version=last[0].originator_version + 1 if last else 1,
+                            timestamp=kind.create_timestamp(), **fields)
             try:
-                self.save(viewed)
-                return
+                self.save(*along(), appended, inbox=inbox, statements=statements)
+                return True
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # apart, so the next try finds a free version
-        raise Conflict("The case is being read by many people at once; try again.")
+        raise Conflict("The case is being changed by many at once; try again.")
 
     def history(self, caller: dict, case_id: UUID, after: int = 0, limit: int = 200, record: bool = True) -> dict:
         """Every event on the case in chain order, each with its link's hash and the one before."""
@@ -379,32 +393,57 @@ class CasesStore(ServiceStore):
     # --- reactions --------------------------------------------------------------------
 
     def apply_decision(self, envelope: dict) -> bool:
-        """A supervisor's (or the policy's) decision from the approvals service, applied once."""
-        consumer, event_id = "approval_decisions", envelope["event_id"]
-        if self.processed(consumer, event_id):
-            return False
+        """A supervisor's (or the policy's) decision from the approvals service: recorded in the case's
+        activity and applied to the case, together and once."""
         payload = envelope["payload"]
-        case = self._get(payload["case_id"], Case)
-        by = {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
-        approved = envelope["event_type"] in ("CasePlanApproved", "ClosureApproved")
-        if envelope["event_type"].startswith("CasePlan"):
-            case.decide_plan(payload["submission"], approved, payload["decided_by"], by=by, now=self.clock())
-        else:
-            case.decide_closure(payload["submission"], approved, payload["decided_by"], by=by)
-        return self.save_once(consumer, event_id, case)
+
+        def decided_case() -> list:
+            case = self._get(payload["case_id"], Case)
+            approved = envelope["event_type"] in ("CasePlanApproved", "ClosureApproved")
+            if envelope["event_type"].startswith("CasePlan"):
+                case.decide_plan(payload["submission"], approved, payload["decided_by"], by=_actor(envelope),
+                                 now=self.clock())
+            else:
+                case.decide_closure(payload["submission"], approved, payload["decided_by"], by=_actor(envelope))
+            return [case]
+        return self._record_approval(envelope, "approval_decisions", along=decided_case)
+
+    def approval_requested(self, envelope: dict) -> bool:
+        return self._record_approval(envelope, "approval_requests")
+
+    def _record_approval(self, envelope: dict, consumer: str, along: Callable[[], list] = list) -> bool:
+        payload = envelope["payload"]
+        case_id = self._known_case(payload["case_id"])
+        return self._append(CaseActivity.id_for(case_id), CaseActivity.ApprovalRecorded, dict(
+            by=_actor(envelope), case_id=case_id, event_type=envelope["event_type"],
+            occurred_at=_iso(envelope["occurred_at"]), approval=payload["type"], submission=payload["submission"],
+            requested_by=payload["requested_by"], decided_by=payload.get("decided_by"),
+            commented=bool(payload.get("commented"))), along=along, inbox=(consumer, envelope["event_id"]))
 
     def referral_changed(self, envelope: dict) -> bool:
+        """A referral made, accepted, declined, completed or withdrawn: recorded in the case's activity
+        once, and the case's list of referrals brought up to date. Redelivered or overtaken events never
+        move a referral back: its version orders them."""
         payload = envelope["payload"]
+        case_id = self._known_case(payload["case_id"])
+        upsert = (self.sql(
+            "INSERT INTO {schema}.case_referrals VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id)"
+            " DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version"
+            " WHERE case_referrals.version < EXCLUDED.version"),
+            (payload["referral_id"], case_id, payload["provider_id"], payload["service_type"], payload["status"],
+             envelope["aggregate_version"]))
+        return self._append(CaseActivity.id_for(case_id), CaseActivity.ReferralRecorded, dict(
+            by=_actor(envelope), case_id=case_id, event_type=envelope["event_type"],
+            occurred_at=_iso(envelope["occurred_at"]), referral_id=str(payload["referral_id"]),
+            referral_version=envelope["aggregate_version"], provider_id=str(payload["provider_id"]),
+            service_type=payload["service_type"], status=payload["status"]),
+            inbox=("referrals", envelope["event_id"]), statements=[upsert])
 
-        def record(curs):
-            # Redelivered or overtaken events never move a referral back: the version orders them.
-            curs.execute(self.sql(
-                "INSERT INTO {schema}.case_referrals VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id)"
-                " DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version"
-                " WHERE case_referrals.version < EXCLUDED.version"),
-                (payload["referral_id"], payload["case_id"], payload["provider_id"], payload["service_type"],
-                 payload["status"], envelope["aggregate_version"]))
-        return self.process_once("referrals", envelope["event_id"], record)
+    def _known_case(self, case_id: UUID) -> UUID:
+        """Another service's news of a case this store never held is not recorded (NotFound: set aside)."""
+        if not self.recorder.select_events(case_id, limit=1):
+            raise NotFound("No such case.")
+        return case_id
 
     def referrals_of(self, case_id: UUID) -> list[dict]:
         with self.datastore.transaction() as curs:
@@ -496,6 +535,11 @@ class _Indexed:
         return "The case's stored events are damaged; it can be read and verified, not changed."
 
 
+def _actor(envelope: dict) -> dict:
+    """Who did it, as the announcing service recorded: an event's `by`."""
+    return {**envelope["actor"], "correlation_id": envelope["correlation_id"]}
+
+
 def _moment(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -534,7 +578,7 @@ def _iso(moment) -> str | None:
 
 
 _NOT_DATA = ("originator_id", "originator_version", "timestamp", "by", "request_hash")
-_STREAMS = {"Case": "case", "Consent": "consent", "CaseAccess": "access"}
+_STREAMS = {"Case": "case", "Consent": "consent", "CaseAccess": "access", "CaseActivity": "activity"}
 
 
 def _plain(value):
@@ -558,7 +602,7 @@ def consent_view(consent: Consent | None) -> dict | None:
 
 
 def case_view(case: Case, consent: Consent | None = None, now: datetime | None = None,
-              redact: bool = False, referrals: list[dict] | None = None) -> dict:
+              redact: bool = False, referrals: list[dict] | None = None, approvals: list[dict] | None = None) -> dict:
     """The case file as the contract shows it (GET /v1/cases/{id}). A closed case file never
     carries the consent record; an auditor's view never carries identifying fields."""
     now = now or datetime.now(UTC)
@@ -580,6 +624,7 @@ def case_view(case: Case, consent: Consent | None = None, now: datetime | None =
                                                        for d, r in case.monitoring["ratings"].items()}},
         "conferences": case.conferences,
         "referrals": referrals or [],
+        "approvals": approvals or [],
         "erasure": case.erasure,
         "created_at": _iso(case.created_on), "updated_at": _iso(case.modified_on),
     }

@@ -37,6 +37,7 @@ def computed_risk(ratings: dict[str, str]) -> str:
     return "low"
 _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 _ACCESS_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-access")
+_ACTIVITY_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-activity")
 
 
 class Case(Audited):
@@ -395,6 +396,65 @@ class CaseAccess(Audited):
     class CaseViewed(Audited.Event):
         case_id: UUID
         view: str  # case | as_of | history | audit_export
+
+
+class CaseActivity(Audited):
+    """What other services did to a case (referrals, approval requests and decisions), in the order
+    the cases service learned it: a stream of its own, linked into the case's chain, so the case's
+    whole story is in one chain. Ids, enumerations and usernames only: free text stays sealed where
+    it is kept."""
+
+    @staticmethod
+    def id_for(case_id: UUID) -> UUID:
+        return uuid5(_ACTIVITY_NAMESPACE, str(case_id))
+
+    class ReferralRecorded(Audited.Event):
+        case_id: UUID
+        event_type: str  # ReferralMade | ReferralAccepted | ... as the referrals service announced it
+        occurred_at: str  # when the referrals service recorded it
+        referral_id: str
+        referral_version: int
+        provider_id: str
+        service_type: str
+        status: str
+
+    class ApprovalRecorded(Audited.Event):
+        case_id: UUID
+        event_type: str  # ApprovalRequested | CasePlanApproved | ... as the approvals service announced it
+        occurred_at: str  # when the approvals service recorded it
+        approval: str  # case_plan | closure
+        submission: int
+        requested_by: str
+        decided_by: str | None
+        commented: bool
+
+
+def activity_view(events) -> dict:
+    """Referrals and approvals as a run of CaseActivity events leaves them. A referral's own version
+    orders its changes, so a late, older announcement never moves it back."""
+    referrals, approvals = {}, {}
+    for recorded in events:
+        if isinstance(recorded, CaseActivity.ReferralRecorded):
+            known = referrals.get(recorded.referral_id)
+            if known is None or known["version"] < recorded.referral_version:
+                referrals[recorded.referral_id] = {
+                    "referral_id": recorded.referral_id, "provider_id": recorded.provider_id,
+                    "service_type": recorded.service_type, "status": recorded.status,
+                    "version": recorded.referral_version}
+        elif isinstance(recorded, CaseActivity.ApprovalRecorded):
+            key = (recorded.approval, recorded.submission)
+            status = _APPROVAL_STATUS[recorded.event_type]
+            entry = approvals.setdefault(key, {"type": recorded.approval, "submission": recorded.submission,
+                                               "requested_by": recorded.requested_by, "status": status})
+            if status != "pending":
+                entry.update(status=status, decided_by=recorded.decided_by, commented=recorded.commented)
+    return {"referrals": [{k: v for k, v in r.items() if k != "version"}
+                          for r in sorted(referrals.values(), key=lambda r: r["referral_id"])],
+            "approvals": [approvals[key] for key in sorted(approvals)]}
+
+
+_APPROVAL_STATUS = {"ApprovalRequested": "pending", "CasePlanApproved": "approved", "ClosureApproved": "approved",
+                    "CasePlanRejected": "rejected", "ClosureRejected": "rejected"}
 
 
 class Consent(Audited):

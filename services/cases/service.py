@@ -39,8 +39,8 @@ class CasesService(Observable):
         redact = caller["role"] == "auditor"
         if query and "as_of" in query:
             as_of = load(schemas.AsOfSchema(), query)["as_of"]
-            case, consent = self.store.case_as_of(caller, case_id, as_of)
-            return case_view(case, consent, now=as_of, redact=redact)
+            case, consent, activity = self.store.case_as_of(caller, case_id, as_of)
+            return case_view(case, consent, now=as_of, redact=redact, **activity)
         return self._view(self.store.read_case(caller, case_id), redact=redact)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -133,6 +133,10 @@ class CasesService(Observable):
     def approval_decided(self, body):
         return self.store.apply_decision(read_envelope(body))
 
+    @on_event("ApprovalRequested")
+    def approval_requested(self, body):
+        return self.store.approval_requested(read_envelope(body))
+
     @on_event(*REFERRAL_EVENTS)
     def referral_changed(self, body):
         return self.store.referral_changed(read_envelope(body))
@@ -165,4 +169,4 @@ class CasesService(Observable):
 
     def _view(self, case, redact=False):
         return case_view(case, self.store.consent_of(case.id), now=self.store.clock(), redact=redact,
-                         referrals=self.store.referrals_of(case.id))
+                         referrals=self.store.referrals_of(case.id), approvals=self.store.activity_of(case.id)["approvals"])

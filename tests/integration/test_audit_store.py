@@ -55,7 +55,7 @@ def test_history_links_every_event_and_as_of_matches_it_at_every_sequence(store)
     assert items[4]["data"] == {"case_id": str(case_id), "view": "case"}
     for item in items:
         moment = datetime.fromisoformat(item["occurred_at"].replace("Z", "+00:00"))
-        state, consent = store.case_as_of(CW, case_id, moment)
+        state, consent, _ = store.case_as_of(CW, case_id, moment)
         case_events = [i for i in items if i["stream"] == "case" and i["sequence"] <= item["sequence"]]
         assert state.version == case_events[-1]["stream_version"]
         assert (consent is not None) == (item["sequence"] >= 2)
@@ -123,7 +123,7 @@ def test_erasure_destroys_the_key_and_every_copy_reads_erased_while_the_chain_ho
     assert erased.plan["goals"][0]["action"] == "[erased]" and erased.plan["goals"][0]["responsible"] == "[erased]"
     assert erased.erasure["erased_by"] == "sup1"
     assert next(iter(store.snapshots.get(case_id, desc=True, limit=1))).state["survivor"]["name"] == "[erased]"
-    then, _ = store.case_as_of(AUDITOR, case_id, before)
+    then, _, _ = store.case_as_of(AUDITOR, case_id, before)
     assert then.survivor["name"] == "[erased]" and then.intake_notes == "[erased]"
     items = store.history(CW, case_id)["items"]
     assert items[0]["data"]["survivor"]["name"] == "[erased]"

@@ -98,7 +98,7 @@ def test_as_of_reconstructs_earlier_states(store):
     case_id = open_case(store)
     mid = datetime.now(UTC)
     contact(store, case_id, START)
-    then, consent = store.case_as_of(CW, case_id, mid)
+    then, consent, _ = store.case_as_of(CW, case_id, mid)
     assert then.follow_ups == 0 and consent.services
-    now, _ = store.case_as_of(CW, case_id, datetime.now(UTC))
+    now, _, _ = store.case_as_of(CW, case_id, datetime.now(UTC))
     assert now.follow_ups == 1
