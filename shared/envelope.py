@@ -198,6 +198,25 @@ PAYLOADS: dict[str, Schema] = {
 }
 
 
+# Event type -> the one service that publishes it (its outbox relay, with `source` = that service).
+# The broker lets each service's user publish only its own types (shared/access.py).
+OWNERS: dict[str, str] = {
+    **dict.fromkeys(("CaseRegistered", "ConsentRecorded", "ConsentWithdrawn", "AssessmentRecorded",
+                     "RiskLevelChanged", "CasePlanDrafted", "CasePlanSubmitted", "FollowUpRecorded",
+                     "FollowUpOverdue", "CaseConferenceHeld", "ClosureRequested", "CaseClosed", "CaseReopened",
+                     "CaseReassigned", "CaseErased"), "cases"),
+    **dict.fromkeys(("ApprovalRequested", "CasePlanApproved", "CasePlanRejected", "ClosureApproved",
+                     "ClosureRejected"), "approvals"),
+    **dict.fromkeys(REFERRAL_EVENTS, "referrals"),
+    **dict.fromkeys(("UserRegistered", "UserPreferencesChanged"), "gateway"),
+}
+
+
+def events_of(service: str) -> tuple[str, ...]:
+    """The event types a service publishes (none for a service that only listens)."""
+    return tuple(event_type for event_type, owner in OWNERS.items() if owner == service)
+
+
 def event_id(aggregate_id: UUID, aggregate_version: int) -> UUID:
     """Stable across re-publishes, so consumers can recognise a redelivery."""
     return uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}:{aggregate_version}")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
-from shared.envelope import event_id, make_envelope, read_envelope
+from shared.envelope import OWNERS, PAYLOADS, REFERRAL_EVENTS, event_id, events_of, make_envelope, read_envelope
 
 BY = {"username": "cw1", "role": "caseworker", "correlation_id": "c-1"}
 PAYLOAD = {"case_number": "GBV-2026-000001", "risk_level": "high", "is_child": False,
@@ -46,3 +46,25 @@ def test_event_ids_are_stable_per_aggregate_version():
 def test_a_malformed_envelope_is_refused():
     with pytest.raises(ValidationError):
         read_envelope({"event_type": "CaseRegistered", "payload": {}})
+
+
+def test_every_event_type_has_exactly_one_owning_service():
+    assert set(OWNERS) == set(PAYLOADS)
+    assert set(OWNERS.values()) <= {"cases", "referrals", "approvals", "gateway"}
+    assert events_of("approvals") == ("ApprovalRequested", "CasePlanApproved", "CasePlanRejected",
+                                      "ClosureApproved", "ClosureRejected")
+    assert events_of("notifications") == ()
+
+
+@pytest.mark.parametrize("service, module", [("cases", "services.cases.application"),
+                                             ("referrals", "services.referrals.application"),
+                                             ("approvals", "services.approvals.application"),
+                                             ("gateway", "services.gateway.application")])
+def test_a_service_owns_the_types_its_publication_names(service, module):
+    """Each owned type is named in the owner's publication code (or the constants it uses)."""
+    import importlib
+    import inspect
+    application = importlib.import_module(module)
+    named = inspect.getsource(application.public_event) + repr(vars(application).get("DECISION_EVENTS", ""))
+    named += repr(REFERRAL_EVENTS) if service == "referrals" else ""
+    assert all(f'"{t}"' in named or f"'{t}'" in named for t in events_of(service)), service
