@@ -157,6 +157,7 @@ start_services() {
   mkdir -p "$RUN/pids" "$RUN/log"
   export AMQP_URI=${AMQP_URI:-pyamqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}
   export PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT
+  export AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints}
   export PYTHONWARNINGS="ignore::Warning:nameko.cli.commands,ignore::Warning:nameko.containers"
   for s in $SERVICES; do
     service_running "$s" && continue
@@ -201,7 +202,10 @@ case "${1:-}" in
     shift; secrets; export AMQP_URI=${AMQP_URI:-pyamqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}
     cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m shared.quarantine_cli "$@" ;;
   audit)  # the audit CLI, with the cases service's settings and keys
-    shift; secrets; cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
+    # Reads are recorded as the installation's operator identity (README: Audit), never a name typed here.
+    shift; secrets; cd "$ROOT"
+    export AUDIT_OPERATOR=${AUDIT_OPERATOR:-installation-operator} AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints}
+    PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
   up)
     install_packages; install_venv; start_postgres; start_rabbitmq; start_services; start_prometheus
     secrets
