@@ -87,6 +87,7 @@ def test_env(infrastructure, tmp_path_factory, smtp):
         "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
         "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
