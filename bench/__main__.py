@@ -57,7 +57,8 @@ def setup_environment() -> dict:
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     env = {"POSTGRES_DBNAME": dbname, "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5673/{vhost}",
            "CASES_CIPHER_KEY": AESCipher.create_key(32),
-           "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(), "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(), "OVERDUE_SCAN_SECONDS": "3600",
+           "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+           "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(), "OVERDUE_SCAN_SECONDS": "3600",
            "POSTGRES_POOL_SIZE": "10", "BENCH_DB": dbname, "BENCH_VHOST": vhost}
     os.environ.update(env)
     return env
