@@ -4,12 +4,15 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.cases import policy
+from services.cases.attestation import (AuditKeys, compare_with_checkpoint, keyring, latest_checkpoint,
+                                        make_checkpoint, seal_bundle, write_checkpoint)
 from services.cases.domain import STAGES, Case, CaseAccess, CaseActivity, Consent, activity_view
 from services.cases.protection import (CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, KeyMissing, SealingMapper,
                                        open_sealed, redacted, seal)
@@ -129,6 +132,7 @@ class CasesStore(ServiceStore):
     def __init__(self, settings):
         super().__init__(settings)
         self.keys = self.mapper.keys = CaseKeys(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
+        self.audit_keys = AuditKeys.from_env()  # signs exports and checkpoints; refuses to start without it
 
     def construct_mapper(self):
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
@@ -253,7 +257,7 @@ class CasesStore(ServiceStore):
         prev_hash = links.pop(0)["hash"] if after and links and links[0]["sequence"] == after else GENESIS
         items = []
         for link in links[:limit]:
-            items.append(self._history_item(link, prev_hash, redact=caller["role"] == "auditor"))
+            items.append(self._history_item(link, prev_hash, redact=policy.redacted_for(caller)))
             prev_hash = link["hash"]
         if record:
             self.record_view(caller, case_id, "history")
@@ -283,6 +287,72 @@ class CasesStore(ServiceStore):
     def verify(self, caller: dict, case_id: UUID) -> dict:
         self._readable(caller, case_id, "verify")
         return self.verify_chain(case_id, self.streams_of(case_id))
+
+    def export(self, caller: dict, case_id: UUID) -> dict:
+        """The case's audit bundle: redacted history, state and verification, with the head hash, signed
+        (services/cases/attestation.py). Recorded as a view, by the reader, after it is made."""
+        self._readable(caller, case_id, "export")
+        history, cursor = [], 0
+        while True:
+            page = self.history(caller, case_id, cursor, 200, record=False)
+            history += page["items"]
+            if not page["next_cursor"]:
+                break
+            cursor = int(page["next_cursor"])
+        if not policy.redacted_for(caller):  # a caseworker's export is redacted too: it is meant to travel
+            history = [{**item, "data": redacted(item["data"], IDENTIFYING.get(item["type"], ()))}
+                       if "data" in item else item for item in history]
+        verification = self.verify_chain(case_id, self.streams_of(case_id))
+        try:
+            state = case_view(self._get(case_id, Case), now=self.clock(), redact=True, **self.activity_of(case_id))
+        except Exception as damaged:  # a damaged event: the bundle still carries the history and verdict
+            state = {"unreadable": type(damaged).__name__}
+        bundle = seal_bundle({
+            "case_id": str(case_id), "case_number": state.get("case_number"), "exported_at": _iso(self.clock()),
+            "exported_by": {"username": caller["username"], "role": caller["role"]},
+            "verification": verification, "head_hash": verification["head_hash"], "state": state,
+            "history": history}, self.audit_keys)
+        self.record_view(caller, case_id, "audit_export")
+        return bundle
+
+    def public_keys(self) -> dict:
+        return {"keys": self.audit_keys.public_keys()}
+
+    # --- checkpoints: every chain's head, signed, kept outside the database -----------------
+
+    def chain_heads(self) -> dict[str, tuple[int, str]]:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT chain_id, sequence, hash FROM {schema}.audit_heads"))
+            return {str(row["chain_id"]): (row["sequence"], row["hash"]) for row in curs.fetchall()}
+
+    def hash_at(self, chain_id: str, sequence: int) -> str | None:
+        with self.datastore.transaction() as curs:
+            curs.execute(self.sql("SELECT hash FROM {schema}.audit_chain WHERE chain_id = %s AND sequence = %s"),
+                         (chain_id, sequence))
+            row = curs.fetchone()
+        return row["hash"] if row else None
+
+    def write_checkpoint(self, directory: Path, only_if_changed: bool = False) -> Path | None:
+        """Signs a checkpoint of every chain's head and writes it to `directory` (meant to be write-once
+        storage). With `only_if_changed`, nothing is written when no chain grew since the latest one."""
+        heads = [{"chain_id": c, "sequence": n, "hash": h} for c, (n, h) in self.chain_heads().items()]
+        checkpoint = make_checkpoint(heads, self.audit_keys, self.clock())
+        if only_if_changed:
+            latest = latest_checkpoint(directory, keyring(self.public_keys()))
+            if latest and latest["merkle_root"] == checkpoint["merkle_root"]:
+                return None
+        return write_checkpoint(directory, checkpoint)
+
+    def against_checkpoint(self, directory: Path) -> dict:
+        """Every chain held against the latest checkpoint: which were rewritten, shortened or removed
+        since. CheckpointInvalid if the latest checkpoint itself does not hold."""
+        latest = latest_checkpoint(directory, keyring(self.public_keys()))
+        if latest is None:
+            return {"checkpoint": None, "drifted": {}}
+        drifted = compare_with_checkpoint(latest, self.chain_heads(), self.hash_at)
+        return {"checkpoint": {"created_at": latest["created_at"], "chains": latest["chains"],
+                               "events": latest["events"], "merkle_root": latest["merkle_root"]},
+                "drifted": drifted}
 
     def erase(self, caller, case_id, data, options) -> Case:
         """Crypto-shredding: the CaseErased event and the key's destruction commit together."""
@@ -577,7 +647,7 @@ def _iso(moment) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-_NOT_DATA = ("originator_id", "originator_version", "timestamp", "by", "request_hash")
+_NOT_DATA = ("originator_id", "originator_version", "originator_topic", "timestamp", "by", "request_hash")
 _STREAMS = {"Case": "case", "Consent": "consent", "CaseAccess": "access", "CaseActivity": "activity"}
 
 

@@ -1,27 +1,56 @@
 """casetrail-audit: the audit trail from the command line, for auditors and operators.
 
-    casetrail-audit replay CASE            each event in order, and the case's stage after it
-    casetrail-audit verify CASE | --all    recompute hash chains (exit 1 if any does not hold)
-    casetrail-audit export CASE [-o FILE]  the case's audit bundle, as JSON
+Every read is recorded in the case's history under an identity the command proved, never a name
+given on the command line:
 
-CASE is a case id or a case number. Run where the cases service runs, with its environment
-(`make audit ARGS="verify --all"` does that on a `make up` machine). Output is always redacted:
-identifying fields read "[redacted]". Replays and exports are recorded in the case's history."""
+  As an auditor, from any machine, through the gateway with your own login
+  (password from CASETRAIL_PASSWORD, or asked):
+    casetrail-audit --gateway URL --user NAME replay CASE_ID [--json]
+    casetrail-audit --gateway URL --user NAME verify CASE_ID
+    casetrail-audit --gateway URL --user NAME export CASE_ID [-o FILE]
+    casetrail-audit --gateway URL --user NAME public-key [-o FILE]
+
+  Offline, anywhere, with nothing but the two files:
+    casetrail-audit verify-bundle FILE --keys KEYS_FILE
+
+  As the installation's operator, where the cases service runs, with its environment
+  (`make audit ARGS="verify --all"`); recorded as AUDIT_OPERATOR, role "operator":
+    replay CASE | verify CASE | export CASE | public-key     (CASE: an id or a case number)
+    verify --all [--manifest FILE] [--progress]   every chain, and every chain against the latest
+                                                  checkpoint in AUDIT_CHECKPOINT_DIR
+    checkpoint                                    sign and write a checkpoint now
+
+Output is redacted: identifying fields read "[redacted]".
+
+Exit codes: 0 done, and whatever was verified holds; 1 something verified does not hold (a chain,
+a bundle, a checkpoint); 2 bad usage, or no such case, or a file that cannot be read; 3 the
+database or the gateway cannot be reached; 4 the login or the read was refused."""
 import argparse
 import getpass
-import hashlib
 import json
+import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 import shared  # noqa: F401  (psycopg's eventlet-friendly wait, before psycopg loads)
-from services.cases.application import CasesStore, case_view
-from services.cases.domain import Case
-from shared.settings import Settings
+from services.cases.attestation import CheckpointInvalid, verify_bundle_command
 
 LONG_RUN = 5000  # events: past this, verification shows a progress bar
+DONE, DOES_NOT_HOLD, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
+
+
+class Refused(Exception):
+    """The gateway refused the login or the read (exit 4)."""
+
+
+class Unreachable(Exception):
+    """The database or the gateway cannot be reached (exit 3)."""
 
 
 class Progress:
@@ -44,93 +73,177 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    store = CasesStore(Settings.for_service("cases"))
-    auditor = {"username": args.as_user, "role": "auditor", "team": [], "correlation_id": f"cli-{args.command}"}
-    try:
-        return COMMANDS[args.command](store, auditor, args)
-    except LookupError as missing:
-        print(f"casetrail-audit: {missing.args[0]}", file=sys.stderr)
-        return 2
-    finally:
-        store.close()
+# --- where the audit trail is read from --------------------------------------------------------
 
+class Gateway:
+    """The audit trail through the HTTP API, as a logged-in auditor: the gateway records each read."""
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="casetrail-audit", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    top.add_argument("--as", dest="as_user", default=getpass.getuser(),
-                     help="who is reading, as recorded in the case's history (default: your login)")
-    commands = top.add_subparsers(dest="command", required=True)
-    replay = commands.add_parser("replay", help="a case's history, event by event")
-    replay.add_argument("case")
-    replay.add_argument("--json", action="store_true", help="the history items as JSON lines")
-    verify = commands.add_parser("verify", help="recompute hash chains")
-    target = verify.add_mutually_exclusive_group(required=True)
-    target.add_argument("case", nargs="?")
-    target.add_argument("--all", action="store_true", help="every case in the store")
-    verify.add_argument("--progress", action="store_true", help="show progress even on short runs")
-    export = commands.add_parser("export", help="a case's audit bundle as JSON")
-    export.add_argument("case")
-    export.add_argument("-o", "--output", help="file to write (default: stdout)")
-    return top
+    def __init__(self, base: str, username: str, password: str):
+        self.base = base.rstrip("/")
+        self.token = self._request("POST", "/v1/auth/token", {"username": username, "password": password},
+                                   )["access_token"]
 
+    def history(self, case: str) -> list[dict]:
+        items, cursor = [], None
+        while True:
+            page = self._get(f"/v1/cases/{_case_id(case)}/history", {"cursor": cursor} if cursor else {})
+            items += page["items"]
+            if not (cursor := page["next_cursor"]):
+                return items
 
-def find_case(store: CasesStore, reference: str) -> UUID:
-    try:
-        return UUID(reference)
-    except ValueError:
+    def states(self, case: str) -> dict[int, str]:
+        return {}  # the case's own folding needs the store: shown only where it runs
+
+    def verify(self, case: str) -> dict:
+        return self._get(f"/v1/cases/{_case_id(case)}/verify")
+
+    def export(self, case: str) -> dict:
+        return self._get(f"/v1/cases/{_case_id(case)}/export")
+
+    def public_keys(self) -> dict:
+        return self._get("/v1/audit/public-key")
+
+    def replayed(self, case: str) -> None:
+        pass  # the history pages read were each recorded by the gateway
+
+    def close(self) -> None:
         pass
-    with store.datastore.transaction() as curs:
-        curs.execute(store.sql("SELECT case_id FROM {schema}.case_index WHERE case_number = %s"), (reference,))
-        row = curs.fetchone()
-    if row is None:
-        raise LookupError(f"no case {reference}")
-    return row["case_id"]
+
+    def _get(self, path: str, query: dict | None = None) -> dict:
+        return self._request("GET", path + (f"?{urllib.parse.urlencode(query)}" if query else ""))
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(self.base + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json", "Accept": "application/json",
+                                                  **({"Authorization": f"Bearer {self.token}"}
+                                                     if getattr(self, "token", None) else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as refused:
+            detail = _problem_detail(refused)
+            if refused.code == 404:
+                raise LookupError(detail) from None
+            if refused.code in (401, 403, 429):
+                raise Refused(detail) from None
+            raise Unreachable(f"the gateway answered {refused.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as down:
+            raise Unreachable(f"cannot reach the gateway at {self.base}: {getattr(down, 'reason', down)}") from None
 
 
-def full_history(store: CasesStore, auditor: dict, case_id: UUID) -> list[dict]:
-    items, cursor = [], 0
-    while True:
-        page = store.history(auditor, case_id, cursor, 200, record=False)
-        items += page["items"]
-        if not page["next_cursor"]:
-            return items
-        cursor = int(page["next_cursor"])
+class Installation:
+    """The audit trail in the cases service's own store, read as the installation's operator."""
+
+    def __init__(self):
+        from services.cases.application import CasesStore  # needs the service's environment
+        from shared.settings import Settings
+        operator = os.environ.get("AUDIT_OPERATOR", "").strip()
+        if not operator:
+            raise Refused("set AUDIT_OPERATOR to the installation's operator identity (make audit sets it),"
+                          " or read as an auditor with --gateway URL --user NAME")
+        try:
+            self.store = CasesStore(Settings.for_service("cases"))
+        except Exception as failed:  # noqa: BLE001 - a database that cannot be reached, named below
+            raise Unreachable(f"cannot open the cases store: {type(failed).__name__}: {str(failed)[:200]}") from None
+        self.operator = {"username": operator, "role": "operator", "team": [], "correlation_id": "casetrail-audit"}
+
+    def history(self, case: str) -> list[dict]:
+        items, cursor = [], 0
+        while True:
+            page = self.store.history(self.operator, self.find(case), cursor, 200, record=False)
+            items += page["items"]
+            if not page["next_cursor"]:
+                return items
+            cursor = int(page["next_cursor"])
+
+    def states(self, case: str) -> dict[int, str]:
+        """The case's stage, risk and plan after each of its own events, folded one by one."""
+        aggregate, states = None, {}
+        for event in self.store.events.get(self.find(case)):
+            aggregate = event.mutate(aggregate)
+            states[aggregate.version] = f"{aggregate.stage}, {aggregate.risk_level} risk, plan {aggregate.plan['status']}"
+        return states
+
+    def verify(self, case: str) -> dict:
+        return self.store.verify(self.operator, self.find(case))
+
+    def export(self, case: str) -> dict:
+        return self.store.export(self.operator, self.find(case))
+
+    def public_keys(self) -> dict:
+        return self.store.public_keys()
+
+    def replayed(self, case: str) -> None:
+        self.store.record_view(self.operator, self.find(case), "replay")
+
+    def close(self) -> None:
+        self.store.close()
+
+    def find(self, reference: str) -> UUID:
+        """A case by id or case number."""
+        try:
+            return UUID(reference)
+        except ValueError:
+            pass
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT case_id FROM {schema}.case_index WHERE case_number = %s"),
+                         (reference,))
+            row = curs.fetchone()
+        if row is None:
+            raise LookupError(f"no case {reference}")
+        return row["case_id"]
 
 
-def replay(store: CasesStore, auditor: dict, args) -> int:
-    case_id = find_case(store, args.case)
-    items = full_history(store, auditor, case_id)
-    states = replayed_states(store, case_id)
-    for item in items:
-        if args.json:
+# --- commands -------------------------------------------------------------------------------
+
+def replay(source, args) -> int:
+    items, states = source.history(args.case), source.states(args.case)
+    verdict = source.verify(args.case)
+    source.replayed(args.case)
+    if args.json:
+        for item in items:
             print(json.dumps(item))
-            continue
-        after = states.get(item["stream_version"]) if item.get("stream") == "case" else None
-        summary = f"  -> {after}" if after else ""
-        actor = item.get("actor") or {}
-        print(f"{item['sequence']:>6}  {item.get('occurred_at', '?'):<27}  {actor.get('username', '?'):<16} "
-              f"{item['type'] or '[missing or damaged]'}{summary}")
-    store.record_view(auditor, case_id, "replay")
-    return 0
+        print(json.dumps({"verdict": verdict}))
+        return DONE if verdict["valid"] else DOES_NOT_HOLD
+    for item in items:
+        print(_replay_line(item, states))
+    print(_verdict_line(verdict))
+    return DONE if verdict["valid"] else DOES_NOT_HOLD
 
 
-def replayed_states(store: CasesStore, case_id: UUID) -> dict[int, str]:
-    """The case's stage, risk and plan after each of its own events, folded one by one."""
-    case, states = None, {}
-    for event in store.events.get(case_id):
-        case = event.mutate(case)
-        states[case.version] = f"{case.stage}, {case.risk_level} risk, plan {case.plan['status']}"
-    return states
+def _replay_line(item: dict, states: dict[int, str]) -> str:
+    actor = item.get("actor") or {}
+    head = (f"{item['sequence']:>6}  {item.get('occurred_at', '?'):<27}  "
+            f"{actor.get('username', '?')} ({actor.get('role', '?')})")
+    if item.get("type") is None:
+        return f"{head}  [missing or damaged event]"
+    data = dict(item.get("data") or {})
+    note = ""
+    if "commented" in data:
+        note = "  comment: " + ("yes (kept sealed by the approvals service)" if data.pop("commented") else "none")
+    after = states.get(item.get("stream_version")) if item.get("stream") == "case" else None
+    return (f"{head}  {item['type']}  {json.dumps(data, sort_keys=True, ensure_ascii=False)}{note}"
+            + (f"  -> {after}" if after else ""))
 
 
-def verify(store: CasesStore, auditor: dict, args) -> int:
+def _verdict_line(verdict: dict) -> str:
+    if verdict["valid"]:
+        return f"verdict: the chain holds: {verdict['events']} events, head {verdict['head_hash']}"
+    return (f"verdict: the chain does NOT hold from sequence {verdict.get('first_bad_sequence')}"
+            f" ({verdict['events']} links)")
+
+
+def verify(source, args) -> int:
     if not args.all:
-        verdict = store.verify(auditor, find_case(store, args.case))
+        if args.manifest:
+            raise ValueError("--manifest goes with --all")
+        verdict = source.verify(args.case)
         print(json.dumps(verdict))
-        return 0 if verdict["valid"] else 1
+        return DONE if verdict["valid"] else DOES_NOT_HOLD
+    if not isinstance(source, Installation):
+        raise ValueError("verify --all runs where the cases service runs (make audit ARGS=\"verify --all\")")
+    store = source.store
     with store.datastore.transaction() as curs:
         curs.execute(store.sql("SELECT count(*) AS n FROM {schema}.audit_chain"))
         total = curs.fetchone()["n"]
@@ -139,40 +252,141 @@ def verify(store: CasesStore, auditor: dict, args) -> int:
     result = store.verify_all(progress)
     progress.close()
     seconds = time.monotonic() - started
-    result["seconds"] = round(seconds, 3)
-    result["events_per_second"] = round(result["events"] / seconds) if seconds else None
+    result.update(seconds=round(seconds, 3), events_per_second=round(result["events"] / seconds) if seconds else None)
+    result.update(against_checkpoint(store))
+    if args.manifest:
+        write_manifest(Path(args.manifest), store.chain_heads())
+        result["manifest"] = args.manifest
     print(json.dumps(result))
-    return 0 if not result["invalid"] and not result["unchained_events"] else 1
+    holds = not result["invalid"] and not result["unchained_events"] and not result["drifted"]
+    return DONE if holds and not result.get("checkpoint_invalid") else DOES_NOT_HOLD
 
 
-def export(store: CasesStore, auditor: dict, args) -> int:
-    bundle = audit_bundle(store, auditor, find_case(store, args.case))
-    text = json.dumps(bundle, indent=2)
-    if args.output:
-        with open(args.output, "w") as out:
-            out.write(text + "\n")
+def against_checkpoint(store) -> dict:
+    directory = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
+    if not directory or not Path(directory).is_dir():
+        return {"checkpoint": None, "drifted": {},
+                "checkpoint_note": "no AUDIT_CHECKPOINT_DIR with checkpoints: rewrites of whole chains go unseen"}
+    try:
+        return store.against_checkpoint(Path(directory))
+    except CheckpointInvalid as tampered:
+        return {"checkpoint": None, "drifted": {}, "checkpoint_invalid": str(tampered)}
+
+
+def write_manifest(path: Path, heads: dict[str, tuple[int, str]]) -> None:
+    """Every chain's head hash, to keep elsewhere and compare later (unsigned: `checkpoint` signs)."""
+    manifest = {"created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "heads": [{"chain_id": c, "sequence": n, "hash": h} for c, (n, h) in sorted(heads.items())]}
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def export(source, args) -> int:
+    _write(json.dumps(source.export(args.case), indent=2, ensure_ascii=False), args.output)
+    return DONE
+
+
+def public_key(source, args) -> int:
+    _write(json.dumps(source.public_keys(), indent=2), args.output)
+    return DONE
+
+
+def checkpoint(source, args) -> int:
+    if not isinstance(source, Installation):
+        raise ValueError("checkpoint runs where the cases service runs (make audit ARGS=checkpoint)")
+    directory = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
+    if not directory:
+        raise ValueError("set AUDIT_CHECKPOINT_DIR: where checkpoints are kept, outside the database")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    print(source.store.write_checkpoint(Path(directory)))
+    return DONE
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text + "\n")
     else:
         print(text)
-    return 0
 
 
-def audit_bundle(store: CasesStore, auditor: dict, case_id: UUID) -> dict:
-    """Everything an auditor needs about one case, redacted, with a hash over the bundle."""
-    history = full_history(store, auditor, case_id)
-    verification = store.verify(auditor, case_id)
+COMMANDS = {"replay": replay, "verify": verify, "export": export, "public-key": public_key,
+            "checkpoint": checkpoint}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="casetrail-audit", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--gateway", default=os.environ.get("CASETRAIL_GATEWAY"),
+                     help="read through the gateway as an auditor (default: $CASETRAIL_GATEWAY)")
+    top.add_argument("--user", default=os.environ.get("CASETRAIL_USER"),
+                     help="your login at the gateway (default: $CASETRAIL_USER)")
+    commands = top.add_subparsers(dest="command", required=True)
+    replay_ = commands.add_parser("replay", help="a case's history, event by event, and the verdict")
+    replay_.add_argument("case")
+    replay_.add_argument("--json", action="store_true", help="the history items as JSON lines, then the verdict")
+    verify_ = commands.add_parser("verify", help="recompute hash chains")
+    target = verify_.add_mutually_exclusive_group(required=True)
+    target.add_argument("case", nargs="?")
+    target.add_argument("--all", action="store_true", help="every case in the store, and the latest checkpoint")
+    verify_.add_argument("--progress", action="store_true", help="show progress even on short runs")
+    verify_.add_argument("--manifest", help="with --all: write every chain's head hash to this file")
+    export_ = commands.add_parser("export", help="a case's signed audit bundle")
+    export_.add_argument("case")
+    export_.add_argument("-o", "--output", help="file to write (default: stdout)")
+    keys = commands.add_parser("public-key", help="the keys that verify bundles and checkpoints")
+    keys.add_argument("-o", "--output", help="file to write (default: stdout)")
+    commands.add_parser("checkpoint", help="sign every chain's head now, into AUDIT_CHECKPOINT_DIR")
+    bundle = commands.add_parser("verify-bundle", help="check a bundle offline; names what was changed")
+    bundle.add_argument("file")
+    bundle.add_argument("--keys", required=True, help="the public keys (saved from public-key)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "verify-bundle":
+        return verify_bundle_command(args.file, args.keys, sys.stdout)
+    source = None
     try:
-        state = case_view(store.get_one(case_id, Case, "No such case."), redact=True)
-    except Exception as damaged:  # a damaged event: the bundle still carries the history and verdict
-        state = {"unreadable": str(damaged)[:200]}
-    bundle = {"case_id": str(case_id), "case_number": state.get("case_number"),
-              "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "exported_by": auditor["username"],
-              "verification": verification, "state": state, "history": history}
-    bundle["bundle_sha256"] = hashlib.sha256(json.dumps(bundle, sort_keys=True).encode()).hexdigest()
-    store.record_view(auditor, case_id, "audit_export")
-    return bundle
+        source = open_source(args)
+        return COMMANDS[args.command](source, args)
+    except (LookupError, ValueError) as wrong:
+        return _fail(wrong, USAGE)
+    except Refused as refused:
+        return _fail(refused, REFUSED)
+    except Unreachable as down:
+        return _fail(down, UNREACHABLE)
+    finally:
+        if source is not None:
+            source.close()
 
 
-COMMANDS = {"replay": replay, "verify": verify, "export": export}
+def open_source(args):
+    if not args.gateway:
+        return Installation()
+    if not args.user:
+        raise ValueError("--user NAME (or CASETRAIL_USER) goes with --gateway")
+    password = os.environ.get("CASETRAIL_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
+    return Gateway(args.gateway, args.user, password)
+
+
+def _fail(error: Exception, code: int) -> int:
+    print(f"casetrail-audit: {error.args[0] if error.args else error}", file=sys.stderr)
+    return code
+
+
+def _case_id(case: str) -> str:
+    try:
+        return str(UUID(case))
+    except ValueError:
+        raise ValueError("through the gateway, name the case by its id (a UUID)") from None
+
+
+def _problem_detail(error: urllib.error.HTTPError) -> str:
+    try:
+        return json.load(error).get("detail") or error.reason
+    except (ValueError, AttributeError, OSError):
+        return str(error.reason)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,10 +18,14 @@ from typing import Protocol
 from shared.errors import Forbidden, InvalidTransition, NotFound
 
 CASE_ROLES = ("caseworker", "supervisor")
-READERS = (*CASE_ROLES, "auditor")
+# "operator": the installation's operator identity, which only the audit command line on the
+# cases service's host acts as (never a caller over RPC: the caller schema refuses the role).
+READERS = (*CASE_ROLES, "auditor", "operator")
+# Who sees identifying fields as "[redacted]".
+REDACTED_ROLES = ("auditor", "operator")
 
 # What reads a case file without changing it; an auditor may do these on any case.
-READS = ("read", "as_of", "history", "verify")
+READS = ("read", "as_of", "history", "verify", "export")
 # What changes a case (or its consent, or makes a referral from it); each is a command the case's
 # state may refuse.
 COMMANDS = ("record_consent", "withdraw_consent", "assess", "draft_plan", "submit_plan", "record_follow_up",
@@ -48,6 +52,8 @@ REACH: dict[tuple[str, str], Callable[[str], bool]] = {
     ("auditor", "own"): lambda action: action in READS,
     ("auditor", "team"): lambda action: action in READS,
     ("auditor", "other"): lambda action: action in READS,
+    **{("operator", relation): lambda action: action in ("history", "verify", "export")
+       for relation in ("own", "team", "other")},
 }
 
 
@@ -96,6 +102,10 @@ def team_of(caller: dict) -> list[str]:
     return []
 
 
+def redacted_for(caller: dict) -> bool:
+    return caller["role"] in REDACTED_ROLES
+
+
 def caseworkers_seen(caller: dict) -> list[str]:
     """Whose cases the caller's case list shows (the list's own form of REACH for "read")."""
     permit(caller, "list_cases")
@@ -104,5 +114,5 @@ def caseworkers_seen(caller: dict) -> list[str]:
 
 def _words(action: str) -> str:
     return {"read": "read case files", "as_of": "read case files", "history": "read case histories",
-            "verify": "verify case histories", "referrals": "see a case's referrals",
+            "verify": "verify case histories", "export": "export case histories", "referrals": "see a case's referrals",
             "refer": "make referrals"}.get(action, action.replace("_", " "))

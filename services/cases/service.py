@@ -1,10 +1,15 @@
 """Entrypoints of the cases service: parse, call, return. Errors cross RPC by name."""
+import logging
+from pathlib import Path
+
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
+from prometheus_client import Counter
 
 from services.cases import schemas
 from services.cases.application import DECISIONS, CaseIndex, CasesStore, case_view, consent_view, public_event
-from services.cases.policy import permit
+from services.cases.attestation import CheckpointInvalid
+from services.cases.policy import permit, redacted_for
 from shared.caller import read_caller
 from shared.consumer import on_event
 from shared.envelope import REFERRAL_EVENTS, read_envelope
@@ -15,7 +20,14 @@ from shared.rpc import rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
 
+log = logging.getLogger(__name__)
+CHECKPOINTS = Counter("casetrail_audit_checkpoints_total", "Timed audit checkpoints, by outcome"
+                      " (written, unchanged: no chain grew; invalid: the latest checkpoint does not hold; failed)",
+                      ["outcome"])
 OVERDUE_SCAN_SECONDS = float(env("OVERDUE_SCAN_SECONDS", "60"))
+# Every chain's head, signed, written outside the database (meant for write-once storage). Unset: none.
+CHECKPOINT_DIR = env("AUDIT_CHECKPOINT_DIR", "")
+CHECKPOINT_SECONDS = float(env("AUDIT_CHECKPOINT_SECONDS", "3600"))
 # Asked before a submission; shorter than the gateway's own wait.
 APPROVALS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
@@ -36,7 +48,7 @@ class CasesService(Observable):
     def get_case(self, caller, case_id, query=None):
         caller = read_caller(caller)
         case_id = parse_id(case_id, "case")
-        redact = caller["role"] == "auditor"
+        redact = redacted_for(caller)
         if query and "as_of" in query:
             as_of = load(schemas.AsOfSchema(), query)["as_of"]
             case, consent, activity = self.store.case_as_of(caller, case_id, as_of)
@@ -62,6 +74,15 @@ class CasesService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def verify_case(self, caller, case_id):
         return self.store.verify(read_caller(caller), parse_id(case_id, "case"))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def export_case(self, caller, case_id):
+        return self.store.export(read_caller(caller), parse_id(case_id, "case"))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def audit_public_keys(self, caller):
+        read_caller(caller)
+        return self.store.public_keys()
 
     @rpc(expected_exceptions=EXPECTED)
     def erase_case(self, caller, case_id, data, options):
@@ -145,6 +166,21 @@ class CasesService(Observable):
     def flag_overdue_follow_ups(self):
         while self.store.flag_overdue_follow_ups() > 0:
             pass
+
+    @timer(interval=CHECKPOINT_SECONDS)
+    def write_checkpoint(self):
+        if not CHECKPOINT_DIR:
+            return
+        try:
+            Path(CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+            written = self.store.write_checkpoint(Path(CHECKPOINT_DIR), only_if_changed=True)
+            CHECKPOINTS.labels("written" if written else "unchanged").inc()
+        except CheckpointInvalid as tampered:  # the anchor itself was altered: the finding, loudly
+            CHECKPOINTS.labels("invalid").inc()
+            log.error("audit checkpoint: %s", tampered)
+        except OSError as failed:
+            CHECKPOINTS.labels("failed").inc()
+            log.error("audit checkpoint could not be written to %s: %s", CHECKPOINT_DIR, failed.strerror or failed)
 
     def _approvable(self, caller, case_id, command):
         """A submission nobody could approve is refused (409) before it is made. Who approves is the

@@ -222,6 +222,18 @@ OPENAPI = {
             "parameters": [CASE_ID],
             "responses": {"200": {"description": "The verdict", "content": _json(_ref("Verification"))},
                           **_problems(401, 403, 404, 503)}}},
+        "/v1/cases/{id}/export": {"get": {
+            "summary": "The case's audit bundle: redacted history, state, verification and head hash, in canonical "
+                       "JSON (RFC 8785), signed with Ed25519; recorded as a view by the reader (auditor: any case; "
+                       "caseworker, supervisor: in scope). Check it offline with `casetrail-audit verify-bundle`",
+            "parameters": [CASE_ID],
+            "responses": {"200": {"description": "The signed bundle", "content": _json(_ref("AuditBundle"))},
+                          **_problems(401, 403, 404, 503)}}},
+        "/v1/audit/public-key": {"get": {
+            "summary": "The Ed25519 public keys that verify audit bundles and checkpoints: the current key first, "
+                       "then retired ones (bundles name the key that signed them by key_id)",
+            "responses": {"200": {"description": "The keys", "content": _json(_ref("AuditKeys"))},
+                          **_problems(401, 503)}}},
         "/v1/cases/{id}/erase": _case_command(
             "Erase the survivor's identifying data (supervisor of the case's team): the case key is destroyed; "
             "identifying fields read \"[erased]\" everywhere, the history remains and verifies", 200, "Erasure"),
@@ -252,6 +264,28 @@ OPENAPI = {
                 "data": {"type": "object"}, "hash": {"type": "string"}, "prev_hash": {"type": "string"},
                 "missing": {"type": "boolean", "description": "the stored event this link names is gone"},
                 "unreadable": {"type": "boolean", "description": "the stored event no longer decrypts"}}},
+            "AuditBundle": {"type": "object", "required": [
+                "format", "case_id", "exported_at", "exported_by", "verification", "head_hash", "state", "history",
+                "digests", "signature"], "properties": {
+                "format": {"type": "string", "const": "casetrail-audit-bundle/1"},
+                "case_id": {"type": "string", "format": "uuid"}, "case_number": {"type": ["string", "null"]},
+                "exported_at": {"type": "string", "format": "date-time"},
+                "exported_by": {"type": "object", "properties": {"username": {"type": "string"},
+                                                                 "role": {"type": "string"}}},
+                "verification": _ref("Verification"), "head_hash": {"type": ["string", "null"]},
+                "state": {"type": "object"}, "history": {"type": "array", "items": _ref("HistoryItem")},
+                "digests": {"type": "object", "additionalProperties": {"type": ["string", "null"]},
+                            "description": "sha256 of each part's canonical JSON: state, verification, history[i]..."},
+                "signature": _ref("AuditSignature")}},
+            "AuditSignature": {"type": "object", "required": ["algorithm", "key_id", "value"], "properties": {
+                "algorithm": {"type": "string", "const": "Ed25519"}, "key_id": {"type": "string"},
+                "value": {"type": "string", "description": "base64 signature over the canonical JSON of the "
+                                                           "bundle without its signature"}}},
+            "AuditKeys": {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": {
+                "type": "object", "required": ["key_id", "algorithm", "public_key", "public_key_pem", "current"],
+                "properties": {"key_id": {"type": "string"}, "algorithm": {"type": "string", "const": "Ed25519"},
+                               "public_key": {"type": "string", "description": "base64 raw 32-byte key"},
+                               "public_key_pem": {"type": "string"}, "current": {"type": "boolean"}}}}}},
             "Verification": {"type": "object", "required": ["valid", "events", "head_hash"], "properties": {
                 "valid": {"type": "boolean"}, "events": {"type": "integer"}, "head_hash": {"type": ["string", "null"]},
                 "first_bad_sequence": {"type": "integer"}}},

@@ -1,6 +1,7 @@
 """The gateway: the only door for web and mobile clients (../shared/api.md)."""
 import logging
 
+import rfc8785
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
@@ -133,6 +134,16 @@ class GatewayService(Observable):
     @route("GET", "/v1/cases/<string:case_id>/verify")
     def verify_case(self, request, caller, case_id):
         return respond(200, call(self.cases.verify_case, caller, case_id, timeout=RPC_TIMEOUT))
+
+    @route("GET", "/v1/cases/<string:case_id>/export")
+    def export_case(self, request, caller, case_id):
+        bundle = call(self.cases.export_case, caller, case_id, timeout=RPC_TIMEOUT)
+        # Canonical JSON (RFC 8785) as sent: what was signed, byte for byte, for tools that check it so.
+        return Response(rfc8785.dumps(bundle), status=200, content_type="application/json")
+
+    @route("GET", "/v1/audit/public-key")
+    def audit_public_key(self, request, caller):
+        return respond(200, call(self.cases.audit_public_keys, caller, timeout=RPC_TIMEOUT))
 
     @route("POST", "/v1/cases/<string:case_id>/erase")
     def erase_case(self, request, caller, case_id):
