@@ -69,8 +69,7 @@ class NotificationsService(Observable):
 
     @timer(interval=WEBHOOK_SCAN_SECONDS)
     def deliver_webhooks(self):
-        while webhooks.deliver_due(self.store):
-            pass
+        webhooks.deliver_due(self.store)
 
     @timer(interval=WEBHOOK_SCAN_SECONDS)
     def send_email(self):

@@ -1,14 +1,18 @@
 """Webhook deliveries: signed, retried with exponential backoff, given up after a bounded number
-of tries, every attempt recorded. Delivery runs apart from event consumption, so an endpoint that
-is down delays its own deliveries and nothing else. Each attempt checks the URL again
-(destinations.py) and connects only to the addresses it checked; redirects are never followed."""
+of tries, every attempt recorded. Delivery runs apart from event consumption, and each webhook's
+deliveries in a green thread of their own, so an endpoint that is down (refusing, or holding a
+request until the timeout) delays its own deliveries and nothing else. Each attempt checks the URL
+again (destinations.py) and connects only to the addresses it checked; redirects are never followed."""
 import hashlib
 import hmac
 import json
+import logging
 import ssl
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPException
 from uuid import NAMESPACE_URL, uuid5
+
+import eventlet
 
 from services.notifications.destinations import Refused, Unresolved, allowed_hosts, checked_target, connection_to
 from shared.settings import env
@@ -29,6 +33,9 @@ _DELIVERY = uuid5(NAMESPACE_URL, "https://casetrail.example/webhook-deliveries")
 MAX_ATTEMPTS = int(env("WEBHOOK_MAX_ATTEMPTS", "8"))
 FIRST_DELAY = float(env("WEBHOOK_RETRY_DELAY", "5"))
 TIMEOUT = float(env("WEBHOOK_TIMEOUT_SECONDS", "5"))
+log = logging.getLogger(__name__)
+# Webhooks whose deliveries a green thread of this process is making: one at a time per endpoint.
+_UNDER_WAY: set = set()
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -46,23 +53,46 @@ def queue_deliveries(store, curs, event_id, kind: str, body: dict) -> None:
 
 
 def deliver_due(store) -> int:
-    """Makes one attempt at each delivery that is due; returns how many it tried. A delivery is
-    claimed with a lease first, so no transaction stays open while an endpoint answers slowly."""
+    """Starts a green thread for each webhook with a delivery due and none under way here; returns
+    how many it started. The timer never waits on an endpoint, so a slow one holds only its own."""
+    with store.transaction() as curs:
+        curs.execute(store.sql("SELECT DISTINCT webhook_id FROM {schema}.deliveries"
+                               " WHERE status = 'pending' AND next_attempt_at <= now()"
+                               " AND webhook_id IN (SELECT webhook_id FROM {schema}.webhooks)"))
+        started = {row["webhook_id"] for row in curs.fetchall()} - _UNDER_WAY
+    for webhook_id in started:
+        _UNDER_WAY.add(webhook_id)
+        eventlet.spawn_n(_deliver_to, store, webhook_id)
+    return len(started)
+
+
+def _deliver_to(store, webhook_id) -> None:
+    """One attempt at each of the webhook's due deliveries, one after another, until none is due."""
+    try:
+        while (delivery := _claim(store, webhook_id)) is not None:
+            webhook = store.repository.get(webhook_id)
+            if webhook.deleted:  # deleted after this delivery was claimed, or before the read model knew
+                cancel_deliveries(store, webhook_id)
+                return
+            _record(store, delivery, *_attempt(webhook, delivery))
+    except Exception as error:  # the lease runs out and the delivery is claimed again
+        log.warning("webhook %s: a delivery could not be made (%s)", webhook_id, type(error).__name__)
+    finally:
+        _UNDER_WAY.discard(webhook_id)
+
+
+def _claim(store, webhook_id) -> dict | None:
+    """The webhook's next due delivery, leased first, so no transaction stays open while an endpoint
+    answers slowly and no other instance tries it meanwhile."""
     with store.transaction() as curs:
         curs.execute(store.sql("SELECT delivery_id, webhook_id, body, attempts FROM {schema}.deliveries"
-                               " WHERE status = 'pending' AND next_attempt_at <= now()"
-                               " AND webhook_id IN (SELECT webhook_id FROM {schema}.webhooks)"
-                               " ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED"))
-        due = curs.fetchall()
-        curs.execute(store.sql("UPDATE {schema}.deliveries SET next_attempt_at = now() + %s * interval '1 second'"
-                               " WHERE delivery_id = ANY(%s)"), (TIMEOUT * 3, [d["delivery_id"] for d in due]))
-    for delivery in due:
-        webhook = store.repository.get(delivery["webhook_id"])
-        if webhook.deleted:  # deleted after this delivery was claimed, or before the read model knew
-            cancel_deliveries(store, delivery["webhook_id"])
-            continue
-        _record(store, delivery, *_attempt(webhook, delivery))
-    return len(due)
+                               " WHERE webhook_id = %s AND status = 'pending' AND next_attempt_at <= now()"
+                               " ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"), (webhook_id,))
+        delivery = curs.fetchone()
+        if delivery is not None:
+            curs.execute(store.sql("UPDATE {schema}.deliveries SET next_attempt_at = now() + %s * interval"
+                                   " '1 second' WHERE delivery_id = %s"), (TIMEOUT * 3, delivery["delivery_id"]))
+    return delivery
 
 
 def cancel_deliveries(store, webhook_id, curs=None) -> None:
