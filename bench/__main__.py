@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import system  # noqa: E402
 from services.cases.application import CaseIndex, CasesStore  # noqa: E402
+from shared import identity  # noqa: E402
+from shared.identity import CallerKeys  # noqa: E402
 from shared.outbox import Projector  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support import STACK, ServiceProcess, case_in_implementation, rabbitmqctl, service_env  # noqa: E402
@@ -59,7 +61,8 @@ def setup_environment() -> dict:
            "CASES_CIPHER_KEY": AESCipher.create_key(32),
            "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
            "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(), "OVERDUE_SCAN_SECONDS": "3600",
-           "POSTGRES_POOL_SIZE": "10", "BENCH_DB": dbname, "BENCH_VHOST": vhost}
+           "POSTGRES_POOL_SIZE": "10", "BENCH_DB": dbname, "BENCH_VHOST": vhost,
+           **identity.generate(("cases", "referrals", "approvals", "notifications", "gateway"))}
     os.environ.update(env)
     return env
 
@@ -86,13 +89,15 @@ def bare_saves(store: CasesStore, case_ids: list, calls: int) -> float:
 
 def rpc_commands(amqp_uri: str, case_ids: list, calls: int, clients: int) -> float:
     per_client = calls // clients
+    gateway = CallerKeys.from_env("gateway")  # the bench calls as the gateway does, signing each call
 
     def client(n: int) -> None:
         # One proxy per greenthread: a shared ClusterRpcProxy fails under concurrency.
         with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}) as rpc:
             for i in range(per_client):
                 case_id = str(case_ids[(n + i * clients) % len(case_ids)])
-                rpc.cases.record_follow_up(CW, case_id, follow_up(datetime.now(UTC)), {})
+                caller = gateway.sign(CW, "cases", "record_follow_up")
+                rpc.cases.record_follow_up(caller, case_id, follow_up(datetime.now(UTC)), {})
 
     pool = eventlet.GreenPool(clients)
     started = time.perf_counter()

@@ -19,6 +19,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.cases.application import CaseIndex, CasesStore
 from services.cases.domain import CaseAccess
 from shared.envelope import event_id
+from shared.identity import CallerKeys
 from shared.outbox import Projector
 from shared.secrets import generate
 from tests.support import PASSWORD, Api, ServiceProcess, case_in_implementation, create_people, service_env
@@ -136,7 +137,7 @@ def run_system(env: dict, full: dict, bare_saves, first: bool) -> dict:
                   "commands_per_second": round(len(latencies) / elapsed, 1),
                   "failures": sum(c.failures for c in clients), **percentiles(latencies)}
         result["bare_saves_per_second"] = round(bare_saves(), 1)
-        result["rpc_round_trip"] = rpc_round_trip(full["AMQP_URI"])
+        result["rpc_round_trip"] = rpc_round_trip(full)
         result["throughput_ratio_to_bare_saves"] = round(result["commands_per_second"] / result["bare_saves_per_second"], 2)
         result["propagation"] = propagation(full["POSTGRES_DBNAME"], registered)
         result["memory_mib"] = {name: rss_mib(process) for name, process in processes.items()}
@@ -146,13 +147,14 @@ def run_system(env: dict, full: dict, bare_saves, first: bool) -> dict:
             process.stop()
 
 
-def rpc_round_trip(amqp_uri: str, calls: int = 500) -> dict:
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
-        cluster.cases.ping()
+def rpc_round_trip(env: dict, calls: int = 500) -> dict:
+    gateway = CallerKeys.from_env("gateway", env)  # calls as the gateway does, each signed
+    with ClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}) as cluster:
+        cluster.cases.ping(gateway.sign(CW, "cases", "ping"))
         samples = []
         for _ in range(calls):
             started = time.perf_counter()
-            cluster.cases.ping()
+            cluster.cases.ping(gateway.sign(CW, "cases", "ping"))
             samples.append(time.perf_counter() - started)
     return {"calls_per_second": round(calls / sum(samples), 1), **percentiles(samples)}
 

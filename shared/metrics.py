@@ -149,8 +149,9 @@ class Observable:
     metrics = WorkerMetrics()
 
     @rpc
-    def ping(self):
-        """The cheapest RPC round trip: what benchmarks compare commands with."""
+    def ping(self, caller):
+        """The cheapest RPC round trip (the caller proved, as on every call): what benchmarks compare
+        commands with."""
         return "pong"
 
     @http("GET", "/health")

@@ -1,20 +1,59 @@
-"""nameko's RPC entrypoint, made to outlive a broker outage. nameko stops the whole service when
-a worker cannot send its reply; here the failure is logged instead. The caller has given up by
-then (the gateway answered 503); the request, never acknowledged, goes back to its queue and
-expires there, since every call is sent with an expiration."""
+"""nameko's RPC, with callers proved (shared/identity.py) and made to outlive a broker outage.
+
+`@rpc(callers=...)` on a service method: its first argument is the caller's signed identity, which
+the entrypoint verifies before the method runs and hands it as the caller dict; `callers` names the
+services whose signature the method accepts (the gateway alone unless said otherwise).
+`SignedRpcProxy("cases")` is the other end: `self.cases.get_case(caller, ...)` signs `caller` as
+this service, for that one call.
+
+nameko stops the whole service when a worker cannot send its reply; here the failure is logged
+instead. The caller has given up by then (the gateway answered 503); the request, never
+acknowledged, goes back to its queue and expires there, since every call is sent with an expiration."""
 import logging
 
 import amqp.exceptions
 import kombu.exceptions
-from nameko.rpc import Rpc
+from nameko.rpc import Rpc, RpcProxy
+
+from shared.identity import CallerCheck, CallerKeys
 
 log = logging.getLogger(__name__)
 
 # What a lost or refused connection to RabbitMQ raises.
 BROKER_DOWN = (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError)
 
+_CHECKS: dict[str, CallerCheck] = {}  # one per service in a process
+_KEYS: dict[str, CallerKeys] = {}
 
-class ResilientRpc(Rpc):
+
+def caller_keys(service: str) -> CallerKeys:
+    if service not in _KEYS:
+        _KEYS[service] = CallerKeys.from_env(service)
+    return _KEYS[service]
+
+
+class ProvedRpc(Rpc):
+    def __init__(self, callers: tuple[str, ...] = ("gateway",), **kwargs):
+        self.callers = callers
+        super().__init__(**kwargs)
+
+    def setup(self) -> None:
+        service = self.container.service_name
+        if service not in _CHECKS:
+            _CHECKS[service] = CallerCheck(caller_keys(service))
+        self.check = _CHECKS[service]
+        super().setup()
+
+    def handle_message(self, body, message):
+        """Verifies the caller before the worker starts; a refusal (raised here) is the reply."""
+        args, kwargs = list(body.get("args") or ()), dict(body.get("kwargs") or {})
+        self.check_signature(args, kwargs)
+        if args:
+            args[0] = self.check.verify(args[0], self.method_name, self.callers)
+        else:
+            kwargs["caller"] = self.check.verify(kwargs.get("caller"), self.method_name, self.callers)
+        return super().handle_message({**body, "args": args, "kwargs": kwargs}, message)
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
@@ -23,4 +62,25 @@ class ResilientRpc(Rpc):
             return result, exc_info
 
 
-rpc = ResilientRpc.decorator
+rpc = ProvedRpc.decorator
+
+
+class SignedRpcProxy(RpcProxy):
+    """An RpcProxy whose calls carry the caller (their first argument) signed as this service."""
+
+    def get_dependency(self, worker_ctx):
+        return _Signing(super().get_dependency(worker_ctx), self.target_service,
+                        caller_keys(self.container.service_name))
+
+
+class _Signing:
+    def __init__(self, proxy, target: str, keys: CallerKeys):
+        self._proxy, self._target, self._keys = proxy, target, keys
+
+    def __getattr__(self, method: str):
+        remote = getattr(self._proxy, method)
+
+        def call(caller, *args, **kwargs):
+            return remote(self._keys.sign(caller, self._target, method), *args, **kwargs)
+        call.service_name, call.method_name = self._target, method
+        return call

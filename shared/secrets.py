@@ -7,7 +7,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.cryptography import AESCipher
+
+from shared import identity
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
@@ -17,13 +20,24 @@ def generate() -> dict[str, str]:
     # Wraps the per-case keys that seal survivor identifying fields.
     values["CASES_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
     values["JWT_SECRET"] = secrets.token_urlsafe(48)
+    # Signs audit bundles and checkpoints; `python -m services.cases.attestation rotate-key` replaces it.
+    values["AUDIT_SIGNING_KEY"] = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
     values["ADMIN_PASSWORD"] = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    # Each service's key for signing who its RPC callers are, and their public halves (shared/identity.py).
+    values.update(identity.generate(SERVICES))
     return values
 
 
 def missing_from(path: Path) -> dict[str, str]:
     present = {line.split("=", 1)[0] for line in path.read_text().splitlines() if "=" in line} if path.exists() else set()
-    return {key: value for key, value in generate().items() if key not in present}
+    fresh = generate()
+    missing = {key: value for key, value in fresh.items() if key not in present}
+    if any(key in missing for key in _CALLER_KEYS):  # a set that only works whole: given whole (later lines win)
+        missing.update({key: fresh[key] for key in _CALLER_KEYS})
+    return missing
+
+
+_CALLER_KEYS = (*(f"{s.upper()}_CALLER_KEY" for s in SERVICES), "CALLER_PUBLIC_KEYS")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     **{action: CASE_ROLES for action in COMMANDS},
     "reassign": ("supervisor",),
     "erase": ("supervisor",),
+    # Free text about a case that another service keeps (referral notes, approval comments), sealed
+    # or opened on someone's behalf: by those who hold the case, or a provider it was referred to.
+    "texts": (*CASE_ROLES, "provider"),
 }
 
 # 2. Which cases each role reaches, by the caller's relation to the case's caseworker:
@@ -83,6 +86,17 @@ def decide(caller: dict, action: str, case: Callable[[], Standing]) -> Standing:
     if action in COMMANDS and (why := found.refusal(action)):
         raise InvalidTransition(why)
     return found
+
+
+def permit_texts(caller: dict, case: Standing, referred_to_caller: bool) -> None:
+    """Whether text about the case may be sealed or opened for the caller (NotFound if not): the
+    caseworkers and supervisors it reaches, or a provider's focal point the case was referred to."""
+    if caller["role"] == "provider":
+        permit(caller, "texts")
+        if not referred_to_caller:
+            raise NotFound("No such case.")
+        return
+    decide(caller, "texts", lambda: case)
 
 
 def relation_to(caller: dict, caseworker: str) -> str:

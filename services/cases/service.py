@@ -2,7 +2,6 @@
 import logging
 from pathlib import Path
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -16,11 +15,13 @@ from shared.envelope import REFERRAL_EVENTS, read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
-from shared.rpc import rpc
+from shared.rpc import SignedRpcProxy, rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
 
 log = logging.getLogger(__name__)
+# The services that keep free text about a case sealed with its key (shared/case_texts.py).
+TEXT_KEEPERS = ("referrals", "approvals")
 CHECKPOINTS = Counter("casetrail_audit_checkpoints_total", "Timed audit checkpoints, by outcome"
                       " (written, unchanged: no chain grew; invalid: the latest checkpoint does not hold; failed)",
                       ["outcome"])
@@ -35,7 +36,7 @@ APPROVALS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 class CasesService(Observable):
     name = "cases"
     store: CasesStore = EventSourced(CasesStore, publication=public_event, projections=(CaseIndex(),))
-    approvals = RpcProxy("approvals", expiration=APPROVALS_TIMEOUT)
+    approvals = SignedRpcProxy("approvals", expiration=APPROVALS_TIMEOUT)
 
     @rpc(expected_exceptions=EXPECTED)
     def register_case(self, caller, data, idempotency_key=None):
@@ -141,14 +142,18 @@ class CasesService(Observable):
         self._command("give_feedback", caller, case_id, data, options, schemas.FeedbackSchema)
         return {"recorded": True}
 
-    @rpc(expected_exceptions=EXPECTED)
-    def seal_texts(self, case_id, texts):
-        """For the other services' free text about a case: they keep only what this returns."""
-        return self.store.seal_texts(parse_id(case_id, "case"), load(schemas.TextsSchema(), {"texts": texts})["texts"])
+    @rpc(expected_exceptions=EXPECTED, callers=TEXT_KEEPERS)
+    def seal_texts(self, caller, case_id, texts):
+        """For the other services' free text about a case: they keep only what this returns. Sealed only
+        for a caller who may write about the case under this service's policy."""
+        return self.store.seal_texts(read_caller(caller), parse_id(case_id, "case"),
+                                     load(schemas.TextsSchema(), {"texts": texts})["texts"])
 
-    @rpc(expected_exceptions=EXPECTED)
-    def open_texts(self, pairs):
-        return self.store.open_texts(load(schemas.SealedTextsSchema(), {"pairs": pairs})["pairs"])
+    @rpc(expected_exceptions=EXPECTED, callers=TEXT_KEEPERS)
+    def open_texts(self, caller, pairs):
+        """Opened only for a caller who may read each case under this service's policy."""
+        return self.store.open_texts(read_caller(caller),
+                                     load(schemas.SealedTextsSchema(), {"pairs": pairs})["pairs"])
 
     @on_event(*DECISIONS)
     def approval_decided(self, body):

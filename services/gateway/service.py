@@ -3,7 +3,6 @@ import logging
 
 import rfc8785
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized, public_event
@@ -16,6 +15,7 @@ from services.gateway.schemas import (ApprovalQuerySchema, CaseListQuerySchema, 
 from shared.errors import Forbidden
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.rpc import SignedRpcProxy
 from shared.settings import env
 from shared.validation import clean, load
 
@@ -56,10 +56,10 @@ def user_view(user) -> dict:
 class GatewayService(Observable):
     name = "gateway"
     identity: IdentityStore = Identity(IdentityStore, publication=public_event)
-    cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
-    approvals = RpcProxy("approvals", expiration=RPC_TIMEOUT)
-    referrals = RpcProxy("referrals", expiration=RPC_TIMEOUT)
-    notifications = RpcProxy("notifications", expiration=RPC_TIMEOUT)
+    cases = SignedRpcProxy("cases", expiration=RPC_TIMEOUT)
+    approvals = SignedRpcProxy("approvals", expiration=RPC_TIMEOUT)
+    referrals = SignedRpcProxy("referrals", expiration=RPC_TIMEOUT)
+    notifications = SignedRpcProxy("notifications", expiration=RPC_TIMEOUT)
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 

@@ -1,6 +1,4 @@
 """Entrypoints of the referrals service: parse, call, return."""
-from nameko.rpc import RpcProxy
-
 from services.referrals import schemas
 from services.referrals.application import (TEXTS, Directory, ReferralsStore, provider_view,
                                             public_event, referral_view)
@@ -12,7 +10,7 @@ from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
-from shared.rpc import rpc
+from shared.rpc import SignedRpcProxy, rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
 
@@ -25,7 +23,7 @@ TEXTS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 class ReferralsService(Observable):
     name = "referrals"
     store: ReferralsStore = EventSourced(ReferralsStore, publication=public_event, projections=(Directory(),))
-    cases = RpcProxy("cases", expiration=TEXTS_TIMEOUT)
+    cases = SignedRpcProxy("cases", expiration=TEXTS_TIMEOUT)
 
     @rpc(expected_exceptions=EXPECTED)
     def register_provider(self, caller, data, idempotency_key=None):
@@ -44,7 +42,7 @@ class ReferralsService(Observable):
         """`hint`: the gateway had the cases service find the case in the caller's scope."""
         caller = read_caller(caller)
         referral = self.store.make_referral(caller, parse_id(case_id, "case"), case_number,
-                                            load(schemas.ReferralSchema(), data), idempotency_key, self._texts(),
+                                            load(schemas.ReferralSchema(), data), idempotency_key, self._texts(caller),
                                             hint=hint is True)
         return self._views(caller, [referral], hint=hint is True)[0]
 
@@ -63,7 +61,7 @@ class ReferralsService(Observable):
     def act_as_provider(self, caller, referral_id, action, data):
         caller = read_caller(caller)
         data = load(PROVIDER_ACTIONS[action](), data or {})
-        referral = self.store.act_as_provider(caller, parse_id(referral_id, "referral"), action, data, self._texts())
+        referral = self.store.act_as_provider(caller, parse_id(referral_id, "referral"), action, data, self._texts(caller))
         return self._views(caller, [referral])[0]
 
     @rpc(expected_exceptions=EXPECTED)
@@ -74,16 +72,16 @@ class ReferralsService(Observable):
     def withdraw(self, caller, referral_id, data, hint=False):
         caller = read_caller(caller)
         referral = self.store.withdraw(caller, parse_id(referral_id, "referral"),
-                                       load(schemas.ReasonSchema(), data)["reason"], self._texts(), hint=hint is True)
+                                       load(schemas.ReasonSchema(), data)["reason"], self._texts(caller), hint=hint is True)
         return self._views(caller, [referral], hint=hint is True)[0]
 
-    def _texts(self) -> CaseTexts:
-        return CaseTexts(self.cases, TEXTS_TIMEOUT)
+    def _texts(self, caller: dict) -> CaseTexts:
+        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller)
 
     def _views(self, caller, referrals, hint=False) -> list[dict]:
         visible = self.store.notes_visible(caller, referrals, hint=hint)
         views = [referral_view(r, notes) for r, notes in zip(referrals, visible)]
-        self._texts().open_in(views, TEXTS)
+        self._texts(caller).open_in(views, TEXTS)
         return views
 
     @on_event("ConsentRecorded", "ConsentWithdrawn")

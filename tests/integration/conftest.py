@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from shared import identity
 from shared.settings import Settings
 from tests.support import STACK, Api, ServiceProcess, create_people, free_port, rabbitmqctl, service_env, wait_until
 
@@ -88,6 +89,7 @@ def test_env(infrastructure, tmp_path_factory, smtp):
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
         "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+        **identity.generate(SERVICES),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -5,7 +5,7 @@ command's own finer rules may still refuse), 403 (the role may never), 404 (outs
 nothing said about the case), 409 (in scope, but the case's state refuses it)."""
 import pytest
 
-from services.cases.policy import COMMANDS, READS, ROLES, caseworkers_seen, decide, permit
+from services.cases.policy import COMMANDS, READS, ROLES, caseworkers_seen, decide, permit, permit_texts
 from shared.errors import Forbidden, InvalidTransition, NotFound
 from tests.unit.test_case_rules import CW, NOW, SUP, in_implementation, registered
 
@@ -27,9 +27,12 @@ READ = "                ok     404     404      ok       404       ok      403  
 REFERRALS = "           ok     404     404      ok       404       403     403      403"
 OPEN_COMMAND = "        ok     404     404      ok       404       403     403      403"
 REFUSED_COMMAND = "     409    404     404      409      404       403     403      403"
+# Another service's text about the case; a provider is let through by the referral (permit_texts), not scope.
+TEXTS = "               ok     404     404      ok       404       403     404      403"
 EXPECTED = {
     **{action: {"open": READ, "closed": READ, "erased": READ} for action in READS},
     "referrals": {"open": REFERRALS, "closed": REFERRALS, "erased": REFERRALS},
+    "texts": {"open": TEXTS, "closed": TEXTS, "erased": TEXTS},
     **{action: {"open": OPEN_COMMAND, "closed": REFUSED_COMMAND, "erased": REFUSED_COMMAND}
        for action in ("record_consent", "assess", "draft_plan", "submit_plan", "record_follow_up",
                       "hold_conference", "request_closure", "refer")},
@@ -80,7 +83,7 @@ def answer(caller: dict, action: str, case) -> str:
 
 
 def test_the_table_names_every_action_of_the_policy():
-    assert set(EXPECTED) == set(READS) | set(COMMANDS) | {"referrals"}
+    assert set(EXPECTED) == set(READS) | set(COMMANDS) | {"referrals", "texts"}
     assert set(EXPECTED) | {"register_case", "list_cases"} == set(ROLES)
 
 
@@ -121,3 +124,20 @@ def test_registering_and_listing_are_for_caseworkers_and_supervisors():
             caseworkers_seen(CALLERS[who])
     assert caseworkers_seen(CALLERS["cw_team"]) == ["cw2"]  # a colleague's cases are not in one's list
     assert caseworkers_seen(CALLERS["sup_team"]) == ["sup1", "cw1", "cw2"]
+
+
+def test_a_provider_reaches_a_cases_text_only_through_a_referral_to_it():
+    provider = CALLERS["provider"]
+    permit_texts(provider, registered(), referred_to_caller=True)
+    with pytest.raises(NotFound):
+        permit_texts(provider, registered(), referred_to_caller=False)
+    permit_texts(CALLERS["cw_own"], registered(), referred_to_caller=False)
+    with pytest.raises(NotFound):
+        permit_texts(CALLERS["cw_other"], registered(), referred_to_caller=True)
+
+
+@pytest.mark.parametrize("action", [*READS, "texts", *COMMANDS])
+def test_the_installation_operator_only_reads_histories_verifies_and_exports(action):
+    operator = {"username": "installation-operator", "role": "operator"}
+    expected = "ok" if action in ("history", "verify", "export") else ("404" if action in READS else "403")
+    assert answer(operator, action, registered()) == expected
