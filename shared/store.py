@@ -230,8 +230,14 @@ class ServiceStore(Application):
     def verify_chain(self, chain_id: UUID, streams: list[UUID]) -> dict:
         """Recomputes the chain over the stored events of `streams`. Any changed, removed, reordered
         or unlinked event makes it invalid, naming the first sequence that does not hold."""
-        links = self.chain(chain_id)
         with self.datastore.transaction() as curs:
+            # One snapshot: an event written meanwhile must not look like a link cut off or slipped in.
+            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            curs.execute(self.sql(
+                "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
+                " WHERE c.chain_id = %s ORDER BY c.sequence"), (chain_id,))
+            links = curs.fetchall()
             curs.execute(self.sql("SELECT sequence, hash FROM {schema}.audit_heads WHERE chain_id = %s"), (chain_id,))
             head = curs.fetchone()
             curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"

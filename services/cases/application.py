@@ -292,6 +292,7 @@ class CasesStore(ServiceStore):
         """The case's audit bundle: redacted history, state and verification, with the head hash, signed
         (services/cases/attestation.py). Recorded as a view, by the reader, after it is made."""
         self._readable(caller, case_id, "export")
+        verification = self.verify_chain(case_id, self.streams_of(case_id))
         history, cursor = [], 0
         while True:
             page = self.history(caller, case_id, cursor, 200, record=False)
@@ -302,7 +303,8 @@ class CasesStore(ServiceStore):
         if not policy.redacted_for(caller):  # a caseworker's export is redacted too: it is meant to travel
             history = [{**item, "data": redacted(item["data"], IDENTIFYING.get(item["type"], ()))}
                        if "data" in item else item for item in history]
-        verification = self.verify_chain(case_id, self.streams_of(case_id))
+        if verification["valid"]:  # what was written since the verification is the next export's
+            history = [item for item in history if item["sequence"] <= verification["events"]]
         try:
             state = case_view(self._get(case_id, Case), now=self.clock(), redact=True, **self.activity_of(case_id))
         except Exception as damaged:  # a damaged event: the bundle still carries the history and verdict

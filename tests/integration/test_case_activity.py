@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.cases.application import CaseIndex
+from services.cases.attestation import check_bundle, keyring
 from shared.envelope import make_envelope, read_envelope
 from shared.errors import NotFound
 from shared.outbox import Projector
@@ -136,3 +137,23 @@ def test_racing_news_and_reads_all_land_in_one_valid_chain(store):
     assert len(activity(store, case_id)) == 8
     assert len(store.activity_of(case_id)["referrals"]) == 8
     assert store.verify(AUDITOR, case_id)["valid"] is True
+
+
+def test_exports_and_verdicts_made_while_the_case_is_busy_hold(store):
+    case_id = case_in_implementation(store, CW)
+    reading = threading.Event()
+
+    def read():
+        while not reading.is_set():
+            store.read_case(CW, case_id)
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(10):
+            bundle = store.export(AUDITOR, case_id)
+            assert check_bundle(bundle, keyring(store.public_keys())) == []
+            assert bundle["verification"]["valid"] is True
+            assert store.verify(AUDITOR, case_id)["valid"] is True
+    finally:
+        reading.set()
+        reader.join()
