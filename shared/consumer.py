@@ -20,8 +20,9 @@ from nameko.amqp.publish import get_connection, get_producer
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Consumer
 
-from shared.bus import EXCHANGE
-from shared.envelope import PAYLOADS
+from shared.bus import EXCHANGE, SIGNATURE_HEADER
+from shared.envelope import OWNERS, PAYLOADS
+from shared.identity import EVENTS_REFUSED, CallerKeys, event_refusal, keys_of
 from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
 from shared.outbox import EventSourced
 from shared.quarantine import QUARANTINE_HEADER, Arrival, Quarantine, describe, is_outage
@@ -105,9 +106,37 @@ class EventConsumer(Consumer):
         return Quarantine.of(self.store)
 
     def handle_message(self, body, message):
+        if self._refused(body, message):
+            return
         if _retried_entry(message) is None and self._held(body, message):
             return
         super().handle_message(body, message)
+
+    def _refused(self, body, message) -> bool:
+        """An event is believed only from the service that owns its type, signed by it (every delivery:
+        first arrival, retry, release from quarantine). Any other is set aside, counted, never handled."""
+        arrival = self._arrival(body, message)
+        envelope = body if isinstance(body, dict) else {}
+        event_type = envelope.get("event_type")
+        why = event_refusal(self.keys, arrival.body, arrival.signature, envelope.get("source"),
+                            OWNERS.get(event_type) if isinstance(event_type, str) else None)
+        if why is None:
+            return False
+        EVENTS_REFUSED.labels(self.container.service_name, self.method_name, why).inc()
+        log.error("%s: refused a %s event: %s", self.method_name, arrival.event_type, why)
+        with self.store.transaction() as curs:
+            entry_id = _retried_entry(message)
+            entry = self.quarantine.entry(curs, entry_id) if entry_id else None
+            if entry is not None:
+                self.quarantine.failed_again(curs, entry, f"refused: {why}")
+            else:
+                self.quarantine.set_aside(curs, self.queue.name, arrival, attempts=0, error=f"refused: {why}")
+        self.queue_consumer.ack_message(message)
+        return True
+
+    @cached_property
+    def keys(self) -> CallerKeys:
+        return keys_of(self.container.service_name)
 
     def _held(self, body, message) -> bool:
         """Sets the event aside if an earlier event of its aggregate is in quarantine: it waits there."""
@@ -163,7 +192,8 @@ class EventConsumer(Consumer):
             entry = quarantine.entry(curs, entry_id)
             quarantine.resolve(curs, entry_id)
             for held in quarantine.release_held(curs, self.queue.name, entry.aggregate_id if entry else None):
-                self._send(held.body, self.queue.name, held.content_type, {QUARANTINE_HEADER: held.id})
+                self._send(held.body, self.queue.name, held.content_type,
+                           {QUARANTINE_HEADER: held.id, SIGNATURE_HEADER: held.signature})
 
     def _after_failure(self, message, exc_info) -> str:
         """Waits out an outage; retries any other failure, then sets the event aside."""
@@ -207,8 +237,10 @@ class EventConsumer(Consumer):
         envelope = body if isinstance(body, dict) else {}
         # A known type only: it becomes a metric label (a retried message's routing key is its queue's name).
         event_type = envelope.get("event_type") if envelope.get("event_type") in PAYLOADS else "unknown"
+        signature = (message.headers or {}).get(SIGNATURE_HEADER)
         return Arrival(aggregate_id=_uuid(envelope.get("aggregate_id")), event_id=_uuid(envelope.get("event_id")),
-                       event_type=event_type, body=raw, content_type=message.content_type)
+                       event_type=event_type, body=raw, content_type=message.content_type,
+                       signature=signature if isinstance(signature, str) and len(signature) < 200 else None)
 
     def _send(self, body, queue_name: str, content_type, headers: dict, delay: float | None = None) -> None:
         with get_producer(self.amqp_uri) as producer:

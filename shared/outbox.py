@@ -18,6 +18,7 @@ from nameko.extensions import DependencyProvider
 
 from shared.bus import event_publisher, publish_event
 from shared.envelope import make_envelope
+from shared.identity import keys_of, sign_event
 from eventsourcing.persistence import StoredEvent
 
 from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, PUBLISH_DURATION, StoreGauges
@@ -151,6 +152,7 @@ class Relay(Follower):
         super().__init__(store, "outbox", batch_size, max_attempts)
         self.publication, self.publisher = publication, publisher
         self.source = store.settings.service
+        self.keys = keys_of(self.source)  # signs what it publishes: consumers believe only the owner
 
     def handle_all(self, curs, notifications) -> bool:
         # Publishing is not undone by a rollback: one at a time, so a failure publishes nothing twice
@@ -171,7 +173,7 @@ class Relay(Follower):
                                  aggregate_version=event.originator_version,
                                  occurred_at=event.timestamp, by=event.by, payload=payload)
         started = time.perf_counter()
-        publish_event(self.publisher, envelope)
+        publish_event(self.publisher, envelope, lambda body: sign_event(self.keys, body))
         PUBLISH_DURATION.labels(self.source).observe(time.perf_counter() - started)
         EVENTS_PUBLISHED.labels(self.source, event_type).inc()
 

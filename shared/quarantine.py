@@ -33,6 +33,9 @@ TABLES = (
     " resolved_at timestamptz)",
     "CREATE INDEX IF NOT EXISTS quarantine_open ON {schema}.quarantine (follower, aggregate_id)"
     " WHERE status <> 'resolved'",
+    # A bus event's signature by its source (shared/identity.py): kept so that a retry is checked as the
+    # first arrival was.
+    "ALTER TABLE {schema}.quarantine ADD COLUMN IF NOT EXISTS signature text",
 )
 
 # Failures that say nothing about the event: the database or the broker is away. They are waited
@@ -79,6 +82,7 @@ class Entry:
     attempts: int
     error: str
     blocked_by: int | None
+    signature: str | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> "Entry":
@@ -96,6 +100,7 @@ class Arrival:
     notification_id: int | None = None
     originator_version: int | None = None
     content_type: str | None = None
+    signature: str | None = None
 
 
 class Quarantine:
@@ -132,10 +137,11 @@ class Quarantine:
         status = Status.HELD if blocked_by is not None else Status.QUARANTINED
         curs.execute(self.sql(
             "INSERT INTO {schema}.quarantine (follower, aggregate_id, event_id, event_type, notification_id,"
-            " originator_version, body, content_type, status, attempts, error, blocked_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"),
+            " originator_version, body, content_type, status, attempts, error, blocked_by, signature)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"),
             (follower, arrival.aggregate_id, arrival.event_id, arrival.event_type, arrival.notification_id,
-             arrival.originator_version, arrival.body, arrival.content_type, status, attempts, error, blocked_by))
+             arrival.originator_version, arrival.body, arrival.content_type, status, attempts, error, blocked_by,
+             arrival.signature))
         EVENTS_QUARANTINED.labels(self.service, follower, status).inc()
         return curs.fetchone()["id"]
 

@@ -19,6 +19,7 @@ import psycopg
 from kombu import Connection
 from psycopg.rows import dict_row
 
+from shared.bus import SIGNATURE_HEADER
 from shared.quarantine import QUARANTINE_HEADER, Entry, Quarantine, Status
 from shared.settings import env
 
@@ -102,7 +103,8 @@ def resend(entry: Entry) -> None:
     """Back to its consumer's queue, marked with the entry it retries."""
     with Connection(env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5673/")) as conn:
         conn.Producer().publish(entry.body, exchange="", routing_key=entry.follower, delivery_mode=2,
-                                headers={QUARANTINE_HEADER: entry.id}, retry=True,
+                                headers={QUARANTINE_HEADER: entry.id, SIGNATURE_HEADER: entry.signature},
+                                retry=True,
                                 content_type=entry.content_type or "application/json", content_encoding="utf-8")
 
 

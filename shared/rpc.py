@@ -15,7 +15,7 @@ import amqp.exceptions
 import kombu.exceptions
 from nameko.rpc import Rpc, RpcProxy
 
-from shared.identity import CallerCheck, CallerKeys
+from shared.identity import CallerCheck, CallerKeys, keys_of
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,6 @@ log = logging.getLogger(__name__)
 BROKER_DOWN = (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError)
 
 _CHECKS: dict[str, CallerCheck] = {}  # one per service in a process
-_KEYS: dict[str, CallerKeys] = {}
-
-
-def caller_keys(service: str) -> CallerKeys:
-    if service not in _KEYS:
-        _KEYS[service] = CallerKeys.from_env(service)
-    return _KEYS[service]
 
 
 class ProvedRpc(Rpc):
@@ -40,7 +33,7 @@ class ProvedRpc(Rpc):
     def setup(self) -> None:
         service = self.container.service_name
         if service not in _CHECKS:
-            _CHECKS[service] = CallerCheck(caller_keys(service))
+            _CHECKS[service] = CallerCheck(keys_of(service))
         self.check = _CHECKS[service]
         super().setup()
 
@@ -70,7 +63,7 @@ class SignedRpcProxy(RpcProxy):
 
     def get_dependency(self, worker_ctx):
         return _Signing(super().get_dependency(worker_ctx), self.target_service,
-                        caller_keys(self.container.service_name))
+                        keys_of(self.container.service_name))
 
 
 class _Signing:
