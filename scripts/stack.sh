@@ -150,6 +150,22 @@ secrets() {
   set -a; . "$f"; set +a
 }
 
+# `env -u` options for every secret in the secrets file that is not the service's own: a service holds its
+# own keys only (its cipher and caller keys; the cases service its master and audit keys; the gateway the
+# token secret and the first admin's password), never another's.
+others_secrets() {
+  local own=${1^^} name
+  for name in $(cut -d= -f1 "$RUN/secrets.env" | sort -u); do
+    case $name in
+      CALLER_PUBLIC_KEYS) ;;
+      ${own}_*) ;;
+      AUDIT_SIGNING_KEY|AUDIT_RETIRED_PUBLIC_KEYS) [ "$own" = CASES ] || echo "-u $name" ;;
+      JWT_SECRET|ADMIN_PASSWORD) [ "$own" = GATEWAY ] || echo "-u $name" ;;
+      *) echo "-u $name" ;;
+    esac
+  done
+}
+
 service_running() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
 
 start_services() {
@@ -161,7 +177,8 @@ start_services() {
   export PYTHONWARNINGS="ignore::Warning:nameko.cli.commands,ignore::Warning:nameko.containers"
   for s in $SERVICES; do
     service_running "$s" && continue
-    ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
+    # shellcheck disable=SC2046
+    ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid env $(others_secrets "$s") "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
         >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
   done
   # Up means every service answers /health, not only the gateway.
