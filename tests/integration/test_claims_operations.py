@@ -1,6 +1,6 @@
 """README promises about running Casetrail that no other test checked: JSON log lines that carry the
-client's correlation id, the audit CLI's exit code when the gateway is away, and
-the outbox relay woken by each commit with a poll as its fallback."""
+client's correlation id, the audit CLI's exit code when the gateway is away, the first admin and its
+default password, and the outbox relay woken by each commit with a poll as its fallback."""
 import json
 import os
 import subprocess
@@ -14,7 +14,7 @@ from services.cases.application import CasesStore, public_event
 from shared.bus import event_publisher
 from shared.outbox import FollowerLoop, Relay
 from tests.integration.test_outbox import CASEWORKER, observer
-from tests.support import PASSWORD, ROOT, free_port, wait_until
+from tests.support import PASSWORD, ROOT, Api, ServiceProcess, free_port, service_env, wait_until
 
 
 def test_service_logs_are_json_lines_and_a_clients_correlation_id_follows_the_request(system, people):
@@ -39,6 +39,23 @@ def test_the_audit_cli_exits_3_when_the_gateway_cannot_be_reached():
                              "verify", str(uuid.uuid4())], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 3, (result.returncode, result.stderr)
+
+
+def test_a_gateway_started_without_admin_password_creates_the_admin_once_and_warns(test_env, private_bus, tmp_path):
+    username = f"root-{uuid.uuid4().hex[:6]}"
+    env = {k: v for k, v in service_env(test_env).items() if k != "ADMIN_PASSWORD"}
+    env.update(private_bus, ADMIN_USERNAME=username, GATEWAY_POSTGRES_SCHEMA=f"gateway_{uuid.uuid4().hex[:8]}")
+    gateway = ServiceProcess("gateway", env, tmp_path)
+    try:
+        for _ in range(2):  # a first start, then a restart: the admin exists by then
+            gateway.start()
+            assert Api(gateway.url).login(username, "admin-change-me").get("/v1/users/me").json()["role"] == "admin"
+            gateway.stop()
+    finally:
+        gateway.stop()
+    warnings = [json.loads(line) for line in gateway.log_path.read_text().splitlines() if "default password" in line]
+    assert [w["level"] for w in warnings] == ["WARNING"], warnings
+    assert "admin-change-me" not in gateway.log_path.read_text()
 
 
 @pytest.fixture
