@@ -30,6 +30,8 @@ PLANTED = {
     "erasure reason": "Sealplant erase: asked by the child",
 }
 P = PLANTED
+CW1 = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "test-sealing"}
+SUP1 = {"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "test-sealing"}
 
 
 def post(api, path, body, status):
@@ -139,6 +141,21 @@ def test_stored_events_opened_without_the_case_key_hold_only_sealed_values(test_
     leaks = [(kind, field) for kind, text in opened for field, value in PLANTED.items() if value in text]
     assert not leaks, f"identifying values stored without the case's key: {leaks}"
     assert sum(text.count('"sealed:') for _, text in opened) >= len(PLANTED) - 1  # feedback: one sealed dict
+
+
+def test_an_erasure_reaches_another_instance_within_case_key_cache_seconds(store, monkeypatch):
+    """Another instance that read the case keeps its key in memory for CASE_KEY_CACHE_SECONDS, no longer."""
+    monkeypatch.setenv("CASE_KEY_CACHE_SECONDS", "1")
+    other = CasesStore(store.settings)
+    try:
+        case = store.register_case(CW1, {"survivor": {"name": P["survivor name"]}, "risk_level": "low",
+                                         "is_child": False, "caregiver": None, "intake_notes": None})
+        assert other.repository.get(case.id).survivor["name"] == P["survivor name"]  # its key now cached there
+        store.erase(SUP1, case.id, {"reason": P["erasure reason"]}, {})
+        wait_until(lambda: other.repository.get(case.id).survivor["name"] == "[erased]", timeout=3,
+                   what="the erasure seen by the other instance")
+    finally:
+        other.close()
 
 
 def test_no_planted_value_in_any_service_log(system, planted_cases):
