@@ -1,4 +1,5 @@
 """Helpers for tests that run the real system: processes, ports, waiting on conditions."""
+import json
 import os
 import signal
 import socket
@@ -6,10 +7,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import requests
+
+from shared.bus import SIGNATURE_HEADER, publish_event
+from shared.envelope import OWNERS
+from shared.identity import CallerKeys, sign_event
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "scripts" / "stack.sh"
@@ -30,6 +36,28 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def signed_by(service: str, env=None) -> Callable[[bytes], str]:
+    """Signs bus events as a test client holding the `service` service's own credentials (its
+    <SERVICE>_CALLER_KEY from the test environment, `env` or os.environ), as that service's outbox
+    relay signs what it publishes."""
+    keys = CallerKeys.from_env(service, env)
+    return lambda body: sign_event(keys, body)
+
+
+def publish_as_owner(publisher, envelope: dict, env=None) -> None:
+    """Publishes an envelope as a test client holding the credentials of the service that owns its
+    type (shared/envelope.py OWNERS): consumers believe it as they would that service's relay."""
+    publish_event(publisher, envelope, signed_by(OWNERS[envelope["event_type"]], env))
+
+
+def signed_as_owner(envelope: dict, env=None) -> dict:
+    """`producer.publish` arguments for a message built by hand (a damaged envelope, forged retry
+    headers) that its type's owner signed: what the test is about then reaches the handler."""
+    body = json.dumps(envelope).encode()
+    return {"body": body, "headers": {SIGNATURE_HEADER: signed_by(OWNERS[envelope["event_type"]], env)(body)},
+            "content_type": "application/json", "content_encoding": "utf-8"}
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -59,6 +87,15 @@ def timer_runs(process: "ServiceProcess", timer: str) -> int:
     text = requests.get(f"{process.url}/metrics", timeout=5).text
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
                if line.startswith("casetrail_timer_duration_seconds_count{") and f'timer="{timer}"' in line)
+
+
+def counter(process: "ServiceProcess", name: str, **labels) -> float:
+    """A counter summed over the series matching `labels`, from one process's /metrics."""
+    total = 0.0
+    for line in requests.get(f"{process.url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def wait_for_timer_runs(process: "ServiceProcess", timer: str, runs: int = 2, timeout: float = 30.0) -> None:
@@ -159,8 +196,9 @@ class Api:
         return Api(self.base, response.json()["access_token"])
 
 
-def case_in_implementation(store, caller: dict, risk: str = "medium"):
-    """A case whose plan is approved, built through the store's own use cases. Returns its id."""
+def case_submitted(store, caller: dict, risk: str = "medium"):
+    """A case whose plan awaits a decision, built through the store's own use cases. Returns its id and
+    the submission."""
     case = store.register_case(caller, {"survivor": {"name": "S"}, "risk_level": risk, "is_child": False,
                                         "caregiver": None, "intake_notes": None})
     store.record_consent(caller, case.id, {"services": True, "share_with_providers": False,
@@ -169,11 +207,18 @@ def case_in_implementation(store, caller: dict, risk: str = "medium"):
                                    "risk_level": None}, {})
     store.draft_plan(caller, case.id, {"goals": [{"need": "medical", "action": "a", "responsible": "r",
                                                   "due_date": "2026-12-01"}]}, {})
-    submitted = store.submit_plan(caller, case.id, {})
-    decided = store.repository.get(case.id)
-    decided.decide_plan(submitted.version, True, "sup1", by=caller, now=store.clock())
+    return case.id, store.submit_plan(caller, case.id, {}).version
+
+
+def case_in_implementation(store, caller: dict, risk: str = "medium"):
+    """A case whose plan is approved, built through the store's own use cases, the decision applied by
+    the store itself (no approvals service: for the store alone, or a history dated in the past).
+    Returns its id."""
+    case_id, submission = case_submitted(store, caller, risk)
+    decided = store.repository.get(case_id)
+    decided.decide_plan(submission, True, "sup1", by=caller, now=store.clock())
     store.save(decided)
-    return case.id
+    return case_id
 
 
 TEAMS = (("sup1", "supervisor", None), ("sup2", "supervisor", None), ("cw1", "caseworker", "sup1"),

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.approvals.domain import Approval
-from shared.bus import event_publisher, publish_event
+from shared.bus import event_publisher
 from shared.envelope import make_envelope
-from tests.support import PASSWORD, wait_until
+from tests.support import PASSWORD, publish_as_owner, wait_until
 
 NEW_CASE = {"survivor": {"name": "Nadia"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -140,7 +140,8 @@ def test_self_approval_and_another_teams_supervisor_are_refused(people, api):
 
 
 def test_a_redelivered_or_superseded_submission_opens_one_request(people, test_env):
-    """The cases service's submissions, replayed by a test double on the real bus."""
+    """The cases service's submissions, replayed on the real bus by a test client holding the cases
+    service's credentials."""
     case = case_with_plan(people["cw1"])
     publisher = event_publisher(test_env["AMQP_URI"])
 
@@ -151,10 +152,10 @@ def test_a_redelivered_or_superseded_submission_opens_one_request(people, test_e
                              payload={"submission": submission, "case_number": case["case_number"],
                                       "risk_level": "medium", "is_child": False})
     first = submitted(40)
-    publish_event(publisher, first)
-    publish_event(publisher, first)
+    publish_as_owner(publisher, first)
+    publish_as_owner(publisher, first)
     older = pending_request(people["sup1"], case)
-    publish_event(publisher, submitted(42))
+    publish_as_owner(publisher, submitted(42))
     wait_until(lambda: pending_request(people["sup1"], case)["id"] != older["id"], what="the newer request")
     assert len(requests_for(people["sup1"], case, "pending")) == 1
     superseded = post(people["sup1"], f"/v1/approvals/{older['id']}/decision", {"decision": "approve"})

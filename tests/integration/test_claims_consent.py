@@ -1,15 +1,16 @@
 """README, "Referrals and consent": the referrals service keeps consent ordered by the consent stream's
 version, so an older event arriving late never overrides a withdrawal. The cases service's consent
-events are played by a test double on the real bus, in the order a delayed retry would deliver them."""
+events are played on the real bus by a test client holding the cases service's credentials, in the
+order a delayed retry would deliver them."""
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from services.cases.domain import Consent
-from shared.bus import event_publisher, publish_event
+from shared.bus import event_publisher
 from shared.envelope import make_envelope
-from tests.support import database, wait_until
+from tests.support import database, publish_as_owner, wait_until
 
 CW1 = {"username": "cw1", "role": "caseworker", "correlation_id": "test-late-consent"}
 SHARING = {"services": True, "share_with_providers": True}
@@ -26,7 +27,7 @@ def consent_stream(people, test_env):
         envelope = make_envelope(source="cases", event_type=event_type, aggregate_id=Consent.id_for(case_id),
                                  aggregate_version=version, occurred_at=datetime.now(UTC), by=CW1,
                                  payload={"case_id": str(case_id), **terms})
-        publish_event(publisher, envelope)
+        publish_as_owner(publisher, envelope)
         return envelope["event_id"]
     return case, announce
 

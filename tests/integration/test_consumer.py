@@ -11,10 +11,10 @@ from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 
 from services.notifications.service import NotificationsService
-from shared.bus import EXCHANGE, event_publisher, publish_event
+from shared.bus import EXCHANGE, event_publisher
 from shared.envelope import make_envelope
 from shared.quarantine import Quarantine
-from tests.support import free_port, queue_depths, rabbitmqctl, wait_until
+from tests.support import free_port, publish_as_owner, queue_depths, rabbitmqctl, signed_as_owner, wait_until
 
 QUEUE = "casetrail.notifications.case_directory"
 
@@ -85,8 +85,8 @@ def test_a_redelivered_event_has_one_effect(notifications, private_bus):
     envelope = registered()
     duplicates_before = _outcomes("duplicate")
     publisher = event_publisher(private_bus["AMQP_URI"])
-    publish_event(publisher, envelope)
-    publish_event(publisher, envelope)
+    publish_as_owner(publisher, envelope)
+    publish_as_owner(publisher, envelope)
 
     wait_until(lambda: _outcomes("duplicate") == duplicates_before + 1 and _settled(private_bus["VHOST"]),
                what="both deliveries handled")
@@ -109,12 +109,12 @@ def test_on_quorum_queues_retries_and_quarantine_work_the_same(on_quorum_queues,
 def retried_then_set_aside(notifications, bus):
     case_id = uuid.uuid4()
     publisher = event_publisher(bus["AMQP_URI"])
-    publish_event(publisher, registered(case_id))
+    publish_as_owner(publisher, registered(case_id))
     wait_until(lambda: _count(notifications, "case_directory") == 1, what="the first event")
 
     # Another event for the same case id: the directory insert fails every time.
     clash = registered(case_id, version=2)
-    publish_event(publisher, clash)
+    publish_as_owner(publisher, clash)
 
     [entry] = wait_until(lambda: _set_aside(notifications), timeout=30, what="the event set aside")
     assert json.loads(entry.body)["event_id"] == clash["event_id"]
@@ -126,9 +126,10 @@ def retried_then_set_aside(notifications, bus):
 
 
 def test_a_malformed_envelope_is_set_aside_at_once(notifications, private_bus):
-    with get_producer(private_bus["AMQP_URI"]) as producer:
-        producer.publish({"event_type": "CaseRegistered", "payload": {"name": "x"}}, exchange=EXCHANGE,
-                         routing_key="CaseRegistered", serializer="json", declare=[EXCHANGE])
+    malformed = {"event_type": "CaseRegistered", "source": "cases", "payload": {"name": "x"}}
+    with get_producer(private_bus["AMQP_URI"]) as producer:  # signed: the handler's validation is tested
+        producer.publish(**signed_as_owner(malformed), exchange=EXCHANGE, routing_key="CaseRegistered",
+                         declare=[EXCHANGE])
 
     [entry] = wait_until(lambda: _set_aside(notifications), timeout=30, what="the event set aside")
     assert (entry.attempts, entry.aggregate_id) == (1, None)

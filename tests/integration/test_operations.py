@@ -9,10 +9,11 @@ import pytest
 import requests
 import yaml
 
-from shared.bus import event_publisher, publish_event
+from shared.bus import event_publisher
 from shared.envelope import make_envelope
 from tests.integration.conftest import ORDER, PLANTED
-from tests.support import ROOT, ServiceProcess, database, free_port, service_env, wait_until
+from tests.support import (ROOT, ServiceProcess, counter, database, free_port, publish_as_owner, service_env,
+                           wait_until)
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +75,6 @@ def test_prometheus_sees_every_service_up_and_a_command_counter_move(prometheus,
     assert {"CasetrailEventsQuarantined", "CasetrailOutboxLagGrowing"} <= {r["name"] for g in rules for r in g["rules"]}
 
 
-def counter(process: ServiceProcess, name: str, **labels) -> float:
-    """A counter summed over the series matching `labels`, from one process's /metrics."""
-    total = 0.0
-    for line in requests.get(f"{process.url}/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_two_instances_of_cases_and_notifications_share_the_work_once_and_in_order(system, people, test_env):
     env = service_env(test_env)
     extra = [ServiceProcess(name, env, Path(test_env["LOG_DIR"]), instance="-2") for name in ("cases", "notifications")]
@@ -127,11 +119,12 @@ def test_two_instances_of_cases_and_notifications_share_the_work_once_and_in_ord
         assert directory() == {case_id: "cw2" for case_id in ids}
 
         # Events of one case arriving out of order (the later one first, both at once, two consumers):
-        # the case's newest version wins, never the last one handled.
+        # the case's newest version wins, never the last one handled. Played by a test client holding
+        # the cases service's credentials.
         publisher = event_publisher(test_env["AMQP_URI"])
         for case in created:
             for version, previous, assigned_to in ((6, "cw1", "cw3"), (5, "cw2", "cw1")):
-                publish_event(publisher, make_envelope(
+                publish_as_owner(publisher, make_envelope(
                     source="cases", event_type="CaseReassigned", aggregate_id=uuid.UUID(case["id"]),
                     aggregate_version=version, occurred_at=datetime.now(UTC), payload={
                         "previous": previous, "assigned_to": assigned_to},

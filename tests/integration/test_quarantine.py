@@ -21,15 +21,16 @@ from services.notifications.service import NotificationsService
 from services.referrals.application import Directory, ReferralsStore
 from services.referrals.service import ReferralsService
 from shared import quarantine_cli
-from shared.bus import event_publisher, publish_event
+from shared.bus import event_publisher
 from shared.consumer import EventConsumer
+from shared.envelope import OWNERS
 from shared.outbox import EventSourced, Projection, Projector, Relay
 from shared.quarantine import Quarantine, Status, is_outage
 from shared.settings import Settings
 from tests.integration.test_consumer import registered
 from tests.integration.test_outbox import bus  # noqa: F401  (a fixture)
 from tests.integration.test_outbox import new_case as registered_case
-from tests.support import free_port, wait_until
+from tests.support import free_port, publish_as_owner, signed_as_owner, wait_until
 
 ADMIN = {"username": "admin", "role": "admin", "team": [], "correlation_id": "req-q"}
 
@@ -232,13 +233,13 @@ def test_a_consumer_sets_a_poison_event_aside_and_a_retry_applies_it_once(consum
     poisoned.add(bad)
     quarantined = _counted("quarantined")
 
-    publish_event(publisher, registered(bad, version=1))
+    publish_as_owner(publisher, registered(bad, version=1))
     [entry] = wait_until(lambda: [e for e in entries(store, QUEUE) if e.status == Status.QUARANTINED],
                          what="the poison event to be set aside")
     assert entry.attempts == int(os.environ["CONSUMER_MAX_ATTEMPTS"])
     assert json.loads(entry.body)["aggregate_id"] == str(bad)  # kept whole
-    publish_event(publisher, registered(bad, version=2))
-    publish_event(publisher, registered(good))
+    publish_as_owner(publisher, registered(bad, version=2))
+    publish_as_owner(publisher, registered(good))
     wait_until(lambda: (good, 1) in handled and len(entries(store, QUEUE)) == 2, what="the others to go on")
     assert [e.status for e in entries(store, QUEUE)] == [Status.QUARANTINED, Status.HELD]
     assert _counted("quarantined") == quarantined + 1
@@ -328,10 +329,13 @@ def test_every_consumer_of_every_service_sets_a_poison_event_aside(service, test
 
 
 def poison(bus, consumer, *aggregates) -> None:
+    """Signed by the type's owner: it must reach the handler, whose failure is what is tested."""
+    event_type = consumer.event_types[0]
     with get_producer(bus["AMQP_URI"]) as producer:
         for aggregate in aggregates:
-            producer.publish({"event_type": consumer.event_types[0], "aggregate_id": str(aggregate), "payload": {}},
-                             exchange="", routing_key=consumer.queue.name, serializer="json")
+            unreadable = {"event_type": event_type, "source": OWNERS[event_type], "aggregate_id": str(aggregate),
+                          "payload": {}}
+            producer.publish(**signed_as_owner(unreadable), exchange="", routing_key=consumer.queue.name)
 
 
 def test_forged_retry_headers_neither_loop_nor_bypass(consumer, private_bus):
@@ -340,12 +344,13 @@ def test_forged_retry_headers_neither_loop_nor_bypass(consumer, private_bus):
     store, poisoned, handled = consumer
     bad, good = uuid.uuid4(), uuid.uuid4()
     poisoned.add(bad)
-    publish_event(event_publisher(private_bus["AMQP_URI"]), registered(bad))
+    publish_as_owner(event_publisher(private_bus["AMQP_URI"]), registered(bad))
     wait_until(lambda: entries(store, QUEUE), what="the poison event set aside")
     with get_producer(private_bus["AMQP_URI"]) as producer:
-        for aggregate, headers in ((bad, {"x-casetrail-quarantine": "abc"}),
-                                   (good, {"x-casetrail-quarantine": "abc", "x-casetrail-attempts": "x"})):
-            producer.publish(registered(aggregate, version=2), exchange="", routing_key=QUEUE, serializer="json",
-                             headers=headers)
+        for aggregate, forged in ((bad, {"x-casetrail-quarantine": "abc"}),
+                                  (good, {"x-casetrail-quarantine": "abc", "x-casetrail-attempts": "x"})):
+            message = signed_as_owner(registered(aggregate, version=2))
+            producer.publish(**dict(message, headers={**message["headers"], **forged}), exchange="",
+                             routing_key=QUEUE)
     wait_until(lambda: (good, 2) in handled and len(entries(store, QUEUE)) == 2, what="both handled")
     assert [e.status for e in entries(store, QUEUE)] == [Status.QUARANTINED, Status.HELD]
