@@ -1,5 +1,5 @@
-"""A survivor's case through every stage, over HTTP, on the running system. The approvals
-service's decisions come from a test double that publishes them on the real bus."""
+"""A survivor's case through every stage, over HTTP, on the running system. Plans and closures are
+decided by the supervisor through the gateway: the real approvals service announces the decisions."""
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kombu import Connection, Queue
 
-from shared.bus import EXCHANGE, event_publisher, publish_event
-from shared.envelope import make_envelope
+from services.approvals.domain import Approval
+from shared.bus import EXCHANGE
 from tests.support import relay_caught_up, wait_for_timer_runs, wait_until
 
 NEW_CASE = {"survivor": {"name": "Halima", "phone": "+254700000002"}, "risk_level": "medium"}
@@ -22,26 +22,23 @@ def ago(**delta) -> str:
     return (datetime.now(UTC) - timedelta(**delta)).isoformat()
 
 
-class Approvals:
-    """Stands in for the approvals service: decides what the cases service submitted."""
+def decide(supervisor, case: dict, kind: str, submission: int, decision: str = "approve"):
+    """The supervisor decides, through the gateway, the request the approvals service opened for the
+    submission (once it has): its decision reaches the cases service from the approvals service."""
+    request = Approval.id_for(uuid.UUID(case["id"]), kind, submission)
+    body = {"decision": "approve"} if decision == "approve" else {"decision": "reject", "comment": "add a safety goal"}
 
-    def __init__(self, amqp_uri: str):
-        self.publisher = event_publisher(amqp_uri)
-
-    def decide(self, case: dict, event_type: str, submission: int, decided_by: str = "sup1") -> None:
-        envelope = make_envelope(
-            source="approvals", event_type=event_type, aggregate_id=uuid.uuid4(), aggregate_version=1,
-            occurred_at=datetime.now(UTC), by={"username": decided_by, "role": "supervisor", "correlation_id": "t"},
-            payload={"case_id": case["id"], "submission": submission, "decided_by": decided_by,
-                     "requested_by": case["assigned_to"], "case_number": case["case_number"],
-                     "type": "case_plan" if event_type.startswith("CasePlan") else "closure"})
-        publish_event(self.publisher, envelope)
-        return envelope
+    def decided():  # a Response is falsy for 4xx: wrap it
+        response = supervisor.post(f"/v1/approvals/{request}/decision", body)
+        return [response] if response.status_code != 404 else None
+    [response] = wait_until(decided, what=f"the {kind} request to reach the supervisor")
+    assert response.status_code == 200, response.text
+    return request
 
 
-@pytest.fixture(scope="module")
-def approvals(test_env):
-    return Approvals(test_env["AMQP_URI"])
+@pytest.fixture
+def sup1(people):
+    return people["sup1"]
 
 
 @pytest.fixture
@@ -66,18 +63,18 @@ def command(api, case, path, body=None, status=None, method="POST", headers=None
     return response
 
 
-def in_implementation(api, approvals, risk=None) -> dict:
+def in_implementation(api, supervisor, risk=None) -> dict:
     case = new_case(api)
     command(api, case, "consent", CONSENT, 201)
     command(api, case, "assessment", dict(ASSESSMENT, risk_level=risk) if risk else ASSESSMENT, 200)
     command(api, case, "plan", PLAN, 200, method="PUT")
     submitted = command(api, case, "plan/submit", status=202).json()
-    approvals.decide(case, "CasePlanApproved", submitted["version"])
+    decide(supervisor, case, "case_plan", submitted["version"])
     wait_until(lambda: read(api, case)["stage"] == "implementation", what="the plan approved")
     return read(api, case)
 
 
-def test_a_case_through_every_stage(cw1, people, approvals):
+def test_a_case_through_every_stage(cw1, sup1, people):
     case = new_case(cw1)
     assert case["stage"] == "engagement" and case["consent"] is None
 
@@ -92,7 +89,7 @@ def test_a_case_through_every_stage(cw1, people, approvals):
     submitted = command(cw1, case, "plan/submit", status=202).json()
     assert submitted["plan"]["status"] == "submitted"
 
-    approvals.decide(case, "CasePlanRejected", submitted["version"])
+    rejected = decide(sup1, case, "case_plan", submitted["version"], "reject")
     wait_until(lambda: read(cw1, case)["plan"]["status"] == "rejected", what="the rejection")
     assert read(cw1, case)["plan"]["decided_by"] == "sup1"
 
@@ -100,8 +97,8 @@ def test_a_case_through_every_stage(cw1, people, approvals):
                                           "due_date": "2026-12-01"}]}
     command(cw1, case, "plan", revised, 200, method="PUT")
     resubmitted = command(cw1, case, "plan/submit", status=202).json()
-    approvals.decide(case, "CasePlanApproved", submitted["version"])  # stale: about the first submission
-    approvals.decide(case, "CasePlanApproved", resubmitted["version"])
+    assert sup1.post(f"/v1/approvals/{rejected}/decision", {"decision": "approve"}).status_code == 409  # decided
+    decide(sup1, case, "case_plan", resubmitted["version"])
     wait_until(lambda: read(cw1, case)["stage"] == "implementation", what="the approval")
     approved = read(cw1, case)
     assert approved["plan"]["status"] == "approved" and len(approved["plan"]["goals"]) == 2
@@ -124,7 +121,7 @@ def test_a_case_through_every_stage(cw1, people, approvals):
 
     requested = command(cw1, case, "closure", {"reason": "needs_met", "notes": "goals met"}, 202).json()
     assert requested["closure"]["status"] == "requested"
-    approvals.decide(case, "ClosureApproved", requested["version"])
+    decide(sup1, case, "closure", requested["version"])
     wait_until(lambda: read(cw1, case)["stage"] == "closed", what="the closure")
     closed = read(cw1, case)
     assert closed["consent"] is None  # a closed case file never carries the consent record
@@ -137,10 +134,10 @@ def test_a_case_through_every_stage(cw1, people, approvals):
     assert reopened["stage"] == "follow_up" and reopened["follow_up"]["next_due"]
 
 
-def test_unreachable_closure_waits_30_days_and_contacts_cannot_be_backdated_past_registration(cw1, approvals):
+def test_unreachable_closure_waits_30_days_and_contacts_cannot_be_backdated_past_registration(cw1, sup1):
     """The 30-day boundary itself is tested with the clock injected (test_cases_store): here, the case
     was registered just now, so no contact can be dated 30 days back and no unreachable closure is due."""
-    case = in_implementation(cw1, approvals)
+    case = in_implementation(cw1, sup1)
     for dated in (ago(days=30, minutes=1), "0001-01-01T00:00:00Z", ago(days=-1)):
         refused = command(cw1, case, "follow-ups", {"contacted": True, "contact_date": dated,
                                                     "safety_reassessed": True}, 422)
@@ -152,7 +149,7 @@ def test_unreachable_closure_waits_30_days_and_contacts_cannot_be_backdated_past
     assert read(cw1, case)["closure"]["status"] == "none"
 
 
-def test_every_invalid_transition_is_409_and_stores_nothing(cw1, approvals):
+def test_every_invalid_transition_is_409_and_stores_nothing(cw1):
     case = new_case(cw1)
 
     def refused(path, body=None, method="POST", reason=""):
@@ -254,15 +251,23 @@ def overdue_events(test_env):
 
 
 @pytest.fixture
-def registered_days_ago(test_env):
-    """Builds a case in implementation as if registered four days ago: the running cases service's own
-    store, in this process, with its clock turned back (a contact cannot be dated before registration)."""
+def registered_days_ago(test_env, cw1, sup1):
+    """Builds a case in implementation as if registered four days ago (a contact cannot be dated before
+    registration): registered and its plan submitted by the running cases service's own store, in this
+    process, with its clock turned back; the plan approved by the supervisor through the gateway."""
     from services.cases.application import CasesStore
     from shared.settings import Settings
-    from tests.support import case_in_implementation
+    from tests.support import case_submitted
     store = CasesStore(Settings.for_service("cases"))
     store.clock = lambda: datetime.now(UTC) - timedelta(days=4)
-    yield lambda risk: str(case_in_implementation(store, {"username": "cw1", "role": "caseworker", "team": []}, risk))
+
+    def registered(risk: str) -> str:
+        case_id, submission = case_submitted(store, {"username": "cw1", "role": "caseworker", "team": []}, risk)
+        case = {"id": str(case_id)}
+        decide(sup1, case, "case_plan", submission)
+        wait_until(lambda: read(cw1, case)["stage"] == "implementation", what="the plan approved")
+        return case["id"]
+    yield registered
     store.close()
 
 
@@ -290,9 +295,9 @@ def test_an_overdue_follow_up_is_emitted_once_across_a_restart(cw1, system, over
     assert seen[0]["payload"]["due"] == read(cw1, case)["follow_up"]["next_due"].replace("Z", "+00:00")
 
 
-def test_a_closed_case_refuses_changes_until_reopened(people, approvals):
+def test_a_closed_case_refuses_changes_until_reopened(people, sup1):
     cw1 = people["cw1"]
-    case = in_implementation(cw1, approvals)
+    case = in_implementation(cw1, sup1)
 
     def refused(who, path, body=None, method="POST", reason=""):
         before = read(cw1, case)["version"]
@@ -308,7 +313,7 @@ def test_a_closed_case_refuses_changes_until_reopened(people, approvals):
     refused(cw1, "consent/withdraw", reason="already withdrawn")
 
     requested = command(cw1, case, "closure", {"reason": "relocated", "notes": "moved"}, 202).json()
-    approvals.decide(case, "ClosureApproved", requested["version"])
+    decide(sup1, case, "closure", requested["version"])
     wait_until(lambda: read(cw1, case)["stage"] == "closed", what="the closure")
     assert case["id"] in {i["id"] for i in cw1.get("/v1/cases?stage=closed&limit=200").json()["items"]}
     for path, body, method in (("assessment", ASSESSMENT, "POST"), ("plan", PLAN, "PUT"),
