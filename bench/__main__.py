@@ -35,7 +35,7 @@ from shared import identity  # noqa: E402
 from shared.identity import CallerKeys  # noqa: E402
 from shared.outbox import Projector  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from tests.support import STACK, ServiceProcess, case_in_implementation, rabbitmqctl, service_env  # noqa: E402
+from tests.support import STACK, Identities, ServiceProcess, case_in_implementation, service_env  # noqa: E402
 
 CW = {"username": "bench-cw", "role": "caseworker", "team": [], "correlation_id": None}
 CASES = int(os.environ.get("BENCH_CASES", "200"))
@@ -53,24 +53,26 @@ def setup_environment() -> dict:
     subprocess.run([str(STACK), "infra-start"], check=True)
     suffix = uuid.uuid4().hex[:6]
     dbname, vhost = f"casetrail_bench_{suffix}", f"casetrail-bench-{suffix}"
-    with system.postgres(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    env = {"POSTGRES_DBNAME": dbname, "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5673/{vhost}",
+    # Logins of the run's own, as the tests make them (tests/support.py Identities), dropped at the end.
+    system.IDENTITIES = Identities(f"casetrail_bench_{suffix}", vhost, os.environ.get("RABBITMQ_PORT", "5673"),
+                                   os.environ.get("POSTGRES_PORT", "54329"))
+    system.IDENTITIES.add_database(dbname)
+    system.IDENTITIES.add_vhost()
+    logins = system.IDENTITIES.env()
+    # The benchmarked store is the cases service's own: it makes the tables the service then uses.
+    env = {"POSTGRES_DBNAME": dbname, **logins, "POSTGRES_PORT": system.IDENTITIES.postgres_port,
+           "POSTGRES_USER": logins["CASES_DB_USER"], "POSTGRES_PASSWORD": logins["CASES_DB_PASSWORD"],
            "CASES_CIPHER_KEY": AESCipher.create_key(32),
            "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
            "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(), "OVERDUE_SCAN_SECONDS": "3600",
-           "POSTGRES_POOL_SIZE": "10", "BENCH_DB": dbname, "BENCH_VHOST": vhost,
+           "POSTGRES_POOL_SIZE": "10",
            **identity.generate(("cases", "referrals", "approvals", "notifications", "gateway"))}
     os.environ.update(env)
     return env
 
 
 def teardown(env: dict) -> None:
-    rabbitmqctl("delete_vhost", env["BENCH_VHOST"])
-    with system.postgres(autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{env["BENCH_DB"]}" WITH (FORCE)')
+    system.IDENTITIES.drop()
 
 
 def follow_up(when: datetime) -> dict:

@@ -22,7 +22,8 @@ from shared.envelope import event_id
 from shared.identity import CallerKeys
 from shared.outbox import Projector
 from shared.secrets import generate
-from tests.support import PASSWORD, Api, ServiceProcess, case_in_implementation, create_people, service_env
+from tests.support import (PASSWORD, RUN_DIR, Api, Identities, ServiceProcess, case_in_implementation, create_people,
+                           service_env)
 
 CLIENTS = int(os.environ.get("BENCH_E2E_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "30"))
@@ -35,9 +36,14 @@ PLAN = {"goals": [{"need": "medical", "action": "clinic visit", "responsible": "
 CONFERENCE = {"held_on": "2026-11-20", "participants": ["cw1", "sup1"], "decisions": "continue the plan"}
 
 
+IDENTITIES: Identities | None = None  # the run's logins (bench/__main__.py)
+
+
 def postgres(dbname: str = "postgres", **options) -> psycopg.Connection:
-    """The benchmarks' PostgreSQL (the one `make up` and `make test` run), as its owner."""
-    return psycopg.connect(host="127.0.0.1", port=54329, user="postgres", dbname=dbname, **options)
+    """The benchmarks' PostgreSQL (the one `make up` and `make test` run), as the superuser: over its
+    Unix socket, the only way it may log in."""
+    return psycopg.connect(host=str(RUN_DIR / "pgsock"), port=os.environ.get("POSTGRES_PORT", "54329"),
+                           user="postgres", dbname=dbname, **options)
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -80,8 +86,7 @@ class Journeys:
 def system_env(env: dict) -> dict:
     """A database of its own: the services start with an empty log, not the other benchmarks' events."""
     dbname = f"{env['POSTGRES_DBNAME']}_system"
-    with postgres(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
+    IDENTITIES.add_database(dbname)
     keys = generate()
     return service_env({**env, **{k: v for k, v in keys.items() if k not in env}, "POSTGRES_DBNAME": dbname,
                         "ADMIN_USERNAME": "admin", "RPC_TIMEOUT_SECONDS": "10", "LOG_LEVEL": "WARNING"})

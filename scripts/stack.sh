@@ -65,18 +65,49 @@ start_postgres() {
   # postgres must be able to walk down to its folders.
   local d=$RUN; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
   if [ ! -f "$RUN/pg/PG_VERSION" ]; then
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if ! pg_running; then
+  write_pg_hba
+  if pg_running; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" reload >/dev/null
+  else
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/log/postgres.log" -w \
-      -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
+      -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c password_encryption=scram-sha-256" start >/dev/null \
       || { log "PostgreSQL did not start (is port $POSTGRES_PORT taken?):"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
   fi
   psql_q "SELECT 1 FROM pg_database WHERE datname='$POSTGRES_DBNAME'" | grep -q 1 \
     || psql_q "CREATE DATABASE \"$POSTGRES_DBNAME\"" >/dev/null
+  provision_postgres
 }
 
-psql_q() { psql -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres -tAc "$1"; }
+# Written at every start (an installation made with --auth=trust is upgraded; edits are overwritten):
+# every login over TCP proves a SCRAM password; the superuser is for administration only, over the
+# Unix socket, by root or the postgres system user (peer), never over TCP.
+write_pg_hba() {
+  cat > "$RUN/pg/pg_hba.conf" <<'HBA'
+# Written by scripts/stack.sh at every start: edit that instead.
+# TYPE  DATABASE  USER      ADDRESS       METHOD
+local   all       postgres                peer map=admin
+local   all       all                     scram-sha-256
+host    all       postgres  127.0.0.1/32  reject
+host    all       postgres  ::1/128       reject
+host    all       all       127.0.0.1/32  scram-sha-256
+host    all       all       ::1/128       scram-sha-256
+HBA
+  printf '# Written by scripts/stack.sh: who may log in as the superuser over the socket.\nadmin root postgres\nadmin postgres postgres\n' \
+    > "$RUN/pg/pg_ident.conf"
+  chown postgres: "$RUN/pg/pg_hba.conf" "$RUN/pg/pg_ident.conf"; chmod 600 "$RUN/pg/pg_hba.conf" "$RUN/pg/pg_ident.conf"
+}
+
+psql_q() { psql -h "$RUN/pgsock" -p "$POSTGRES_PORT" -U postgres -d postgres -tAc "$1"; }
+
+# A role per service and CLI, with the passwords in the secrets file (shared/access.py).
+provision_postgres() {
+  secrets
+  ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.access database --host "$RUN/pgsock" \
+      --port "$POSTGRES_PORT" --dbname "$POSTGRES_DBNAME" "$@" )
+}
 
 stop_postgres() {
   pg_running && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -m fast -w stop >/dev/null || true
@@ -105,6 +136,24 @@ start_rabbitmq() {
       for _ in $(seq 50); do [ -s "$RABBITMQ_PID_FILE" ] && break; sleep 0.2; done
     fi
     /usr/lib/rabbitmq/bin/rabbitmqctl wait --timeout 90 "$RABBITMQ_PID_FILE" >/dev/null )
+  provision_rabbitmq
+}
+
+# A user per service and CLI with the narrowest permissions its code allows, the exchanges, and no
+# guest (shared/access.py). Applied at every start: an installation made before is upgraded.
+provision_rabbitmq() {
+  secrets
+  # Whole before rabbitmqctl starts: it does not wait for a slow writer on its standard input.
+  local definitions
+  definitions=$(cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.access broker)
+  rabbitmqctl_cmd import_definitions <<< "$definitions" >/dev/null
+  rabbitmqctl_cmd delete_user guest >/dev/null 2>&1 || true
+  # Retry queues were `<queue>.retry` (shared/consumer.py): once drained back into their handler's
+  # queue, they go; one still holding messages goes at a later start.
+  local queue
+  for queue in $(rabbitmqctl_cmd list_queues -q --no-table-headers name | grep -E '^casetrail\..+\.retry$' || true); do
+    rabbitmqctl_cmd delete_queue --if-empty "$queue" >/dev/null 2>&1 || true
+  done
 }
 
 stop_rabbitmq() {
@@ -146,7 +195,7 @@ secrets() {
   # Generated once per installation; never committed.
   local f=$RUN/secrets.env
   mkdir -p "$RUN"
-  ( umask 077; "$VENV/bin/python" -m shared.secrets "$f" >> "$f" )
+  ( umask 077; cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.secrets "$f" >> "$f" )
   set -a; . "$f"; set +a
 }
 
@@ -166,19 +215,27 @@ others_secrets() {
   done
 }
 
+# The logins a process uses: ${NAME}_DB_PASSWORD and ${NAME}_AMQP_PASSWORD from the secrets file.
+connect_as() {
+  local name=$1 db_password="${1^^}_DB_PASSWORD" amqp_password="${1^^}_AMQP_PASSWORD"
+  export POSTGRES_USER=casetrail_$name POSTGRES_PASSWORD=${!db_password}
+  [ -n "${!amqp_password:-}" ] && export AMQP_URI="pyamqp://casetrail_$name:${!amqp_password}@127.0.0.1:$RABBITMQ_PORT/"
+  return 0
+}
+
 service_running() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
 
 start_services() {
   secrets
   mkdir -p "$RUN/pids" "$RUN/log"
-  export AMQP_URI=${AMQP_URI:-pyamqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}
   export PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT
   export AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints}
   export PYTHONWARNINGS="ignore::Warning:nameko.cli.commands,ignore::Warning:nameko.containers"
   for s in $SERVICES; do
     service_running "$s" && continue
     # shellcheck disable=SC2046
-    ( cd "$ROOT"; WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid env $(others_secrets "$s") "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
+    ( cd "$ROOT"; connect_as "$s"
+      WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid env $(others_secrets "$s") "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
         >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
   done
   # Up means every service answers /health, not only the gateway.
@@ -188,7 +245,8 @@ start_services() {
       service_running "$s" || { log "service $s exited; see $RUN/log/$s.log"; tail -20 "$RUN/log/$s.log" >&2; exit 1; }
       curl -fsS "http://127.0.0.1:$(http_port "$s")/health" >/dev/null 2>&1 || waiting="$waiting $s"
     done
-    [ -z "$waiting" ] && return 0
+    # The quarantine CLI may read the quarantine tables the services have made by now.
+    [ -z "$waiting" ] && { provision_postgres --quarantine-only; return 0; }
     sleep 0.5
   done
   log "not answering /health after 60 s:$waiting; see $RUN/log/"; exit 1
@@ -216,11 +274,11 @@ case "${1:-}" in
   rabbitmq-stop) stop_rabbitmq ;;
   rabbitmqctl) shift; rabbitmqctl_cmd "$@" ;;
   quarantine)  # events set aside by a follower or consumer (shared/quarantine_cli.py)
-    shift; secrets; export AMQP_URI=${AMQP_URI:-pyamqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}
+    shift; secrets; connect_as quarantine
     cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m shared.quarantine_cli "$@" ;;
-  audit)  # the audit CLI, with the cases service's settings and keys
+  audit)  # the audit CLI, with the cases service's settings and keys, under a database login of its own
     # Reads are recorded as the installation's operator identity (README: Audit), never a name typed here.
-    shift; secrets; cd "$ROOT"
+    shift; secrets; connect_as audit; cd "$ROOT"
     export AUDIT_OPERATOR=${AUDIT_OPERATOR:-installation-operator} AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints}
     PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
   up)

@@ -1,12 +1,14 @@
 """Consuming bus events: `@on_event("CaseRegistered", ...)` on a nameko service method.
 
 Each handler gets its own durable queue `casetrail.<service>.<method>` bound to the events
-exchange. A handler that raises is retried with growing delays through a `.retry` queue
-(messages wait out a TTL there, then dead-letter back). A database or broker outage is waited out
-however long it lasts; any other failure is retried CONSUMER_MAX_ATTEMPTS times, then the event is
-set aside in the service's quarantine (shared/quarantine.py), where later events of the same
-aggregate wait behind it. An envelope that fails validation is set aside at once. A message is
-acked only once it is handled or set aside: never silently dropped.
+exchange. A handler that raises is retried with growing delays through a `.delay` queue
+(messages wait out a TTL there, then dead-letter back). Both queues are also bound to the requeue
+exchange under their own names: a service puts messages back into its own queues through it, never
+through the default exchange, which would let its broker user reach any queue. A database or broker
+outage is waited out however long it lasts; any other failure is retried CONSUMER_MAX_ATTEMPTS times,
+then the event is set aside in the service's quarantine (shared/quarantine.py), where later events of
+the same aggregate wait behind it. An envelope that fails validation is set aside at once. A message
+is acked only once it is handled or set aside: never silently dropped.
 Handlers make their effect idempotent (ServiceStore.process_once, or an inbox row saved with the
 events) and return whether the event was new to them.
 """
@@ -20,7 +22,7 @@ from nameko.amqp.publish import get_connection, get_producer
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Consumer
 
-from shared.bus import EXCHANGE, SIGNATURE_HEADER
+from shared.bus import EXCHANGE, REQUEUE, SIGNATURE_HEADER, ensure_exchanges
 from shared.envelope import OWNERS, PAYLOADS
 from shared.identity import EVENTS_REFUSED, CallerKeys, event_refusal, keys_of
 from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
@@ -76,14 +78,20 @@ class EventConsumer(Consumer):
         self.max_attempts = int(env("CONSUMER_MAX_ATTEMPTS", "8"))
         self.first_delay = float(env("CONSUMER_RETRY_DELAY", "0.5"))
         name = f"casetrail.{self.container.service_name}.{self.method_name}"
-        self.queue = Queue(name, bindings=[binding(EXCHANGE, routing_key=t) for t in self.event_types],
+        # Named anew (it was `.retry`, dead-lettering through the default exchange): an old retry queue
+        # keeps its arguments, so it drains back into its handler's queue and `make up` removes it.
+        delay = f"{name}.delay"
+        self.queue = Queue(name, bindings=[*(binding(EXCHANGE, routing_key=t) for t in self.event_types),
+                                           binding(REQUEUE, routing_key=name)],
                            durable=True, queue_arguments=queue_arguments())
-        self.retry_queue = Queue(f"{name}.retry", durable=True, queue_arguments=queue_arguments(**{
-            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}))
+        self.retry_queue = Queue(delay, bindings=[binding(REQUEUE, routing_key=delay)], durable=True,
+                                 queue_arguments=queue_arguments(**{
+                                     "x-dead-letter-exchange": REQUEUE.name, "x-dead-letter-routing-key": name}))
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        ensure_exchanges(self.amqp_uri)
         with get_connection(self.amqp_uri) as conn:
             channel = conn.channel()
-            for entity in (EXCHANGE, self.queue, self.retry_queue):
+            for entity in (self.queue, self.retry_queue):
                 entity(channel).declare()
         key = (self.container.service_name, self.amqp_uri)
         depths = _DEPTHS.get(key) or _DEPTHS.setdefault(key, QueueDepths(*key))
@@ -244,7 +252,7 @@ class EventConsumer(Consumer):
 
     def _send(self, body, queue_name: str, content_type, headers: dict, delay: float | None = None) -> None:
         with get_producer(self.amqp_uri) as producer:
-            producer.publish(body, exchange="", routing_key=queue_name, headers=headers,
+            producer.publish(body, exchange=REQUEUE.name, routing_key=queue_name, headers=headers,
                              content_type=content_type or "application/json", content_encoding="utf-8",
                              delivery_mode=2, expiration=delay, retry=True)
 

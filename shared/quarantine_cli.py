@@ -19,7 +19,7 @@ import psycopg
 from kombu import Connection
 from psycopg.rows import dict_row
 
-from shared.bus import SIGNATURE_HEADER
+from shared.bus import REQUEUE, SIGNATURE_HEADER
 from shared.quarantine import QUARANTINE_HEADER, Entry, Quarantine, Status
 from shared.settings import env
 
@@ -28,7 +28,8 @@ SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
 def connect() -> psycopg.Connection:
     return psycopg.connect(host=env("POSTGRES_HOST", "127.0.0.1"), port=int(env("POSTGRES_PORT", "54329")),
-                           dbname=env("POSTGRES_DBNAME", "casetrail"), user=env("POSTGRES_USER", "postgres"),
+                           dbname=env("POSTGRES_DBNAME", "casetrail"),
+                           user=env("POSTGRES_USER", "casetrail_quarantine"),  # its own login (make quarantine)
                            password=env("POSTGRES_PASSWORD", ""), autocommit=True, row_factory=dict_row)
 
 
@@ -101,8 +102,8 @@ def retry(conn, args) -> int:
 
 def resend(entry: Entry) -> None:
     """Back to its consumer's queue, marked with the entry it retries."""
-    with Connection(env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5673/")) as conn:
-        conn.Producer().publish(entry.body, exchange="", routing_key=entry.follower, delivery_mode=2,
+    with Connection(env("AMQP_URI")) as conn:
+        conn.Producer().publish(entry.body, exchange=REQUEUE.name, routing_key=entry.follower, delivery_mode=2,
                                 headers={QUARANTINE_HEADER: entry.id, SIGNATURE_HEADER: entry.signature},
                                 retry=True,
                                 content_type=entry.content_type or "application/json", content_encoding="utf-8")

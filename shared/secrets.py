@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.cryptography import AESCipher
 
 from shared import identity
+from shared.access import BROKER_IDENTITIES, DATABASE_IDENTITIES, password_key
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
@@ -25,6 +26,12 @@ def generate() -> dict[str, str]:
     values["ADMIN_PASSWORD"] = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     # Each service's key for signing who its RPC callers are, and their public halves (shared/identity.py).
     values.update(identity.generate(SERVICES))
+    # Each service's and CLI's own logins to PostgreSQL and RabbitMQ (shared/access.py); URL-safe, so
+    # they go into an AMQP URI as they are.
+    for name in DATABASE_IDENTITIES:
+        values[password_key(name, "DB")] = secrets.token_urlsafe(32)
+    for name in BROKER_IDENTITIES:
+        values[password_key(name, "AMQP")] = secrets.token_urlsafe(32)
     return values
 
 

@@ -35,14 +35,15 @@ class Settings:
             postgres_host=env("POSTGRES_HOST", "127.0.0.1"),
             postgres_port=int(env("POSTGRES_PORT", "54329")),
             postgres_dbname=env("POSTGRES_DBNAME", "casetrail"),
-            postgres_user=env("POSTGRES_USER", "postgres"),
+            # Each service logs in as itself (scripts/stack.sh sets these per process).
+            postgres_user=env("POSTGRES_USER", f"casetrail_{service}"),
             postgres_password=env("POSTGRES_PASSWORD", ""),
             postgres_schema=env(f"{prefix}_POSTGRES_SCHEMA", service),
             postgres_pool_size=int(env("POSTGRES_POOL_SIZE", "5")),
             postgres_max_overflow=int(env("POSTGRES_MAX_OVERFLOW", "10")),
             # Survivor data is encrypted at rest: a service refuses to start without its key.
             cipher_key=env(f"{prefix}_CIPHER_KEY"),
-            amqp_uri=env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5673/"),
+            amqp_uri=env("AMQP_URI", ""),  # each service's own login; required where it publishes
             relay_poll_seconds=float(env("RELAY_POLL_SECONDS", "1.0")),
             relay_batch_size=int(env("RELAY_BATCH_SIZE", "100")),
             # How often a follower tries an event before it sets it aside (shared/quarantine.py).

@@ -138,9 +138,14 @@ def store_env(settings: Settings) -> dict[str, str]:
 
 
 def create_schema(settings: Settings) -> None:
+    """Creates the service's schema where it may (a test's own schema, a deployment whose login has
+    every right). A service role owns a schema the administrator made and may create no other, and
+    PostgreSQL checks that right before IF NOT EXISTS: look first."""
     with psycopg.connect(host=settings.postgres_host, port=settings.postgres_port,
                          dbname=settings.postgres_dbname, user=settings.postgres_user,
                          password=settings.postgres_password, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (settings.postgres_schema,)).fetchone():
+            return
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
             sql.Identifier(settings.postgres_schema)))
 

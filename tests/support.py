@@ -1,6 +1,7 @@
 """Helpers for tests that run the real system: processes, ports, waiting on conditions."""
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -13,12 +14,19 @@ from pathlib import Path
 import psycopg
 import requests
 
+from shared.access import (DATABASE_IDENTITIES, SERVICES, Role, broker_definitions, broker_grants, ensure_role,
+                           full_grant, grant_quarantine, identity, password_key, provision_database)
 from shared.bus import SIGNATURE_HEADER, publish_event
 from shared.envelope import OWNERS
 from shared.identity import CallerKeys, sign_event
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "scripts" / "stack.sh"
+# The run folder of the PostgreSQL and RabbitMQ the tests share (scripts/stack.sh's default).
+RUN_DIR = Path(os.environ.get("CASETRAIL_RUN_DIR", ROOT / ".run"))
+# What a process connects as, and under which name each identity's value is kept in a test's
+# environment (not CASES_POSTGRES_USER: eventsourcing would read that before POSTGRES_USER).
+IDENTITY = {"AMQP_URI": "AMQP_URI", "POSTGRES_USER": "DB_USER", "POSTGRES_PASSWORD": "DB_PASSWORD"}
 
 
 def free_port() -> int:
@@ -36,6 +44,95 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def rabbitmqctl(*args: str, input: str | None = None, env: dict | None = None) -> str:
+    return subprocess.run([str(STACK), "rabbitmqctl", *args], check=True, capture_output=True, text=True,
+                          input=input, env=env).stdout
+
+
+def rabbitmqctl_each(commands: list[list[str]], env: dict | None = None) -> None:
+    """Several rabbitmqctl commands at once (each starts an Erlang VM: about half a second)."""
+    running = [subprocess.Popen([str(STACK), "rabbitmqctl", *args], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for args in commands]
+    for process in running:
+        process.wait()
+
+
+def admin_connection(dbname: str, port: str | int | None = None, run_dir: Path = RUN_DIR,
+                     **options) -> psycopg.Connection:
+    """The superuser, over the server's Unix socket: it is not reachable over TCP (scripts/stack.sh)."""
+    return psycopg.connect(host=str(run_dir / "pgsock"), port=port or os.environ.get("POSTGRES_PORT", "54329"),
+                           user="postgres", dbname=dbname, autocommit=True, **options)
+
+
+class Identities:
+    """Logins of their own for a test session (or a benchmark run), on the shared PostgreSQL and
+    RabbitMQ, named PREFIX_<identity> so that nothing of `make up`'s is touched:
+
+    - one per service and CLI, with exactly the rights scripts/stack.sh gives them (shared/access.py);
+    - the harness, the tests' own identity: it owns the databases, acts as every service role, and
+      has every right in the vhosts, because tests forge events and look into every store on purpose.
+
+    `env()` gives the harness as AMQP_URI / POSTGRES_USER / POSTGRES_PASSWORD, and each other identity
+    as <NAME>_AMQP_URI, <NAME>_DB_USER, <NAME>_DB_PASSWORD (ServiceProcess picks its own)."""
+
+    def __init__(self, prefix: str, vhost: str, amqp_port: str, postgres_port: str):
+        self.prefix, self.vhost, self.amqp_port, self.postgres_port = prefix, vhost, amqp_port, postgres_port
+        self.passwords = {name: secrets.token_urlsafe(24) for name in (*DATABASE_IDENTITIES, "harness")}
+        self.databases: list[str] = []
+        self.vhosts: list[str] = []
+
+    def login(self, name: str) -> str:
+        return identity(self.prefix, name)
+
+    def amqp_uri(self, name: str, vhost: str | None = None) -> str:
+        return (f"pyamqp://{self.login(name)}:{self.passwords[name]}@127.0.0.1:{self.amqp_port}/"
+                f"{vhost or self.vhost}")
+
+    def env(self) -> dict[str, str]:
+        own = {f"{name.upper()}_{key}": value for name in DATABASE_IDENTITIES for key, value in (
+            ("DB_USER", self.login(name)), ("DB_PASSWORD", self.passwords[name]), ("AMQP_URI", self.amqp_uri(name)))}
+        return {**own, "AMQP_URI": self.amqp_uri("harness"), "POSTGRES_USER": self.login("harness"),
+                "POSTGRES_PASSWORD": self.passwords["harness"]}
+
+    def roles(self) -> dict[str, Role]:
+        return {name: Role(self.login(name), self.passwords[name]) for name in DATABASE_IDENTITIES}
+
+    def add_database(self, dbname: str) -> None:
+        """A database the harness owns, with every service's schema owned by its role."""
+        harness = self.login("harness")
+        with admin_connection("postgres", self.postgres_port) as admin:
+            ensure_role(admin, Role(harness, self.passwords["harness"]))
+            admin.execute(f'CREATE DATABASE "{dbname}" OWNER "{harness}"')
+        self.databases.append(dbname)
+        with admin_connection(dbname, self.postgres_port) as admin:
+            provision_database(admin, dbname, self.roles(), {s: s for s in SERVICES})
+            for service in SERVICES:
+                admin.execute(f'GRANT "{self.login(service)}" TO "{harness}"')
+
+    def grant_quarantine(self, dbname: str) -> None:
+        """The quarantine CLI's rights on the quarantine tables the services made since."""
+        with admin_connection(dbname, self.postgres_port) as admin:
+            grant_quarantine(admin, self.login("quarantine"), SERVICES)
+
+    def add_vhost(self, vhost: str | None = None, services: bool = True) -> dict[str, str]:
+        """The session's vhost (every identity), or one of a test's own (the harness alone)."""
+        vhost = vhost or self.vhost
+        grants = [*(broker_grants(self.prefix) if services else []), full_grant(self.login("harness"))]
+        passwords = {self.login(name): password for name, password in self.passwords.items()}
+        rabbitmqctl("import_definitions", input=json.dumps(broker_definitions(vhost, grants, passwords)))
+        self.vhosts.append(vhost)
+        return {"AMQP_URI": self.amqp_uri("harness", vhost), "VHOST": vhost}
+
+    def drop(self) -> None:
+        rabbitmqctl_each([["delete_vhost", vhost] for vhost in self.vhosts])
+        rabbitmqctl_each([["delete_user", self.login(name)] for name in self.passwords])
+        with admin_connection("postgres", self.postgres_port) as admin:
+            for dbname in self.databases:
+                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            for name in self.passwords:
+                admin.execute(f'DROP ROLE IF EXISTS "{self.login(name)}"')
 
 
 def signed_by(service: str, env=None) -> Callable[[bytes], str]:
@@ -60,9 +157,6 @@ def signed_as_owner(envelope: dict, env=None) -> dict:
             "content_type": "application/json", "content_encoding": "utf-8"}
 
 
-def rabbitmqctl(*args: str) -> str:
-    return subprocess.run([str(STACK), "rabbitmqctl", *args], check=True, capture_output=True, text=True).stdout
-
 
 class Infrastructure:
     """scripts/stack.sh on a run folder and ports of its own: a PostgreSQL and a RabbitMQ that a
@@ -78,8 +172,33 @@ class Infrastructure:
         return subprocess.run([str(STACK), *command], env=self.env, check=True, capture_output=True, text=True).stdout
 
     @property
+    def run_dir(self) -> Path:
+        return Path(self.env["CASETRAIL_RUN_DIR"])
+
+    def secrets(self) -> dict[str, str]:
+        """What scripts/stack.sh generated for this installation (its secrets file)."""
+        lines = (self.run_dir / "secrets.env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    def identities(self) -> dict[str, str]:
+        """Each service's own logins here, as ServiceProcess takes them (<NAME>_AMQP_URI, ...)."""
+        found, port = self.secrets(), self.env["RABBITMQ_PORT"]
+        return {f"{service.upper()}_{key}": value for service in SERVICES for key, value in (
+            ("AMQP_URI", f"pyamqp://{identity('casetrail', service)}:{found[password_key(service, 'AMQP')]}"
+                         f"@127.0.0.1:{port}/"),
+            ("DB_USER", identity("casetrail", service)), ("DB_PASSWORD", found[password_key(service, "DB")]))}
+
+    @property
     def amqp_uri(self) -> str:
-        return f"pyamqp://guest:guest@127.0.0.1:{self.env['RABBITMQ_PORT']}/"
+        """The tests' own login on this broker, with every right (made at first use)."""
+        if not hasattr(self, "_harness"):
+            self._harness = secrets.token_urlsafe(24)
+            self("rabbitmqctl", "add_user", "casetrail_harness", self._harness)
+            self("rabbitmqctl", "set_permissions", "casetrail_harness", ".*", ".*", ".*")
+        return f"pyamqp://casetrail_harness:{self._harness}@127.0.0.1:{self.env['RABBITMQ_PORT']}/"
+
+    def admin(self, dbname: str = "casetrail") -> psycopg.Connection:
+        return admin_connection(dbname, self.env["POSTGRES_PORT"], self.run_dir)
 
 
 def timer_runs(process: "ServiceProcess", timer: str) -> int:
@@ -121,7 +240,7 @@ class ServiceProcess:
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path, instance: str = ""):
         self.name, self.port = name, free_port()
-        self.env = dict(env, WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}")
+        self.env = dict(as_service(name, env), WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}")
         self.log_path = log_dir / f"{name}{instance}.log"
         self.process: subprocess.Popen | None = None
 
@@ -159,6 +278,21 @@ class ServiceProcess:
                 self.kill()
 
 
+def as_harness(env: dict[str, str]) -> dict[str, str]:
+    """A service process in a world of the test's own (its vhost, its schema), where the service's
+    login has no rights: it runs as the harness (the env's AMQP_URI and POSTGRES_USER)."""
+    logins = {f"{name.upper()}_{kept}" for name in DATABASE_IDENTITIES for kept in IDENTITY.values()}
+    return {k: v for k, v in env.items() if k not in logins}
+
+
+def as_service(name: str, env: dict[str, str]) -> dict[str, str]:
+    """A service process connects as itself: its <NAME>_AMQP_URI, <NAME>_DB_USER and <NAME>_DB_PASSWORD
+    become its AMQP_URI, POSTGRES_USER and POSTGRES_PASSWORD, as scripts/stack.sh does; no other
+    identity's credentials reach it."""
+    own = {key: env[f"{name.upper()}_{kept}"] for key, kept in IDENTITY.items() if f"{name.upper()}_{kept}" in env}
+    return {**as_harness(env), **own}
+
+
 def service_env(base: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(base)
@@ -168,9 +302,9 @@ def service_env(base: dict[str, str]) -> dict[str, str]:
 
 
 def database(env: dict, **options) -> "psycopg.Connection":
-    """A connection to the session's test database, as its owner."""
+    """A connection to the session's test database, as its owner (the harness: it reads every store)."""
     return psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-                           user="postgres", **options)
+                           user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], **options)
 
 
 class Api:

@@ -1,5 +1,7 @@
 """Real PostgreSQL and RabbitMQ for integration tests: reuses the ones `make up` started, or
-starts them and stops them afterwards. Each session gets its own database and vhost."""
+starts them and stops them afterwards. Each session gets its own database and vhost, and logins of
+its own: one per service and CLI with the rights `make up` gives them, and the harness, the tests'
+own identity, which the test process itself connects as (tests.support.Identities)."""
 import base64
 import mailbox
 import os
@@ -9,13 +11,13 @@ import sys
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
 
 from shared import identity
 from shared.settings import Settings
-from tests.support import STACK, Api, ServiceProcess, create_people, free_port, rabbitmqctl, service_env, wait_until
+from tests.support import (STACK, Api, Identities, ServiceProcess, create_people, free_port, rabbitmqctl,
+                           service_env, wait_until)
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
@@ -67,25 +69,30 @@ def smtp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def test_env(infrastructure, tmp_path_factory, smtp):
+def identities(infrastructure):
+    """The session's database, vhost and logins, named with the session's suffix; dropped at the end."""
     suffix = uuid.uuid4().hex[:8]
-    dbname, vhost = f"casetrail_test_{suffix}", f"casetrail-test-{suffix}"
-    port = os.environ.get("POSTGRES_PORT", "54329")
-    admin = dict(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True)
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    session = Identities(f"casetrail_test_{suffix}", f"casetrail-test-{suffix}",
+                         os.environ.get("RABBITMQ_PORT", "5673"), os.environ.get("POSTGRES_PORT", "54329"))
+    try:
+        session.add_database(f"casetrail_test_{suffix}")
+        session.add_vhost()
+        yield session
+    finally:
+        session.drop()
+
+
+@pytest.fixture(scope="session")
+def test_env(identities, tmp_path_factory, smtp):
     env = {
-        "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": port, "POSTGRES_DBNAME": dbname,
-        "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "",
-        "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{os.environ.get('RABBITMQ_PORT', '5673')}/{vhost}",
+        "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": identities.postgres_port,
+        "POSTGRES_DBNAME": identities.databases[0], **identities.env(),
         "JWT_SECRET": uuid.uuid4().hex * 2, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-test-password",
         "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "5", "CONSUMER_RETRY_DELAY": "0.1",
         "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5", "ESCALATION_SCAN_SECONDS": "0.5",
         "WEBHOOK_SCAN_SECONDS": "0.3", "WEBHOOK_RETRY_DELAY": "0.2", "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "EMAIL_RETRY_DELAY": "0.2",
-        "VHOST": vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
+        "VHOST": identities.vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},
         "CASES_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
@@ -99,9 +106,6 @@ def test_env(infrastructure, tmp_path_factory, smtp):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    rabbitmqctl("delete_vhost", vhost)
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -115,14 +119,12 @@ def store(test_env, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def private_bus(test_env):
-    """A vhost of the module's own, so the running system's services never take its messages."""
-    vhost = f"{test_env['VHOST']}-{uuid.uuid4().hex[:6]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    base = test_env["AMQP_URI"].rsplit("/", 1)[0]
-    yield {"AMQP_URI": f"{base}/{vhost}", "VHOST": vhost}
-    rabbitmqctl("delete_vhost", vhost)
+def private_bus(test_env, identities):
+    """A vhost of the module's own, so the running system's services never take its messages. Only
+    the harness has rights there (every right): the tests on it forge events on purpose."""
+    bus = identities.add_vhost(f"{test_env['VHOST']}-{uuid.uuid4().hex[:6]}", services=False)
+    yield bus
+    rabbitmqctl("delete_vhost", bus["VHOST"])
 
 
 ORDER = ("cases", "referrals", "approvals", "notifications", "gateway")

@@ -1,6 +1,7 @@
 """Audit and data protection over HTTP, on the running system: history, verification, who may
 read what, erasure, and a survivor's planted name searched for everywhere it must not be."""
 import json
+import os
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -170,7 +171,8 @@ def test_a_planted_survivor_name_is_nowhere_but_the_cases_service(people, pathwa
     assert case["case_number"] in bus
 
     dump = subprocess.run([pg_dump(), "--data-only", "-h", test_env["POSTGRES_HOST"], "-p", test_env["POSTGRES_PORT"],
-                           "-U", "postgres", test_env["POSTGRES_DBNAME"]], capture_output=True, check=True).stdout
+                           "-U", test_env["POSTGRES_USER"], test_env["POSTGRES_DBNAME"]], capture_output=True, check=True,
+                          env={**os.environ, "PGPASSWORD": test_env["POSTGRES_PASSWORD"]}).stdout
     assert case["case_number"].encode() in dump
     logs = b"".join(process.log_path.read_bytes() for process in system.values())
     metrics = "".join(requests.get(f"{process.url}/metrics", timeout=5).text for process in system.values())

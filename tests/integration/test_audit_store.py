@@ -22,7 +22,7 @@ SURVIVOR = {"name": "Nasra Chain-Plant", "phone": "+254733000111", "location": "
 def sql(store, statement: str, *params):
     s = store.settings
     with psycopg.connect(host=s.postgres_host, port=s.postgres_port, dbname=s.postgres_dbname,
-                         user=s.postgres_user, autocommit=True) as conn:
+                         user=s.postgres_user, password=s.postgres_password, autocommit=True) as conn:
         cursor = conn.execute(statement.replace("{schema}", s.postgres_schema).replace("stored_events", "cases_events"),
                               params)
         return cursor.fetchall() if cursor.description else None

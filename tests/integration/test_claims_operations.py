@@ -14,7 +14,7 @@ from services.cases.application import CasesStore, public_event
 from shared.bus import event_publisher
 from shared.outbox import FollowerLoop, Relay
 from tests.integration.test_outbox import CASEWORKER, observer
-from tests.support import PASSWORD, ROOT, Api, ServiceProcess, free_port, service_env, wait_until
+from tests.support import PASSWORD, ROOT, Api, ServiceProcess, as_harness, free_port, service_env, wait_until
 
 
 def test_service_logs_are_json_lines_and_a_clients_correlation_id_follows_the_request(system, people):
@@ -43,7 +43,7 @@ def test_the_audit_cli_exits_3_when_the_gateway_cannot_be_reached():
 
 def test_a_gateway_started_without_admin_password_creates_the_admin_once_and_warns(test_env, private_bus, tmp_path):
     username = f"root-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in service_env(test_env).items() if k != "ADMIN_PASSWORD"}
+    env = {k: v for k, v in as_harness(service_env(test_env)).items() if k != "ADMIN_PASSWORD"}
     env.update(private_bus, ADMIN_USERNAME=username, GATEWAY_POSTGRES_SCHEMA=f"gateway_{uuid.uuid4().hex[:8]}")
     gateway = ServiceProcess("gateway", env, tmp_path)
     try:

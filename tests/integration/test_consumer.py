@@ -33,13 +33,11 @@ def notifications(test_env, monkeypatch, private_bus):
 
 
 @pytest.fixture
-def quorum_bus(test_env):
-    """A vhost of its own: a queue keeps the type it was first declared with."""
-    vhost = f"{test_env['VHOST']}-quorum-{uuid.uuid4().hex[:6]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield {"AMQP_URI": f"{test_env['AMQP_URI'].rsplit('/', 1)[0]}/{vhost}", "VHOST": vhost}
-    rabbitmqctl("delete_vhost", vhost)
+def quorum_bus(test_env, identities):
+    """A vhost of its own (the harness's alone): a queue keeps the type it was first declared with."""
+    bus = identities.add_vhost(f"{test_env['VHOST']}-quorum-{uuid.uuid4().hex[:6]}", services=False)
+    yield bus
+    rabbitmqctl("delete_vhost", bus["VHOST"])
 
 
 @pytest.fixture
@@ -56,7 +54,7 @@ def _notifications(monkeypatch, bus):
     yield _store_of(container)
     container.stop()
     with Connection(bus["AMQP_URI"]) as conn:
-        for name in (QUEUE, f"{QUEUE}.retry"):
+        for name in (QUEUE, f"{QUEUE}.delay"):
             conn.default_channel.queue_purge(name)
 
 
@@ -72,7 +70,7 @@ def _count(store, table: str) -> int:
 
 def _settled(vhost: str) -> bool:
     depths = queue_depths(vhost)
-    return depths.get(QUEUE, 0) == 0 and depths.get(f"{QUEUE}.retry", 0) == 0
+    return depths.get(QUEUE, 0) == 0 and depths.get(f"{QUEUE}.delay", 0) == 0
 
 
 def _outcomes(outcome: str) -> float:
@@ -102,7 +100,7 @@ def test_a_failing_handler_is_retried_then_set_aside_never_dropped(notifications
 def test_on_quorum_queues_retries_and_quarantine_work_the_same(on_quorum_queues, quorum_bus):
     listed = rabbitmqctl("list_queues", "-p", quorum_bus["VHOST"], "name", "type", "--no-table-headers", "-q")
     types = dict(line.split() for line in listed.splitlines() if line.startswith(QUEUE))
-    assert types == {QUEUE: "quorum", f"{QUEUE}.retry": "quorum"}
+    assert types == {QUEUE: "quorum", f"{QUEUE}.delay": "quorum"}
     retried_then_set_aside(on_quorum_queues, quorum_bus)
 
 

@@ -120,7 +120,7 @@ def test_case_registered_reaches_another_service_exactly_once_across_a_consumer_
     # a redelivered event fails loudly, is retried and is set aside. So "once" shows as nothing
     # waiting to be retried and nothing set aside.
     depths = queue_depths(test_env["VHOST"])
-    assert depths[f"{DIRECTORY_QUEUE}.retry"] == 0
+    assert depths[f"{DIRECTORY_QUEUE}.delay"] == 0
     with database(test_env) as conn:
         assert conn.execute("SELECT count(*) FROM notifications.quarantine").fetchone()[0] == 0
     assert depths[DIRECTORY_QUEUE] == 0

@@ -22,15 +22,14 @@ def faulty(tmp_path_factory, test_env):
     infra("infra-start")
     logs = tmp_path_factory.mktemp("fault-logs")
     env = service_env({**test_env, "POSTGRES_PORT": infra.env["POSTGRES_PORT"], "POSTGRES_DBNAME": "casetrail",
-                       "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{infra.env['RABBITMQ_PORT']}/",
-                       "LOG_DIR": str(logs)})
+                       **infra.identities(), "LOG_DIR": str(logs)})
     processes = {name: ServiceProcess(name, env, logs) for name in ORDER}
     try:
         for process in processes.values():
             process.start()
         api = Api(processes["gateway"].url)
         yield {"infra": infra, "processes": processes, "people": create_people(api, test_env["ADMIN_PASSWORD"]),
-               "db": {"host": "127.0.0.1", "port": infra.env["POSTGRES_PORT"], "dbname": "casetrail",
+               "db": {"host": str(infra.run_dir / "pgsock"), "port": infra.env["POSTGRES_PORT"], "dbname": "casetrail",
                       "user": "postgres"}}
     finally:
         for process in processes.values():
@@ -130,7 +129,7 @@ def settled_and_exactly_once(faulty, load: Load) -> None:
         assert pending == len(submitted)
     listed = faulty["infra"]("rabbitmqctl", "list_queues", "name", "messages", "--no-table-headers", "-q")
     retrying = {line.split()[0]: int(line.split()[1]) for line in listed.splitlines()
-                if line.split()[0].endswith(".retry")}
+                if line.split()[0].endswith(".delay")}
     assert retrying and not any(retrying.values()), retrying
     with psycopg.connect(**faulty["db"], autocommit=True) as conn:
         set_aside = {s: conn.execute(f"SELECT count(*) FROM {s}.quarantine").fetchone()[0] for s in SERVICES}
