@@ -6,18 +6,47 @@ Both are the administrator's (scripts/stack.sh declares them, with nameko's RPC 
 only look them up, so a service's broker user needs no right to configure them and cannot delete
 them. Where a deployment gives its services every right, the first one to start declares them."""
 import json
+import ssl
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import amqp.exceptions
 from kombu import Connection, Exchange
 from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY
+
+from shared.settings import env
 
 EXCHANGE = Exchange("casetrail.events", type="topic", durable=True, passive=True)
 REQUEUE = Exchange("casetrail.requeue", type="topic", durable=True, passive=True)
 
 
+def amqp_ssl(amqp_uri: str) -> dict | None:
+    """TLS for an amqps:// URI, as kombu takes it: the broker's certificate must chain to AMQP_CA_FILE
+    (to the system's CAs without it) and name the host in the URI; AMQP_CERT_FILE and AMQP_KEY_FILE
+    add a client certificate. None for plain amqp (a loopback-only broker, as `make up` runs)."""
+    if urlsplit(amqp_uri).scheme != "amqps":
+        return None
+    options = {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": urlsplit(amqp_uri).hostname}
+    if ca_file := env("AMQP_CA_FILE", ""):
+        options["ca_certs"] = ca_file
+    if cert_file := env("AMQP_CERT_FILE", ""):
+        options.update(certfile=cert_file, keyfile=env("AMQP_KEY_FILE", "") or None)
+    return options
+
+
+def use_tls(config: dict) -> None:
+    """nameko's own connections (RPC, consumers) take their TLS options from its AMQP_SSL config."""
+    if config.get(AMQP_SSL_CONFIG_KEY) is None:
+        config[AMQP_SSL_CONFIG_KEY] = amqp_ssl(config.get(AMQP_URI_CONFIG_KEY) or "")
+
+
+def connection(amqp_uri: str, **options) -> Connection:
+    return Connection(amqp_uri, ssl=amqp_ssl(amqp_uri), **options)
+
+
 def ensure_exchanges(amqp_uri: str) -> None:
-    with Connection(amqp_uri, connect_timeout=5) as conn:
+    with connection(amqp_uri, connect_timeout=5) as conn:
         for exchange in (EXCHANGE, REQUEUE):
             try:
                 exchange(conn.channel()).declare()
@@ -29,7 +58,7 @@ def event_publisher(amqp_uri: str) -> Publisher:
     """Persistent messages, publisher confirms: publish() returns only once the broker has the message."""
     if not amqp_uri:
         raise RuntimeError("environment variable AMQP_URI is required (the service's own RabbitMQ login)")
-    return Publisher(amqp_uri, exchange=EXCHANGE, declare=[EXCHANGE], use_confirms=True,
+    return Publisher(amqp_uri, ssl=amqp_ssl(amqp_uri), exchange=EXCHANGE, declare=[EXCHANGE], use_confirms=True,
                      retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                                "interval_step": 0.5, "interval_max": 1})
 

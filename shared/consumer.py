@@ -16,13 +16,13 @@ import logging
 from functools import cached_property
 from uuid import UUID
 
-from kombu import Connection, Queue, binding
+from kombu import Queue, binding
 from marshmallow import ValidationError
 from nameko.amqp.publish import get_connection, get_producer
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.messaging import Consumer
 
-from shared.bus import EXCHANGE, REQUEUE, SIGNATURE_HEADER, ensure_exchanges
+from shared.bus import EXCHANGE, REQUEUE, SIGNATURE_HEADER, amqp_ssl, connection, ensure_exchanges
 from shared.envelope import OWNERS, PAYLOADS
 from shared.identity import EVENTS_REFUSED, CallerKeys, event_refusal, keys_of
 from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
@@ -56,7 +56,7 @@ class QueueDepths:
 
     def read(self) -> list:
         ready, consumers = [], []
-        with Connection(self.amqp_uri, connect_timeout=2) as conn:
+        with connection(self.amqp_uri, connect_timeout=2) as conn:
             for consumer, kind, name in sorted(self.queues):
                 _, messages, listening = conn.default_channel.queue_declare(queue=name, passive=True)
                 ready.append((self.service, consumer, kind, messages))
@@ -89,7 +89,7 @@ class EventConsumer(Consumer):
                                      "x-dead-letter-exchange": REQUEUE.name, "x-dead-letter-routing-key": name}))
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         ensure_exchanges(self.amqp_uri)
-        with get_connection(self.amqp_uri) as conn:
+        with get_connection(self.amqp_uri, amqp_ssl(self.amqp_uri)) as conn:
             channel = conn.channel()
             for entity in (self.queue, self.retry_queue):
                 entity(channel).declare()
@@ -251,7 +251,7 @@ class EventConsumer(Consumer):
                        signature=signature if isinstance(signature, str) and len(signature) < 200 else None)
 
     def _send(self, body, queue_name: str, content_type, headers: dict, delay: float | None = None) -> None:
-        with get_producer(self.amqp_uri) as producer:
+        with get_producer(self.amqp_uri, ssl=amqp_ssl(self.amqp_uri)) as producer:
             producer.publish(body, exchange=REQUEUE.name, routing_key=queue_name, headers=headers,
                              content_type=content_type or "application/json", content_encoding="utf-8",
                              delivery_mode=2, expiration=delay, retry=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import eventlet
 from nameko.extensions import DependencyProvider
 
-from shared.bus import event_publisher, publish_event
+from shared.bus import event_publisher, publish_event, use_tls
 from shared.envelope import make_envelope
 from shared.identity import keys_of, sign_event
 from eventsourcing.persistence import StoredEvent
@@ -241,6 +241,7 @@ class EventSourced(DependencyProvider):
 
     def setup(self) -> None:
         settings = Settings.for_service(self.container.service_name)
+        use_tls(self.container.config)  # every service has a store: its nameko connections get TLS here
         self.store = self.store_class(settings)
         attempts = settings.follower_max_attempts
         followers = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]

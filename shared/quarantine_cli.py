@@ -16,10 +16,9 @@ import time
 
 import shared  # noqa: F401  (psycopg's eventlet-friendly wait, before psycopg loads)
 import psycopg
-from kombu import Connection
 from psycopg.rows import dict_row
 
-from shared.bus import REQUEUE, SIGNATURE_HEADER
+from shared.bus import REQUEUE, SIGNATURE_HEADER, connection
 from shared.quarantine import QUARANTINE_HEADER, Entry, Quarantine, Status
 from shared.settings import env
 
@@ -102,7 +101,7 @@ def retry(conn, args) -> int:
 
 def resend(entry: Entry) -> None:
     """Back to its consumer's queue, marked with the entry it retries."""
-    with Connection(env("AMQP_URI")) as conn:
+    with connection(env("AMQP_URI")) as conn:
         conn.Producer().publish(entry.body, exchange=REQUEUE.name, routing_key=entry.follower, delivery_mode=2,
                                 headers={QUARANTINE_HEADER: entry.id, SIGNATURE_HEADER: entry.signature},
                                 retry=True,
