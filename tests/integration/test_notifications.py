@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from kombu import Connection, Producer, Queue
 
-from shared.bus import event_publisher, publish_event
-from shared.envelope import make_envelope
-from tests.support import database, free_port, wait_for_timer_runs, wait_until
+from services.cases.application import CasesStore
+from services.notifications.application import NotificationsStore
+from shared.bus import EXCHANGE
+from shared.settings import Settings
+from tests.support import case_in_implementation, counter, database, free_port, wait_for_timer_runs, wait_until
 
 SURVIVOR = {"name": "Rehema Notify-Plant", "phone": "+254722333444", "location": "Block 9 Kakuma"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -80,20 +83,61 @@ def test_reassignment_tells_both_caseworkers(people):
     assert "from cw1 to cw2" in arrives(people["cw2"], case, "case_reassigned")["message"]
 
 
-def test_an_overdue_follow_up_notifies_the_caseworker_once_even_when_redelivered(people, test_env):
+@pytest.fixture
+def approved_hours_ago(people):
+    """A high-risk case of cw1's whose plan was approved `hours` ago: its first follow-up fell due
+    `hours` - 84 ago. The running services cannot travel in time, so its history is written by the cases
+    service's own store, in this process, with its clock turned back; the running cases service's
+    overdue scan, its outbox relay and the notifications service do the rest. Nothing is published by hand."""
+    store = CasesStore(Settings.for_service("cases"))
+
+    def approved(hours: float) -> dict:
+        then = datetime.now(UTC) - timedelta(hours=hours)
+        store.clock = lambda: then
+        case_id = case_in_implementation(store, {"username": "cw1", "role": "caseworker", "team": []}, "high")
+        return people["cw1"].get(f"/v1/cases/{case_id}").json()
+    yield approved
+    store.close()
+
+
+@pytest.fixture
+def overdue_messages(test_env):
+    """FollowUpOverdue messages as the cases service's relay published them: bytes and headers."""
+    queue = Queue(f"test-overdue-{uuid.uuid4().hex[:8]}", exchange=EXCHANGE, routing_key="FollowUpOverdue")
+    with Connection(test_env["AMQP_URI"]) as conn:
+        queue(conn.channel()).declare()
+
+    def of(case) -> list:
+        with Connection(test_env["AMQP_URI"]) as conn:
+            bound, kept = queue(conn.channel()), []
+            while (message := bound.get(no_ack=True)) is not None:
+                kept.append(message)
+            return [m for m in kept if json.loads(m.body)["aggregate_id"] == case["id"]]
+    yield of
+    with Connection(test_env["AMQP_URI"]) as conn:
+        queue(conn.channel()).delete()
+
+
+def test_an_overdue_follow_up_notifies_the_caseworker_once_even_when_redelivered(people, test_env, system,
+                                                                                 approved_hours_ago, overdue_messages):
     cw1 = people["cw1"]
-    case = cw1.post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "high"}).json()
-    overdue = make_envelope(source="cases", event_type="FollowUpOverdue", aggregate_id=uuid.UUID(case["id"]),
-                            aggregate_version=99, occurred_at=datetime.now(UTC),
-                            by={"username": "system", "role": "system", "correlation_id": None},
-                            payload={"due": (datetime.now(UTC) - timedelta(hours=2)).isoformat()})
-    publisher = event_publisher(test_env["AMQP_URI"])
-    publish_event(publisher, overdue)
-    publish_event(publisher, overdue)  # as after a relay crash before it saved its position
+    case = approved_hours_ago(84 + 2)  # due two hours ago: the overdue scan flags it
     notification = arrives(cw1, case, "follow_up_overdue")
     assert "Contact the survivor" in notification["message"]
-    publish_event(publisher, overdue)
-    wait_until(lambda: len(notified(cw1, case, "follow_up_overdue")) == 1, what="still one")
+    [flagged] = wait_until(lambda: overdue_messages(case), what="the FollowUpOverdue on the bus")
+
+    duplicates = redeliveries_of_overdue(system)
+    with Connection(test_env["AMQP_URI"]) as conn:  # as after a relay crash before it saved its position
+        for _ in range(2):
+            Producer(conn).publish(flagged.body, exchange=EXCHANGE, routing_key="FollowUpOverdue",
+                                   headers=flagged.headers, content_type="application/json", content_encoding="utf-8")
+    wait_until(lambda: redeliveries_of_overdue(system) == duplicates + 2, what="both redeliveries handled")
+    assert len(notified(cw1, case, "follow_up_overdue")) == 1
+
+
+def redeliveries_of_overdue(system) -> float:
+    return counter(system["notifications"], "casetrail_events_consumed_total", consumer="notify",
+                   event_type="FollowUpOverdue", outcome="duplicate")
 
 
 def test_read_marks_one_notification_and_only_for_its_recipient(people):
@@ -125,35 +169,57 @@ def test_no_notification_carries_survivor_data(people, pathway):
         assert planted not in everything
 
 
-def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once(people, test_env, system):
+def test_a_follow_up_overdue_by_more_than_a_day_escalates_to_the_supervisor_once(people, system, approved_hours_ago):
+    """The cases service's overdue scan flags both; the notifications service's escalation scan tells
+    the supervisor of the one overdue by more than 24 hours, once."""
     cw1, sup1 = people["cw1"], people["sup1"]
-    late, recent, done = (cw1.post("/v1/cases", {"survivor": SURVIVOR, "risk_level": "high"}).json() for _ in range(3))
-    publisher = event_publisher(test_env["AMQP_URI"])
-
-    def publish(case, event_type, version, payload):
-        publish_event(publisher, make_envelope(
-            source="cases", event_type=event_type, aggregate_id=uuid.UUID(case["id"]), aggregate_version=version,
-            occurred_at=datetime.now(UTC), by={"username": "cw1", "role": "caseworker", "correlation_id": None},
-            payload=payload))
-
-    def due(hours):
-        return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-    publish(done, "FollowUpRecorded", 7, {"contacted": True, "next_due": due(-84)})  # done after it was due
-    wait_until(lambda: followed_up(test_env, done), what="the follow-up known to notifications")
-    publish(late, "FollowUpOverdue", 6, {"due": due(25)})
-    publish(recent, "FollowUpOverdue", 6, {"due": due(2)})
-    publish(done, "FollowUpOverdue", 6, {"due": due(25)})
+    late, recent = approved_hours_ago(84 + 26), approved_hours_ago(84 + 2)
 
     escalated = arrives(sup1, late, "follow_up_overdue")
     assert "more than 24 hours" in escalated["message"] and "cw1" in escalated["message"]
+    arrives(cw1, late, "follow_up_overdue")
     arrives(cw1, recent, "follow_up_overdue")
-    arrives(cw1, done, "follow_up_overdue")
-    # Two more escalation scans finished (the last began after all three were watched): a second
-    # escalation, or one for the others, would have been made by now.
+    # Two more escalation scans finished (the last began after both were watched): a second
+    # escalation, or one for the recent one, would have been made by now.
     wait_for_timer_runs(system["notifications"], "escalate_overdue_follow_ups", runs=2)
     assert len(notified(sup1, late, "follow_up_overdue")) == 1
     assert notified(sup1, recent, "follow_up_overdue") == []
+
+
+@pytest.fixture
+def escalation_half_a_day_later():
+    """The notifications service's escalation scan as it will run twelve hours from now: its own store,
+    in this process, with its clock turned forward (the running service escalates what is overdue by
+    more than a day now, and a follow-up recorded now cannot be dated later)."""
+    store = NotificationsStore(Settings.for_service("notifications"))
+    later = datetime.now(UTC) + timedelta(hours=12)
+    store.clock = lambda: later
+    yield store.escalate_overdue
+    store.close()
+
+
+def test_a_follow_up_recorded_after_it_fell_due_stops_its_escalation(people, test_env, approved_hours_ago,
+                                                                     escalation_half_a_day_later):
+    cw1, sup1 = people["cw1"], people["sup1"]
+    done, forgotten = approved_hours_ago(84 + 16), approved_hours_ago(84 + 16)  # due 16 hours ago
+    for case in (done, forgotten):
+        arrives(cw1, case, "follow_up_overdue")  # flagged, and watched by the notifications service
+    assert cw1.post(f"/v1/cases/{done['id']}/follow-ups", {"contacted": True, "safety_reassessed": True,
+                                                            "contact_date": datetime.now(UTC).isoformat()}
+                    ).status_code == 201
+    wait_until(lambda: followed_up(test_env, done), what="the follow-up known to notifications")
+
+    escalation_half_a_day_later()  # 28 hours after both fell due
+    assert escalated(test_env, forgotten) is True and escalated(test_env, done) is False
+    assert "more than 24 hours" in arrives(sup1, forgotten, "follow_up_overdue")["message"]
     assert notified(sup1, done, "follow_up_overdue") == []
+
+
+def escalated(test_env, case) -> bool | None:
+    with database(test_env) as conn:
+        row = conn.execute("SELECT escalated FROM notifications.overdue_watch WHERE case_id = %s",
+                           (case["id"],)).fetchone()
+    return row and row[0]
 
 
 def followed_up(test_env, case) -> bool:
