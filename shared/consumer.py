@@ -13,6 +13,7 @@ Handlers make their effect idempotent (ServiceStore.process_once, or an inbox ro
 events) and return whether the event was new to them.
 """
 import logging
+from dataclasses import replace
 from functools import cached_property
 from uuid import UUID
 
@@ -138,7 +139,9 @@ class EventConsumer(Consumer):
             if entry is not None:
                 self.quarantine.failed_again(curs, entry, f"refused: {why}")
             else:
-                self.quarantine.set_aside(curs, self.queue.name, arrival, attempts=0, error=f"refused: {why}")
+                # The case it names is not believed either: it must hold back none of that case's events.
+                self.quarantine.set_aside(curs, self.queue.name, replace(arrival, aggregate_id=None), attempts=0,
+                                          error=f"refused: {why}")
         self.queue_consumer.ack_message(message)
         return True
 
