@@ -133,17 +133,25 @@ class EventConsumer(Consumer):
             return False
         EVENTS_REFUSED.labels(self.container.service_name, self.method_name, why).inc()
         log.error("%s: refused a %s event: %s", self.method_name, arrival.event_type, why)
+        try:
+            self._set_refused_aside(message, arrival, why)
+        except Exception as failed:  # the database is away: waited out like any outage, never handled
+            if not is_outage(failed):
+                raise
+            self._after_failure(message, (type(failed), failed, None))
+        self.queue_consumer.ack_message(message)
+        return True
+
+    def _set_refused_aside(self, message, arrival: Arrival, why: str) -> None:
         with self.store.transaction() as curs:
             entry_id = _retried_entry(message)
             entry = self.quarantine.entry(curs, entry_id) if entry_id else None
-            if entry is not None:
+            if entry is not None and entry.body == arrival.body:  # an operator's retry of this very event
                 self.quarantine.failed_again(curs, entry, f"refused: {why}")
             else:
                 # The case it names is not believed either: it must hold back none of that case's events.
                 self.quarantine.set_aside(curs, self.queue.name, replace(arrival, aggregate_id=None), attempts=0,
                                           error=f"refused: {why}")
-        self.queue_consumer.ack_message(message)
-        return True
 
     @cached_property
     def keys(self) -> CallerKeys:
