@@ -378,3 +378,21 @@ def relay_caught_up(env: dict, service: str) -> bool:
             f"SELECT (SELECT coalesce(max(position), 0) FROM {service}.positions WHERE follower = 'outbox'),"
             f" (SELECT coalesce(max(notification_id), 0) FROM {service}.{service}_events)").fetchone()
     return position >= last
+
+
+def post(api: "Api", path: str, body=None, status: int | None = None):
+    """A POST whose answer, when `status` is given, must have that status."""
+    response = api.post(path, body)
+    if status is not None:
+        assert response.status_code == status, response.text
+    return response
+
+
+def new_user(admin: "Api", role: str, supervisor: str | None = None) -> str:
+    """A user of that role with a fresh name (and PASSWORD), created by the admin."""
+    username = f"{role[:3]}-{uuid.uuid4().hex[:8]}"
+    response = admin.post("/v1/users", {"username": username, "password": PASSWORD, "role": role,
+                                        "display_name": username, "supervisor": supervisor})
+    assert response.status_code == 201, response.text
+    return username
+

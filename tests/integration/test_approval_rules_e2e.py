@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.support import PASSWORD, wait_until
+from tests.support import PASSWORD, new_user, wait_until
 
 NEW_CASE = {"survivor": {"name": "Nadia"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -13,21 +13,13 @@ CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_
 PLAN = {"goals": [{"need": "psychosocial", "action": "counselling", "responsible": "x", "due_date": "2026-12-15"}]}
 
 
-def user(admin, role, supervisor=None) -> str:
-    username = f"{role[:3]}-{uuid.uuid4().hex[:8]}"
-    response = admin.post("/v1/users", {"username": username, "password": PASSWORD, "role": role,
-                                        "display_name": username, "supervisor": supervisor})
-    assert response.status_code == 201, response.text
-    return username
-
-
 @pytest.fixture(scope="module")
 def chain(people, api):
     """A head of programme (no supervisor), a supervisor under them, and a caseworker under that one."""
     admin = people["admin"]
-    head = user(admin, "supervisor")
-    supervisor = user(admin, "supervisor", supervisor=head)
-    caseworker = user(admin, "caseworker", supervisor=supervisor)
+    head = new_user(admin, "supervisor")
+    supervisor = new_user(admin, "supervisor", supervisor=head)
+    caseworker = new_user(admin, "caseworker", supervisor=supervisor)
     return {name: api.login(username, PASSWORD) for name, username in
             (("head", head), ("supervisor", supervisor), ("caseworker", caseworker))}
 

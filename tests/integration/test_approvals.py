@@ -7,19 +7,12 @@ import pytest
 from services.approvals.domain import Approval
 from shared.bus import event_publisher
 from shared.envelope import make_envelope
-from tests.support import PASSWORD, publish_as_owner, wait_until
+from tests.support import PASSWORD, post, publish_as_owner, wait_until
 
 NEW_CASE = {"survivor": {"name": "Nadia"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
            "given_by": "survivor"}
 PLAN = {"goals": [{"need": "psychosocial", "action": "counselling", "responsible": "cw1", "due_date": "2026-12-15"}]}
-
-
-def post(api, path, body=None, status=None):
-    response = api.post(path, body)
-    if status is not None:
-        assert response.status_code == status, response.text
-    return response
 
 
 def case_with_plan(api, risk="medium") -> dict:

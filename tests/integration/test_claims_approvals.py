@@ -1,36 +1,19 @@
 """README claims about approvals, through the gateway on the running system: the queue's order, the
 `high_risk` policy for closures, and decision comments erased with their case."""
-import uuid
-
 import pytest
 
-from tests.support import PASSWORD, wait_until
+from tests.support import PASSWORD, new_user, post, wait_until
 
 CONSENT = {"services": True, "share_with_providers": False, "mandatory_reporting_explained": True,
            "given_by": "survivor"}
 PLAN = {"goals": [{"need": "medical", "action": "clinic visit", "responsible": "cw", "due_date": "2026-12-15"}]}
 
 
-def post(api, path, body=None, status=None):
-    response = api.post(path, body)
-    if status is not None:
-        assert response.status_code == status, response.text
-    return response
-
-
-def user(admin, role, supervisor=None) -> str:
-    username = f"{role[:3]}-{uuid.uuid4().hex[:8]}"
-    response = admin.post("/v1/users", {"username": username, "password": PASSWORD, "role": role,
-                                        "display_name": username, "supervisor": supervisor})
-    assert response.status_code == 201, response.text
-    return username
-
-
 @pytest.fixture
 def team(people, api):
     """A supervisor and a caseworker of their own, so that their queue holds only this test's requests."""
-    supervisor = user(people["admin"], "supervisor")
-    caseworker = user(people["admin"], "caseworker", supervisor=supervisor)
+    supervisor = new_user(people["admin"], "supervisor")
+    caseworker = new_user(people["admin"], "caseworker", supervisor=supervisor)
     return api.login(supervisor, PASSWORD), api.login(caseworker, PASSWORD)
 
 
