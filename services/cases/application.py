@@ -264,6 +264,16 @@ class CasesStore(ServiceStore):
         more = len(links) > limit
         return {"items": items, "next_cursor": str(items[-1]["sequence"]) if more else None}
 
+    def full_history(self, caller: dict, case_id: UUID) -> list[dict]:
+        """Every page of the history, as one list; not recorded as a read (the caller records its own)."""
+        items, cursor = [], 0
+        while True:
+            page = self.history(caller, case_id, cursor, 200, record=False)
+            items += page["items"]
+            if not page["next_cursor"]:
+                return items
+            cursor = int(page["next_cursor"])
+
     def _history_item(self, link: dict, prev_hash: str, redact: bool) -> dict:
         item = {"sequence": link["sequence"], "hash": link["hash"], "prev_hash": prev_hash}
         if link["topic"] is None:
@@ -293,13 +303,7 @@ class CasesStore(ServiceStore):
         (services/cases/attestation.py). Recorded as a view, by the reader, after it is made."""
         self._readable(caller, case_id, "export")
         verification = self.verify_chain(case_id, self.streams_of(case_id))
-        history, cursor = [], 0
-        while True:
-            page = self.history(caller, case_id, cursor, 200, record=False)
-            history += page["items"]
-            if not page["next_cursor"]:
-                break
-            cursor = int(page["next_cursor"])
+        history = self.full_history(caller, case_id)
         if not policy.redacted_for(caller):  # a caseworker's export is redacted too: it is meant to travel
             history = [{**item, "data": redacted(item["data"], IDENTIFYING.get(item["type"], ()))}
                        if "data" in item else item for item in history]

@@ -149,13 +149,7 @@ class Installation:
         self.operator = {"username": operator, "role": "operator", "team": [], "correlation_id": "casetrail-audit"}
 
     def history(self, case: str) -> list[dict]:
-        items, cursor = [], 0
-        while True:
-            page = self.store.history(self.operator, self.find(case), cursor, 200, record=False)
-            items += page["items"]
-            if not page["next_cursor"]:
-                return items
-            cursor = int(page["next_cursor"])
+        return self.store.full_history(self.operator, self.find(case))
 
     def states(self, case: str) -> dict[int, str]:
         """The case's stage, risk and plan after each of its own events, folded one by one."""
