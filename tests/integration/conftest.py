@@ -36,6 +36,23 @@ def infrastructure():
         subprocess.run([str(STACK), "infra-stop"], check=True)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A failed test shows what the running services logged while it ran (the logs hold no survivor
+    data: test_zz_no_leaks), so a failure seen once in CI can be understood from CI's output alone."""
+    log_dir = Path(os.environ["LOG_DIR"]) if os.environ.get("LOG_DIR") else None
+    sizes = {p: p.stat().st_size for p in log_dir.glob("*.log")} if log_dir and log_dir.is_dir() else {}
+    outcome = yield
+    if outcome.excinfo is None or not sizes:
+        return
+    for path in sorted(log_dir.glob("*.log")):
+        with open(path, "rb") as log:
+            log.seek(sizes.get(path, 0))
+            lines = log.read().decode(errors="replace").splitlines()[-40:]
+        if lines:
+            item.add_report_section("call", f"log {path.name}", "\n".join(lines))
+
+
 class SmtpServer:
     """A real SMTP server (aiosmtpd) delivering into a maildir; it can be stopped and started again."""
 

@@ -121,8 +121,10 @@ def test_withdrawn_consent_withdraws_open_referrals_and_the_provider_can_no_long
     requested = made(cw3, case, pathway["clinic"], notes=NOTES)
     accepted = made(cw3, case, pathway["clinic"], service_type="psychosocial")
     declined = made(cw3, case, pathway["legal"], service_type="legal")
-    assert pathway["legal1"].post(f"/v1/referrals/{declined['id']}/decline", {"reason": "full"}).status_code == 200
-    assert clinic1.post(f"/v1/referrals/{accepted['id']}/accept").status_code == 200
+    answer = pathway["legal1"].post(f"/v1/referrals/{declined['id']}/decline", {"reason": "full"})
+    assert answer.status_code == 200, answer.text
+    answer = clinic1.post(f"/v1/referrals/{accepted['id']}/accept")
+    assert answer.status_code == 200, answer.text
 
     assert cw3.post(f"/v1/cases/{case['id']}/consent/withdraw").status_code == 200
     def settled():
