@@ -1,12 +1,57 @@
 #!/bin/sh
-# Container entrypoint: `secrets` writes the installation's secrets once; services read them
-# from that file (docker compose) or from their environment (Kubernetes Secrets).
+# Container entrypoint (docker-compose.yml; Kubernetes runs the services with their own Secret instead).
+#   secrets    as root, into /secrets: the installation's secrets (once; later runs add only what is
+#              missing), its CA and the servers' certificates (shared/tls.py), each service's own file
+#              (/secrets/services/<service>.env, readable by that service's uid alone), and what
+#              PostgreSQL and RabbitMQ need (/secrets/postgres, /secrets/rabbitmq, owned by their uid 999)
+#   provision  the database roles, schemas and grants (shared/access.py), as the superuser over TLS
+#   (none)     the service SERVICE, with its own file only
 set -eu
-SECRETS=${SECRETS_FILE:-/secrets/secrets.env}
-if [ "${1:-}" = "secrets" ]; then
-  umask 077; python -m shared.secrets "$SECRETS" >> "$SECRETS"  # only what it lacks
-  chown 10001 "$SECRETS"  # the services run as uid 10001
-  exit 0
-fi
-if [ -f "$SECRETS" ]; then set -a; . "$SECRETS"; set +a; fi
-exec nameko run --config config/nameko.yaml "services.${SERVICE:?SERVICE names the service to run}.service:$(echo "$SERVICE" | sed "s/^./\U&/")Service"
+SECRETS=${SECRETS_DIR:-/secrets}
+CA=$SECRETS/tls/ca.crt
+SERVICES="cases referrals approvals notifications gateway"
+
+# Each service runs as a uid of its own (docker-compose.yml), so it can read no other service's file.
+uid_of() {
+  case $1 in cases) echo 10011 ;; referrals) echo 10012 ;; approvals) echo 10013 ;; notifications) echo 10014 ;;
+             gateway) echo 10015 ;; *) echo "unknown service $1" >&2; exit 2 ;; esac
+}
+
+make_secrets() {
+  umask 077
+  mkdir -p "$SECRETS/tls" "$SECRETS/services" "$SECRETS/postgres" "$SECRETS/rabbitmq"
+  python -m shared.secrets "$SECRETS/secrets.env" >> "$SECRETS/secrets.env"
+  grep -q '^POSTGRES_SUPERUSER_PASSWORD=' "$SECRETS/secrets.env" \
+    || echo "POSTGRES_SUPERUSER_PASSWORD=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS/secrets.env"
+  python -m shared.tls "$SECRETS/tls" --server postgres=postgres --server rabbitmq=rabbitmq
+  python -m shared.secrets "$SECRETS/secrets.env" --per-service "$SECRETS/services" \
+    --amqp-uri 'amqps://{login}:{password}@rabbitmq:5671/'
+  for service in $SERVICES; do chown "$(uid_of "$service")" "$SECRETS/services/$service.env"; done
+  chmod 755 "$SECRETS" "$SECRETS/tls" "$SECRETS/services"; chmod 644 "$CA"
+  for server in postgres rabbitmq; do
+    cp "$CA" "$SECRETS/tls/$server.crt" "$SECRETS/$server/"
+    cp "$SECRETS/tls/$server.key" "$SECRETS/$server/server.key"
+    mv "$SECRETS/$server/$server.crt" "$SECRETS/$server/server.crt"
+  done
+  sed -n 's/^POSTGRES_SUPERUSER_PASSWORD=//p' "$SECRETS/secrets.env" | tail -1 > "$SECRETS/postgres/superuser-password"
+  ( set -a; . "$SECRETS/secrets.env"; python -m shared.access broker ) > "$SECRETS/rabbitmq/definitions.json"
+  chown -R 999:999 "$SECRETS/postgres" "$SECRETS/rabbitmq"
+  chmod 700 "$SECRETS/postgres" "$SECRETS/rabbitmq"
+}
+
+# Kubernetes gives the job its Secret as environment variables instead of the file.
+provision() {
+  if [ -f "$SECRETS/secrets.env" ]; then set -a; . "$SECRETS/secrets.env"; set +a; fi
+  PGPASSWORD=$POSTGRES_SUPERUSER_PASSWORD PGSSLMODE=verify-full PGSSLROOTCERT=${PGSSLROOTCERT:-$CA} \
+    python -m shared.access database --host "${POSTGRES_HOST:-postgres}" --port "${POSTGRES_PORT:-5432}" \
+      --dbname "${POSTGRES_DBNAME:-casetrail}" --admin "${POSTGRES_SUPERUSER:-postgres}" "$@"
+}
+
+case "${1:-}" in
+  secrets) make_secrets ;;
+  provision) shift; provision "$@" ;;
+  *)
+    own=$SECRETS/services/${SERVICE:?SERVICE names the service to run}.env
+    if [ -f "$own" ]; then set -a; . "$own"; set +a; fi
+    exec nameko run --config config/nameko.yaml "services.$SERVICE.service:$(echo "$SERVICE" | sed "s/^./\U&/")Service" ;;
+esac

@@ -199,20 +199,9 @@ secrets() {
   set -a; . "$f"; set +a
 }
 
-# `env -u` options for every secret in the secrets file that is not the service's own: a service holds its
-# own keys only (its cipher and caller keys; the cases service its master and audit keys; the gateway the
-# token secret and the first admin's password), never another's.
+# `env -u` options for every secret in the secrets file that is not the service's own (shared/secrets.py own()).
 others_secrets() {
-  local own=${1^^} name
-  for name in $(cut -d= -f1 "$RUN/secrets.env" | sort -u); do
-    case $name in
-      CALLER_PUBLIC_KEYS) ;;
-      ${own}_*) ;;
-      AUDIT_SIGNING_KEY|AUDIT_RETIRED_PUBLIC_KEYS) [ "$own" = CASES ] || echo "-u $name" ;;
-      JWT_SECRET|ADMIN_PASSWORD) [ "$own" = GATEWAY ] || echo "-u $name" ;;
-      *) echo "-u $name" ;;
-    esac
-  done
+  ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.secrets "$RUN/secrets.env" --others "$1" ) | sed 's/^/-u /'
 }
 
 # The logins a process uses: ${NAME}_DB_PASSWORD and ${NAME}_AMQP_PASSWORD from the secrets file.

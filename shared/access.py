@@ -240,9 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     broker = commands.add_parser("broker", help="print the definitions to import into RabbitMQ")
     broker.add_argument("--vhost", default="/")
     database = commands.add_parser("database", help="roles, schemas and grants, as the superuser")
-    database.add_argument("--host", required=True, help="the server's Unix socket folder")
+    database.add_argument("--host", required=True, help="the server's Unix socket folder, or its host name")
     database.add_argument("--port", required=True)
     database.add_argument("--dbname", required=True)
+    database.add_argument("--admin", default="postgres", help="the superuser to connect as")
     database.add_argument("--quarantine-only", action="store_true",
                           help="only grant the quarantine CLI the tables the services made since")
     args = top.parse_args(argv)
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(broker_definitions(args.vhost, grants, passwords), sys.stdout)
         return 0
     import psycopg
-    with psycopg.connect(host=args.host, port=args.port, dbname=args.dbname, user="postgres",
+    with psycopg.connect(host=args.host, port=args.port, dbname=args.dbname, user=args.admin,
                          autocommit=True) as admin:
         if args.quarantine_only:
             grant_quarantine(admin, identity(args.prefix, "quarantine"), schemas_from_env().values())

@@ -1,83 +1,68 @@
 """TLS as a setting, against a PostgreSQL and a RabbitMQ of the test's own whose certificates a
-throwaway CA made here signed: a service's store (libpq's PGSSLMODE=verify-full, PGSSLROOTCERT), the
-event publisher and a nameko service's own connections (an amqps:// AMQP_URI with AMQP_CA_FILE)
-connect with verification on, and refuse a server whose certificate another CA signed."""
+throwaway CA made here signed (shared/tls.py, as docker compose makes them): a service's store
+(libpq's PGSSLMODE=verify-full, PGSSLROOTCERT, and a client certificate), the event publisher and a
+nameko service's own connections (an amqps:// AMQP_URI with AMQP_CA_FILE) connect with verification
+on, and refuse a server whose certificate another CA signed; the servers refuse a client certificate
+another CA signed, or one naming another login. RabbitMQ runs deploy/compose/rabbitmq.conf."""
 import datetime
-import ipaddress
+import json
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import kombu.exceptions
 import psycopg
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from nameko.containers import ServiceContainer
 
 from services.notifications.application import NotificationsStore
 from services.notifications.service import NotificationsService
-from shared.access import identity, password_key
-from shared.bus import event_publisher, publish_event
+from shared.access import BROKER_IDENTITIES, broker_definitions, broker_grants, identity, password_key
+from shared.bus import connection, event_publisher, publish_event
 from shared.envelope import make_envelope
+from shared.rpc import BROKER_DOWN
 from shared.settings import Settings
+from shared.tls import Authority, write_issued
 from tests.support import Infrastructure, free_port, signed_by, wait_until
 
+ROOT = Path(__file__).resolve().parents[2]
+NOTIFICATIONS = identity("casetrail", "notifications")
 
-class Authority:
-    """A certificate authority of the test's own."""
 
-    def __init__(self, name: str):
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        self.cert = (self._signed(self.name, self.key.public_key())
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                     .sign(self.key, hashes.SHA256()))
-
-    def _signed(self, subject: x509.Name, public_key) -> x509.CertificateBuilder:
-        now = datetime.datetime.now(datetime.UTC)
-        return (x509.CertificateBuilder().subject_name(subject).issuer_name(self.name).public_key(public_key)
-                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=1)))
-
-    def issue(self, folder: Path, name: str) -> tuple[Path, Path]:
-        """A server certificate for 127.0.0.1 and localhost, and its key, as PEM files."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-        cert = (self._signed(subject, key.public_key())
-                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                            x509.DNSName("localhost")]), critical=False)
-                .sign(self.key, hashes.SHA256()))
-        cert_file, key_file = folder / f"{name}.crt", folder / f"{name}.key"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-        return cert_file, key_file
-
-    def write(self, path: Path) -> Path:
-        path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
-        return path
+def broker_config(certs: Path, amqps_port: int, definitions: Path) -> str:
+    """deploy/compose/rabbitmq.conf as docker compose runs it, with this machine's port and folders."""
+    config = (ROOT / "deploy/compose/rabbitmq.conf").read_text()
+    assert "listeners.ssl.default = 5671\n" in config and "/run/casetrail/definitions.json" in config
+    return (config.replace("listeners.ssl.default = 5671", f"listeners.ssl.default = 127.0.0.1:{amqps_port}")
+            .replace("/run/casetrail/definitions.json", str(definitions)).replace("/run/casetrail/", f"{certs}/"))
 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
-    """PostgreSQL with ssl=on and RabbitMQ with a TLS listener (scripts/stack.sh on a run folder, ports
-    and node of their own), both with a certificate the module's CA signed."""
+    """PostgreSQL with ssl=on and RabbitMQ configured as docker compose configures it (TLS only,
+    client certificates optional, its users loaded at boot), both with certificates the module's CA
+    (shared/tls.py, as `docker compose` makes them) signed."""
     infra = Infrastructure(tmp_path_factory.mktemp("tls") / "run")
     certs = infra.run_dir / "tls"  # inside the run folder: the postgres user can reach it
     certs.mkdir(parents=True)
-    ca, stranger = Authority("Casetrail test CA"), Authority("Someone else's CA")
-    server_cert, server_key = ca.issue(certs, "server")
+    ca, stranger = Authority.create("Casetrail test CA"), Authority.create("Someone else's CA")
+    ca.write(certs)
+    server_cert, server_key = write_issued(certs, "server", ca.server(["127.0.0.1", "localhost"]))
+    clients = {"own": write_issued(certs, "own", ca.client(NOTIFICATIONS)),
+               "another login": write_issued(certs, "cases", ca.client(identity("casetrail", "cases"))),
+               "stranger": write_issued(certs, "stranger-client", stranger.client(NOTIFICATIONS))}
     amqps_port = free_port()
     (infra.run_dir / "rmq").mkdir()
-    (infra.run_dir / "rmq" / "rabbitmq.conf").write_text(
-        f"listeners.tcp.default = 127.0.0.1:{infra.env['RABBITMQ_PORT']}\n"
-        f"listeners.ssl.default = 127.0.0.1:{amqps_port}\n"
-        f"ssl_options.cacertfile = {ca.write(certs / 'ca.crt')}\n"
-        f"ssl_options.certfile = {server_cert}\nssl_options.keyfile = {server_key}\n"
-        "ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n")
+    # The installation's secrets before its first start, so the broker loads its users at boot.
+    infra.run_dir.joinpath("secrets.env").write_text(
+        subprocess.run([sys.executable, "-m", "shared.secrets"], check=True, capture_output=True, text=True,
+                       cwd=ROOT).stdout)
+    definitions = certs / "definitions.json"
+    definitions.write_text(json.dumps(broker_definitions("/", broker_grants("casetrail"), {
+        identity("casetrail", name): infra.secrets()[password_key(name, "AMQP")] for name in BROKER_IDENTITIES})))
+    (infra.run_dir / "rmq" / "rabbitmq.conf").write_text(broker_config(certs, amqps_port, definitions))
     infra("infra-start")
     try:
         pg_key = certs / "postgres.key"
@@ -85,16 +70,26 @@ def tls(tmp_path_factory):
         shutil.chown(pg_key, "postgres")
         pg_key.chmod(0o600)
         with infra.admin("postgres") as admin:
-            for setting, value in (("ssl", "on"), ("ssl_cert_file", str(server_cert)), ("ssl_key_file", str(pg_key))):
+            for setting, value in (("ssl", "on"), ("ssl_cert_file", str(server_cert)), ("ssl_key_file", str(pg_key)),
+                                   ("ssl_ca_file", str(certs / "ca.crt"))):
                 admin.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
         # A restart, not a reload: another pytest session may have closed /tmp/pytest-of-root to the
         # postgres user since, and stack.sh opens the way again at every start.
         infra("postgres-stop")
         infra("postgres-start")
+        # The notifications role must also present a client certificate naming it (as pg_hba.conf's
+        # clientcert=verify-full asks); the first matching line wins.
+        hba = infra.run_dir / "pg" / "pg_hba.conf"
+        hba.write_text(f"hostssl all {NOTIFICATIONS} 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n"
+                       + hba.read_text())
         with infra.admin("postgres") as admin:
             assert admin.execute("SHOW ssl").fetchone()[0] == "on"
+            admin.execute("SELECT pg_reload_conf()")
         secrets = infra.secrets()
-        yield {"infra": infra, "ca": certs / "ca.crt", "stranger": stranger.write(certs / "stranger.crt"),
+        (certs / "stranger").mkdir()
+        stranger.write(certs / "stranger")
+        yield {"infra": infra, "ca": certs / "ca.crt", "stranger": certs / "stranger" / "ca.crt", "clients": clients,
+               "amqp_port": infra.env["RABBITMQ_PORT"],
                "amqps": f"amqps://{identity('casetrail', 'gateway')}:{secrets[password_key('gateway', 'AMQP')]}"
                         f"@127.0.0.1:{amqps_port}/",
                "notifications_amqps": f"amqps://{identity('casetrail', 'notifications')}:"
@@ -117,6 +112,8 @@ def as_notifications(tls, test_env, monkeypatch):
     monkeypatch.setenv("NOTIFICATIONS_CIPHER_KEY", infra.secrets()["NOTIFICATIONS_CIPHER_KEY"])
     monkeypatch.setenv("PGSSLMODE", "verify-full")
     monkeypatch.setenv("PGSSLROOTCERT", str(tls["ca"]))
+    monkeypatch.setenv("PGSSLCERT", str(tls["clients"]["own"][0]))
+    monkeypatch.setenv("PGSSLKEY", str(tls["clients"]["own"][1]))
     monkeypatch.setenv("AMQP_CA_FILE", str(tls["ca"]))
 
 
@@ -157,6 +154,44 @@ def test_a_nameko_service_runs_over_tls_end_to_end(as_notifications, tls):
             store.close()
     finally:
         container.stop()
+
+
+@pytest.mark.parametrize("client", ["none", "another login", "stranger"])
+def test_postgresql_refuses_the_role_without_a_client_certificate_of_its_own(as_notifications, tls, monkeypatch, client):
+    """The control is every other test here: the role's own certificate from the installation's CA."""
+    if client == "none":
+        monkeypatch.delenv("PGSSLCERT")
+        monkeypatch.delenv("PGSSLKEY")
+    else:
+        cert, key = tls["clients"][client]
+        monkeypatch.setenv("PGSSLCERT", str(cert))
+        monkeypatch.setenv("PGSSLKEY", str(key))
+    # The same password as the control: only the certificate differs. (For one naming another login
+    # the server says only that authentication failed.)
+    with pytest.raises(psycopg.OperationalError, match="certificate|authentication failed|unknown ca"):
+        NotificationsStore(Settings.for_service("notifications"))
+
+
+@pytest.mark.parametrize("client, accepted", [("own", True), ("stranger", False)])
+def test_rabbitmq_takes_a_client_certificate_only_from_the_installations_ca(as_notifications, tls, monkeypatch,
+                                                                             client, accepted):
+    cert, key = tls["clients"][client]
+    monkeypatch.setenv("AMQP_CERT_FILE", str(cert))
+    monkeypatch.setenv("AMQP_KEY_FILE", str(key))
+    with connection(tls["notifications_amqps"], connect_timeout=5) as conn:
+        if accepted:
+            conn.connect()
+            assert conn.connected
+        else:
+            with pytest.raises(BROKER_DOWN):
+                conn.connect()
+
+
+def test_the_broker_as_compose_runs_it_takes_no_plain_connection(tls):
+    plain = tls["notifications_amqps"].replace("amqps://", "pyamqp://").rsplit("@", 1)[0]
+    with connection(f"{plain}@127.0.0.1:{tls['amqp_port']}/", connect_timeout=5) as conn:
+        with pytest.raises(BROKER_DOWN):
+            conn.connect()
 
 
 def publish_as_gateway(amqp_uri: str, username: str) -> None:

@@ -12,7 +12,7 @@ K8S = ROOT / "deploy/k8s"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "service.py").exists())
 MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
 DOCS = [(p.name, doc) for p in MANIFESTS for doc in yaml.safe_load_all(p.read_text()) if doc]
-SECRET_KEYS = set(generate()) | {"POSTGRES_PASSWORD", "AMQP_URI"}
+SECRET_KEYS = set(generate()) | {"POSTGRES_PASSWORD", "AMQP_URI", "POSTGRES_SUPERUSER_PASSWORD"}
 
 
 def of_kind(kind):
@@ -55,12 +55,26 @@ def test_pods_are_hardened_scraped_and_covered_by_a_disruption_budget():
             assert context["capabilities"]["drop"] == ["ALL"], name
 
 
-def test_every_deployment_takes_the_shared_config_and_secret():
-    for name, deployment in of_kind("Deployment").items():
-        for container in deployment["spec"]["template"]["spec"]["containers"]:
-            sources = container.get("envFrom", [])
-            assert {"configMapRef": {"name": "casetrail-config"}} in sources, name
-            assert {"secretRef": {"name": "casetrail-secrets"}} in sources, name
+def test_each_workload_takes_the_shared_config_its_own_secret_alone_and_the_ca():
+    """Least privilege as with `make up`: no pod holds another service's secret (issue 17)."""
+    workloads = {**of_kind("Deployment"), **of_kind("Job")}
+    assert set(workloads) == {*SERVICES, "provision"}
+    for name, workload in workloads.items():
+        pod = workload["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        sources = container["envFrom"]
+        assert {"configMapRef": {"name": "casetrail-config"}} in sources, name
+        assert [s["secretRef"]["name"] for s in sources if "secretRef" in s] == [f"casetrail-{name}"], name
+        assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["ca"] == "/etc/casetrail/tls", name
+        assert {v["name"]: v.get("configMap", {}).get("name") for v in pod["volumes"]}["ca"] == "casetrail-ca", name
+        assert pod["automountServiceAccountToken"] is False, name
+
+
+def test_the_services_reach_both_servers_over_verified_tls():
+    data = of_kind("ConfigMap")["casetrail-config"]["data"]
+    assert data["PGSSLMODE"] == "verify-full"
+    assert data["PGSSLROOTCERT"] == data["AMQP_CA_FILE"] == "/etc/casetrail/tls/ca.crt"
+    assert "POSTGRES_USER" not in data  # each service's own role, in its own Secret
 
 
 def test_no_secret_value_is_committed():
