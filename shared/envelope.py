@@ -13,7 +13,7 @@ RISK_LEVELS = ("low", "medium", "high")
 SERVICE_TYPES = ("medical", "psychosocial", "legal", "safety", "shelter", "livelihood", "education", "other")
 CLOSURE_REASONS = ("needs_met", "survivor_request", "relocated", "unreachable")
 REFERRAL_EVENTS = ("ReferralMade", "ReferralAccepted", "ReferralDeclined", "ReferralCompleted", "ReferralWithdrawn")
-ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin", "system")
+ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin", "system")  # of events: shared/vocabulary.py Role
 _EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/events")
 
 
