@@ -17,14 +17,16 @@ def is_sealed(value) -> bool:
 
 
 class CaseTexts:
-    def __init__(self, cases_rpc, timeout: float, caller: dict):
-        """`caller`: whom the text is sealed or opened for; the cases service asks its own policy."""
-        self.cases, self.timeout, self.caller = cases_rpc, timeout, caller
+    def __init__(self, cases_rpc, timeout: float, caller, referred: bool = False):
+        """`caller`: whom the text is sealed or opened for; the cases service asks its own policy.
+        `referred`: the referrals service vouches that the caller is the provider each case was
+        referred to (it holds the referral; the cases service may not have heard of it yet)."""
+        self.cases, self.timeout, self.caller, self.referred = cases_rpc, timeout, caller, referred
 
     def seal(self, case_id: UUID, text: str | None) -> str | None:
         if text is None:
             return None
-        return self._call(self.cases.seal_texts, self.caller, str(case_id), [text])[0]
+        return self._call(self.cases.seal_texts, self.caller, str(case_id), [text], self.referred)[0]
 
     def open(self, case_id: UUID, value):
         return self._open_all([(str(case_id), value)])[0]
@@ -38,7 +40,7 @@ class CaseTexts:
 
     def _open_all(self, pairs: list[tuple[str, str]]) -> list:
         sealed = [[case_id, value] for case_id, value in pairs if is_sealed(value)]
-        opened = iter(self._call(self.cases.open_texts, self.caller, sealed) if sealed else [])
+        opened = iter(self._call(self.cases.open_texts, self.caller, sealed, self.referred) if sealed else [])
         return [next(opened) if is_sealed(value) else value for _, value in pairs]
 
     def _call(self, method, *args):

@@ -93,13 +93,17 @@ class CallerCheck:
 
     def verify(self, token, method: str, issuers: tuple[str, ...]) -> dict:
         """The caller as a dict (what `shared.caller.read_caller` reads), or CallerRefused (counted)."""
+        return self.verify_call(token, method, issuers)[0]
+
+    def verify_call(self, token, method: str, issuers: tuple[str, ...]) -> tuple[dict, str]:
+        """The caller, and the service that signed the call; or CallerRefused (counted)."""
         try:
             return self._verify(token, method, issuers)
         except CallerRefused as refused:
             REFUSED.labels(self.keys.service, method, refused.reason).inc()
             raise
 
-    def _verify(self, token, method: str, issuers: tuple[str, ...]) -> dict:
+    def _verify(self, token, method: str, issuers: tuple[str, ...]) -> tuple[dict, str]:
         if not isinstance(token, str) or token.count(".") != 2:
             raise CallerRefused("missing")
         try:
@@ -123,7 +127,7 @@ class CallerCheck:
         if issuer not in issuers:
             raise CallerRefused("issuer not accepted by this method")
         self._once(claims["jti"], claims["exp"])
-        return {"username": claims["sub"], **{f: claims[f] for f in CALLER_FIELDS if f in claims}}
+        return {"username": claims["sub"], **{f: claims[f] for f in CALLER_FIELDS if f in claims}}, issuer
 
     def _once(self, jti: str, expires: float) -> None:
         now = time.time()

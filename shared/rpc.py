@@ -9,6 +9,7 @@ this service, for that one call.
 nameko stops the whole service when a worker cannot send its reply; here the failure is logged
 instead. The caller has given up by then (the gateway answered 503); the request, never
 acknowledged, goes back to its queue and expires there, since every call is sent with an expiration."""
+import inspect
 import logging
 
 import amqp.exceptions
@@ -35,16 +36,22 @@ class ProvedRpc(Rpc):
         if service not in _CHECKS:
             _CHECKS[service] = CallerCheck(keys_of(service))
         self.check = _CHECKS[service]
+        method = getattr(self.container.service_cls, self.method_name)
+        self.takes_issuer = "issuer" in inspect.signature(method).parameters
         super().setup()
 
     def handle_message(self, body, message):
-        """Verifies the caller before the worker starts; a refusal (raised here) is the reply."""
+        """Verifies the caller before the worker starts; a refusal (raised here) is the reply. A method
+        with an `issuer` parameter is told which service signed the call (whatever the call says)."""
         args, kwargs = list(body.get("args") or ()), dict(body.get("kwargs") or {})
+        kwargs.pop("issuer", None)
         self.check_signature(args, kwargs)
         if args:
-            args[0] = self.check.verify(args[0], self.method_name, self.callers)
+            args[0], issuer = self.check.verify_call(args[0], self.method_name, self.callers)
         else:
-            kwargs["caller"] = self.check.verify(kwargs.get("caller"), self.method_name, self.callers)
+            kwargs["caller"], issuer = self.check.verify_call(kwargs.get("caller"), self.method_name, self.callers)
+        if self.takes_issuer:
+            kwargs["issuer"] = issuer
         return super().handle_message({**body, "args": args, "kwargs": kwargs}, message)
 
     def handle_result(self, message, worker_ctx, result, exc_info):

@@ -22,6 +22,13 @@ from shared.validation import clean, load, parse_id
 log = logging.getLogger(__name__)
 # The services that keep free text about a case sealed with its key (shared/case_texts.py).
 TEXT_KEEPERS = ("referrals", "approvals")
+
+
+def vouched(referred, issuer: str | None) -> bool:
+    """The referrals service owns referrals: when it says the caller is the provider each case was
+    referred to, that is what its ReferralMade event would say, signed with the same key, before that
+    event has reached this service. No other service's word counts."""
+    return referred is True and issuer == "referrals"
 CHECKPOINTS = Counter("casetrail_audit_checkpoints_total", "Timed audit checkpoints, by outcome"
                       " (written, unchanged: no chain grew; invalid: the latest checkpoint does not hold; failed)",
                       ["outcome"])
@@ -143,17 +150,20 @@ class CasesService(Observable):
         return {"recorded": True}
 
     @rpc(expected_exceptions=EXPECTED, callers=TEXT_KEEPERS)
-    def seal_texts(self, caller, case_id, texts):
+    def seal_texts(self, caller, case_id, texts, referred=False, *, issuer=None):
         """For the other services' free text about a case: they keep only what this returns. Sealed only
-        for a caller who may write about the case under this service's policy."""
+        for a caller who may write about the case under this service's policy. `referred`: believed
+        from the referrals service alone (see vouched)."""
         return self.store.seal_texts(read_caller(caller), parse_id(case_id, "case"),
-                                     load(schemas.TextsSchema(), {"texts": texts})["texts"])
+                                     load(schemas.TextsSchema(), {"texts": texts})["texts"],
+                                     vouched=vouched(referred, issuer))
 
     @rpc(expected_exceptions=EXPECTED, callers=TEXT_KEEPERS)
-    def open_texts(self, caller, pairs):
+    def open_texts(self, caller, pairs, referred=False, *, issuer=None):
         """Opened only for a caller who may read each case under this service's policy."""
         return self.store.open_texts(read_caller(caller),
-                                     load(schemas.SealedTextsSchema(), {"pairs": pairs})["pairs"])
+                                     load(schemas.SealedTextsSchema(), {"pairs": pairs})["pairs"],
+                                     vouched=vouched(referred, issuer))
 
     @on_event(*DECISIONS)
     def approval_decided(self, body):

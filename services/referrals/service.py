@@ -76,7 +76,9 @@ class ReferralsService(Observable):
         return self._views(caller, [referral], hint=hint is True)[0]
 
     def _texts(self, caller: dict) -> CaseTexts:
-        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller)
+        # A provider reaches texts only through its own referrals (policy checks that first), so this
+        # service vouches for it: the cases service may not have learnt of a referral just made.
+        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller, referred=caller["role"] == "provider")
 
     def _views(self, caller, referrals, hint=False) -> list[dict]:
         visible = self.store.notes_visible(caller, referrals, hint=hint)

@@ -102,3 +102,27 @@ def test_sealed_text_opens_only_for_those_who_may_read_the_case(people, pathway,
     assert referral["provider_id"] == pathway["clinic"]["id"]
     # The provider the case was referred to, once the cases service has heard of the referral.
     wait_until(lambda: opened_for(clinic) == ["a note"], what="the clinic opening the case's text")
+
+
+def test_only_the_referrals_service_vouches_for_a_provider_the_cases_service_has_not_heard_of(people, pathway, bus,
+                                                                                               test_env):
+    """A provider acting on a referral made a moment ago: the cases service has not yet learnt of it
+    from the bus (here: no referral at all), so only the referrals service's word, signed as itself,
+    lets the text through; the same claim from the approvals service, or no claim, is refused."""
+    case = consented_case(people["cw1"])
+    clinic = {"username": "clinic1", "role": "provider", "provider_id": pathway["clinic"]["id"]}
+
+    def seal_as(service, referred, **extra):
+        return bus.cases.seal_texts(signed_by(service, test_env, clinic, "cases", "seal_texts"), case["id"],
+                                    ["declined: full"], referred, **extra)
+    sealed = seal_as("referrals", True)
+    assert sealed[0].startswith("sealed:")
+    opened = bus.cases.open_texts(signed_by("referrals", test_env, clinic, "cases", "open_texts"),
+                                  [[case["id"], sealed[0]]], True)
+    assert opened == ["declined: full"]
+    with pytest.raises(NotFound):
+        seal_as("approvals", True)
+    with pytest.raises(NotFound):
+        seal_as("referrals", False)
+    with pytest.raises(NotFound):  # the signer the cases service verified counts, never what a call says
+        seal_as("approvals", True, issuer="referrals")
