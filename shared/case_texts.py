@@ -35,7 +35,7 @@ class CaseTexts:
         """Opens `fields` of each view (a dict with its `case_id`) in place."""
         places = [(view, field) for view in views for field in fields if is_sealed(view.get(field))]
         opened = self._open_all([(view["case_id"], view[field]) for view, field in places])
-        for (view, field), text in zip(places, opened):
+        for (view, field), text in zip(places, opened, strict=True):
             view[field] = text
 
     def _open_all(self, pairs: list[tuple[str, str]]) -> list:

@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable
 
 import eventlet
+from eventsourcing.persistence import StoredEvent
 from nameko.extensions import DependencyProvider
 
 from shared.bus import event_publisher, publish_event, use_tls
 from shared.envelope import make_envelope
 from shared.identity import keys_of, sign_event
-from eventsourcing.persistence import StoredEvent
-
 from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, PUBLISH_DURATION, StoreGauges
 from shared.quarantine import Arrival, Entry, Quarantine, Status, attempts_exhausted, describe, is_outage
 from shared.settings import Settings

@@ -15,6 +15,8 @@ import sys
 import time
 
 import shared  # noqa: F401  (psycopg's eventlet-friendly wait, before psycopg loads)
+
+# isort: split
 import psycopg
 from psycopg.rows import dict_row
 

@@ -43,7 +43,8 @@ def generate() -> dict[str, str]:
 
 
 def missing_from(path: Path) -> dict[str, str]:
-    present = {line.split("=", 1)[0] for line in path.read_text().splitlines() if "=" in line} if path.exists() else set()
+    lines = path.read_text().splitlines() if path.exists() else []
+    present = {line.split("=", 1)[0] for line in lines if "=" in line}
     fresh = generate()
     missing = {key: value for key, value in fresh.items() if key not in present}
     if any(key in missing for key in _CALLER_KEYS):  # a set that only works whole: given whole (later lines win)
@@ -79,7 +80,8 @@ def for_service(service: str, values: dict[str, str], amqp_uri: str) -> dict[str
 
 def read(path: Path) -> dict[str, str]:
     """A secrets file's values; a key given twice keeps its last value, as the shell reads it."""
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if "=" in line and not line.startswith("#"))
 
 
 def write_per_service(values: dict[str, str], folder: Path, amqp_uri: str) -> None:

@@ -17,8 +17,8 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
-from shared.errors import Conflict, NotFound
 from shared import quarantine
+from shared.errors import Conflict, NotFound
 from shared.metrics import EVENTS_APPENDED, gauge
 from shared.settings import Settings, env
 
@@ -262,7 +262,8 @@ class ServiceStore(Application):
             heads = {row["chain_id"]: row for row in curs.fetchall()}
             curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"
                                   " e WHERE NOT EXISTS (SELECT 1 FROM {schema}.audit_chain c WHERE"
-                                  " c.originator_id = e.originator_id AND c.originator_version = e.originator_version)"))
+                                  " c.originator_id = e.originator_id"
+                                  " AND c.originator_version = e.originator_version)"))
             unchained = curs.fetchone()["n"]
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(name="verify_all") as curs:
             curs.itersize = 5000

@@ -1,7 +1,7 @@
 """marshmallow errors as the contract's `{"field.path": ["message", ...]}`."""
-from marshmallow import Schema, ValidationError
-
 from uuid import UUID
+
+from marshmallow import Schema, ValidationError
 
 from shared.errors import InvalidInput, NotFound
 from shared.text import refusal

@@ -14,8 +14,19 @@ from pathlib import Path
 import psycopg
 import requests
 
-from shared.access import (DATABASE_IDENTITIES, SERVICES, Role, broker_definitions, broker_grants, ensure_role,
-                           full_grant, grant_quarantine, identity, password_key, provision_database)
+from shared.access import (
+    DATABASE_IDENTITIES,
+    SERVICES,
+    Role,
+    broker_definitions,
+    broker_grants,
+    ensure_role,
+    full_grant,
+    grant_quarantine,
+    identity,
+    password_key,
+    provision_database,
+)
 from shared.bus import SIGNATURE_HEADER, publish_event
 from shared.envelope import OWNERS
 from shared.identity import CallerKeys, sign_event

@@ -16,8 +16,17 @@ from eventsourcing.cryptography import AESCipher
 
 from shared import identity
 from shared.settings import Settings
-from tests.support import (STACK, Api, Identities, ServiceProcess, create_people, free_port, rabbitmqctl,
-                           service_env, wait_until)
+from tests.support import (
+    STACK,
+    Api,
+    Identities,
+    ServiceProcess,
+    create_people,
+    free_port,
+    rabbitmqctl,
+    service_env,
+    wait_until,
+)
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 

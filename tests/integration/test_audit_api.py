@@ -6,7 +6,6 @@ import subprocess
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import requests
 from kombu import Connection, Queue
 

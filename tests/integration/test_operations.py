@@ -12,8 +12,7 @@ import yaml
 from shared.bus import event_publisher
 from shared.envelope import make_envelope
 from tests.integration.conftest import ORDER, PLANTED
-from tests.support import (ROOT, ServiceProcess, counter, database, free_port, publish_as_owner, service_env,
-                           wait_until)
+from tests.support import ROOT, ServiceProcess, counter, database, free_port, publish_as_owner, service_env, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ def test_a_projection_sets_a_poison_event_aside_and_goes_on(store):
     poisoned = {poisoned_case.id}
     projector = Projector(store, Applied(poisoned), max_attempts=3)
 
-    for attempt in range(2):  # the first attempts fail and stop the projection: it may be an outage
+    for _attempt in range(2):  # the first attempts fail and stop the projection: it may be an outage
         with pytest.raises(ValueError):
             projector.step()
         assert entries(store, "applied") == []

@@ -12,9 +12,22 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.cases import attestation
-from services.cases.attestation import (AuditKeys, CheckpointInvalid, canonical, check_bundle, compare_with_checkpoint,
-                                        key_id, keyring, latest_checkpoint, make_checkpoint, merkle_root, rotate_key,
-                                        seal_bundle, verify_bundle_command, write_checkpoint)
+from services.cases.attestation import (
+    AuditKeys,
+    CheckpointInvalid,
+    canonical,
+    check_bundle,
+    compare_with_checkpoint,
+    key_id,
+    keyring,
+    latest_checkpoint,
+    make_checkpoint,
+    merkle_root,
+    rotate_key,
+    seal_bundle,
+    verify_bundle_command,
+    write_checkpoint,
+)
 from shared.secrets import generate
 from shared.store import GENESIS
 

@@ -4,8 +4,16 @@ import uuid
 
 import pytest
 
-from services.cases.protection import (CASE_FILE, ERASED, IDENTIFYING, KeyMissing, open_sealed, redacted, seal,
-                                       transform_all)
+from services.cases.protection import (
+    CASE_FILE,
+    ERASED,
+    IDENTIFYING,
+    KeyMissing,
+    open_sealed,
+    redacted,
+    seal,
+    transform_all,
+)
 from shared.store import GENESIS, ChainCheck, link_hash
 
 CASE = uuid.uuid4()

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 
 from shared.access import BROKER_IDENTITIES, SERVICES, identity
