@@ -11,13 +11,13 @@ import argparse
 import importlib
 import inspect
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 
 from psycopg import sql
 
 from shared.envelope import events_of
+from shared.settings import ProvisionSettings
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 DATABASE_IDENTITIES = (*SERVICES, "audit", "quarantine")
@@ -224,12 +224,14 @@ def grant_quarantine(admin, role: str, schemas) -> None:
                 sql.Identifier(schema), grantee))
 
 
-def schemas_from_env() -> dict[str, str]:
-    return {s: os.environ.get(f"{s.upper()}_POSTGRES_SCHEMA", s) for s in SERVICES}
+def provision_settings() -> ProvisionSettings:
+    """Each service's schema and every identity's passwords, from the environment (the secrets file)."""
+    return ProvisionSettings.from_env(SERVICES, [*(password_key(name, "DB") for name in DATABASE_IDENTITIES),
+                                                 *(password_key(name, "AMQP") for name in BROKER_IDENTITIES)])
 
 
-def roles_from_env(prefix: str) -> dict[str, Role]:
-    return {name: Role(identity(prefix, name), os.environ[password_key(name, "DB")])
+def database_roles(settings: ProvisionSettings, prefix: str) -> dict[str, Role]:
+    return {name: Role(identity(prefix, name), settings.password(password_key(name, "DB")))
             for name in DATABASE_IDENTITIES}
 
 
@@ -247,18 +249,20 @@ def main(argv: list[str] | None = None) -> int:
     database.add_argument("--quarantine-only", action="store_true",
                           help="only grant the quarantine CLI the tables the services made since")
     args = top.parse_args(argv)
+    settings = provision_settings()
     if args.command == "broker":
         grants = broker_grants(args.prefix)
-        passwords = {identity(args.prefix, name): os.environ[password_key(name, "AMQP")] for name in BROKER_IDENTITIES}
+        passwords = {identity(args.prefix, name): settings.password(password_key(name, "AMQP"))
+                     for name in BROKER_IDENTITIES}
         json.dump(broker_definitions(args.vhost, grants, passwords), sys.stdout)
         return 0
     import psycopg
     with psycopg.connect(host=args.host, port=args.port, dbname=args.dbname, user=args.admin,
                          autocommit=True) as admin:
         if args.quarantine_only:
-            grant_quarantine(admin, identity(args.prefix, "quarantine"), schemas_from_env().values())
+            grant_quarantine(admin, identity(args.prefix, "quarantine"), settings.schemas.values())
         else:
-            provision_database(admin, args.dbname, roles_from_env(args.prefix), schemas_from_env())
+            provision_database(admin, args.dbname, database_roles(settings, args.prefix), dict(settings.schemas))
     return 0
 
 

@@ -30,7 +30,7 @@ from shared.metrics import EVENTS_CONSUMED, StoreGauges, gauge
 from shared.outbox import EventSourced
 from shared.quarantine import QUARANTINE_HEADER, Arrival, Quarantine, describe, is_outage
 from shared.rpc import BROKER_DOWN
-from shared.settings import env
+from shared.settings import AmqpTls, Settings, of_service
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ ATTEMPTS_HEADER = "x-casetrail-attempts"  # failures of the event's own (not out
 WAITS_HEADER = "x-casetrail-waits"  # outages waited out
 # "quorum" on a RabbitMQ cluster: replicated queues that survive the loss of a node. A queue keeps
 # the type it was declared with; switching an existing installation means draining and redeclaring.
-def queue_arguments(**arguments) -> dict:
-    queue_type = env("QUEUE_TYPE", "classic")
+def queue_arguments(queue_type: str, **arguments) -> dict:
     if queue_type not in ("classic", "quorum"):
         raise RuntimeError("QUEUE_TYPE must be classic or quorum")
     return {**arguments, "x-queue-type": queue_type} if queue_type == "quorum" else arguments
@@ -51,13 +50,14 @@ _DEPTHS: dict[tuple[str, str], "QueueDepths"] = {}  # one per service and broker
 class QueueDepths:
     """Consumer lag for /metrics: messages waiting in each handler's queues, read from the broker."""
 
-    def __init__(self, service: str, amqp_uri: str):
-        self.service, self.amqp_uri, self.queues = service, amqp_uri, set()
+    def __init__(self, service: str, amqp_uri: str, tls: AmqpTls):
+        self.service, self.amqp_uri, self.tls = service, amqp_uri, tls
+        self.queues: set[tuple[str, str, str]] = set()
         self.gauges = StoreGauges(service, self.read, source="broker").register()
 
     def read(self) -> list:
         ready, consumers = [], []
-        with connection(self.amqp_uri, connect_timeout=2) as conn:
+        with connection(self.amqp_uri, self.tls, connect_timeout=2) as conn:
             for consumer, kind, name in sorted(self.queues):
                 _, messages, listening = conn.default_channel.queue_declare(queue=name, passive=True)
                 ready.append((self.service, consumer, kind, messages))
@@ -76,26 +76,28 @@ class EventConsumer(Consumer):
         super().__init__(queue=None, requeue_on_error=False, **kwargs)
 
     def setup(self) -> None:
-        self.max_attempts = int(env("CONSUMER_MAX_ATTEMPTS", "8"))
-        self.first_delay = float(env("CONSUMER_RETRY_DELAY", "0.5"))
+        self.settings: Settings = of_service(self.container)
+        self.max_attempts = self.settings.consumer_max_attempts
+        self.first_delay = self.settings.consumer_retry_delay
+        self.tls = self.settings.amqp_tls
         name = f"casetrail.{self.container.service_name}.{self.method_name}"
         # Named anew (it was `.retry`, dead-lettering through the default exchange): an old retry queue
         # keeps its arguments, so it drains back into its handler's queue and `make up` removes it.
         delay = f"{name}.delay"
         self.queue = Queue(name, bindings=[*(binding(EXCHANGE, routing_key=t) for t in self.event_types),
                                            binding(REQUEUE, routing_key=name)],
-                           durable=True, queue_arguments=queue_arguments())
+                           durable=True, queue_arguments=queue_arguments(self.settings.queue_type))
         self.retry_queue = Queue(delay, bindings=[binding(REQUEUE, routing_key=delay)], durable=True,
-                                 queue_arguments=queue_arguments(**{
+                                 queue_arguments=queue_arguments(self.settings.queue_type, **{
                                      "x-dead-letter-exchange": REQUEUE.name, "x-dead-letter-routing-key": name}))
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
-        ensure_exchanges(self.amqp_uri)
-        with get_connection(self.amqp_uri, amqp_ssl(self.amqp_uri)) as conn:
+        ensure_exchanges(self.amqp_uri, self.tls)
+        with get_connection(self.amqp_uri, amqp_ssl(self.amqp_uri, self.tls)) as conn:
             channel = conn.channel()
             for entity in (self.queue, self.retry_queue):
                 entity(channel).declare()
         key = (self.container.service_name, self.amqp_uri)
-        depths = _DEPTHS.get(key) or _DEPTHS.setdefault(key, QueueDepths(*key))
+        depths = _DEPTHS.get(key) or _DEPTHS.setdefault(key, QueueDepths(*key, self.tls))
         depths.queues |= {(self.method_name, kind, queue.name) for kind, queue in
                           (("main", self.queue), ("retry", self.retry_queue))}
         super().setup()
@@ -155,7 +157,7 @@ class EventConsumer(Consumer):
 
     @cached_property
     def keys(self) -> CallerKeys:
-        return keys_of(self.container.service_name)
+        return keys_of(self.container.service_name, of_service(self.container).caller_keys)
 
     def _held(self, body, message) -> bool:
         """Sets the event aside if an earlier event of its aggregate is in quarantine: it waits there."""
@@ -262,7 +264,7 @@ class EventConsumer(Consumer):
                        signature=signature if isinstance(signature, str) and len(signature) < 200 else None)
 
     def _send(self, body, queue_name: str, content_type, headers: dict, delay: float | None = None) -> None:
-        with get_producer(self.amqp_uri, ssl=amqp_ssl(self.amqp_uri)) as producer:
+        with get_producer(self.amqp_uri, ssl=amqp_ssl(self.amqp_uri, self.tls)) as producer:
             producer.publish(body, exchange=REQUEUE.name, routing_key=queue_name, headers=headers,
                              content_type=content_type or "application/json", content_encoding="utf-8",
                              delivery_mode=2, expiration=delay, retry=True)

@@ -12,7 +12,6 @@ Replays are recognised per service instance, within a token's lifetime (`CALLER_
 default 30). A token travels only on the broker, where each service's user may read its own
 queues alone: capturing one to replay it at another instance takes a service's broker secrets."""
 import base64
-import os
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from prometheus_client import Counter
 
 from shared.errors import CasetrailError
+from shared.settings import CallerKeySettings, Environ
 
 ALGORITHM = "EdDSA"
 CALLER_FIELDS = ("role", "team", "supervisor", "teammates", "provider_id", "correlation_id")
@@ -52,15 +52,18 @@ class CallerKeys:
     lifetime: float = 30.0
 
     @classmethod
-    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "CallerKeys":
-        environ = os.environ if environ is None else environ
-        own = environ.get(f"{service.upper()}_CALLER_KEY", "").strip()
-        public = _public_keys(environ.get("CALLER_PUBLIC_KEYS", ""))
+    def from_env(cls, service: str, environ: Environ | None = None) -> "CallerKeys":
+        """From the environment (or a mapping like it), read now: for tools and tests."""
+        return cls.from_settings(service, CallerKeySettings.for_service(service, environ))
+
+    @classmethod
+    def from_settings(cls, service: str, settings: CallerKeySettings) -> "CallerKeys":
+        public = _public_keys(settings.public_keys)
         if not public:
             raise RuntimeError("environment variable CALLER_PUBLIC_KEYS is required (service=base64 public key,"
                                " comma-separated; `python -m shared.secrets` makes them)")
-        return cls(service, _private_key(own, service) if own else None, public,
-                   float(environ.get("CALLER_TOKEN_SECONDS", "30")))
+        own = settings.own_key
+        return cls(service, _private_key(own, service) if own else None, public, settings.token_seconds)
 
     def sign(self, caller: Mapping, audience: str, method: str) -> str:
         """The caller's identity for one call of `audience.method`, signed as this service."""
@@ -76,10 +79,10 @@ class CallerKeys:
 _KEYS: dict[str, CallerKeys] = {}
 
 
-def keys_of(service: str) -> CallerKeys:
-    """The service's keys, read from the environment once per process."""
+def keys_of(service: str, settings: CallerKeySettings) -> CallerKeys:
+    """The service's keys, made once per process from the settings its first container started with."""
     if service not in _KEYS:
-        _KEYS[service] = CallerKeys.from_env(service)
+        _KEYS[service] = CallerKeys.from_settings(service, settings)
     return _KEYS[service]
 
 

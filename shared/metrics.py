@@ -7,7 +7,6 @@ processes behind one /metrics, set PROMETHEUS_MULTIPROC_DIR (prometheus_client's
 mode). No label value ever carries survivor data: labels are service, command, event type,
 stage, risk level, status and the like."""
 import logging
-import os
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from shared.logs import correlation_id
 from shared.rpc import rpc
+from shared.settings import metrics_settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ HTTP_DURATION = Histogram("casetrail_http_request_duration_seconds", "Gateway re
 
 def metrics_response() -> Response:
     registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if metrics_settings().prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         for collector in StoreGauges.registered:

@@ -22,7 +22,7 @@ from shared.envelope import make_envelope
 from shared.identity import keys_of, sign_event
 from shared.metrics import EVENTS_PUBLISHED, FOLLOWER_ERRORS, PUBLISH_DURATION, StoreGauges
 from shared.quarantine import Arrival, Entry, Quarantine, Status, attempts_exhausted, describe, is_outage
-from shared.settings import Settings
+from shared.settings import of_service
 from shared.store import ServiceStore
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ class Relay(Follower):
         super().__init__(store, "outbox", batch_size, max_attempts)
         self.publication, self.publisher = publication, publisher
         self.source = store.settings.service
-        self.keys = keys_of(self.source)  # signs what it publishes: consumers believe only the owner
+        # Signs what it publishes: consumers believe only the owner.
+        self.keys = keys_of(self.source, store.settings.caller_keys)
 
     def handle_all(self, curs, notifications) -> bool:
         # Publishing is not undone by a rollback: one at a time, so a failure publishes nothing twice
@@ -239,13 +240,14 @@ class EventSourced(DependencyProvider):
         self.threads = []
 
     def setup(self) -> None:
-        settings = Settings.for_service(self.container.service_name)
-        use_tls(self.container.config)  # every service has a store: its nameko connections get TLS here
+        settings = of_service(self.container)
+        # Every service has a store: its nameko connections get TLS here.
+        use_tls(self.container.config, settings.amqp_tls)
         self.store = self.store_class(settings)
         attempts = settings.follower_max_attempts
         followers = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]
         if self.publication is not None:
-            followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri),
+            followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri, settings.amqp_tls),
                                    settings.relay_batch_size, attempts))
         self.loops = [FollowerLoop(self.store, f, settings.relay_poll_seconds) for f in followers]
         self.gauges = StoreGauges(settings.service, self.store.gauges).register()

@@ -22,20 +22,19 @@ from psycopg.rows import dict_row
 
 from shared.bus import REQUEUE, SIGNATURE_HEADER, connection
 from shared.quarantine import QUARANTINE_HEADER, Entry, Quarantine, Status
-from shared.settings import env
+from shared.settings import QuarantineCliSettings
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
 
-def connect() -> psycopg.Connection:
-    return psycopg.connect(host=env("POSTGRES_HOST", "127.0.0.1"), port=int(env("POSTGRES_PORT", "54329")),
-                           dbname=env("POSTGRES_DBNAME", "casetrail"),
-                           user=env("POSTGRES_USER", "casetrail_quarantine"),  # its own login (make quarantine)
-                           password=env("POSTGRES_PASSWORD", ""), autocommit=True, row_factory=dict_row)
+def connect(settings: QuarantineCliSettings) -> psycopg.Connection:
+    return psycopg.connect(host=settings.postgres_host, port=settings.postgres_port, dbname=settings.postgres_dbname,
+                           user=settings.postgres_user,  # its own login (make quarantine)
+                           password=settings.postgres_password, autocommit=True, row_factory=dict_row)
 
 
-def quarantine_of(service: str) -> Quarantine:
-    return Quarantine(env(f"{service.upper()}_POSTGRES_SCHEMA", service), service)
+def quarantine_of(settings: QuarantineCliSettings, service: str) -> Quarantine:
+    return Quarantine(settings.schemas[service], service)
 
 
 def has_table(conn, quarantine: Quarantine) -> bool:
@@ -43,10 +42,10 @@ def has_table(conn, quarantine: Quarantine) -> bool:
     return row["t"] is not None
 
 
-def list_entries(conn, args) -> int:
+def list_entries(conn, settings: QuarantineCliSettings, args) -> int:
     rows = []
     for service in [args.service] if args.service else SERVICES:
-        quarantine = quarantine_of(service)
+        quarantine = quarantine_of(settings, service)
         if has_table(conn, quarantine):
             rows += [(service, e) for e in quarantine.entries(conn.cursor(), include_resolved=args.resolved)]
     if not rows:
@@ -59,8 +58,8 @@ def list_entries(conn, args) -> int:
     return 0
 
 
-def show(conn, args) -> int:
-    quarantine = quarantine_of(args.service)
+def show(conn, settings: QuarantineCliSettings, args) -> int:
+    quarantine = quarantine_of(settings, args.service)
     entry = quarantine.entry(conn.cursor(), args.ids[0])
     if entry is None:
         print(f"casetrail-quarantine: no entry {args.ids[0]} in {args.service}", file=sys.stderr)
@@ -84,8 +83,8 @@ def is_bus_event(entry: Entry) -> bool:
     return entry.follower.startswith("casetrail.")
 
 
-def retry(conn, args) -> int:
-    quarantine = quarantine_of(args.service)
+def retry(conn, settings: QuarantineCliSettings, args) -> int:
+    quarantine = quarantine_of(settings, args.service)
     curs = conn.cursor()
     chosen = [e for e in quarantine.entries(curs) if e.status in (Status.QUARANTINED, Status.RETRYING)
               and (args.all or e.id in args.ids) and (not args.follower or e.follower == args.follower)]
@@ -97,13 +96,13 @@ def retry(conn, args) -> int:
     for entry in chosen:
         quarantine.retry(curs, entry.id)
         if is_bus_event(entry):
-            resend(entry)
+            resend(settings, entry)
     return wait_for(conn, quarantine, chosen, args.wait)
 
 
-def resend(entry: Entry) -> None:
+def resend(settings: QuarantineCliSettings, entry: Entry) -> None:
     """Back to its consumer's queue, marked with the entry it retries."""
-    with connection(env("AMQP_URI")) as conn:
+    with connection(settings.require_amqp_uri(), settings.amqp_tls) as conn:
         conn.Producer().publish(entry.body, exchange=REQUEUE.name, routing_key=entry.follower, delivery_mode=2,
                                 headers={QUARANTINE_HEADER: entry.id, SIGNATURE_HEADER: entry.signature},
                                 retry=True,
@@ -155,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "retry" and not (args.ids or args.all):
         parser().error("retry takes entry ids or --all")
-    with connect() as conn:
-        return COMMANDS[args.command](conn, args)
+    settings = QuarantineCliSettings.from_env(SERVICES)
+    with connect(settings) as conn:
+        return COMMANDS[args.command](conn, settings, args)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import kombu.exceptions
 from nameko.rpc import Rpc, RpcProxy
 
 from shared.identity import CallerCheck, CallerKeys, keys_of
+from shared.settings import of_service
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class ProvedRpc(Rpc):
     def setup(self) -> None:
         service = self.container.service_name
         if service not in _CHECKS:
-            _CHECKS[service] = CallerCheck(keys_of(service))
+            _CHECKS[service] = CallerCheck(keys_of(service, of_service(self.container).caller_keys))
         self.check = _CHECKS[service]
         method = getattr(self.container.service_cls, self.method_name)
         self.takes_issuer = "issuer" in inspect.signature(method).parameters
@@ -68,9 +69,12 @@ rpc = ProvedRpc.decorator
 class SignedRpcProxy(RpcProxy):
     """An RpcProxy whose calls carry the caller (their first argument) signed as this service."""
 
+    def setup(self) -> None:
+        self.keys = keys_of(self.container.service_name, of_service(self.container).caller_keys)
+        super().setup()
+
     def get_dependency(self, worker_ctx):
-        return _Signing(super().get_dependency(worker_ctx), self.target_service,
-                        keys_of(self.container.service_name))
+        return _Signing(super().get_dependency(worker_ctx), self.target_service, self.keys)
 
 
 class _Signing:

@@ -19,18 +19,20 @@ from eventsourcing.cryptography import AESCipher
 
 from shared import identity
 from shared.access import BROKER_IDENTITIES, DATABASE_IDENTITIES, password_key
+from shared.settings import SecretsSettings
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
 
-def generate() -> dict[str, str]:
+def generate(admin_password: str = "") -> dict[str, str]:
+    """Every secret, new; the first admin's password is `admin_password` when one is given."""
     values = {f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES}
     # Wraps the per-case keys that seal survivor identifying fields.
     values["CASES_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
     values["JWT_SECRET"] = secrets.token_urlsafe(48)
     # Signs audit bundles and checkpoints; `python -m services.cases.attestation rotate-key` replaces it.
     values["AUDIT_SIGNING_KEY"] = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
-    values["ADMIN_PASSWORD"] = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    values["ADMIN_PASSWORD"] = admin_password or secrets.token_urlsafe(12)
     # Each service's key for signing who its RPC callers are, and their public halves (shared/identity.py).
     values.update(identity.generate(SERVICES))
     # Each service's and CLI's own logins to PostgreSQL and RabbitMQ (shared/access.py); URL-safe, so
@@ -42,10 +44,10 @@ def generate() -> dict[str, str]:
     return values
 
 
-def missing_from(path: Path) -> dict[str, str]:
+def missing_from(path: Path, admin_password: str = "") -> dict[str, str]:
     lines = path.read_text().splitlines() if path.exists() else []
     present = {line.split("=", 1)[0] for line in lines if "=" in line}
-    fresh = generate()
+    fresh = generate(admin_password)
     missing = {key: value for key, value in fresh.items() if key not in present}
     if any(key in missing for key in _CALLER_KEYS):  # a set that only works whole: given whole (later lines win)
         missing.update({key: fresh[key] for key in _CALLER_KEYS})
@@ -109,7 +111,8 @@ def main(argv: list[str]) -> int:
             parser.error("--per-service needs the secrets FILE")
         write_per_service(read(args.file), args.per_service, args.amqp_uri)
         return 0
-    values = missing_from(args.file) if args.file else generate()
+    admin_password = SecretsSettings.from_env().admin_password  # the operator's choice, if any
+    values = missing_from(args.file, admin_password) if args.file else generate(admin_password)
     for key, value in values.items():
         print(f"{key}={value}")
     return 0

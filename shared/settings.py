@@ -1,17 +1,66 @@
-"""Settings from environment variables. Every knob is listed in README.md."""
+"""Settings from environment variables. Every knob is listed in README.md ("Configuration").
+
+This module is the only one in shared/ that reads the environment (tests/unit/test_settings_source.py
+checks). Each process reads what it needs once, when it starts, into one frozen, typed object, and
+passes that object (or a part of it) down:
+
+- a service: `Settings`, read when its container starts (`of_service(container)`: one per running
+  service, shared by its store, relay, projections, consumers, RPC entrypoints and proxies);
+- the quarantine CLI: `QuarantineCliSettings`; `python -m shared.access`: `ProvisionSettings`;
+  `python -m shared.secrets`: `SecretsSettings`; the /metrics response: `metrics_settings()` (once per
+  process, as prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR once, when imported).
+
+`Settings.for_service`, `AmqpTls.from_env` and `CallerKeySettings.for_service` also serve tools and
+tests that build a store, a connection or keys by hand: each reads the environment when it is called.
+`env()` is for the services' own settings until they have a settings object of their own."""
+import functools
 import os
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+Environ = Mapping[str, str]
 
-def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
+
+def env(name: str, default: str | None = None, environ: Environ | None = None) -> str:
+    """One variable: `default` when it is unset; without a default, a variable that is unset is an error."""
+    value = (os.environ if environ is None else environ).get(name, default)
     if value is None:
         raise RuntimeError(f"environment variable {name} is required")
     return value
 
 
 @dataclass(frozen=True)
+class AmqpTls:
+    """TLS to RabbitMQ, for an amqps:// URI (shared/bus.py): the CA the broker's certificate must chain
+    to (empty: the system's CAs), and a client certificate and its key (empty: none)."""
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+    @classmethod
+    def from_env(cls, environ: Environ | None = None) -> "AmqpTls":
+        return cls(ca_file=env("AMQP_CA_FILE", "", environ), cert_file=env("AMQP_CERT_FILE", "", environ),
+                   key_file=env("AMQP_KEY_FILE", "", environ))
+
+
+@dataclass(frozen=True)
+class CallerKeySettings:
+    """What shared/identity.py makes a service's `CallerKeys` of, as the environment gives it (base64)."""
+    own_key: str  # <SERVICE>_CALLER_KEY; empty: the service can verify callers but call no one
+    public_keys: str  # CALLER_PUBLIC_KEYS: service=base64,...
+    token_seconds: float  # CALLER_TOKEN_SECONDS
+
+    @classmethod
+    def for_service(cls, service: str, environ: Environ | None = None) -> "CallerKeySettings":
+        return cls(own_key=env(f"{service.upper()}_CALLER_KEY", "", environ).strip(),
+                   public_keys=env("CALLER_PUBLIC_KEYS", "", environ),
+                   token_seconds=float(env("CALLER_TOKEN_SECONDS", "30", environ)))
+
+
+@dataclass(frozen=True)
 class Settings:
+    """What a service's shared plumbing needs: its store, the bus, its consumers, its keys."""
     service: str
     postgres_host: str
     postgres_port: int
@@ -26,26 +75,134 @@ class Settings:
     relay_poll_seconds: float
     relay_batch_size: int
     follower_max_attempts: int
+    postgres_connect_timeout: int
+    amqp_tls: AmqpTls
+    queue_type: str
+    consumer_max_attempts: int
+    consumer_retry_delay: float
+    caller_keys: CallerKeySettings
 
     @classmethod
-    def for_service(cls, service: str) -> "Settings":
+    def for_service(cls, service: str, environ: Environ | None = None) -> "Settings":
         prefix = service.upper()
+
+        def get(name: str, default: str | None = None) -> str:
+            return env(name, default, environ)
+
         return cls(
             service=service,
-            postgres_host=env("POSTGRES_HOST", "127.0.0.1"),
-            postgres_port=int(env("POSTGRES_PORT", "54329")),
-            postgres_dbname=env("POSTGRES_DBNAME", "casetrail"),
+            postgres_host=get("POSTGRES_HOST", "127.0.0.1"),
+            postgres_port=int(get("POSTGRES_PORT", "54329")),
+            postgres_dbname=get("POSTGRES_DBNAME", "casetrail"),
             # Each service logs in as itself (scripts/stack.sh sets these per process).
-            postgres_user=env("POSTGRES_USER", f"casetrail_{service}"),
-            postgres_password=env("POSTGRES_PASSWORD", ""),
-            postgres_schema=env(f"{prefix}_POSTGRES_SCHEMA", service),
-            postgres_pool_size=int(env("POSTGRES_POOL_SIZE", "5")),
-            postgres_max_overflow=int(env("POSTGRES_MAX_OVERFLOW", "10")),
+            postgres_user=get("POSTGRES_USER", f"casetrail_{service}"),
+            postgres_password=get("POSTGRES_PASSWORD", ""),
+            postgres_schema=get(f"{prefix}_POSTGRES_SCHEMA", service),
+            postgres_pool_size=int(get("POSTGRES_POOL_SIZE", "5")),
+            postgres_max_overflow=int(get("POSTGRES_MAX_OVERFLOW", "10")),
             # Survivor data is encrypted at rest: a service refuses to start without its key.
-            cipher_key=env(f"{prefix}_CIPHER_KEY"),
-            amqp_uri=env("AMQP_URI", ""),  # each service's own login; required where it publishes
-            relay_poll_seconds=float(env("RELAY_POLL_SECONDS", "1.0")),
-            relay_batch_size=int(env("RELAY_BATCH_SIZE", "100")),
+            cipher_key=get(f"{prefix}_CIPHER_KEY"),
+            amqp_uri=get("AMQP_URI", ""),  # each service's own login; required where it publishes
+            relay_poll_seconds=float(get("RELAY_POLL_SECONDS", "1.0")),
+            relay_batch_size=int(get("RELAY_BATCH_SIZE", "100")),
             # How often a follower tries an event before it sets it aside (shared/quarantine.py).
-            follower_max_attempts=int(env("FOLLOWER_MAX_ATTEMPTS", "5")),
+            follower_max_attempts=int(get("FOLLOWER_MAX_ATTEMPTS", "5")),
+            # How long to wait for a database connection: with the database down, fail (503), not hang.
+            postgres_connect_timeout=int(get("POSTGRES_CONNECT_TIMEOUT", "5")),
+            amqp_tls=AmqpTls.from_env(environ),
+            # classic, or quorum on a RabbitMQ cluster (shared/consumer.py checks it where it declares).
+            queue_type=get("QUEUE_TYPE", "classic"),
+            consumer_max_attempts=int(get("CONSUMER_MAX_ATTEMPTS", "8")),
+            consumer_retry_delay=float(get("CONSUMER_RETRY_DELAY", "0.5")),
+            caller_keys=CallerKeySettings.for_service(service, environ),
         )
+
+
+_RUNNING: "weakref.WeakKeyDictionary[object, Settings]" = weakref.WeakKeyDictionary()
+
+
+def of_service(container) -> Settings:
+    """The settings of a running service (a nameko container): read once, when the first of its
+    extensions sets up, then shared by all of them. A container started later reads them anew."""
+    settings = _RUNNING.get(container)
+    if settings is None:
+        settings = _RUNNING[container] = Settings.for_service(container.service_name)
+    return settings
+
+
+@dataclass(frozen=True)
+class QuarantineCliSettings:
+    """casetrail-quarantine (shared/quarantine_cli.py): its own database login, each service's schema,
+    and its broker login (needed only to hand a bus event back)."""
+    postgres_host: str
+    postgres_port: int
+    postgres_dbname: str
+    postgres_user: str
+    postgres_password: str
+    schemas: Mapping[str, str]  # service -> <SERVICE>_POSTGRES_SCHEMA
+    amqp_uri: str | None  # AMQP_URI; None when unset
+    amqp_tls: AmqpTls
+
+    @classmethod
+    def from_env(cls, services: Iterable[str], environ: Environ | None = None) -> "QuarantineCliSettings":
+        source = os.environ if environ is None else environ
+        return cls(postgres_host=env("POSTGRES_HOST", "127.0.0.1", environ),
+                   postgres_port=int(env("POSTGRES_PORT", "54329", environ)),
+                   postgres_dbname=env("POSTGRES_DBNAME", "casetrail", environ),
+                   postgres_user=env("POSTGRES_USER", "casetrail_quarantine", environ),  # its own login
+                   postgres_password=env("POSTGRES_PASSWORD", "", environ),
+                   schemas=postgres_schemas(services, environ), amqp_uri=source.get("AMQP_URI"),
+                   amqp_tls=AmqpTls.from_env(environ))
+
+    def require_amqp_uri(self) -> str:
+        if self.amqp_uri is None:
+            raise RuntimeError("environment variable AMQP_URI is required")
+        return self.amqp_uri
+
+
+def postgres_schemas(services: Iterable[str], environ: Environ | None = None) -> dict[str, str]:
+    """Each service's schema: <SERVICE>_POSTGRES_SCHEMA, the service's name by default."""
+    return {s: env(f"{s.upper()}_POSTGRES_SCHEMA", s, environ) for s in services}
+
+
+@dataclass(frozen=True)
+class ProvisionSettings:
+    """`python -m shared.access` (scripts/stack.sh, the compose provision job): each service's schema,
+    and the passwords the secrets file gives each login (by variable: CASES_DB_PASSWORD, ...)."""
+    schemas: Mapping[str, str]
+    passwords: Mapping[str, str]  # the ones that are set
+
+    @classmethod
+    def from_env(cls, services: Iterable[str], password_variables: Iterable[str],
+                 environ: Environ | None = None) -> "ProvisionSettings":
+        source = os.environ if environ is None else environ
+        return cls(schemas=postgres_schemas(services, environ),
+                   passwords={name: source[name] for name in password_variables if name in source})
+
+    def password(self, variable: str) -> str:
+        try:
+            return self.passwords[variable]
+        except KeyError:
+            raise RuntimeError(f"environment variable {variable} is required") from None
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    """`python -m shared.secrets`: the first admin's password, when the operator chose one (else generated)."""
+    admin_password: str
+
+    @classmethod
+    def from_env(cls, environ: Environ | None = None) -> "SecretsSettings":
+        return cls(admin_password=env("ADMIN_PASSWORD", "", environ))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """PROMETHEUS_MULTIPROC_DIR: set when several worker processes share one /metrics."""
+    prometheus_multiproc_dir: str
+
+
+@functools.cache
+def metrics_settings() -> MetricsSettings:
+    """Once per process: prometheus_client chooses its multiprocess mode from the same variable, once."""
+    return MetricsSettings(prometheus_multiproc_dir=env("PROMETHEUS_MULTIPROC_DIR", ""))

@@ -20,7 +20,7 @@ from psycopg import sql
 from shared import quarantine
 from shared.errors import Conflict, NotFound
 from shared.metrics import EVENTS_APPENDED, gauge
-from shared.settings import Settings, env
+from shared.settings import Settings
 
 SUPPORT_TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.positions ("
@@ -127,7 +127,7 @@ def store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
         "POSTGRES_PRE_PING": "y",
         # How long to wait for a connection: with the database down, fail (503) instead of hanging.
-        "POSTGRES_CONNECT_TIMEOUT": env("POSTGRES_CONNECT_TIMEOUT", "5"),
+        "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres_connect_timeout),
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
