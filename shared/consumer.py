@@ -257,7 +257,8 @@ class EventConsumer(Consumer):
                 body = None  # not JSON at all: set aside whole all the same
         envelope = body if isinstance(body, dict) else {}
         # A known type only: it becomes a metric label (a retried message's routing key is its queue's name).
-        event_type = envelope.get("event_type") if envelope.get("event_type") in PAYLOADS else "unknown"
+        claimed = envelope.get("event_type")
+        event_type = claimed if isinstance(claimed, str) and claimed in PAYLOADS else "unknown"
         signature = (message.headers or {}).get(SIGNATURE_HEADER)
         return Arrival(aggregate_id=_uuid(envelope.get("aggregate_id")), event_id=_uuid(envelope.get("event_id")),
                        event_type=event_type, body=raw, content_type=message.content_type,

@@ -149,6 +149,8 @@ EVENTS_REFUSED = Counter("casetrail_events_refused_total",
 
 def sign_event(keys: CallerKeys, body: bytes) -> str:
     """A published event's signature (a message header): its source service vouches for the bytes."""
+    if keys.signing is None:
+        raise RuntimeError(f"{keys.service.upper()}_CALLER_KEY is required to publish events")
     return base64.b64encode(keys.signing.sign(body)).decode()
 
 

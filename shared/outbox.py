@@ -12,6 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+from uuid import UUID
 
 import eventlet
 from eventsourcing.persistence import StoredEvent
@@ -56,7 +58,8 @@ class Follower:
             retried = self.retry(curs, entries)
             if retried:
                 entries = self.quarantine.open_entries(curs, self.name)
-            waiting = {}  # aggregate -> the earliest of its open entries, which newcomers wait behind
+            # aggregate -> the earliest of its open entries, which newcomers wait behind
+            waiting: dict[UUID | None, int] = {}
             for entry in entries:
                 waiting.setdefault(entry.aggregate_id, entry.id)
             notifications = self.store.notification_log.select(start=position + 1, limit=self.batch_size)
@@ -141,6 +144,8 @@ class Follower:
     @staticmethod
     def stored(entry: Entry) -> StoredEvent:
         """The event as the log held it: kept whole in the entry (the state encrypted, as stored)."""
+        if entry.aggregate_id is None or entry.originator_version is None or entry.content_type is None:
+            raise ValueError(f"quarantine entry {entry.id} holds no stored event")
         return StoredEvent(originator_id=entry.aggregate_id, originator_version=entry.originator_version,
                            topic=entry.content_type, state=entry.body)
 
@@ -163,7 +168,8 @@ class Relay(Follower):
         self.handle(curs, notification)
 
     def handle(self, curs, notification) -> None:
-        event = self.store.mapper.to_domain_event(notification)
+        # One of the service's own events: each has its `timestamp` and records who did it (`by`).
+        event: Any = self.store.mapper.to_domain_event(notification)
         public = self.publication(event)
         if public is None:
             return
@@ -237,7 +243,7 @@ class EventSourced(DependencyProvider):
         self.store_class, self.publication, self.projections = store_class, publication, projections
         self.store: ServiceStore | None = None
         self.loops: list[FollowerLoop] = []
-        self.threads = []
+        self.threads: list = []
 
     def setup(self) -> None:
         settings = of_service(self.container)
@@ -245,7 +251,7 @@ class EventSourced(DependencyProvider):
         use_tls(self.container.config, settings.amqp_tls)
         self.store = self.store_class(settings)
         attempts = settings.follower_max_attempts
-        followers = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]
+        followers: list[Follower] = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]
         if self.publication is not None:
             followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri, settings.amqp_tls),
                                    settings.relay_batch_size, attempts))
@@ -272,5 +278,5 @@ class EventSourced(DependencyProvider):
     def kill(self) -> None:
         self.stop()
 
-    def get_dependency(self, worker_ctx) -> ServiceStore:
+    def get_dependency(self, worker_ctx) -> ServiceStore | None:  # set up before any worker runs
         return self.store

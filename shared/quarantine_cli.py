@@ -13,6 +13,7 @@ import hashlib
 import json
 import sys
 import time
+from typing import Any
 
 import shared  # noqa: F401  (psycopg's eventlet-friendly wait, before psycopg loads)
 
@@ -27,7 +28,7 @@ from shared.settings import QuarantineCliSettings
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
 
 
-def connect(settings: QuarantineCliSettings) -> psycopg.Connection:
+def connect(settings: QuarantineCliSettings) -> psycopg.Connection[dict[str, Any]]:
     return psycopg.connect(host=settings.postgres_host, port=settings.postgres_port, dbname=settings.postgres_dbname,
                            user=settings.postgres_user,  # its own login (make quarantine)
                            password=settings.postgres_password, autocommit=True, row_factory=dict_row)
@@ -115,7 +116,10 @@ def wait_for(conn, quarantine: Quarantine, entries: list[Entry], seconds: float)
     while pending and time.monotonic() < deadline:
         for entry_id, before in list(pending.items()):
             now = quarantine.entry(conn.cursor(), entry_id)
-            if now.status == Status.RESOLVED:
+            if now is None:
+                print(f"{entry_id}: no longer in the quarantine table")
+                failed.append(entry_id)
+            elif now.status == Status.RESOLVED:
                 print(f"{entry_id}: resolved")
             elif now.status == Status.QUARANTINED and now.attempts > before.attempts:
                 print(f"{entry_id}: failed again: {now.error}")

@@ -81,10 +81,16 @@ class _Signing:
     def __init__(self, proxy, target: str, keys: CallerKeys):
         self._proxy, self._target, self._keys = proxy, target, keys
 
-    def __getattr__(self, method: str):
-        remote = getattr(self._proxy, method)
+    def __getattr__(self, method: str) -> "_SignedCall":
+        return _SignedCall(getattr(self._proxy, method), self._keys, self._target, method)
 
-        def call(caller, *args, **kwargs):
-            return remote(self._keys.sign(caller, self._target, method), *args, **kwargs)
-        call.service_name, call.method_name = self._target, method
-        return call
+
+class _SignedCall:
+    """One remote method; its first argument, the caller, is signed for this one call. It names its
+    target service and method (the gateway's metrics read them)."""
+
+    def __init__(self, remote, keys: CallerKeys, service_name: str, method_name: str):
+        self.remote, self.keys, self.service_name, self.method_name = remote, keys, service_name, method_name
+
+    def __call__(self, caller, *args, **kwargs):
+        return self.remote(self.keys.sign(caller, self.service_name, self.method_name), *args, **kwargs)

@@ -9,6 +9,7 @@ the stored event's bytes (id, version, topic and the encrypted state, exactly as
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import psycopg
@@ -137,6 +138,14 @@ def store_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def counted(curs) -> int:
+    """The answer of a `SELECT count(*) AS n` just executed (one row, always)."""
+    row = curs.fetchone()
+    if row is None:
+        raise RuntimeError("a count(*) query returned no row")
+    return row["n"]
+
+
 def create_schema(settings: Settings) -> None:
     """Creates the service's schema where it may (a test's own schema, a deployment whose login has
     every right). A service role owns a schema the administrator made and may create no other, and
@@ -204,7 +213,7 @@ class ServiceStore(Application):
         create_schema(settings)
         super().__init__(env=store_env(settings))
         self.settings = settings
-        self.datastore = self.recorder.datastore
+        self.datastore = cast(ServiceRecorder, self.recorder).datastore  # APPLICATION_RECORDER_TOPIC
         self.schema = sql.Identifier(self.datastore.schema)
         self.commit_listeners: list[Callable[[], None]] = []
         with self.datastore.transaction(commit=True) as curs:
@@ -247,7 +256,7 @@ class ServiceStore(Application):
             head = curs.fetchone()
             curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"
                                   " WHERE originator_id = ANY(%s)"), (streams,))
-            stored = curs.fetchone()["n"]
+            stored = counted(curs)
         checker = ChainCheck()
         for link in links:
             checker.add(link)
@@ -264,17 +273,18 @@ class ServiceStore(Application):
                                   " e WHERE NOT EXISTS (SELECT 1 FROM {schema}.audit_chain c WHERE"
                                   " c.originator_id = e.originator_id"
                                   " AND c.originator_version = e.originator_version)"))
-            unchained = curs.fetchone()["n"]
+            unchained = counted(curs)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(name="verify_all") as curs:
             curs.itersize = 5000
             curs.execute(self.sql(
                 "SELECT c.chain_id, c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
                 " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
                 " ORDER BY c.chain_id, c.sequence"))
-            current, checker = None, None
+            current: UUID | None = None  # the chain being walked (chain_id is never null)
+            checker = ChainCheck()
             for link in curs:
                 if link["chain_id"] != current:
-                    if checker is not None:
+                    if current is not None:
                         invalid.update(self._finish(checker, current, heads))
                     current, checker = link["chain_id"], ChainCheck()
                     seen.add(current)
@@ -282,7 +292,7 @@ class ServiceStore(Application):
                 events += 1
                 if events % 5000 == 0:
                     progress(events)
-            if checker is not None:
+            if current is not None:
                 invalid.update(self._finish(checker, current, heads))
         progress(events)
         invalid.update({str(chain_id): 1 for chain_id in set(heads) - seen})  # every link gone
@@ -297,7 +307,8 @@ class ServiceStore(Application):
 
     def sql(self, statement: str) -> sql.Composed:
         """A statement with {schema} bound to this service's schema, {events} to its events table."""
-        return sql.SQL(statement).format(schema=self.schema, events=sql.Identifier(self.recorder.events_table_name))
+        events = cast(ServiceRecorder, self.recorder).events_table_name
+        return sql.SQL(statement).format(schema=self.schema, events=sql.Identifier(events))
 
     def _notify(self, recordings) -> None:
         for recording in recordings:
@@ -362,7 +373,7 @@ class ServiceStore(Application):
     def get_one(self, aggregate_id: UUID, kind: type, missing: str):
         """The aggregate of that kind, or NotFound(missing)."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(missing) from None
         if not isinstance(aggregate, kind):
@@ -392,7 +403,7 @@ class ServiceStore(Application):
 
     def _first_version(self, aggregate_id: UUID, request_hash: str):
         try:
-            first = self.repository.get(aggregate_id, version=1)
+            first: Any = self.repository.get(aggregate_id, version=1)  # any aggregate made by create_once
         except AggregateNotFoundError:
             return None
         if first.request_hash != request_hash:

@@ -27,7 +27,7 @@ def refusal(value: str, *, free_text: bool = False) -> str | None:
     return f"Holds a control character ({char})."
 
 
-class _Refusing:
+class _Refusing(fields.String):
     """Mixed into a marshmallow string field: refuses what `refusal` refuses."""
     free_text = False
 

@@ -49,6 +49,8 @@ class Authority:
     @classmethod
     def load(cls, folder: Path) -> "Authority":
         key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{folder / 'ca.key'}: not an elliptic-curve private key (the CA's key is one)")
         return cls(key, x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes()))
 
     @property
