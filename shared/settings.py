@@ -15,7 +15,6 @@ tests that build a store, a connection or keys by hand: each reads the environme
 `env()` is for the services' own settings until they have a settings object of their own."""
 import functools
 import os
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -118,15 +117,15 @@ class Settings:
         )
 
 
-_RUNNING: "weakref.WeakKeyDictionary[object, Settings]" = weakref.WeakKeyDictionary()
-
-
 def of_service(container) -> Settings:
     """The settings of a running service (a nameko container): read once, when the first of its
-    extensions sets up, then shared by all of them. A container started later reads them anew."""
-    settings = _RUNNING.get(container)
+    extensions sets up, then kept on the container for all of them. A container started later (a
+    test's) reads them anew. (Extensions hold their container through a weak proxy: kept on it, not
+    in a mapping keyed by it.)"""
+    settings = getattr(container, "casetrail_settings", None)
     if settings is None:
-        settings = _RUNNING[container] = Settings.for_service(container.service_name)
+        settings = Settings.for_service(container.service_name)
+        container.casetrail_settings = settings
     return settings
 
 

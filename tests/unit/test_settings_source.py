@@ -2,11 +2,12 @@
 shared/settings.py, which reads each variable once, when a process or a service starts, into a typed
 object. Checked on the source (its syntax tree), so a new read anywhere else fails here."""
 import ast
+import weakref
 from pathlib import Path
 
 import pytest
 
-from shared.settings import AmqpTls, CallerKeySettings, Settings
+from shared.settings import AmqpTls, CallerKeySettings, Settings, of_service
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "shared"
@@ -123,3 +124,18 @@ def test_settings_are_read_from_the_environment_given():
 def test_a_service_without_its_cipher_key_is_refused():
     with pytest.raises(RuntimeError, match="environment variable REFERRALS_CIPHER_KEY is required"):
         Settings.for_service("referrals", {})
+
+
+class Container:
+    service_name = "cases"
+
+
+def test_a_running_service_reads_its_settings_once_for_all_its_extensions(monkeypatch):
+    """nameko hands each extension a weak proxy to its container: the settings are kept on the container."""
+    container = Container()
+    monkeypatch.setenv("CASES_CIPHER_KEY", "k")
+    monkeypatch.setenv("QUEUE_TYPE", "quorum")
+    first = of_service(weakref.proxy(container))
+    monkeypatch.setenv("QUEUE_TYPE", "classic")
+    assert of_service(weakref.proxy(container)) is first and first.queue_type == "quorum"
+    assert of_service(Container()).queue_type == "classic"  # another container, started later, reads anew
