@@ -1,11 +1,12 @@
-"""People who use Casetrail. A user's id derives from the username, so usernames are unique."""
+"""People who use Casetrail. A user's id derives from the username, so usernames are unique. Pure: no I/O."""
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from shared.audited import Audited
+from shared.errors import InvalidInput
+from shared.vocabulary import CASE_ROLES, Role
 
-ROLES = ("caseworker", "supervisor", "auditor", "provider", "admin")
 _USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/users")
 
 
@@ -41,3 +42,25 @@ class User(Audited):
     @event("PasswordRehashed")
     def rehash_password(self, password_hash: str, by: dict) -> None:
         self.password_hash = password_hash
+
+
+def supervisor_to_find(role: str, named: str | None) -> str | None:
+    """The supervisor a new user of `role` is to have (`named` in the request), if any. A caseworker
+    needs one; a supervisor may have one (who decides on their own plans and closures); no one else
+    has one."""
+    if role not in CASE_ROLES:
+        if named:
+            raise InvalidInput({"supervisor": ["Only a caseworker or a supervisor has a supervisor."]})
+        return None
+    if not named:
+        if role == Role.SUPERVISOR:
+            return None
+        raise InvalidInput({"supervisor": ["A caseworker needs a supervisor."]})
+    return named
+
+
+def checked_supervisor(found: User | None) -> User:
+    """The user found under the supervisor's name, if a supervisor it is."""
+    if found is None or found.role != Role.SUPERVISOR:
+        raise InvalidInput({"supervisor": ["No supervisor has that username."]})
+    return found

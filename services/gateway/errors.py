@@ -1,4 +1,7 @@
-"""The one table from errors to HTTP problems (application/problem+json)."""
+"""The one table from errors to HTTP problems (application/problem+json). A service's errors cross RPC
+by name (shared/errors.py registers each class with nameko), so they arrive here as themselves and
+this table maps them like the gateway's own; a remote database or broker outage is recognised by
+name too (REMOTE_UNAVAILABLE)."""
 import json
 import logging
 
@@ -6,7 +9,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
-from services.gateway.application import TooManyAttempts, Unauthorized
+from services.gateway.auth import TooManyAttempts, Unauthorized
 from shared import errors
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,8 @@ def problem_for(exc: BaseException) -> Response:
             return response
     if isinstance(exc, UNAVAILABLE) or (isinstance(exc, RemoteError) and exc.exc_type in REMOTE_UNAVAILABLE):
         log.warning("backing service unavailable: %s", type(exc).__name__)
-        return problem(503, "unavailable", "Service unavailable", "A backing service is unavailable; try again shortly.")
+        return problem(503, "unavailable", "Service unavailable",
+                       "A backing service is unavailable; try again shortly.")
     kind = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
     log.error("unexpected error: %s", kind, exc_info=not isinstance(exc, RemoteError))
     return problem(500, "internal", "Internal error", "Something went wrong; it has been logged.")

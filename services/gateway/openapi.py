@@ -260,7 +260,7 @@ OPENAPI = {
                 "occurred_at": {"type": "string", "format": "date-time"},
                 "actor": {"type": "object", "properties": {"username": {"type": "string"}, "role": {"type": "string"}}},
                 "correlation_id": {"type": ["string", "null"]},
-                "stream": {"enum": ["case", "consent", "access"]}, "stream_version": {"type": "integer"},
+                "stream": {"enum": ["case", "consent", "access", "activity"]}, "stream_version": {"type": "integer"},
                 "data": {"type": "object"}, "hash": {"type": "string"}, "prev_hash": {"type": "string"},
                 "missing": {"type": "boolean", "description": "the stored event this link names is gone"},
                 "unreadable": {"type": "boolean", "description": "the stored event no longer decrypts"}}},

@@ -1,10 +1,11 @@
 """What the gateway itself accepts; case bodies are validated by the cases service."""
 from marshmallow import fields, validate
 
-from services.gateway.domain import ROLES
 from shared.envelope import Strict
 from shared.text import Email, Line
+from shared.vocabulary import USER_ROLES
 
+ROLES = tuple(role.value for role in USER_ROLES)  # who logs in
 USERNAME = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{2,63}$",
                            error="3 to 64 characters: lowercase letters, digits, '.', '_' or '-'.")
 

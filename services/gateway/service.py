@@ -1,18 +1,24 @@
-"""The gateway: the only door for web and mobile clients (../shared/api.md)."""
+"""The gateway: the only door for web and mobile clients (../shared/api.md). Each route parses the
+request, has the gateway's policy decide what the gateway decides (administration), calls a use case
+or the service that owns the resource (with the caller it proved), and maps the answer to HTTP."""
 import logging
 
 import rfc8785
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from services.gateway.application import IdentityStore, LoginThrottle, Tokens, Unauthorized, public_event
+from services.gateway import policy, views
+from services.gateway.application import Identity, public_event
+from services.gateway.auth import LoginThrottle, Tokens, Unauthorized
 from services.gateway.http import (call, command_options, idempotency_key, json_body, refuse_unknown_route, respond,
                                    route, unknown_routes)
 from services.gateway.openapi import OPENAPI
+from services.gateway.policy import Administration
+from services.gateway.queries import Callers
 from services.gateway.schemas import (ApprovalQuerySchema, CaseListQuerySchema, CaseQuerySchema, CreateUserSchema,
                                       InboxQuerySchema, PageQuerySchema, PreferencesSchema, ProviderQuerySchema,
                                       TokenRequestSchema)
-from shared.errors import Forbidden
+from shared.caller import Caller
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy
@@ -25,7 +31,7 @@ log = logging.getLogger(__name__)
 RPC_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10"))
 
 
-class Identity(EventSourced):
+class WithFirstAdmin(EventSourced):
     """The identity store; on first start with no admin, it creates one."""
 
     def setup(self) -> None:
@@ -46,16 +52,9 @@ class AccessTokens(DependencyProvider):
         return self.tokens
 
 
-def user_view(user) -> dict:
-    return {"id": str(user.id), "username": user.username, "role": user.role,
-            "display_name": user.display_name, "supervisor": user.supervisor,
-            "provider_id": str(user.provider_id) if user.provider_id else None, "email": user.email,
-            "email_notifications": user.email_notifications}
-
-
 class GatewayService(Observable):
     name = "gateway"
-    identity: IdentityStore = Identity(IdentityStore, publication=public_event)
+    identity: Identity = WithFirstAdmin(Identity, publication=public_event)
     cases = SignedRpcProxy("cases", expiration=RPC_TIMEOUT)
     approvals = SignedRpcProxy("approvals", expiration=RPC_TIMEOUT)
     referrals = SignedRpcProxy("referrals", expiration=RPC_TIMEOUT)
@@ -63,22 +62,15 @@ class GatewayService(Observable):
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 
-    def caller_for(self, request, correlation_id: str) -> dict:
+    def caller_for(self, request, correlation_id: str) -> Caller:
+        """The caller an access token stands for (http.route gives it to every route that needs a login)."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-        user = self.identity.user(self.tokens.username(token.strip()))
-        if user is None:
+        caller = Callers(self.identity).caller(self.tokens.username(token.strip()), correlation_id)
+        if caller is None:
             raise Unauthorized("The access token is invalid or expired.")
-        return {"username": user.username, "role": user.role, "team": list(user.team),
-                "supervisor": user.supervisor, "teammates": self.teammates_of(user),
-                "provider_id": str(user.provider_id) if user.provider_id else None,
-                "correlation_id": correlation_id}
-
-    def teammates_of(self, user) -> list[str]:
-        """A caseworker's fellow caseworkers (their supervisor's team): who may collect feedback on their cases."""
-        supervisor = self.identity.user(user.supervisor) if user.role == "caseworker" and user.supervisor else None
-        return [name for name in supervisor.team if name != user.username] if supervisor else []
+        return caller
 
     @route("GET", "/v1/openapi.json", authenticated=False)
     def openapi(self, request):
@@ -93,24 +85,22 @@ class GatewayService(Observable):
             self.throttle.failed(credentials["username"])
             raise Unauthorized("Wrong username or password.")
         self.throttle.succeeded(credentials["username"])
-        return respond(200, {"access_token": self.tokens.issue(user), "token_type": "bearer",
-                             "expires_in": self.tokens.ttl_seconds})
+        return respond(200, views.token(self.tokens.issue(user), self.tokens.ttl_seconds))
 
     @route("POST", "/v1/users")
     def create_user(self, request, caller):
-        if caller["role"] != "admin":
-            raise Forbidden("Only an admin creates users.")
+        policy.check(caller, Administration.CREATE_USER)
         user = self.identity.create_user(caller, clean(CreateUserSchema(), json_body(request)))
-        return respond(201, user_view(user))
+        return respond(201, views.user(user))
 
     @route("GET", "/v1/users/me")
     def me(self, request, caller):
-        return respond(200, user_view(self.identity.user(caller["username"])))
+        return respond(200, views.user(self.identity.user(caller.username)))
 
     @route("PUT", "/v1/users/me/preferences")
     def set_preferences(self, request, caller):
         user = self.identity.set_preferences(caller, load(PreferencesSchema(), json_body(request)))
-        return respond(200, user_view(user))
+        return respond(200, views.user(user))
 
     @route("POST", "/v1/cases")
     def register_case(self, request, caller):
@@ -147,51 +137,51 @@ class GatewayService(Observable):
 
     @route("POST", "/v1/cases/<string:case_id>/erase")
     def erase_case(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "erase_case", 200)
+        return self._case_command(request, caller, case_id, self.cases.erase_case, 200)
 
     @route("POST", "/v1/cases/<string:case_id>/consent")
     def record_consent(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "record_consent", 201, body=True)
+        return self._case_command(request, caller, case_id, self.cases.record_consent, 201, body=True)
 
     @route("POST", "/v1/cases/<string:case_id>/consent/withdraw")
     def withdraw_consent(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "withdraw_consent", 200, body=False)
+        return self._case_command(request, caller, case_id, self.cases.withdraw_consent, 200, body=False)
 
     @route("POST", "/v1/cases/<string:case_id>/assessment")
     def assess(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "assess", 200)
+        return self._case_command(request, caller, case_id, self.cases.assess, 200)
 
     @route("PUT", "/v1/cases/<string:case_id>/plan")
     def draft_plan(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "draft_plan", 200)
+        return self._case_command(request, caller, case_id, self.cases.draft_plan, 200)
 
     @route("POST", "/v1/cases/<string:case_id>/plan/submit")
     def submit_plan(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "submit_plan", 202, body=False)
+        return self._case_command(request, caller, case_id, self.cases.submit_plan, 202, body=False)
 
     @route("POST", "/v1/cases/<string:case_id>/follow-ups")
     def record_follow_up(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "record_follow_up", 201)
+        return self._case_command(request, caller, case_id, self.cases.record_follow_up, 201)
 
     @route("POST", "/v1/cases/<string:case_id>/conferences")
     def hold_conference(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "hold_conference", 201)
+        return self._case_command(request, caller, case_id, self.cases.hold_conference, 201)
 
     @route("POST", "/v1/cases/<string:case_id>/closure")
     def request_closure(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "request_closure", 202)
+        return self._case_command(request, caller, case_id, self.cases.request_closure, 202)
 
     @route("POST", "/v1/cases/<string:case_id>/reopen")
     def reopen(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "reopen", 200)
+        return self._case_command(request, caller, case_id, self.cases.reopen, 200)
 
     @route("POST", "/v1/cases/<string:case_id>/reassign")
     def reassign(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "reassign", 200)
+        return self._case_command(request, caller, case_id, self.cases.reassign, 200)
 
     @route("POST", "/v1/cases/<string:case_id>/feedback")
     def give_feedback(self, request, caller, case_id):
-        return self._case_command(request, caller, case_id, "give_feedback", 201)
+        return self._case_command(request, caller, case_id, self.cases.give_feedback, 201)
 
     @route("GET", "/v1/notifications", query=InboxQuerySchema)
     def notifications_list(self, request, caller, query):
@@ -203,21 +193,18 @@ class GatewayService(Observable):
 
     @route("POST", "/v1/webhooks")
     def register_webhook(self, request, caller):
-        if caller["role"] != "admin":
-            raise Forbidden("Only an admin registers webhooks.")
+        policy.check(caller, Administration.REGISTER_WEBHOOK)
         return respond(201, call(self.notifications.register_webhook, caller, json_body(request),
                                  idempotency_key(request), timeout=RPC_TIMEOUT))
 
     @route("GET", "/v1/webhooks", query=PageQuerySchema)
     def webhook_list(self, request, caller, query):
-        if caller["role"] != "admin":
-            raise Forbidden("Only an admin lists webhooks.")
+        policy.check(caller, Administration.LIST_WEBHOOKS)
         return respond(200, call(self.notifications.webhook_list, caller, query, timeout=RPC_TIMEOUT))
 
     @route("DELETE", "/v1/webhooks/<string:webhook_id>")
     def delete_webhook(self, request, caller, webhook_id):
-        if caller["role"] != "admin":
-            raise Forbidden("Only an admin deletes webhooks.")
+        policy.check(caller, Administration.DELETE_WEBHOOK)
         call(self.notifications.delete_webhook, caller, webhook_id, timeout=RPC_TIMEOUT)
         return Response(status=204)
 
@@ -240,14 +227,12 @@ class GatewayService(Observable):
 
     @route("PUT", "/v1/approval-policy")
     def set_approval_policy(self, request, caller):
-        if caller["role"] != "admin":
-            raise Forbidden("Only an admin sets the approval policy.")
+        policy.check(caller, Administration.SET_APPROVAL_POLICY)
         return respond(200, call(self.approvals.set_policy, caller, json_body(request), timeout=RPC_TIMEOUT))
 
     @route("POST", "/v1/providers")
     def register_provider(self, request, caller):
-        if caller["role"] != "admin":
-            raise Forbidden("Only an admin manages the provider directory.")
+        policy.check(caller, Administration.REGISTER_PROVIDER)
         return respond(201, call(self.referrals.register_provider, caller, json_body(request),
                                  idempotency_key(request), timeout=RPC_TIMEOUT))
 
@@ -299,9 +284,9 @@ class GatewayService(Observable):
                                  timeout=RPC_TIMEOUT))
 
     def _case_command(self, request, caller, case_id, command, status, body=True):
+        """`command`: the cases service's method (self.cases.<name>)."""
         args = (json_body(request),) if body else ()
-        result = call(getattr(self.cases, command), caller, case_id, *args, command_options(request),
-                      timeout=RPC_TIMEOUT)
+        result = call(command, caller, case_id, *args, command_options(request), timeout=RPC_TIMEOUT)
         headers = {"ETag": f'"{result["version"]}"'} if "case_number" in result else None
         return respond(status, result, headers)
 

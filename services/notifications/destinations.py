@@ -183,6 +183,8 @@ class _Pinned:
     """Connects to the checked addresses in turn; http.client still sends Host: <the URL's host>."""
 
     addresses: tuple[str, ...] = ()
+    port: int  # http.client's
+    timeout: float | None
 
     def _pinned_socket(self) -> socket.socket:
         failure: OSError = OSError("no address to connect to")
@@ -202,11 +204,13 @@ class PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
 class PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
     def connect(self) -> None:
         # The certificate is verified for the URL's host name, not for the address connected to.
-        self.sock = self._context.wrap_socket(self._pinned_socket(), server_hostname=self.host)
+        context = self._context  # type: ignore[attr-defined]  # http.client's own, not in its stubs
+        self.sock = context.wrap_socket(self._pinned_socket(), server_hostname=self.host)
 
 
 def connection_to(target: Target, timeout: float, context=None) -> http.client.HTTPConnection:
     """A connection to the target's checked addresses; `context`: the TLS context (default: the system's CAs)."""
+    connection: PinnedHTTPConnection | PinnedHTTPSConnection
     if target.scheme == "https":
         connection = PinnedHTTPSConnection(target.host, target.port, timeout=timeout, context=context)
     else:

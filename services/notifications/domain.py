@@ -1,14 +1,28 @@
 """Notifications: who needs to know what. Messages name the case number and what to do; never a
-survivor's name or any identifying detail. Pure: no I/O."""
+survivor's name or any identifying detail. Pure: no I/O (who is who is asked of a `Directory`)."""
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from shared.audited import Audited
+from shared.caller import Caller
+from shared.vocabulary import Role
 
 TYPES = ("approval_requested", "approval_decided", "follow_up_overdue", "referral_received",
          "referral_updated", "case_reassigned")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/notifications")
+_ESCALATION = uuid5(NAMESPACE_URL, "https://casetrail.example/escalations")
+
+# The bus events someone is told of, and those that tell escalation a case moved on.
+DECIDED = {"CasePlanApproved": "approved", "CasePlanRejected": "rejected",
+           "ClosureApproved": "approved", "ClosureRejected": "rejected"}
+NOTIFIED = ("ApprovalRequested", *DECIDED, "FollowUpOverdue", "ReferralMade", "ReferralAccepted",
+            "ReferralDeclined", "ReferralCompleted", "ReferralWithdrawn", "CaseReassigned")
+CASE_PROGRESS = ("FollowUpRecorded", "CaseClosed", "CaseReopened")
+SYSTEM = Caller(username="system", role=Role.SYSTEM).recorded()  # what the escalation scan records as `by`
 
 
 class Notification(Audited):
@@ -37,6 +51,95 @@ class Notification(Audited):
     @event("NotificationRead")
     def _read(self, by: dict) -> None:
         self.read = True
+
+
+class Directory(Protocol):
+    """Who is who, as the service learnt it from events. Each raises LookupError for someone or a case
+    it has not heard of yet (the event that names them is on its way: the caller is retried)."""
+
+    def case(self, case_id) -> tuple[str, str]:
+        """The case's number and caseworker."""
+
+    def supervisors_of(self, username: str) -> list[str]:
+        """The person's supervisor, if they have one."""
+
+    def focal_points(self, provider_id) -> list[str]:
+        """The users acting for a provider."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to tell whom about one bus event (or one escalation)."""
+
+    kind: str
+    recipients: tuple[str, ...]
+    case_id: Any
+    case_number: str
+    message: str
+    facts: dict
+
+    def notifications(self, key: UUID, by: dict) -> list[Notification]:
+        """One in-app notification per recipient, exactly once per `key` (the event, the escalation)."""
+        return [Notification(id=Notification.id_for(key, recipient, "inbox"),  # type: ignore[call-arg] # note 1
+                             recipient=recipient, kind=self.kind, case_id=self.case_id, case_number=self.case_number,
+                             message=self.message, channel="inbox", by=by)
+                for recipient in sorted(set(self.recipients))]
+        # 1: eventsourcing takes the id given (`id: UUID` on the class), which mypy cannot see.
+
+
+def notice_of(event_type: str, payload: dict, aggregate_id, directory: Directory) -> Notice:
+    """Who needs to know of this event (one of NOTIFIED), and what."""
+    kind, recipients, case_id, case_number, facts = _what_and_whom(event_type, payload, aggregate_id, directory)
+    return Notice(kind, tuple(recipients), case_id, case_number, message_for(kind, case_number, facts), facts)
+
+
+def _what_and_whom(event_type: str, payload: dict, aggregate_id, directory: Directory) -> tuple:
+    if event_type == "ApprovalRequested":
+        return ("approval_requested", directory.supervisors_of(payload["requested_by"]), payload["case_id"],
+                payload["case_number"], payload)
+    if event_type in DECIDED:
+        return ("approval_decided", [payload["requested_by"]], payload["case_id"], payload["case_number"],
+                {**payload, "outcome": DECIDED[event_type]})
+    case_id = payload.get("case_id") or aggregate_id
+    case_number, assigned_to = directory.case(case_id)
+    if event_type == "FollowUpOverdue":
+        return "follow_up_overdue", [assigned_to], case_id, case_number, payload
+    if event_type == "ReferralMade":
+        return "referral_received", directory.focal_points(payload["provider_id"]), case_id, case_number, payload
+    if event_type == "ReferralWithdrawn":  # the provider must stop working on it
+        return ("referral_updated", [assigned_to, *directory.focal_points(payload["provider_id"])], case_id,
+                case_number, payload)
+    if event_type.startswith("Referral"):
+        return "referral_updated", [assigned_to], case_id, case_number, payload
+    return ("case_reassigned", [payload["previous"], payload["assigned_to"]], case_id, case_number, payload)
+
+
+ESCALATE_AFTER = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A follow-up overdue by more than ESCALATE_AFTER and still not done: told once to the supervisor of
+    the case's caseworker."""
+
+    case_id: Any
+    due: datetime
+    case_number: str
+    assigned_to: str
+
+    @property
+    def key(self) -> UUID:
+        """Once per (case, due time): what its notifications and e-mails are keyed on."""
+        return uuid5(_ESCALATION, f"{self.case_id}:{self._due}")
+
+    @property
+    def _due(self) -> str:
+        return self.due.astimezone(UTC).isoformat()
+
+    def notice(self, supervisors: list[str]) -> Notice:
+        message = (f"{self.case_number}: a follow-up due {self._due[:16].replace('T', ' ')} UTC is overdue by more "
+                   f"than 24 hours. Check in with {self.assigned_to}.")
+        return Notice("follow_up_overdue", tuple(supervisors), self.case_id, self.case_number, message, {})
 
 
 WORDS = {"case_plan": "case plan", "closure": "closure request"}

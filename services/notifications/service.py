@@ -1,47 +1,29 @@
-"""Entrypoints of the notifications service."""
-from marshmallow import fields, validate
-
+"""Entrypoints of the notifications service: bus events, timers and RPC. Each parses, calls a use
+case (application.py) or a read (queries.py), and maps the answer (views.py)."""
 from nameko.timer import timer
 
-from services.notifications import mail, webhooks
-from services.notifications.application import CASE_PROGRESS, NOTIFIED, Inbox, NotificationsStore
-from services.notifications.domain import TYPES
+from services.notifications import mail, views, webhooks
+from services.notifications.application import Notifications
+from services.notifications.domain import CASE_PROGRESS, NOTIFIED
+from services.notifications.queries import InboxItems, Reads
+from services.notifications.schemas import InboxQuerySchema, WebhookListQuerySchema, WebhookSchema
 from shared.caller import read_caller
 from shared.consumer import on_event
-from shared.envelope import Strict, read_envelope
+from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import rpc
 from shared.settings import env
-from shared.text import Line, Url
 from shared.validation import clean, load, parse_id
 
-
 ESCALATION_SCAN_SECONDS = float(env("ESCALATION_SCAN_SECONDS", "60"))
-
-
 WEBHOOK_SCAN_SECONDS = float(env("WEBHOOK_SCAN_SECONDS", "2"))
-
-
-class WebhookSchema(Strict):
-    url = Url(required=True, schemes={"http", "https"}, require_tld=False)
-    events = fields.List(Line(validate=validate.OneOf(TYPES)), required=True, validate=validate.Length(min=1))
-    secret = Line(required=True, validate=validate.Length(min=16, max=200))
-
-
-class InboxQuerySchema(Strict):
-    unread = fields.Boolean(load_default=False)
-
-
-class WebhookListQuerySchema(Strict):
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
-    cursor = fields.UUID(load_default=None)
 
 
 class NotificationsService(Observable):
     name = "notifications"
-    store: NotificationsStore = EventSourced(NotificationsStore, projections=(Inbox(),))
+    store: Notifications = EventSourced(Notifications, projections=(InboxItems(),))
 
     @on_event("CaseRegistered")
     def case_directory(self, body):
@@ -79,12 +61,12 @@ class NotificationsService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def register_webhook(self, caller, data, idempotency_key=None):
         webhook = self.store.register_webhook(read_caller(caller), clean(WebhookSchema(), data), idempotency_key)
-        return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}
+        return views.webhook(webhook)
 
     @rpc(expected_exceptions=EXPECTED)
     def webhook_list(self, caller, query):
         query = load(WebhookListQuerySchema(), query)
-        return self.store.webhook_list(read_caller(caller), query["cursor"], query["limit"])
+        return Reads(self.store).webhooks(read_caller(caller), query["cursor"], query["limit"])
 
     @rpc(expected_exceptions=EXPECTED)
     def delete_webhook(self, caller, webhook_id):
@@ -92,14 +74,12 @@ class NotificationsService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def webhook_deliveries(self, caller, webhook_id):
-        deliveries = self.store.webhook_deliveries(read_caller(caller), parse_id(webhook_id, "webhook"))
-        return {"items": deliveries, "next_cursor": None}
+        return Reads(self.store).deliveries(read_caller(caller), parse_id(webhook_id, "webhook"))
 
     @rpc(expected_exceptions=EXPECTED)
     def inbox(self, caller, query):
-        return self.store.inbox(read_caller(caller), load(InboxQuerySchema(), query)["unread"])
+        return Reads(self.store).inbox(read_caller(caller), load(InboxQuerySchema(), query)["unread"])
 
     @rpc(expected_exceptions=EXPECTED)
     def mark_read(self, caller, notification_id):
-        notification = self.store.mark_read(read_caller(caller), parse_id(notification_id, "notification"))
-        return {"id": str(notification.id), "read": notification.read}
+        return views.read_state(self.store.mark_read(read_caller(caller), parse_id(notification_id, "notification")))

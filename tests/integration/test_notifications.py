@@ -11,7 +11,7 @@ import pytest
 from kombu import Connection, Producer, Queue
 
 from services.cases.application import CasesStore
-from services.notifications.application import NotificationsStore
+from services.notifications.application import Notifications
 from shared.bus import EXCHANGE
 from shared.settings import Settings
 from tests.support import case_in_implementation, counter, database, free_port, wait_for_timer_runs, wait_until
@@ -191,7 +191,7 @@ def escalation_half_a_day_later():
     """The notifications service's escalation scan as it will run twelve hours from now: its own store,
     in this process, with its clock turned forward (the running service escalates what is overdue by
     more than a day now, and a follow-up recorded now cannot be dated later)."""
-    store = NotificationsStore(Settings.for_service("notifications"))
+    store = Notifications(Settings.for_service("notifications"))
     later = datetime.now(UTC) + timedelta(hours=12)
     store.clock = lambda: later
     yield store.escalate_overdue

@@ -16,7 +16,7 @@ from services.approvals.service import ApprovalsService
 from services.cases.application import public_event
 from services.cases.service import CasesService
 from services.gateway.service import GatewayService
-from services.notifications.application import NotificationsStore
+from services.notifications.application import Notifications
 from services.notifications.service import NotificationsService
 from services.referrals.application import Directory, ReferralsStore
 from services.referrals.service import ReferralsService
@@ -214,7 +214,7 @@ def consumer(test_env, monkeypatch, private_bus):
         return self.process_once("test", envelope["event_id"], lambda curs: handled.append(
             (envelope["aggregate_id"], envelope["aggregate_version"])))
 
-    monkeypatch.setattr(NotificationsStore, "case_registered", case_registered)
+    monkeypatch.setattr(Notifications, "case_registered", case_registered)
     container = ServiceContainer(NotificationsService, {
         "AMQP_URI": private_bus["AMQP_URI"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "serializer": "json"})
     container.start()

@@ -23,8 +23,8 @@ def test_every_response_carries_a_correlation_id_echoed_when_sent_generated_othe
 
 
 def test_passwords_are_stored_as_argon2_hashes(people, test_env):
-    from services.gateway.application import IdentityStore
-    store = IdentityStore(Settings.for_service("gateway"))
+    from services.gateway.application import Identity
+    store = Identity(Settings.for_service("gateway"))
     try:
         user = store.user("cw1")
         assert user.password_hash.startswith("$argon2id$")

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from nameko.containers import ServiceContainer
 
-from services.notifications.application import NotificationsStore
+from services.notifications.application import Notifications
 from services.notifications.service import NotificationsService
 from shared.access import BROKER_IDENTITIES, broker_definitions, broker_grants, identity, password_key
 from shared.bus import connection, event_publisher, publish_event
@@ -118,7 +118,7 @@ def as_notifications(tls, test_env, monkeypatch):
 
 
 def test_a_store_connects_to_postgresql_over_verified_tls(as_notifications, tls, monkeypatch):
-    store = NotificationsStore(Settings.for_service("notifications"))
+    store = Notifications(Settings.for_service("notifications"))
     try:
         with store.transaction() as curs:
             curs.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
@@ -127,7 +127,7 @@ def test_a_store_connects_to_postgresql_over_verified_tls(as_notifications, tls,
         store.close()
     monkeypatch.setenv("PGSSLROOTCERT", str(tls["stranger"]))
     with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
-        NotificationsStore(Settings.for_service("notifications"))
+        Notifications(Settings.for_service("notifications"))
 
 
 def test_the_publisher_connects_to_rabbitmq_over_verified_tls(as_notifications, tls, monkeypatch):
@@ -147,7 +147,7 @@ def test_a_nameko_service_runs_over_tls_end_to_end(as_notifications, tls):
     container.start()
     try:
         publish_as_gateway(tls["amqps"], "tls-user")
-        store = NotificationsStore(Settings.for_service("notifications"))
+        store = Notifications(Settings.for_service("notifications"))
         try:
             wait_until(lambda: known(store, "tls-user"), timeout=20, what="notifications to learn the user")
         finally:
@@ -169,7 +169,7 @@ def test_postgresql_refuses_the_role_without_a_client_certificate_of_its_own(as_
     # The same password as the control: only the certificate differs. (For one naming another login
     # the server says only that authentication failed.)
     with pytest.raises(psycopg.OperationalError, match="certificate|authentication failed|unknown ca"):
-        NotificationsStore(Settings.for_service("notifications"))
+        Notifications(Settings.for_service("notifications"))
 
 
 @pytest.mark.parametrize("client, accepted", [("own", True), ("stranger", False)])
@@ -207,7 +207,7 @@ def registered(username: str) -> dict:
                                   "email": None})
 
 
-def known(store: NotificationsStore, username: str) -> bool:
+def known(store: Notifications, username: str) -> bool:
     with store.transaction() as curs:
         curs.execute(store.sql("SELECT 1 FROM {schema}.people WHERE username = %s"), (username,))
         return curs.fetchone() is not None

@@ -6,7 +6,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 
-from services.gateway.application import LoginThrottle, Tokens, TooManyAttempts, Unauthorized
+from services.gateway.auth import LoginThrottle, Tokens, TooManyAttempts, Unauthorized
 from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
 from services.gateway.openapi import OPENAPI
 from shared import errors

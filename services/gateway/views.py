@@ -1,0 +1,12 @@
+"""What a client is shown of a user and of a login: never a password or its hash."""
+
+
+def user(user) -> dict:
+    return {"id": str(user.id), "username": user.username, "role": user.role,
+            "display_name": user.display_name, "supervisor": user.supervisor,
+            "provider_id": str(user.provider_id) if user.provider_id else None, "email": user.email,
+            "email_notifications": user.email_notifications}
+
+
+def token(access_token: str, expires_in: int) -> dict:
+    return {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}

@@ -1,0 +1,33 @@
+"""What the notifications service accepts: a webhook registration and the query parameters of its
+lists (marshmallow; a refused field is 422 naming it), and where a webhook may point."""
+from marshmallow import fields, validate
+
+from services.notifications import destinations
+from services.notifications.domain import TYPES
+from shared.envelope import Strict
+from shared.errors import InvalidInput
+from shared.text import Line, Url
+
+
+class WebhookSchema(Strict):
+    url = Url(required=True, schemes={"http", "https"}, require_tld=False)
+    events = fields.List(Line(validate=validate.OneOf(TYPES)), required=True, validate=validate.Length(min=1))
+    secret = Line(required=True, validate=validate.Length(min=16, max=200))
+
+
+class InboxQuerySchema(Strict):
+    unread = fields.Boolean(load_default=False)
+
+
+class WebhookListQuerySchema(Strict):
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
+    cursor = fields.UUID(load_default=None)
+
+
+def check_webhook_url(url: str) -> None:
+    """A URL that would reach inside is refused (422 on `url`); so is a name that does not resolve
+    now, since what it resolves to cannot be checked. Looks the name up: run after the schema."""
+    try:
+        destinations.checked_target(url, destinations.allowed_hosts())
+    except (destinations.Refused, destinations.Unresolved) as why:
+        raise InvalidInput({"url": [str(why)]}) from None

@@ -1,0 +1,42 @@
+"""What a client is shown: inbox items, webhooks and their deliveries, and what a webhook receives.
+Ids, case numbers, usernames and words we chose: never survivor data."""
+from datetime import UTC, datetime
+
+
+def page(items: list[dict], next_cursor: str | None) -> dict:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def inbox_item(row: dict) -> dict:
+    return {"id": str(row["notification_id"]), "type": row["kind"],
+            "case_id": str(row["case_id"]) if row["case_id"] else None, "case_number": row["case_number"],
+            "message": row["message"], "created_at": row["created_at"].isoformat(), "read": row["read"]}
+
+
+def read_state(notification) -> dict:
+    return {"id": str(notification.id), "read": notification.read}
+
+
+def webhook(webhook) -> dict:
+    """A webhook as registered: never its secret."""
+    return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}
+
+
+def listed_webhook(row: dict, url: str) -> dict:
+    registered = row["registered_at"]
+    return {"id": str(row["webhook_id"]), "url": url, "events": row["events"],
+            "registered_at": _utc(registered) if registered else None}
+
+
+def delivery(delivery_id, status: str, tries: list, body: dict) -> dict:
+    return {"id": str(delivery_id), "status": status, "attempts": tries, "body": body}
+
+
+def webhook_body(event_id, kind: str, case_id, case_number: str, message: str, occurred_at: datetime) -> dict:
+    """What a webhook is sent about a notification (signed: webhooks.py)."""
+    return {"event_id": str(event_id), "type": kind, "case_id": str(case_id), "case_number": case_number,
+            "message": message, "occurred_at": occurred_at.isoformat()}
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
