@@ -13,17 +13,17 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from services.cases import policy
 from services.cases.attestation import (AuditKeys, compare_with_checkpoint, keyring, latest_checkpoint,
                                         make_checkpoint, seal_bundle, write_checkpoint)
-from services.cases.domain import STAGES, Case, CaseAccess, CaseActivity, Consent, activity_view
+from services.cases.domain import Case, CaseAccess, CaseActivity, Consent, activity_view
 from services.cases.protection import (CASE_FILE, IDENTIFYING, KEY_TABLE, CaseKeys, KeyMissing, SealingMapper,
                                        open_sealed, redacted, seal)
 from shared.caller import recorded_by
-from shared.envelope import RISK_LEVELS
 from shared.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.settings import env
 from shared.store import GENESIS, ServiceStore, fingerprint
 from shared.text import refusal
+from shared.vocabulary import RiskLevel, Stage
 
 SYSTEM = {"username": "system", "role": "system", "correlation_id": None}
 DECISIONS = ("CasePlanApproved", "CasePlanRejected", "ClosureApproved", "ClosureRejected")
@@ -217,10 +217,10 @@ class CasesStore(ServiceStore):
             curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.case_index"
                                   " WHERE stage <> 'closed' AND next_due < %s"), (self.clock(),))
             overdue = curs.fetchone()["n"]
-        open_stages = [s for s in STAGES if s != "closed"]
+        open_stages = [s for s in Stage if s != Stage.CLOSED]
         return [
             gauge("casetrail_open_cases", "Open cases by stage and risk level", ["stage", "risk_level"],
-                  [(stage, risk, counts.get((stage, risk), 0)) for stage in open_stages for risk in RISK_LEVELS]),
+                  [(stage, risk, counts.get((stage, risk), 0)) for stage in open_stages for risk in RiskLevel]),
             gauge("casetrail_closed_cases", "Closed cases", [], [(sum(n for (s, _), n in counts.items() if s == "closed"),)]),
             gauge("casetrail_overdue_follow_ups", "Open cases whose follow-up due time has passed", [], [(overdue,)]),
         ]
