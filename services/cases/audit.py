@@ -137,7 +137,9 @@ class Installation:
 
     def __init__(self):
         from services.cases.application import CasesStore  # needs the service's environment
+        from shared.caller import Caller
         from shared.settings import Settings
+        from shared.vocabulary import Role
         operator = os.environ.get("AUDIT_OPERATOR", "").strip()
         if not operator:
             raise Refused("set AUDIT_OPERATOR to the installation's operator identity (make audit sets it),"
@@ -146,7 +148,7 @@ class Installation:
             self.store = CasesStore(Settings.for_service("cases"))
         except Exception as failed:  # noqa: BLE001 - a database that cannot be reached, named below
             raise Unreachable(f"cannot open the cases store: {type(failed).__name__}: {str(failed)[:200]}") from None
-        self.operator = {"username": operator, "role": "operator", "team": [], "correlation_id": "casetrail-audit"}
+        self.operator = Caller(username=operator, role=Role.OPERATOR, correlation_id="casetrail-audit")
 
     def history(self, case: str) -> list[dict]:
         return self.store.full_history(self.operator, self.find(case))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from shared.caller import Caller
 from shared.store import GENESIS, link_hash
 from tests.integration.test_audit_store import AUDITOR, SURVIVOR, journey, sql
 from tests.support import ROOT
@@ -106,7 +107,7 @@ def test_a_whole_chain_rewritten_after_a_checkpoint_is_caught(store, tmp_path):
     made = audit(store, "checkpoint", checkpoints=checkpoints)
     assert made.returncode == 0, made.stderr
     assert len(list(checkpoints.iterdir())) == 1
-    store.read_case({"username": "cw1", "role": "caseworker", "correlation_id": None}, kept)  # grows: fine
+    store.read_case(Caller.of({"username": "cw1", "role": "caseworker"}), kept)  # grows: fine
 
     rewrite_chain(store, rewritten, 2)
     assert store.verify(AUDITOR, rewritten)["valid"] is True  # the chain alone no longer tells

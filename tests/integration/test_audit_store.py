@@ -2,6 +2,7 @@
 per-case keys, and rows edited behind its back."""
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -9,13 +10,15 @@ import pytest
 from eventsourcing.persistence import Mapper
 
 from services.cases.application import CaseIndex, CasesStore
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition
 from shared.outbox import Projector
+from shared.vocabulary import Role
 
-CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "c-1"}
-SUP = {"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "c-2"}
-AUDITOR = {"username": "aud1", "role": "auditor", "team": [], "correlation_id": "c-3"}
-ADMIN = {"username": "admin", "role": "admin", "team": [], "correlation_id": "c-4"}
+CW = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "c-1"})
+SUP = Caller.of({"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "c-2"})
+AUDITOR = Caller.of({"username": "aud1", "role": "auditor", "team": [], "correlation_id": "c-3"})
+ADMIN = Caller.of({"username": "admin", "role": "admin", "team": [], "correlation_id": "c-4"})
 SURVIVOR = {"name": "Nasra Chain-Plant", "phone": "+254733000111", "location": "Ifo 2", "sex": "female"}
 
 
@@ -160,7 +163,7 @@ def test_auditors_read_any_case_redacted_and_admins_read_none(store):
     assert items[3]["data"]["goals"][0]["action"] == "[redacted]"
     assert "Nasra" not in repr(items) and "Amal" not in repr(items)
     assert store.history(AUDITOR, case_id)["items"][-1]["actor"] == {"username": "aud1", "role": "auditor"}
-    for reader in (ADMIN, {**ADMIN, "role": "provider"}):
+    for reader in (ADMIN, replace(ADMIN, role=Role.PROVIDER)):
         with pytest.raises(Forbidden):
             store.history(reader, case_id)
         with pytest.raises(Forbidden):
@@ -171,7 +174,7 @@ def test_auditors_read_any_case_redacted_and_admins_read_none(store):
 
 def test_the_chain_holds_when_many_people_read_and_write_one_case_at_once(store):
     case_id = journey(store)
-    readers = [{**CW, "username": f"reader{n}"} for n in range(8)]
+    readers = [replace(CW, username=f"reader{n}") for n in range(8)]
 
     def read(who):
         for _ in range(5):

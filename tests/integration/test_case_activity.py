@@ -9,13 +9,14 @@ import pytest
 
 from services.cases.application import CaseIndex
 from services.cases.attestation import check_bundle, keyring
+from shared.caller import Caller
 from shared.envelope import make_envelope, read_envelope
 from shared.errors import NotFound
 from shared.outbox import Projector
 from tests.support import case_in_implementation
 
-CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "c-1"}
-AUDITOR = {"username": "aud1", "role": "auditor", "team": [], "correlation_id": "c-3"}
+CW = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "c-1"})
+AUDITOR = Caller.of({"username": "aud1", "role": "auditor", "team": [], "correlation_id": "c-3"})
 CLINIC = {"username": "clinic1", "role": "provider", "correlation_id": "c-clinic"}
 SUP = {"username": "sup1", "role": "supervisor", "correlation_id": "c-sup"}
 PROVIDER = uuid.uuid4()
@@ -36,7 +37,8 @@ def approval_news(case_id, kind: str, submission: int, version: int, **decision)
                "submission": submission, "requested_by": "cw1", **decision}
     return read_envelope(make_envelope(
         source="approvals", event_type=kind, aggregate_id=uuid.uuid5(case_id, str(submission)),
-        aggregate_version=version, occurred_at=datetime.now(UTC), by=SUP if decision else CW, payload=payload))
+        aggregate_version=version, occurred_at=datetime.now(UTC), by=SUP if decision else CW.recorded(),
+        payload=payload))
 
 
 def activity(store, case_id) -> list[dict]:
@@ -46,7 +48,7 @@ def activity(store, case_id) -> list[dict]:
 def test_referral_news_joins_the_case_chain_once_with_its_actor(store):
     case_id = case_in_implementation(store, CW)
     referral = uuid.uuid4()
-    made = referral_news(case_id, referral, 1, "requested", by=CW)
+    made = referral_news(case_id, referral, 1, "requested", by=CW.recorded())
     accepted = referral_news(case_id, referral, 2, "accepted")
     assert store.referral_changed(made) is True
     assert store.referral_changed(accepted) is True
@@ -97,7 +99,7 @@ def test_approval_requests_and_decisions_are_in_the_story_and_the_decision_appli
 def test_as_of_shows_referrals_and_approvals_as_they_were(store):
     case_id = case_in_implementation(store, CW)
     referral = uuid.uuid4()
-    store.referral_changed(referral_news(case_id, referral, 1, "requested", by=CW))
+    store.referral_changed(referral_news(case_id, referral, 1, "requested", by=CW.recorded()))
     store.referral_changed(referral_news(case_id, referral, 2, "accepted"))
     between = datetime.now(UTC)
     store.referral_changed(referral_news(case_id, referral, 3, "completed"))
@@ -118,7 +120,7 @@ def test_news_of_a_case_this_store_never_held_is_refused(store):
 def test_racing_news_and_reads_all_land_in_one_valid_chain(store):
     case_id = case_in_implementation(store, CW)
     Projector(store, CaseIndex()).step()
-    news = [referral_news(case_id, uuid.uuid4(), 1, "requested", by=CW) for _ in range(8)]
+    news = [referral_news(case_id, uuid.uuid4(), 1, "requested", by=CW.recorded()) for _ in range(8)]
     errors = []
 
     def deliver(envelope):

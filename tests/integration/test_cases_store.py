@@ -6,11 +6,12 @@ import pytest
 
 from services.cases.application import CaseIndex, CasesStore
 from services.cases.domain import Case
+from shared.caller import Caller
 from shared.errors import InvalidTransition
 from shared.outbox import Projector
 from tests.support import case_in_implementation
 
-CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": None}
+CW = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": None})
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NO_OPTIONS = {}
 

@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.persistence import Mapper
 
 from services.cases.application import CasesStore
+from shared.caller import Caller
 from services.cases.domain import Consent
 from shared.settings import Settings
 from tests.support import database, wait_until
@@ -30,8 +31,8 @@ PLANTED = {
     "erasure reason": "Sealplant erase: asked by the child",
 }
 P = PLANTED
-CW1 = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "test-sealing"}
-SUP1 = {"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "test-sealing"}
+CW1 = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "test-sealing"})
+SUP1 = Caller.of({"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "test-sealing"})
 
 
 def post(api, path, body, status):
