@@ -112,6 +112,14 @@ def permit_texts(caller: Caller, case: Standing, referred_to_caller: bool) -> No
     decide(caller, "texts", lambda: case)
 
 
+def vouched(referred: object, issuer: str | None) -> bool:
+    """Whether another service's word that the caller is the provider each case was referred to is
+    believed. The referrals service owns referrals: when it says so, that is what its ReferralMade
+    event would say, signed with the same key, before that event has reached this service. No other
+    service's word counts (`issuer`: the service whose signature on the call was verified)."""
+    return referred is True and issuer == "referrals"
+
+
 def relation_to(caller: Caller, caseworker: str) -> str:
     """own | team | other: the caller's relation to the caseworker who holds a case."""
     if caseworker == caller.username:

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from kombu import Connection, Queue
 
-from services.cases.application import public_event
+from services.cases.views import public_event
 from shared.caller import Caller
 from shared.bus import EXCHANGE, event_publisher
 from shared.envelope import EnvelopeSchema

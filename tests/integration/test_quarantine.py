@@ -13,8 +13,8 @@ from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 
 from services.approvals.service import ApprovalsService
-from services.cases.application import public_event
 from services.cases.service import CasesService
+from services.cases.views import public_event
 from services.gateway.service import GatewayService
 from services.notifications.application import NotificationsStore
 from services.notifications.service import NotificationsService
