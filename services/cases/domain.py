@@ -3,7 +3,7 @@ own. Pure: no I/O. Every command checks it is valid in the case's current state 
 not in words a caseworker understands."""
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -53,6 +53,26 @@ class Case(Audited):
     erasure: dict[str, str] | None = None  # when, by whom and why the survivor's identifying data was erased
     monitoring: dict[str, Any] | None = None  # the latest rating per domain, and what is still to discuss
     unaccompanied: dict[str, str | None] | None = None  # a child's case with no caregiver: why
+
+    if TYPE_CHECKING:  # the event classes @event makes from the names below, for the type checker
+        CaseRegistered: type[Any]
+        AssessmentRecorded: type[Any]
+        CasePlanDrafted: type[Any]
+        CasePlanSubmitted: type[Any]
+        CasePlanApproved: type[Any]
+        CasePlanRejected: type[Any]
+        FollowUpRecorded: type[Any]
+        RiskLevelChanged: type[Any]
+        FollowUpOverdue: type[Any]
+        CaseConferenceHeld: type[Any]
+        CaseReassigned: type[Any]
+        ClosureRequested: type[Any]
+        ClosureApproved: type[Any]
+        ClosureRejected: type[Any]
+        CaseClosed: type[Any]
+        CaseReopened: type[Any]
+        ClientFeedbackRecorded: type[Any]
+        CaseErased: type[Any]
 
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
@@ -472,6 +492,11 @@ class Consent(Audited):
     """The survivor's informed consent, kept apart from the case file."""
 
     id: UUID
+
+    if TYPE_CHECKING:  # the event classes @event makes from the names below, for the type checker
+        ConsentRecorded: type[Any]
+        ConsentRenewed: type[Any]
+        ConsentWithdrawn: type[Any]
 
     @staticmethod
     def id_for(case_id: UUID) -> UUID:

@@ -3,9 +3,10 @@ for /metrics, a case's past states, referrals and activity, and the audit trail'
 verification, signed exports and checkpoints). Which reads a caller may make is policy.py's to
 decide; every read of a case's record is itself recorded in the case's chain."""
 import base64
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -159,7 +160,7 @@ class CaseQueries:
 
     def activity_of(self, case_id: UUID, moment: datetime | None = None) -> dict:
         """Referrals and approvals as the case's activity stream says they were at `moment` (or now)."""
-        events = self.store.events.get(CaseActivity.id_for(case_id))
+        events: Iterable[Any] = self.store.events.get(CaseActivity.id_for(case_id))
         return activity_view(e for e in events if moment is None or e.timestamp <= moment)
 
     def referrals_of(self, case_id: UUID) -> list[dict]:
@@ -183,7 +184,8 @@ class CaseQueries:
         return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
 
     def _where(self, caller: Caller, filters: dict) -> tuple[list[str], list]:
-        where, params = ["assigned_to = ANY(%s)"], [policy.caseworkers_seen(caller)]
+        where: list[str] = ["assigned_to = ANY(%s)"]
+        params: list[Any] = [policy.caseworkers_seen(caller)]
         for column in ("stage", "risk_level", "assigned_to"):
             if column in filters:
                 where.append(f"{column} = %s")

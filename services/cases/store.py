@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -42,7 +42,8 @@ class CaseStore(ServiceStore):
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
-        self.keys = self.mapper.keys = CaseKeys(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
+        self.keys = CaseKeys(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
+        cast(SealingMapper, self.mapper).keys = self.keys
         self.audit_keys = AuditKeys.from_env()  # signs exports and checkpoints; refuses to start without it
 
     def construct_mapper(self):
@@ -99,7 +100,8 @@ class CaseStore(ServiceStore):
     def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         """The aggregate's version at `moment` (None: it did not exist yet)."""
         version = None
-        for stored in self.events.get(aggregate_id):
+        events: Iterable[Any] = self.events.get(aggregate_id)
+        for stored in events:
             if stored.timestamp > moment:
                 break
             version = stored.originator_version
