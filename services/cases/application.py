@@ -38,6 +38,8 @@ class Cases(CaseStore):
     """The commands on a case. Each one: get the case, let the access policy decide, let the case
     decide, save; honouring If-Match and Idempotency-Key (`_change`)."""
 
+    name = "cases"  # eventsourcing names an application after its class: its tables are cases_*
+
     def register_case(self, caller: Caller, data: dict, idempotency_key: str | None = None) -> Case:
         policy.permit(caller, "register_case")
         return self.create_once(Case, caller.as_dict(), idempotency_key, data, lambda case_id, request_hash: Case(
@@ -255,6 +257,8 @@ class CaseTexts:
 class CasesStore(Cases):
     """The single store bench/ was written against (not changed with this module: remove the two
     together). Its callers are dicts; the scan and the history are the other parts'."""
+
+    name = "cases"
 
     def register_case(self, caller, data: dict, idempotency_key: str | None = None) -> Case:
         return super().register_case(Caller.of(caller), data, idempotency_key)

@@ -36,7 +36,7 @@ def master_key() -> bytes:
 class CaseStore(ServiceStore):
     """The case files, their consent, who read them and what other services did to them."""
 
-    name = "cases"
+    name = "cases"  # eventsourcing's application name: the events table is cases_events
     tables = INDEX_TABLES + REFERRAL_TABLE + KEY_TABLE + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
     snapshotting_intervals: ClassVar = {Case: 100}
 
