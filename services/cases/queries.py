@@ -103,7 +103,7 @@ def case_gauges(store: "CaseStore") -> list:
         counts = {(row["stage"], row["risk_level"]): row["n"] for row in curs.fetchall()}
         curs.execute(store.sql(f"SELECT count(*) AS n FROM {{schema}}.case_index WHERE {_OPEN} AND next_due < %s"),
                      (store.clock(),))
-        overdue = curs.fetchone()["n"]
+        overdue = _count(curs)
     open_stages = [stage for stage in Stage if stage != Stage.CLOSED]
     closed = sum(n for (stage, _), n in counts.items() if stage == Stage.CLOSED)
     return [
@@ -112,6 +112,12 @@ def case_gauges(store: "CaseStore") -> list:
         gauge("casetrail_closed_cases", "Closed cases", [], [(closed,)]),
         gauge("casetrail_overdue_follow_ups", "Open cases whose follow-up due time has passed", [], [(overdue,)]),
     ]
+
+
+def _count(curs) -> int:
+    """The answer of a `SELECT count(*) AS n` (one row, always)."""
+    row = curs.fetchone()
+    return row["n"] if row else 0
 
 
 class Indexed:
@@ -322,7 +328,7 @@ class AuditTrail:
         """How many links all the chains hold (what `verify --all` walks)."""
         with self.store.datastore.transaction() as curs:
             curs.execute(self.store.sql("SELECT count(*) AS n FROM {schema}.audit_chain"))
-            return curs.fetchone()["n"]
+            return _count(curs)
 
     def chain_heads(self) -> dict[str, tuple[int, str]]:
         with self.store.datastore.transaction() as curs:

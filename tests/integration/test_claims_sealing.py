@@ -10,8 +10,8 @@ import pytest
 from eventsourcing.persistence import Mapper
 
 from services.cases.application import Cases
-from shared.caller import Caller
 from services.cases.domain import Consent
+from shared.caller import Caller
 from shared.settings import Settings
 from tests.support import database, wait_until
 

@@ -6,8 +6,8 @@ import pytest
 from kombu import Connection, Queue
 
 from services.cases.views import public_event
-from shared.caller import Caller
 from shared.bus import EXCHANGE, event_publisher
+from shared.caller import Caller
 from shared.envelope import EnvelopeSchema
 from shared.outbox import Relay
 from shared.quarantine import is_outage
