@@ -28,6 +28,7 @@ from shared.access import (
     provision_database,
 )
 from shared.bus import SIGNATURE_HEADER, publish_event
+from shared.caller import Caller
 from shared.envelope import OWNERS
 from shared.identity import CallerKeys, sign_event
 
@@ -341,9 +342,10 @@ class Api:
         return Api(self.base, response.json()["access_token"])
 
 
-def case_submitted(store, caller: dict, risk: str = "medium"):
+def case_submitted(store, caller: "Caller | dict", risk: str = "medium"):
     """A case whose plan awaits a decision, built through the store's own use cases. Returns its id and
     the submission."""
+    caller = Caller.of(caller)
     case = store.register_case(caller, {"survivor": {"name": "S"}, "risk_level": risk, "is_child": False,
                                         "caregiver": None, "intake_notes": None})
     store.record_consent(caller, case.id, {"services": True, "share_with_providers": False,
@@ -355,13 +357,14 @@ def case_submitted(store, caller: dict, risk: str = "medium"):
     return case.id, store.submit_plan(caller, case.id, {}).version
 
 
-def case_in_implementation(store, caller: dict, risk: str = "medium"):
+def case_in_implementation(store, caller: "Caller | dict", risk: str = "medium"):
     """A case whose plan is approved, built through the store's own use cases, the decision applied by
     the store itself (no approvals service: for the store alone, or a history dated in the past).
     Returns its id."""
+    caller = Caller.of(caller)
     case_id, submission = case_submitted(store, caller, risk)
     decided = store.repository.get(case_id)
-    decided.decide_plan(submission, True, "sup1", by=caller, now=store.clock())
+    decided.decide_plan(submission, True, "sup1", by=caller.recorded(), now=store.clock())
     store.save(decided)
     return case_id
 

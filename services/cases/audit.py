@@ -136,37 +136,42 @@ class Installation:
     """The audit trail in the cases service's own store, read as the installation's operator."""
 
     def __init__(self):
-        from services.cases.application import CasesStore  # needs the service's environment
+        from services.cases.queries import AuditTrail  # needs the service's environment
+        from services.cases.store import CaseStore
+        from shared.caller import Caller
         from shared.settings import Settings
+        from shared.vocabulary import Role
         operator = os.environ.get("AUDIT_OPERATOR", "").strip()
         if not operator:
             raise Refused("set AUDIT_OPERATOR to the installation's operator identity (make audit sets it),"
                           " or read as an auditor with --gateway URL --user NAME")
         try:
-            self.store = CasesStore(Settings.for_service("cases"))
+            self.store = CaseStore(Settings.for_service("cases"))
         except Exception as failed:  # noqa: BLE001 - a database that cannot be reached, named below
             raise Unreachable(f"cannot open the cases store: {type(failed).__name__}: {str(failed)[:200]}") from None
-        self.operator = {"username": operator, "role": "operator", "team": [], "correlation_id": "casetrail-audit"}
+        self.trail = AuditTrail(self.store)
+        self.operator = Caller(username=operator, role=Role.OPERATOR, correlation_id="casetrail-audit")
 
     def history(self, case: str) -> list[dict]:
-        return self.store.full_history(self.operator, self.find(case))
+        return self.trail.full_history(self.operator, self.find(case))
 
     def states(self, case: str) -> dict[int, str]:
         """The case's stage, risk and plan after each of its own events, folded one by one."""
         aggregate, states = None, {}
         for event in self.store.events.get(self.find(case)):
             aggregate = event.mutate(aggregate)
-            states[aggregate.version] = f"{aggregate.stage}, {aggregate.risk_level} risk, plan {aggregate.plan['status']}"
+            states[aggregate.version] = (f"{aggregate.stage}, {aggregate.risk_level} risk,"
+                                         f" plan {aggregate.plan['status']}")
         return states
 
     def verify(self, case: str) -> dict:
-        return self.store.verify(self.operator, self.find(case))
+        return self.trail.verify(self.operator, self.find(case))
 
     def export(self, case: str) -> dict:
-        return self.store.export(self.operator, self.find(case))
+        return self.trail.export(self.operator, self.find(case))
 
     def public_keys(self) -> dict:
-        return self.store.public_keys()
+        return self.trail.public_keys()
 
     def replayed(self, case: str) -> None:
         self.store.record_view(self.operator, self.find(case), "replay")
@@ -176,17 +181,15 @@ class Installation:
 
     def find(self, reference: str) -> UUID:
         """A case by id or case number."""
+        from services.cases.queries import CaseQueries
         try:
             return UUID(reference)
         except ValueError:
             pass
-        with self.store.datastore.transaction() as curs:
-            curs.execute(self.store.sql("SELECT case_id FROM {schema}.case_index WHERE case_number = %s"),
-                         (reference,))
-            row = curs.fetchone()
-        if row is None:
+        case_id = CaseQueries(self.store).case_id_of(reference)
+        if case_id is None:
             raise LookupError(f"no case {reference}")
-        return row["case_id"]
+        return case_id
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -236,33 +239,31 @@ def verify(source, args) -> int:
         print(json.dumps(verdict))
         return DONE if verdict["valid"] else DOES_NOT_HOLD
     if not isinstance(source, Installation):
-        raise ValueError("verify --all runs where the cases service runs (make audit ARGS=\"verify --all\")")
-    store = source.store
-    with store.datastore.transaction() as curs:
-        curs.execute(store.sql("SELECT count(*) AS n FROM {schema}.audit_chain"))
-        total = curs.fetchone()["n"]
+        raise ValueError("verify --all runs where the cases service runs (make audit ARGS=\"verify --all\")")  # noqa: TRY004 (usage: exit 2)
+    trail = source.trail
+    total = trail.link_count()
     progress = Progress(total, args.progress or total >= LONG_RUN)
     started = time.monotonic()
-    result = store.verify_all(progress)
+    result = source.store.verify_all(progress)
     progress.close()
     seconds = time.monotonic() - started
     result.update(seconds=round(seconds, 3), events_per_second=round(result["events"] / seconds) if seconds else None)
-    result.update(against_checkpoint(store))
+    result.update(against_checkpoint(trail))
     if args.manifest:
-        write_manifest(Path(args.manifest), store.chain_heads())
+        write_manifest(Path(args.manifest), trail.chain_heads())
         result["manifest"] = args.manifest
     print(json.dumps(result))
     holds = not result["invalid"] and not result["unchained_events"] and not result["drifted"]
     return DONE if holds and not result.get("checkpoint_invalid") else DOES_NOT_HOLD
 
 
-def against_checkpoint(store) -> dict:
+def against_checkpoint(trail) -> dict:
     directory = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
     if not directory or not Path(directory).is_dir():
         return {"checkpoint": None, "drifted": {},
                 "checkpoint_note": "no AUDIT_CHECKPOINT_DIR with checkpoints: rewrites of whole chains go unseen"}
     try:
-        return store.against_checkpoint(Path(directory))
+        return trail.against_checkpoint(Path(directory))
     except CheckpointInvalid as tampered:
         return {"checkpoint": None, "drifted": {}, "checkpoint_invalid": str(tampered)}
 
@@ -286,12 +287,12 @@ def public_key(source, args) -> int:
 
 def checkpoint(source, args) -> int:
     if not isinstance(source, Installation):
-        raise ValueError("checkpoint runs where the cases service runs (make audit ARGS=checkpoint)")
+        raise ValueError("checkpoint runs where the cases service runs (make audit ARGS=checkpoint)")  # noqa: TRY004
     directory = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
     if not directory:
         raise ValueError("set AUDIT_CHECKPOINT_DIR: where checkpoints are kept, outside the database")
     Path(directory).mkdir(parents=True, exist_ok=True)
-    print(source.store.write_checkpoint(Path(directory)))
+    print(source.trail.write_checkpoint(Path(directory)))
     return DONE
 
 

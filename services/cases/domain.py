@@ -1,22 +1,28 @@
 """The case file: a survivor's case as an event-sourced aggregate, and consent in a stream of its
 own. Pure: no I/O. Every command checks it is valid in the case's current state and says why
 not in words a caseworker understands."""
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from shared.audited import Audited
 from shared.errors import InvalidInput, InvalidTransition
+from shared.vocabulary import ApprovalStatus, ClosureReason, RiskLevel, Stage
 
-STAGES = ("engagement", "assessment", "case_plan", "implementation", "follow_up", "closed")
-CADENCE = {"high": timedelta(hours=84), "medium": timedelta(days=7), "low": timedelta(days=14)}
+CADENCE: dict[str, timedelta] = {RiskLevel.HIGH: timedelta(hours=84), RiskLevel.MEDIUM: timedelta(days=7),
+                                  RiskLevel.LOW: timedelta(days=14)}
 UNREACHABLE_AFTER = timedelta(days=30)
 # Well-being domains of a monitoring contact, in the order the script walks through them.
 DOMAINS = ("safety_protection", "health_development", "psychosocial_mental_health", "family_relationships",
            "education", "livelihood_basic_needs")
 RATINGS = ("green", "orange", "red")
-RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+RISK_ORDER: dict[str, int] = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+# Before a plan: where an assessment may still be recorded, and no plan or conference yet.
+BEFORE_ASSESSMENT = (Stage.ENGAGEMENT, Stage.ASSESSMENT)
+MONITORED = (Stage.IMPLEMENTATION, Stage.FOLLOW_UP)  # a plan approved: follow-ups are recorded
 # A closed case accepts only these: a survivor may always withdraw consent and ask to be forgotten.
 CLOSED_ACCEPTS = ("reopen", "give_feedback", "erase", "withdraw_consent")
 AFTER_CLOSURE = {"reopen": "Only a closed case can be reopened.",
@@ -27,14 +33,16 @@ _DOING = {"record_consent": "record consent", "assess": "record an assessment", 
           "reassign": "reassign the case", "refer": "make a referral"}
 
 
-def computed_risk(ratings: dict[str, str]) -> str:
+def computed_risk(ratings: dict[str, str]) -> RiskLevel:
     """A red in the first three domains is high; an orange there, or a red elsewhere, medium."""
     first, rest = [ratings.get(d) for d in DOMAINS[:3]], [ratings.get(d) for d in DOMAINS[3:]]
     if "red" in first:
-        return "high"
+        return RiskLevel.HIGH
     if "orange" in first or "red" in rest:
-        return "medium"
-    return "low"
+        return RiskLevel.MEDIUM
+    return RiskLevel.LOW
+
+
 _CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/consent")
 _ACCESS_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-access")
 _ACTIVITY_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-activity")
@@ -42,9 +50,29 @@ _ACTIVITY_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/case-activ
 
 class Case(Audited):
     id: UUID  # given by the application, so a retried registration lands on the same case
-    erasure = None  # when, by whom and why the survivor's identifying data was erased
-    monitoring = None  # the latest rating per domain, and what is still to discuss
-    unaccompanied = None  # a child's case with no caregiver: why
+    erasure: dict[str, str] | None = None  # when, by whom and why the survivor's identifying data was erased
+    monitoring: dict[str, Any] | None = None  # the latest rating per domain, and what is still to discuss
+    unaccompanied: dict[str, str | None] | None = None  # a child's case with no caregiver: why
+
+    if TYPE_CHECKING:  # the event classes @event makes from the names below, for the type checker
+        CaseRegistered: type[Any]
+        AssessmentRecorded: type[Any]
+        CasePlanDrafted: type[Any]
+        CasePlanSubmitted: type[Any]
+        CasePlanApproved: type[Any]
+        CasePlanRejected: type[Any]
+        FollowUpRecorded: type[Any]
+        RiskLevelChanged: type[Any]
+        FollowUpOverdue: type[Any]
+        CaseConferenceHeld: type[Any]
+        CaseReassigned: type[Any]
+        ClosureRequested: type[Any]
+        ClosureApproved: type[Any]
+        ClosureRejected: type[Any]
+        CaseClosed: type[Any]
+        CaseReopened: type[Any]
+        ClientFeedbackRecorded: type[Any]
+        CaseErased: type[Any]
 
     @event("CaseRegistered")
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
@@ -61,13 +89,13 @@ class Case(Audited):
         self.intake_notes = intake_notes
         self.assigned_to = assigned_to
         self.request_hash = request_hash
-        self.stage = "engagement"
+        self.stage = Stage.ENGAGEMENT
         self.assessment: dict | None = None
-        self.plan = {"status": "none", "goals": [], "submission": None}
+        self.plan: dict[str, Any] = {"status": "none", "goals": [], "submission": None}
         self.monitoring_base: str | None = None  # when the follow-up clock last started
         self.next_due: str | None = None
         self.overdue_flagged: list[str] = []
-        self.last_contact: str | None = None
+        self.last_contact: dict[str, Any] | None = None
         self.last_successful_contact: str | None = None
         self.follow_ups = 0
         self.conferences = 0
@@ -79,7 +107,7 @@ class Case(Audited):
     def assess(self, needs: list[str], safety_concerns: str, notes: str | None, risk_level: str | None,
                consent: "Consent | None", by: dict) -> None:
         self._require("assess")
-        if self.stage not in ("engagement", "assessment", "case_plan"):
+        if self.stage not in (*BEFORE_ASSESSMENT, Stage.CASE_PLAN):
             raise InvalidTransition("The case is past assessment; record a follow-up to reassess risk.")
         if consent is None or not consent.services:
             raise InvalidTransition("The survivor's consent to services must be recorded before an assessment.")
@@ -90,13 +118,13 @@ class Case(Audited):
     @event("AssessmentRecorded")
     def _record_assessment(self, needs: list[str], safety_concerns: str, notes: str | None, by: dict) -> None:
         self.assessment = {"needs": needs, "safety_concerns": safety_concerns, "notes": notes}
-        self.stage = "case_plan"
+        self.stage = Stage.CASE_PLAN
 
     # --- case action plan ----------------------------------------------------------------
 
     def draft_plan(self, goals: list[dict], child_participation: str | None, by: dict) -> None:
         self._require("draft_plan")
-        if self.stage in ("engagement", "assessment"):
+        if self.stage in BEFORE_ASSESSMENT:
             raise InvalidTransition("Record an assessment before drafting the case plan.")
         if self.plan["status"] == "submitted":
             raise InvalidTransition("The case plan is awaiting the supervisor's decision.")
@@ -147,8 +175,8 @@ class Case(Audited):
     @event("CasePlanApproved")
     def _approve_plan(self, decided_by: str, monitoring_base: str, next_due: str, by: dict) -> None:
         self.plan = dict(self.plan, status="approved", decided_by=decided_by)
-        if self.stage == "case_plan":
-            self.stage = "implementation"
+        if self.stage == Stage.CASE_PLAN:
+            self.stage = Stage.IMPLEMENTATION
         self.monitoring_base, self.next_due = monitoring_base, next_due
 
     @event("CasePlanRejected")
@@ -163,7 +191,7 @@ class Case(Audited):
         """`monitoring`: mode, spoken_to, domain_ratings, raise_risk_to, raise_reason (all optional).
         With ratings, the risk level is computed from them; a caseworker may raise it, never lower it."""
         self._require("record_follow_up")
-        if self.stage not in ("implementation", "follow_up"):
+        if self.stage not in MONITORED:
             raise InvalidTransition("The case plan must be approved before follow-ups are recorded.")
         self._require_contact_between(contact_date, now)
         monitoring = monitoring or {}
@@ -227,8 +255,8 @@ class Case(Audited):
         self.last_contact = {"date": contact_date, "contacted": contacted, "mode": mode, "spoken_to": spoken_to}
         if contacted:
             self.last_successful_contact = max(contact_date, self.last_successful_contact or contact_date)
-        if self.stage == "implementation":
-            self.stage = "follow_up"
+        if self.stage == Stage.IMPLEMENTATION:
+            self.stage = Stage.FOLLOW_UP
         self.monitoring_base, self.next_due = contact_date, next_due
         if domain_ratings:
             ratings = dict((self.monitoring or {}).get("ratings", {}))
@@ -253,7 +281,7 @@ class Case(Audited):
         return (datetime.fromisoformat(base) + CADENCE[risk_level]).isoformat()
 
     def is_overdue(self, now: datetime) -> bool:
-        return self.stage != "closed" and self.next_due is not None and datetime.fromisoformat(self.next_due) < now
+        return self.stage != Stage.CLOSED and self.next_due is not None and datetime.fromisoformat(self.next_due) < now
 
     def flag_overdue(self, due: str, now: datetime, by: dict) -> bool:
         """Records a missed due time once; a due time already flagged, or no longer current, is ignored."""
@@ -271,7 +299,7 @@ class Case(Audited):
     def hold_conference(self, held_on: str, participants: list[str], decisions: str,
                         next_steps: str | None, by: dict) -> None:
         self._require("hold_conference")
-        if self.stage in ("engagement", "assessment"):
+        if self.stage in BEFORE_ASSESSMENT:
             raise InvalidTransition("Record an assessment before holding a case conference.")
         self._conference_held(held_on=held_on, participants=participants, decisions=decisions,
                               next_steps=next_steps, by=by)
@@ -281,7 +309,7 @@ class Case(Audited):
                          next_steps: str | None, by: dict) -> None:
         self.conferences += 1
 
-    def reassign(self, caseworker: str, team: list[str], by: dict) -> None:
+    def reassign(self, caseworker: str, team: Sequence[str], by: dict) -> None:
         self._require("reassign")
         if caseworker not in team:
             raise InvalidTransition(f"{caseworker} is not a caseworker in your team.")
@@ -299,7 +327,7 @@ class Case(Audited):
         self._require("request_closure")
         if self.closure["status"] == "requested":
             raise InvalidTransition("Closure is already awaiting the supervisor's decision.")
-        if reason == "unreachable":
+        if reason == ClosureReason.UNREACHABLE:
             last = (datetime.fromisoformat(self.last_successful_contact) if self.last_successful_contact
                     else self.registered_on)
             if now - last < UNREACHABLE_AFTER:
@@ -333,7 +361,7 @@ class Case(Audited):
 
     @event("CaseClosed")
     def _closed(self, reason: str, by: dict) -> None:
-        self.stage = "closed"
+        self.stage = Stage.CLOSED
         self.next_due = None
 
     def reopen(self, reason: str, by: dict, now: datetime) -> None:
@@ -343,7 +371,7 @@ class Case(Audited):
 
     @event("CaseReopened")
     def _reopened(self, reason: str, monitoring_base: str, next_due: str, by: dict) -> None:
-        self.stage = "follow_up"
+        self.stage = Stage.FOLLOW_UP
         self.closure = {"status": "none"}
         self.monitoring_base, self.next_due = monitoring_base, next_due
 
@@ -375,9 +403,9 @@ class Case(Audited):
             if action == "erase":
                 return "The survivor's identifying data has already been erased."
             return "The survivor's identifying data was erased; the case can no longer change."
-        if self.stage == "closed" and action not in CLOSED_ACCEPTS:
+        if self.stage == Stage.CLOSED and action not in CLOSED_ACCEPTS:
             return f"The case is closed; reopen it to {_DOING.get(action, action.replace('_', ' '))}."
-        if self.stage != "closed" and action in AFTER_CLOSURE:
+        if self.stage != Stage.CLOSED and action in AFTER_CLOSURE:
             return AFTER_CLOSURE[action]
         return None
 
@@ -429,10 +457,11 @@ class CaseActivity(Audited):
         commented: bool
 
 
-def activity_view(events) -> dict:
+def activity_view(events: Iterable[object]) -> dict[str, list[dict]]:
     """Referrals and approvals as a run of CaseActivity events leaves them. A referral's own version
     orders its changes, so a late, older announcement never moves it back."""
-    referrals, approvals = {}, {}
+    referrals: dict[str, dict[str, Any]] = {}
+    approvals: dict[tuple[str, int], dict[str, Any]] = {}
     for recorded in events:
         if isinstance(recorded, CaseActivity.ReferralRecorded):
             known = referrals.get(recorded.referral_id)
@@ -446,21 +475,28 @@ def activity_view(events) -> dict:
             status = _APPROVAL_STATUS[recorded.event_type]
             entry = approvals.setdefault(key, {"type": recorded.approval, "submission": recorded.submission,
                                                "requested_by": recorded.requested_by, "status": status})
-            if status != "pending":
+            if status != ApprovalStatus.PENDING:
                 entry.update(status=status, decided_by=recorded.decided_by, commented=recorded.commented)
     return {"referrals": [{k: v for k, v in r.items() if k != "version"}
                           for r in sorted(referrals.values(), key=lambda r: r["referral_id"])],
             "approvals": [approvals[key] for key in sorted(approvals)]}
 
 
-_APPROVAL_STATUS = {"ApprovalRequested": "pending", "CasePlanApproved": "approved", "ClosureApproved": "approved",
-                    "CasePlanRejected": "rejected", "ClosureRejected": "rejected"}
+# The approvals service's events (by the names it announces them under), and the status each leaves.
+_APPROVAL_STATUS = {"ApprovalRequested": ApprovalStatus.PENDING, "CasePlanApproved": ApprovalStatus.APPROVED,
+                    "ClosureApproved": ApprovalStatus.APPROVED, "CasePlanRejected": ApprovalStatus.REJECTED,
+                    "ClosureRejected": ApprovalStatus.REJECTED}
 
 
 class Consent(Audited):
     """The survivor's informed consent, kept apart from the case file."""
 
     id: UUID
+
+    if TYPE_CHECKING:  # the event classes @event makes from the names below, for the type checker
+        ConsentRecorded: type[Any]
+        ConsentRenewed: type[Any]
+        ConsentWithdrawn: type[Any]
 
     @staticmethod
     def id_for(case_id: UUID) -> UUID:

@@ -11,18 +11,20 @@ and the case, always in the contract's order:
 A caseworker's scope is the cases assigned to them; a supervisor's, their own and their team's
 caseworkers'; an auditor reads (never changes) any case. Feedback is collected by the case's team,
 never by its own caseworker. What each state of a case accepts is the case's own rule
-(`Case.refusal`); this module only asks it, after role and scope."""
+(`Case.refusal`); this module only asks it, after role and scope. Who sees identifying fields, and
+whose cases a case list shows, are decided here too."""
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.vocabulary import CASE_ROLES, Role
 
-CASE_ROLES = ("caseworker", "supervisor")
 # "operator": the installation's operator identity, which only the audit command line on the
 # cases service's host acts as (never a caller over RPC: the caller schema refuses the role).
-READERS = (*CASE_ROLES, "auditor", "operator")
+READERS = (*CASE_ROLES, Role.AUDITOR, Role.OPERATOR)
 # Who sees identifying fields as "[redacted]".
-REDACTED_ROLES = ("auditor", "operator")
+REDACTED_ROLES = (Role.AUDITOR, Role.OPERATOR)
 
 # What reads a case file without changing it; an auditor may do these on any case.
 READS = ("read", "as_of", "history", "verify", "export")
@@ -30,32 +32,35 @@ READS = ("read", "as_of", "history", "verify", "export")
 # state may refuse.
 COMMANDS = ("record_consent", "withdraw_consent", "assess", "draft_plan", "submit_plan", "record_follow_up",
             "hold_conference", "request_closure", "reopen", "reassign", "give_feedback", "erase", "refer")
+# What another route asks of a case's scope (case_in_scope): "referrals" to list or withdraw them,
+# "refer" to make one. Anything else asked is taken as the narrower "referrals".
+SCOPE_CHECKS = ("referrals", "refer")
 
 # 1. Which roles may ever do each action.
-ROLES: dict[str, tuple[str, ...]] = {
+ROLES: dict[str, tuple[Role, ...]] = {
     "register_case": CASE_ROLES,
     "list_cases": CASE_ROLES,
     "referrals": CASE_ROLES,  # a case's referrals: listed or withdrawn by those who hold the case
     **{action: READERS for action in READS},
     **{action: CASE_ROLES for action in COMMANDS},
-    "reassign": ("supervisor",),
-    "erase": ("supervisor",),
+    "reassign": (Role.SUPERVISOR,),
+    "erase": (Role.SUPERVISOR,),
     # Free text about a case that another service keeps (referral notes, approval comments), sealed
     # or opened on someone's behalf: by those who hold the case, or a provider it was referred to.
-    "texts": (*CASE_ROLES, "provider"),
+    "texts": (*CASE_ROLES, Role.PROVIDER),
 }
 
 # 2. Which cases each role reaches, by the caller's relation to the case's caseworker:
 # "own" (assigned to the caller), "team" (the caller's team), "other" (anyone else).
-REACH: dict[tuple[str, str], Callable[[str], bool]] = {
-    ("caseworker", "own"): lambda action: True,
-    ("caseworker", "team"): lambda action: action == "give_feedback",  # a colleague collects feedback
-    ("supervisor", "own"): lambda action: True,
-    ("supervisor", "team"): lambda action: True,
-    ("auditor", "own"): lambda action: action in READS,
-    ("auditor", "team"): lambda action: action in READS,
-    ("auditor", "other"): lambda action: action in READS,
-    **{("operator", relation): lambda action: action in ("history", "verify", "export")
+REACH: dict[tuple[Role, str], Callable[[str], bool]] = {
+    (Role.CASEWORKER, "own"): lambda action: True,
+    (Role.CASEWORKER, "team"): lambda action: action == "give_feedback",  # a colleague collects feedback
+    (Role.SUPERVISOR, "own"): lambda action: True,
+    (Role.SUPERVISOR, "team"): lambda action: True,
+    (Role.AUDITOR, "own"): lambda action: action in READS,
+    (Role.AUDITOR, "team"): lambda action: action in READS,
+    (Role.AUDITOR, "other"): lambda action: action in READS,
+    **{(Role.OPERATOR, relation): lambda action: action in ("history", "verify", "export")
        for relation in ("own", "team", "other")},
 }
 
@@ -67,19 +72,22 @@ class Standing(Protocol):
     def refusal(self, action: str) -> str | None: ...
 
 
-def permit(caller: dict, action: str) -> None:
+S = TypeVar("S", bound=Standing)
+
+
+def permit(caller: Caller, action: str) -> None:
     """Step 1 alone, for what needs no case (registering, listing) and before parsing a request."""
-    if caller["role"] not in ROLES[action]:
-        raise Forbidden(f"The {caller['role']} role may not {_words(action)}.")
+    if caller.role not in ROLES[action]:
+        raise Forbidden(f"The {caller.role} role may not {_words(action)}.")
 
 
-def decide(caller: dict, action: str, case: Callable[[], Standing]) -> Standing:
+def decide(caller: Caller, action: str, case: Callable[[], S]) -> S:
     """The whole decision. `case` loads the case (raising NotFound for an unknown id) and is called
     only once the role may act, so a refused role never learns whether an id exists."""
     permit(caller, action)
     found = case()
     relation = relation_to(caller, found.assigned_to)
-    if not REACH.get((caller["role"], relation), lambda action: False)(action):
+    if not REACH.get((caller.role, relation), lambda action: False)(action):
         raise NotFound("No such case.")
     if action == "give_feedback" and relation == "own":
         raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
@@ -88,10 +96,15 @@ def decide(caller: dict, action: str, case: Callable[[], Standing]) -> Standing:
     return found
 
 
-def permit_texts(caller: dict, case: Standing, referred_to_caller: bool) -> None:
+def scope_check(action: str) -> str:
+    """The action another route's permission check asks about (see SCOPE_CHECKS)."""
+    return action if action in SCOPE_CHECKS else "referrals"
+
+
+def permit_texts(caller: Caller, case: Standing, referred_to_caller: bool) -> None:
     """Whether text about the case may be sealed or opened for the caller (NotFound if not): the
     caseworkers and supervisors it reaches, or a provider's focal point the case was referred to."""
-    if caller["role"] == "provider":
+    if caller.role == Role.PROVIDER:
         permit(caller, "texts")
         if not referred_to_caller:
             raise NotFound("No such case.")
@@ -99,31 +112,39 @@ def permit_texts(caller: dict, case: Standing, referred_to_caller: bool) -> None
     decide(caller, "texts", lambda: case)
 
 
-def relation_to(caller: dict, caseworker: str) -> str:
+def vouched(referred: object, issuer: str | None) -> bool:
+    """Whether another service's word that the caller is the provider each case was referred to is
+    believed. The referrals service owns referrals: when it says so, that is what its ReferralMade
+    event would say, signed with the same key, before that event has reached this service. No other
+    service's word counts (`issuer`: the service whose signature on the call was verified)."""
+    return referred is True and issuer == "referrals"
+
+
+def relation_to(caller: Caller, caseworker: str) -> str:
     """own | team | other: the caller's relation to the caseworker who holds a case."""
-    if caseworker == caller["username"]:
+    if caseworker == caller.username:
         return "own"
     return "team" if caseworker in team_of(caller) else "other"
 
 
-def team_of(caller: dict) -> list[str]:
+def team_of(caller: Caller) -> list[str]:
     """The people of the caller's team, the caller aside: a supervisor's caseworkers; a caseworker's
     supervisor and fellow caseworkers."""
-    if caller["role"] == "supervisor":
-        return list(caller.get("team") or [])
-    if caller["role"] == "caseworker" and caller.get("supervisor"):
-        return [caller["supervisor"], *(caller.get("teammates") or [])]
+    if caller.role == Role.SUPERVISOR:
+        return list(caller.team)
+    if caller.role == Role.CASEWORKER and caller.supervisor:
+        return [caller.supervisor, *caller.teammates]
     return []
 
 
-def redacted_for(caller: dict) -> bool:
-    return caller["role"] in REDACTED_ROLES
+def redacted_for(caller: Caller) -> bool:
+    return caller.role in REDACTED_ROLES
 
 
-def caseworkers_seen(caller: dict) -> list[str]:
+def caseworkers_seen(caller: Caller) -> list[str]:
     """Whose cases the caller's case list shows (the list's own form of REACH for "read")."""
     permit(caller, "list_cases")
-    return [caller["username"], *caller.get("team", [])] if caller["role"] == "supervisor" else [caller["username"]]
+    return list(caller.scope)
 
 
 def _words(action: str) -> str:

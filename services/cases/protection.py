@@ -49,8 +49,8 @@ IDENTIFYING: dict[str, tuple[str, ...]] = {
 }
 
 KEY_TABLE = (
-    "CREATE TABLE IF NOT EXISTS {schema}.case_keys (case_id uuid PRIMARY KEY, wrapped_key bytea,"
-    " created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)",
+    ("CREATE TABLE IF NOT EXISTS {schema}.case_keys (case_id uuid PRIMARY KEY, wrapped_key bytea,"
+     " created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)"),
 )
 
 
@@ -192,8 +192,12 @@ def _case_of(state: dict) -> UUID:
 
 
 def _has_values(state: dict, paths: tuple[str, ...], test: Callable = lambda value: True) -> bool:
-    found = []
-    transform_all(state, paths, lambda value: found.append(test(value)) or value)
+    found: list[bool] = []
+
+    def note(value):
+        found.append(test(value))
+        return value
+    transform_all(state, paths, note)
     return any(found)
 
 

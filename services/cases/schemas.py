@@ -3,9 +3,12 @@ from datetime import UTC
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.cases.domain import DOMAINS, RATINGS, STAGES
-from shared.envelope import CLOSURE_REASONS, RISK_LEVELS, SERVICE_TYPES, Strict
+from services.cases.domain import DOMAINS, RATINGS
+from shared.envelope import SERVICE_TYPES, Strict
 from shared.text import Line, Text
+from shared.vocabulary import ClosureReason, RiskLevel, Stage, values
+
+RISK_LEVELS = values(RiskLevel)
 
 
 class SurvivorSchema(Strict):
@@ -43,7 +46,7 @@ class RegisterCaseSchema(Strict):
 
 
 class ListCasesSchema(Strict):
-    stage = Line(validate=validate.OneOf(STAGES))
+    stage = Line(validate=validate.OneOf(values(Stage)))
     risk_level = Line(validate=validate.OneOf(RISK_LEVELS))
     assigned_to = Line()
     overdue = fields.Boolean()
@@ -119,7 +122,7 @@ class ConferenceSchema(Strict):
 
 
 class ClosureSchema(Strict):
-    reason = Line(required=True, validate=validate.OneOf(CLOSURE_REASONS))
+    reason = Line(required=True, validate=validate.OneOf(values(ClosureReason)))
     notes = Text(required=True, validate=validate.Length(min=1, max=10000))
 
 

@@ -137,9 +137,9 @@ def test_env(identities, tmp_path_factory, smtp):
 @pytest.fixture
 def store(test_env, monkeypatch):
     """The cases service's store, in a schema of its own for the test."""
-    from services.cases.application import CasesStore
+    from services.cases.application import Cases
     monkeypatch.setenv("CASES_POSTGRES_SCHEMA", f"cases_{uuid.uuid4().hex[:8]}")
-    store = CasesStore(Settings.for_service("cases"))
+    store = Cases(Settings.for_service("cases"))
     yield store
     store.close()
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services.cases.queries import AuditTrail, CaseQueries
+from shared.caller import Caller
 from shared.store import GENESIS, link_hash
 from tests.integration.test_audit_store import AUDITOR, SURVIVOR, journey, sql
 from tests.support import ROOT
@@ -32,7 +34,7 @@ def test_replay_shows_each_event_redacted_and_the_verdict_recorded_as_the_operat
     assert lines[-1].startswith("verdict: the chain holds: ")
     assert SURVIVOR["name"] not in replayed.stdout
 
-    views = [i for i in store.history(AUDITOR, case_id, record=False)["items"] if i["type"] == "CaseViewed"]
+    views = [i for i in AuditTrail(store).history(AUDITOR, case_id, record=False)["items"] if i["type"] == "CaseViewed"]
     assert views[-1]["actor"] == {"username": "ops-desk", "role": "operator"}
     assert views[-1]["data"]["view"] == "replay"
 
@@ -75,7 +77,7 @@ def test_verify_all_shows_progress_writes_a_manifest_and_fails_on_a_tampered_cas
     assert result["chains"] == 3 and result["invalid"] == {} and result["events"] == 15
     assert "15/15 events" in good.stderr
     heads = {h["chain_id"]: (h["sequence"], h["hash"]) for h in json.loads(manifest.read_text())["heads"]}
-    assert heads == {str(c): (5, store.verify(AUDITOR, c)["head_hash"]) for c in cases}
+    assert heads == {str(c): (5, AuditTrail(store).verify(AUDITOR, c)["head_hash"]) for c in cases}
 
     sql(store, "DELETE FROM {schema}.stored_events WHERE originator_id = %s AND originator_version = 3", cases[1])
     bad = audit(store, "verify", "--all")
@@ -106,16 +108,16 @@ def test_a_whole_chain_rewritten_after_a_checkpoint_is_caught(store, tmp_path):
     made = audit(store, "checkpoint", checkpoints=checkpoints)
     assert made.returncode == 0, made.stderr
     assert len(list(checkpoints.iterdir())) == 1
-    store.read_case({"username": "cw1", "role": "caseworker", "correlation_id": None}, kept)  # grows: fine
+    CaseQueries(store).read_case(Caller.of({"username": "cw1", "role": "caseworker"}), kept)  # grows: fine
 
     rewrite_chain(store, rewritten, 2)
-    assert store.verify(AUDITOR, rewritten)["valid"] is True  # the chain alone no longer tells
+    assert AuditTrail(store).verify(AUDITOR, rewritten)["valid"] is True  # the chain alone no longer tells
     sql(store, "DELETE FROM {schema}.audit_chain WHERE chain_id = %s AND sequence = 5", shortened)
     sql(store, "DELETE FROM {schema}.stored_events WHERE originator_id = %s AND originator_version = 1",
         store.streams_of(shortened)[2])  # its view (link 5), event and link both gone
     sql(store, "UPDATE {schema}.audit_heads SET sequence = 4, hash = (SELECT hash FROM {schema}.audit_chain"
                " WHERE chain_id = %s AND sequence = 4) WHERE chain_id = %s", shortened, shortened)
-    assert store.verify(AUDITOR, shortened)["valid"] is True
+    assert AuditTrail(store).verify(AUDITOR, shortened)["valid"] is True
 
     checked = audit(store, "verify", "--all", checkpoints=checkpoints)
     assert checked.returncode == 1, checked.stderr

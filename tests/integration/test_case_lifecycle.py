@@ -255,10 +255,10 @@ def registered_days_ago(test_env, cw1, sup1):
     """Builds a case in implementation as if registered four days ago (a contact cannot be dated before
     registration): registered and its plan submitted by the running cases service's own store, in this
     process, with its clock turned back; the plan approved by the supervisor through the gateway."""
-    from services.cases.application import CasesStore
+    from services.cases.application import Cases
     from shared.settings import Settings
     from tests.support import case_submitted
-    store = CasesStore(Settings.for_service("cases"))
+    store = Cases(Settings.for_service("cases"))
     store.clock = lambda: datetime.now(UTC) - timedelta(days=4)
 
     def registered(risk: str) -> str:

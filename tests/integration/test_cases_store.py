@@ -4,13 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.cases.application import CaseIndex, CasesStore
+from services.cases.application import CaseReactions, Cases
 from services.cases.domain import Case
+from services.cases.queries import CaseIndex, CaseQueries
+from shared.caller import Caller
 from shared.errors import InvalidTransition
 from shared.outbox import Projector
 from tests.support import case_in_implementation
 
-CW = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": None}
+CW = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": None})
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NO_OPTIONS = {}
 
@@ -57,19 +59,19 @@ def test_a_missed_due_time_is_flagged_once_and_a_risk_change_reschedules(store):
     contact(store, case_id, START)
     projector.step()
     store.clock.now = START + timedelta(days=7, minutes=1)
-    assert store.flag_overdue_follow_ups() == 1
+    assert CaseReactions(store).flag_overdue_follow_ups() == 1
     projector.step()
-    assert store.flag_overdue_follow_ups() == 0
-    restarted = CasesStore(store.settings)  # as after a restart: nothing in memory
+    assert CaseReactions(store).flag_overdue_follow_ups() == 0
+    restarted = Cases(store.settings)  # as after a restart: nothing in memory
     restarted.clock = store.clock
-    assert restarted.flag_overdue_follow_ups() == 0
+    assert CaseReactions(restarted).flag_overdue_follow_ups() == 0
     restarted.close()
 
     case = contact(store, case_id, store.clock.now, risk="high")  # a new schedule at the new cadence
     assert datetime.fromisoformat(case.next_due) == store.clock.now + timedelta(hours=84)
     projector.step()
     store.clock.now += timedelta(hours=85)
-    assert store.flag_overdue_follow_ups() == 1
+    assert CaseReactions(store).flag_overdue_follow_ups() == 1
     overdue = [e for e in store.events.get(case_id) if type(e).__name__ == "FollowUpOverdue"]
     assert len(overdue) == 2 and overdue[0].due != overdue[1].due
 
@@ -98,7 +100,7 @@ def test_as_of_reconstructs_earlier_states(store):
     case_id = open_case(store)
     mid = datetime.now(UTC)
     contact(store, case_id, START)
-    then, consent, _ = store.case_as_of(CW, case_id, mid)
+    then, consent, _ = CaseQueries(store).case_as_of(CW, case_id, mid)
     assert then.follow_ups == 0 and consent.services
-    now, _, _ = store.case_as_of(CW, case_id, datetime.now(UTC))
+    now, _, _ = CaseQueries(store).case_as_of(CW, case_id, datetime.now(UTC))
     assert now.follow_ups == 1

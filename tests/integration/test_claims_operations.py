@@ -10,7 +10,8 @@ import uuid
 import eventlet
 import pytest
 
-from services.cases.application import CasesStore, public_event
+from services.cases.application import Cases
+from services.cases.views import public_event
 from shared.bus import event_publisher
 from shared.outbox import FollowerLoop, Relay
 from tests.integration.test_outbox import CASEWORKER, observer
@@ -95,7 +96,7 @@ def test_the_relay_publishes_right_after_a_commit_without_waiting_for_its_poll(s
 
 def test_the_relay_finds_a_commit_it_was_not_told_of_by_polling(store, relay_loop, bus):
     relay_loop(poll_seconds=1)
-    elsewhere = CasesStore(store.settings)  # another instance: its commits do not wake this relay
+    elsewhere = Cases(store.settings)  # another instance: its commits do not wake this relay
     try:
         register(elsewhere)
         [published] = bus(1)

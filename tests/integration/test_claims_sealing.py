@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import Mapper
 
-from services.cases.application import CasesStore
+from services.cases.application import Cases
 from services.cases.domain import Consent
+from shared.caller import Caller
 from shared.settings import Settings
 from tests.support import database, wait_until
 
@@ -30,8 +31,8 @@ PLANTED = {
     "erasure reason": "Sealplant erase: asked by the child",
 }
 P = PLANTED
-CW1 = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "test-sealing"}
-SUP1 = {"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "test-sealing"}
+CW1 = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "test-sealing"})
+SUP1 = Caller.of({"username": "sup1", "role": "supervisor", "team": ["cw1"], "correlation_id": "test-sealing"})
 
 
 def post(api, path, body, status):
@@ -122,7 +123,7 @@ def test_no_table_of_the_database_holds_a_planted_value_as_text(test_env, plante
 
 
 def test_stored_events_opened_without_the_case_key_hold_only_sealed_values(test_env, planted_cases):
-    store = CasesStore(Settings.for_service("cases"))
+    store = Cases(Settings.for_service("cases"))
     try:
         service_cipher_only = Mapper(transcoder=store.mapper.transcoder, cipher=store.mapper.cipher,
                                      compressor=store.mapper.compressor)
@@ -146,7 +147,7 @@ def test_stored_events_opened_without_the_case_key_hold_only_sealed_values(test_
 def test_an_erasure_reaches_another_instance_within_case_key_cache_seconds(store, monkeypatch):
     """Another instance that read the case keeps its key in memory for CASE_KEY_CACHE_SECONDS, no longer."""
     monkeypatch.setenv("CASE_KEY_CACHE_SECONDS", "1")
-    other = CasesStore(store.settings)
+    other = Cases(store.settings)
     try:
         case = store.register_case(CW1, {"survivor": {"name": P["survivor name"]}, "risk_level": "low",
                                          "is_child": False, "caregiver": None, "intake_notes": None})

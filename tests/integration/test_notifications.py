@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from kombu import Connection, Producer, Queue
 
-from services.cases.application import CasesStore
+from services.cases.application import Cases
 from services.notifications.application import Notifications
 from shared.bus import EXCHANGE
 from shared.settings import Settings
@@ -89,7 +89,7 @@ def approved_hours_ago(people):
     `hours` - 84 ago. The running services cannot travel in time, so its history is written by the cases
     service's own store, in this process, with its clock turned back; the running cases service's
     overdue scan, its outbox relay and the notifications service do the rest. Nothing is published by hand."""
-    store = CasesStore(Settings.for_service("cases"))
+    store = Cases(Settings.for_service("cases"))
 
     def approved(hours: float) -> dict:
         then = datetime.now(UTC) - timedelta(hours=hours)

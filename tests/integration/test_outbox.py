@@ -5,14 +5,15 @@ import uuid
 import pytest
 from kombu import Connection, Queue
 
-from services.cases.application import public_event
+from services.cases.views import public_event
 from shared.bus import EXCHANGE, event_publisher
+from shared.caller import Caller
 from shared.envelope import EnvelopeSchema
 from shared.outbox import Relay
 from shared.quarantine import is_outage
 from tests.support import Infrastructure, wait_until
 
-CASEWORKER = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "req-1"}
+CASEWORKER = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "req-1"})
 SURVIVOR = {"name": "Zawadi Unique-Name", "phone": "+254700111222", "location": "Kakuma block 4"}
 
 

@@ -13,8 +13,8 @@ from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 
 from services.approvals.service import ApprovalsService
-from services.cases.application import public_event
 from services.cases.service import CasesService
+from services.cases.views import public_event
 from services.gateway.service import GatewayService
 from services.notifications.application import Notifications
 from services.notifications.service import NotificationsService
@@ -22,6 +22,7 @@ from services.referrals.application import Directory, ReferralsStore
 from services.referrals.service import ReferralsService
 from shared import quarantine_cli
 from shared.bus import event_publisher
+from shared.caller import Caller
 from shared.consumer import EventConsumer
 from shared.envelope import OWNERS
 from shared.outbox import EventSourced, Projection, Projector, Relay
@@ -260,7 +261,7 @@ def _counted(outcome: str) -> float:
         "service": "notifications", "follower": QUEUE, "status": outcome}) or 0.0
 
 
-CASEWORKER = {"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "req-1"}
+CASEWORKER = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "req-1"})
 CASES: set = set()
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
            "given_by": "survivor"}

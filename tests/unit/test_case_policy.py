@@ -6,10 +6,12 @@ nothing said about the case), 409 (in scope, but the case's state refuses it).""
 import pytest
 
 from services.cases.policy import COMMANDS, READS, ROLES, caseworkers_seen, decide, permit, permit_texts
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.vocabulary import Role
 from tests.unit.test_case_rules import CW, NOW, SUP, in_implementation, registered
 
-CALLERS = {
+CALLERS = {who: Caller.of(caller) for who, caller in {
     "cw_own": {"username": "cw1", "role": "caseworker", "supervisor": "sup1", "teammates": ["cw2"]},
     "cw_team": {"username": "cw2", "role": "caseworker", "supervisor": "sup1", "teammates": ["cw1"]},
     "cw_other": {"username": "cw3", "role": "caseworker", "supervisor": "sup2", "teammates": []},
@@ -18,7 +20,7 @@ CALLERS = {
     "auditor": {"username": "aud1", "role": "auditor"},
     "provider": {"username": "clinic1", "role": "provider", "provider_id": "p"},
     "admin": {"username": "admin", "role": "admin"},
-}
+}.items()}
 COLUMNS = tuple(CALLERS)
 
 # action: {state: answers for the callers in COLUMNS' order}
@@ -70,7 +72,7 @@ def erased():
 STATES = {"open": registered, "closed": closed, "erased": erased}
 
 
-def answer(caller: dict, action: str, case) -> str:
+def answer(caller: Caller, action: str, case) -> str:
     try:
         decide(caller, action, lambda: case)
     except Forbidden:
@@ -110,7 +112,7 @@ def test_a_supervisor_holding_a_case_acts_on_it_but_collects_no_feedback_on_it()
     case = closed()
     case.reopen("again", by=SUP, now=NOW)
     case.reassign("cw2", ["cw2"], by=SUP)
-    held = {"username": "cw2", "role": "supervisor", "team": []}  # as if cw2 held it as a supervisor
+    held = Caller.of({"username": "cw2", "role": "supervisor", "team": []})  # as if cw2 held it as a supervisor
     assert answer(held, "erase", case) == "ok" and answer(held, "give_feedback", case) == "403"
 
 
@@ -138,6 +140,6 @@ def test_a_provider_reaches_a_cases_text_only_through_a_referral_to_it():
 
 @pytest.mark.parametrize("action", [*READS, "texts", *COMMANDS])
 def test_the_installation_operator_only_reads_histories_verifies_and_exports(action):
-    operator = {"username": "installation-operator", "role": "operator"}
+    operator = Caller(username="installation-operator", role=Role.OPERATOR)  # no caller over RPC is one
     expected = "ok" if action in ("history", "verify", "export") else ("404" if action in READS else "403")
     assert answer(operator, action, registered()) == expected

@@ -10,9 +10,9 @@ from datetime import timedelta
 from marshmallow import Schema, fields, validate
 
 from services.cases import schemas
-from services.cases.application import case_view
 from services.cases.domain import Case, Consent
 from services.cases.protection import CASE_FILE, IDENTIFYING, redacted
+from services.cases.views import case_view
 from shared.store import request_id
 from shared.text import Line, Text
 from tests.unit.test_case_rules import CW, NOW, SUP

@@ -141,7 +141,7 @@ def test_consent_can_be_withdrawn_once():
 
 
 def test_every_public_case_event_passes_its_bus_schema():
-    from services.cases.application import public_event
+    from services.cases.views import public_event
     from shared.envelope import PAYLOADS
     case = in_implementation()
     case.record_follow_up(True, NOW, True, "low", "notes", by=CW, now=NOW)

@@ -56,7 +56,7 @@ def test_every_event_type_has_exactly_one_owning_service():
     assert events_of("notifications") == ()
 
 
-@pytest.mark.parametrize("service, module", [("cases", "services.cases.application"),
+@pytest.mark.parametrize("service, module", [("cases", "services.cases.views"),
                                              ("referrals", "services.referrals.application"),
                                              ("approvals", "services.approvals.application"),
                                              ("gateway", "services.gateway.application")])

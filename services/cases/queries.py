@@ -1,0 +1,365 @@
+"""The cases service's read side: the case list (a projection of the log) and its SQL, the figures
+for /metrics, a case's past states, referrals and activity, and the audit trail's reads (history,
+verification, signed exports and checkpoints). Which reads a caller may make is policy.py's to
+decide; every read of a case's record is itself recorded in the case's chain."""
+import base64
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from services.cases import policy
+from services.cases.attestation import (
+    compare_with_checkpoint,
+    keyring,
+    latest_checkpoint,
+    make_checkpoint,
+    seal_bundle,
+    write_checkpoint,
+)
+from services.cases.domain import Case, CaseActivity, Consent, activity_view
+from services.cases.views import case_view, damaged_item, history_item, index_item, iso, redacted_item
+from shared.caller import Caller
+from shared.errors import InvalidInput, NotFound
+from shared.metrics import gauge
+from shared.outbox import Projection
+from shared.store import GENESIS
+from shared.text import refusal
+from shared.vocabulary import RiskLevel, Stage
+
+if TYPE_CHECKING:
+    from services.cases.store import CaseStore
+
+_OPEN = f"stage <> '{Stage.CLOSED}'"  # an open case, in SQL
+
+# --- the case list: kept by following the log (never by loading aggregates) ----------------------
+
+INDEX_TABLES = (
+    ("CREATE TABLE IF NOT EXISTS {schema}.case_index ("
+     " case_id uuid PRIMARY KEY, case_number text NOT NULL UNIQUE, stage text NOT NULL,"
+     " risk_level text NOT NULL, assigned_to text NOT NULL, is_child boolean NOT NULL,"
+     " next_due timestamptz, overdue_flagged timestamptz, version integer NOT NULL,"
+     " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"),
+    "CREATE INDEX IF NOT EXISTS case_index_assigned ON {schema}.case_index (assigned_to, case_number)",
+    # Only open cases whose current due time has not been flagged: what the overdue scan reads.
+    ("CREATE INDEX IF NOT EXISTS case_index_unflagged_due ON {schema}.case_index (next_due)"
+     f" WHERE {_OPEN} AND next_due IS DISTINCT FROM overdue_flagged"),
+)
+REFERRAL_TABLE = (
+    # Each case's referrals and their status, as the referrals service announces them.
+    ("CREATE TABLE IF NOT EXISTS {schema}.case_referrals (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
+     " provider_id uuid NOT NULL, service_type text NOT NULL, status text NOT NULL, version integer NOT NULL)"),
+    "CREATE INDEX IF NOT EXISTS case_referrals_case ON {schema}.case_referrals (case_id)",
+)
+
+
+def _moved(before: Stage, after: Stage) -> str:
+    """SQL: the stage moves on to `after` if it is `before`; otherwise it stays."""
+    return f"stage = CASE WHEN stage = '{before}' THEN '{after}' ELSE stage END"
+
+
+class CaseIndex(Projection):
+    """The list of cases and their due dates, kept by following the log (never by loading aggregates)."""
+
+    name = "case_index"
+    TABLES = INDEX_TABLES
+    # What each event of a case changes in its row: SQL, and the event's fields that fill it.
+    CHANGES: ClassVar[dict[type, tuple[str, tuple[str, ...]]]] = {
+        Case.AssessmentRecorded: (f"stage = '{Stage.CASE_PLAN}'", ()),
+        Case.CasePlanApproved: (_moved(Stage.CASE_PLAN, Stage.IMPLEMENTATION) + ", next_due = %s", ("next_due",)),
+        Case.FollowUpRecorded: (_moved(Stage.IMPLEMENTATION, Stage.FOLLOW_UP) + ", next_due = %s", ("next_due",)),
+        Case.RiskLevelChanged: ("risk_level = %s, next_due = %s", ("risk_level", "next_due")),
+        Case.FollowUpOverdue: ("overdue_flagged = %s", ("due",)),
+        Case.CaseReassigned: ("assigned_to = %s", ("caseworker",)),
+        Case.CaseClosed: (f"stage = '{Stage.CLOSED}', next_due = NULL", ()),
+        Case.CaseReopened: (f"stage = '{Stage.FOLLOW_UP}', next_due = %s", ("next_due",)),
+    }
+
+    def apply(self, store, curs, event) -> None:
+        if isinstance(event, Case.CaseRegistered):
+            curs.execute(store.sql(
+                "INSERT INTO {schema}.case_index (case_id, case_number, stage, risk_level, assigned_to,"
+                f" is_child, version, created_at, updated_at) VALUES (%s,%s,'{Stage.ENGAGEMENT}',%s,%s,%s,%s,%s,%s)"),
+                (event.originator_id, event.case_number, event.risk_level, event.assigned_to,
+                 event.is_child, event.originator_version, event.timestamp, event.timestamp))
+            return
+        if not isinstance(event, Case.Event):
+            return  # consent lives in its own stream
+        change, fields = self.CHANGES.get(type(event), ("", ()))
+        assignments = ", ".join(filter(None, [change, "version = %s, updated_at = %s"]))
+        curs.execute(store.sql(f"UPDATE {{schema}}.case_index SET {assignments} WHERE case_id = %s"),
+                     (*(getattr(event, f) for f in fields), event.originator_version, event.timestamp,
+                      event.originator_id))
+
+
+def case_gauges(store: "CaseStore") -> list:
+    """The figures for /metrics: open cases by stage and risk, closed cases, overdue follow-ups."""
+    with store.datastore.transaction() as curs:
+        curs.execute(store.sql("SELECT stage, risk_level, count(*) AS n FROM {schema}.case_index"
+                               " GROUP BY stage, risk_level"))
+        counts = {(row["stage"], row["risk_level"]): row["n"] for row in curs.fetchall()}
+        curs.execute(store.sql(f"SELECT count(*) AS n FROM {{schema}}.case_index WHERE {_OPEN} AND next_due < %s"),
+                     (store.clock(),))
+        overdue = _count(curs)
+    open_stages = [stage for stage in Stage if stage != Stage.CLOSED]
+    closed = sum(n for (stage, _), n in counts.items() if stage == Stage.CLOSED)
+    return [
+        gauge("casetrail_open_cases", "Open cases by stage and risk level", ["stage", "risk_level"],
+              [(stage, risk, counts.get((stage, risk), 0)) for stage in open_stages for risk in RiskLevel]),
+        gauge("casetrail_closed_cases", "Closed cases", [], [(closed,)]),
+        gauge("casetrail_overdue_follow_ups", "Open cases whose follow-up due time has passed", [], [(overdue,)]),
+    ]
+
+
+def _count(curs) -> int:
+    """The answer of a `SELECT count(*) AS n` (one row, always)."""
+    row = curs.fetchone()
+    return row["n"] if row else 0
+
+
+class Indexed:
+    """A case known only from the index (its events damaged): who holds it; open to reading only."""
+
+    def __init__(self, assigned_to: str):
+        self.assigned_to = assigned_to
+
+    def refusal(self, action: str) -> str:
+        return "The case's stored events are damaged; it can be read and verified, not changed."
+
+
+def indexed(store: "CaseStore", case_ids: list[UUID]) -> dict[UUID, Indexed]:
+    """Who holds each of these cases, as the index says."""
+    with store.datastore.transaction() as curs:
+        curs.execute(store.sql("SELECT case_id, assigned_to FROM {schema}.case_index WHERE case_id = ANY(%s)"),
+                     (case_ids,))
+        return {row["case_id"]: Indexed(row["assigned_to"]) for row in curs.fetchall()}
+
+
+# --- reads of the case file and the case list ------------------------------------------------------
+
+class CaseQueries:
+    """The case file now or at a moment, its referrals and activity, the case list, and the lookups
+    the use cases need (due follow-ups, the cases referred to a provider)."""
+
+    def __init__(self, store: "CaseStore"):
+        self.store = store
+
+    def read_case(self, caller: Caller, case_id: UUID) -> Case:
+        case = self.store.case_for(caller, case_id, "read")
+        self.store.record_view(caller, case_id, "case")
+        return case
+
+    def case_as_of(self, caller: Caller, case_id: UUID, moment: datetime) -> tuple[Case, Consent | None, dict]:
+        """The case file, its consent, and its referrals and approvals, as they were at `moment`."""
+        self.store.standing_for(caller, case_id, "as_of")
+        self.store.record_view(caller, case_id, "as_of")
+        version = self.store.version_at(case_id, moment)
+        if version is None:
+            raise NotFound("The case did not exist at that time.")
+        consent_id = Consent.id_for(case_id)
+        consent_version = self.store.version_at(consent_id, moment)
+        consent = self.store.repository.get(consent_id, version=consent_version) if consent_version else None
+        return self.store.repository.get(case_id, version=version), consent, self.activity_of(case_id, moment)
+
+    def activity_of(self, case_id: UUID, moment: datetime | None = None) -> dict:
+        """Referrals and approvals as the case's activity stream says they were at `moment` (or now)."""
+        events: Iterable[Any] = self.store.events.get(CaseActivity.id_for(case_id))
+        return activity_view(e for e in events if moment is None or e.timestamp <= moment)
+
+    def referrals_of(self, case_id: UUID) -> list[dict]:
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT referral_id, provider_id, service_type, status"
+                                        " FROM {schema}.case_referrals WHERE case_id = %s ORDER BY referral_id"),
+                         (case_id,))
+            return [{k: str(v) for k, v in row.items()} for row in curs.fetchall()]
+
+    def list_cases(self, caller: Caller, filters: dict) -> dict:
+        where, params = self._where(caller, filters)
+        limit = filters["limit"]
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql(
+                "SELECT case_id, case_number, stage, risk_level, assigned_to, is_child, next_due,"
+                " version, created_at, updated_at FROM {schema}.case_index WHERE " + " AND ".join(where) +
+                " ORDER BY case_number LIMIT %s"), [*params, limit + 1])
+            rows = curs.fetchall()
+        items = [index_item(row, self.store.clock()) for row in rows[:limit]]
+        more = len(rows) > limit
+        return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
+
+    def _where(self, caller: Caller, filters: dict) -> tuple[list[str], list]:
+        where: list[str] = ["assigned_to = ANY(%s)"]
+        params: list[Any] = [policy.caseworkers_seen(caller)]
+        for column in ("stage", "risk_level", "assigned_to"):
+            if column in filters:
+                where.append(f"{column} = %s")
+                params.append(filters[column])
+        if "overdue" in filters:
+            where.append(f"({_OPEN} AND next_due IS NOT NULL AND next_due < %s) = %s")
+            params += [self.store.clock(), filters["overdue"]]
+        if filters.get("cursor"):
+            where.append("case_number > %s")
+            params.append(_read_cursor(filters["cursor"]))
+        return where, params
+
+    def due_follow_ups(self, now: datetime, limit: int) -> list[UUID]:
+        """Open cases whose current due time has passed and is not flagged yet, the earliest first."""
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql(
+                f"SELECT case_id FROM {{schema}}.case_index WHERE {_OPEN}"
+                " AND next_due IS DISTINCT FROM overdue_flagged AND next_due < %s ORDER BY next_due LIMIT %s"),
+                (now, limit))
+            return [row["case_id"] for row in curs.fetchall()]
+
+    def referred_to(self, provider_id: str | None, case_ids: list[UUID]) -> set[UUID]:
+        """Which of these cases were referred to the provider."""
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT DISTINCT case_id FROM {schema}.case_referrals"
+                                        " WHERE case_id = ANY(%s) AND provider_id::text = %s"),
+                         (case_ids, str(provider_id)))
+            return {row["case_id"] for row in curs.fetchall()}
+
+    def case_id_of(self, case_number: str) -> UUID | None:
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT case_id FROM {schema}.case_index WHERE case_number = %s"),
+                         (case_number,))
+            row = curs.fetchone()
+        return row["case_id"] if row else None
+
+
+def _make_cursor(case_number: str) -> str:
+    return base64.urlsafe_b64encode(case_number.encode()).decode()
+
+
+def _read_cursor(cursor: str) -> str:
+    try:
+        case_number = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        case_number = None
+    # A cursor names a case number: one short line (what decodes to NUL would reach the query).
+    if case_number is None or len(case_number) > 64 or refusal(case_number) is not None:
+        raise InvalidInput({"cursor": ["Not a cursor this list gave out."]})
+    return case_number
+
+
+# --- the audit trail ---------------------------------------------------------------------------------
+
+class AuditTrail:
+    """A case's history in chain order, its verification, its signed export, and checkpoints of
+    every chain's head kept outside the database (services/cases/attestation.py)."""
+
+    def __init__(self, store: "CaseStore"):
+        self.store = store
+
+    def history(self, caller: Caller, case_id: UUID, after: int = 0, limit: int = 200, record: bool = True) -> dict:
+        """Every event on the case in chain order, each with its link's hash and the one before."""
+        self.store.standing_for(caller, case_id, "history")
+        links = self.store.chain(case_id, max(after - 1, 0), limit + 2)
+        prev_hash = links.pop(0)["hash"] if after and links and links[0]["sequence"] == after else GENESIS
+        items = []
+        for link in links[:limit]:
+            items.append(self._item(link, prev_hash, redact=policy.redacted_for(caller)))
+            prev_hash = link["hash"]
+        if record:
+            self.store.record_view(caller, case_id, "history")
+        more = len(links) > limit
+        return {"items": items, "next_cursor": str(items[-1]["sequence"]) if more else None}
+
+    def full_history(self, caller: Caller, case_id: UUID) -> list[dict]:
+        """Every page of the history, as one list; not recorded as a read (the caller records its own)."""
+        items: list[dict] = []
+        cursor = 0
+        while True:
+            page = self.history(caller, case_id, cursor, 200, record=False)
+            items += page["items"]
+            if not page["next_cursor"]:
+                return items
+            cursor = int(page["next_cursor"])
+
+    def _item(self, link: dict, prev_hash: str, redact: bool) -> dict:
+        if link["topic"] is None:
+            return damaged_item(link, prev_hash, "missing")
+        try:
+            event = self.store.mapper.to_domain_event(StoredEvent(
+                originator_id=link["originator_id"], originator_version=link["originator_version"],
+                topic=link["topic"], state=bytes(link["state"])))
+        except Exception:  # noqa: BLE001  a damaged row: the history still answers, verification names it
+            return damaged_item(link, prev_hash, "unreadable")
+        return history_item(link, prev_hash, event, redact)
+
+    def verify(self, caller: Caller, case_id: UUID) -> dict:
+        self.store.standing_for(caller, case_id, "verify")
+        return self.store.verify_chain(case_id, self.store.streams_of(case_id))
+
+    def export(self, caller: Caller, case_id: UUID) -> dict:
+        """The case's audit bundle: redacted history, state and verification, with the head hash, signed
+        (services/cases/attestation.py). Recorded as a view, by the reader, after it is made."""
+        self.store.standing_for(caller, case_id, "export")
+        verification = self.store.verify_chain(case_id, self.store.streams_of(case_id))
+        history = self.full_history(caller, case_id)
+        if not policy.redacted_for(caller):  # a caseworker's export is redacted too: it is meant to travel
+            history = [redacted_item(item) for item in history]
+        if verification["valid"]:  # what was written since the verification is the next export's
+            history = [item for item in history if item["sequence"] <= verification["events"]]
+        state = self._state(case_id)
+        bundle = seal_bundle({
+            "case_id": str(case_id), "case_number": state.get("case_number"), "exported_at": iso(self.store.clock()),
+            "exported_by": {"username": caller.username, "role": str(caller.role)},
+            "verification": verification, "head_hash": verification["head_hash"], "state": state,
+            "history": history}, self.store.audit_keys)
+        self.store.record_view(caller, case_id, "audit_export")
+        return bundle
+
+    def _state(self, case_id: UUID) -> dict:
+        try:
+            return case_view(self.store.case(case_id), now=self.store.clock(), redact=True,
+                             **CaseQueries(self.store).activity_of(case_id))
+        except Exception as damaged:  # noqa: BLE001  a damaged event: the bundle still carries history and verdict
+            return {"unreadable": type(damaged).__name__}
+
+    def public_keys(self) -> dict:
+        return {"keys": self.store.audit_keys.public_keys()}
+
+    # --- checkpoints: every chain's head, signed, kept outside the database -----------------
+
+    def link_count(self) -> int:
+        """How many links all the chains hold (what `verify --all` walks)."""
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT count(*) AS n FROM {schema}.audit_chain"))
+            return _count(curs)
+
+    def chain_heads(self) -> dict[str, tuple[int, str]]:
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT chain_id, sequence, hash FROM {schema}.audit_heads"))
+            return {str(row["chain_id"]): (row["sequence"], row["hash"]) for row in curs.fetchall()}
+
+    def hash_at(self, chain_id: str, sequence: int) -> str | None:
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT hash FROM {schema}.audit_chain WHERE chain_id = %s AND sequence = %s"),
+                         (chain_id, sequence))
+            row = curs.fetchone()
+        return row["hash"] if row else None
+
+    def write_checkpoint(self, directory: Path, only_if_changed: bool = False) -> Path | None:
+        """Signs a checkpoint of every chain's head and writes it to `directory` (meant to be write-once
+        storage). With `only_if_changed`, nothing is written when no chain grew since the latest one."""
+        heads = [{"chain_id": c, "sequence": n, "hash": h} for c, (n, h) in self.chain_heads().items()]
+        checkpoint = make_checkpoint(heads, self.store.audit_keys, self.store.clock())
+        if only_if_changed:
+            latest = latest_checkpoint(directory, keyring(self.public_keys()))
+            if latest and latest["merkle_root"] == checkpoint["merkle_root"]:
+                return None
+        return write_checkpoint(directory, checkpoint)
+
+    def against_checkpoint(self, directory: Path) -> dict:
+        """Every chain held against the latest checkpoint: which were rewritten, shortened or removed
+        since. CheckpointInvalid if the latest checkpoint itself does not hold."""
+        latest = latest_checkpoint(directory, keyring(self.public_keys()))
+        if latest is None:
+            return {"checkpoint": None, "drifted": {}}
+        drifted = compare_with_checkpoint(latest, self.chain_heads(), self.hash_at)
+        return {"checkpoint": {"created_at": latest["created_at"], "chains": latest["chains"],
+                               "events": latest["events"], "merkle_root": latest["merkle_root"]},
+                "drifted": drifted}
