@@ -10,7 +10,7 @@ import psycopg
 import requests
 from kombu import Connection, Queue
 
-from services.approvals.application import ApprovalsStore
+from services.approvals.application import Approvals
 from services.referrals.application import Referrals
 from shared.bus import EXCHANGE
 from shared.settings import Settings
@@ -189,7 +189,7 @@ def test_a_planted_survivor_name_is_nowhere_but_the_cases_service(people, pathwa
         assert kept.notes.startswith("sealed:") and kept.outcome.startswith("sealed:")
     finally:
         referrals.close()
-    approvals = ApprovalsStore(Settings.for_service("approvals"))
+    approvals = Approvals(Settings.for_service("approvals"))
     try:
         comments = [approvals.repository.get(uuid.UUID(item["id"])).comment
                     for item in sup1.get("/v1/approvals?status=approved").json()["items"] if item["case_id"] == case["id"]]

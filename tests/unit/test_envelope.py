@@ -58,7 +58,7 @@ def test_every_event_type_has_exactly_one_owning_service():
 
 @pytest.mark.parametrize("service, module", [("cases", "services.cases.application"),
                                              ("referrals", "services.referrals.views"),
-                                             ("approvals", "services.approvals.application"),
+                                             ("approvals", "services.approvals.views"),
                                              ("gateway", "services.gateway.application")])
 def test_a_service_owns_the_types_its_publication_names(service, module):
     """Each owned type is named in the owner's publication code (or the constants it uses)."""
