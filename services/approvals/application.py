@@ -47,7 +47,7 @@ class Approvals(ServiceStore):
         access.check_setting_rules(caller)
         try:
             policy: ApprovalPolicy = self.repository.get(ApprovalPolicy.the_id())
-            policy.change(rules["case_plan"], rules["closure"], by=caller.recorded())
+            policy.change(rules[Kind.CASE_PLAN], rules[Kind.CLOSURE], by=caller.recorded())
         except AggregateNotFoundError:
             policy = ApprovalPolicy(id=ApprovalPolicy.the_id(), by=caller.recorded(), **rules)  # type: ignore[call-arg]
         self.save(policy)

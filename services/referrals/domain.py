@@ -60,7 +60,7 @@ class Referral(Audited):
         return {"case_id": str(self.case_id), "provider_id": str(self.provider_id), "service_type": self.service_type}
 
     def accept(self, by: dict) -> None:
-        self._require("accepted", ReferralStatus.REQUESTED)
+        self._require(ReferralStatus.ACCEPTED, ReferralStatus.REQUESTED)
         self._accepted(about=self.about, by=by)
 
     @event("ReferralAccepted")
@@ -68,7 +68,7 @@ class Referral(Audited):
         self.status = ReferralStatus.ACCEPTED
 
     def decline(self, reason: str, by: dict) -> None:
-        self._require("declined", ReferralStatus.REQUESTED)
+        self._require(ReferralStatus.DECLINED, ReferralStatus.REQUESTED)
         self._declined(reason=reason, about=self.about, by=by)
 
     @event("ReferralDeclined")
@@ -76,7 +76,7 @@ class Referral(Audited):
         self.status, self.reason = ReferralStatus.DECLINED, reason
 
     def complete(self, outcome: str, by: dict) -> None:
-        self._require("completed", ReferralStatus.ACCEPTED)
+        self._require(ReferralStatus.COMPLETED, ReferralStatus.ACCEPTED)
         self._completed(outcome=outcome, about=self.about, by=by)
 
     @event("ReferralCompleted")
@@ -84,15 +84,15 @@ class Referral(Audited):
         self.status, self.outcome = ReferralStatus.COMPLETED, outcome
 
     def withdraw(self, reason: str, by: dict) -> None:
-        self._require("withdrawn", ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED)
+        self._require(ReferralStatus.WITHDRAWN, ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED)
         self._withdrawn(reason=reason, about=self.about, by=by)
 
     @event("ReferralWithdrawn")
     def _withdrawn(self, reason: str, about: dict, by: dict) -> None:
         self.status, self.reason = ReferralStatus.WITHDRAWN, reason
 
-    def _require(self, done: str, *statuses: ReferralStatus) -> None:
+    def _require(self, becoming: ReferralStatus, *statuses: ReferralStatus) -> None:
         if self.status not in statuses:
             article = "an" if statuses[0][0] in "aeiou" else "a"
             raise InvalidTransition(f"The referral is {self.status}; only {article} {' or '.join(statuses)} "
-                                    f"referral can be {done}.")
+                                    f"referral can be {becoming}.")

@@ -39,9 +39,9 @@ class Directory(Projection):
             curs.execute(store.sql("INSERT INTO {schema}.providers VALUES (%s, %s, %s, %s)"),
                          (event.originator_id, event.name, event.service_types, event.area))
         elif isinstance(event, Referral.ReferralMade):
-            curs.execute(store.sql("INSERT INTO {schema}.referral_index VALUES (%s, %s, %s, %s, 'requested', %s)"),
+            curs.execute(store.sql("INSERT INTO {schema}.referral_index VALUES (%s, %s, %s, %s, %s, %s)"),
                          (event.originator_id, event.case_id, event.provider_id, event.by["username"],
-                          event.timestamp))
+                          ReferralStatus.REQUESTED, event.timestamp))
         elif type(event) in self.STATUSES:
             curs.execute(store.sql("UPDATE {schema}.referral_index SET status = %s WHERE referral_id = %s"),
                          (self.STATUSES[type(event)], event.originator_id))
