@@ -1,14 +1,37 @@
 """Approvals: each organisation's policy, and supervisors' decisions on case plans and closures.
 Pure: no I/O."""
+from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from shared.audited import Audited
 from shared.errors import InvalidInput, InvalidTransition
+from shared.vocabulary import ApprovalStatus, RiskLevel
 
-KINDS = ("case_plan", "closure")
-POLICIES = ("always", "high_risk", "never")
+
+class Kind(StrEnum):
+    """What a supervisor approves."""
+
+    CASE_PLAN = "case_plan"
+    CLOSURE = "closure"
+
+
+class Rule(StrEnum):
+    """When the organisation's policy asks for a supervisor's approval."""
+
+    ALWAYS = "always"
+    HIGH_RISK = "high_risk"
+    NEVER = "never"
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+RECEIVED = "received"  # a submission not yet requested nor approved by policy: never shown
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/approvals")
 
 
@@ -17,7 +40,7 @@ class ApprovalPolicy(Audited):
 
     id: UUID
 
-    DEFAULT = {"case_plan": "always", "closure": "always"}
+    DEFAULT: ClassVar[dict[str, str]] = {Kind.CASE_PLAN: Rule.ALWAYS, Kind.CLOSURE: Rule.ALWAYS}
 
     @staticmethod
     def the_id() -> UUID:
@@ -25,25 +48,31 @@ class ApprovalPolicy(Audited):
 
     @event("ApprovalPolicySet")
     def __init__(self, case_plan: str, closure: str, by: dict):
-        self.rules = {"case_plan": case_plan, "closure": closure}
+        self.rules = {Kind.CASE_PLAN: case_plan, Kind.CLOSURE: closure}
 
     def change(self, case_plan: str, closure: str, by: dict) -> None:
         self._changed(case_plan=case_plan, closure=closure, by=by)
 
     @event("ApprovalPolicyChanged")
     def _changed(self, case_plan: str, closure: str, by: dict) -> None:
-        self.rules = {"case_plan": case_plan, "closure": closure}
+        self.rules = {Kind.CASE_PLAN: case_plan, Kind.CLOSURE: closure}
 
 
 def approval_needed(rules: dict, kind: str, risk_level: str, required: bool = False) -> bool:
     rule = rules[kind]
-    return required or rule == "always" or (rule == "high_risk" and risk_level == "high")
+    return required or rule == Rule.ALWAYS or (rule == Rule.HIGH_RISK and risk_level == RiskLevel.HIGH)
 
 
 class Approval(Audited):
     """One submission of a case plan or a closure request, and what became of it."""
 
     id: UUID
+    # The event classes @event defines below (their fields: the method's arguments), for matching by class.
+    SubmissionReceived: ClassVar[type[Any]]
+    ApprovalRequested: ClassVar[type[Any]]
+    ApprovedByPolicy: ClassVar[type[Any]]
+    ApprovalDecided: ClassVar[type[Any]]
+    ApprovalSuperseded: ClassVar[type[Any]]
 
     @staticmethod
     def id_for(case_id: UUID, kind: str, submission: int) -> UUID:
@@ -60,7 +89,7 @@ class Approval(Audited):
         self.submission = submission
         self.requested_by = requested_by
         self.risk_level = risk_level
-        self.status = "received"
+        self.status: str = RECEIVED
         self.decided_by: str | None = None
         self.comment: str | None = None
 
@@ -75,45 +104,46 @@ class Approval(Audited):
 
     @event("ApprovalRequested")
     def _requested(self, about: dict, by: dict) -> None:
-        self.status = "pending"
+        self.status = ApprovalStatus.PENDING
 
     def grant_by_policy(self, by: dict) -> None:
         self._granted_by_policy(about=self.about, by=by)
 
     @event("ApprovedByPolicy")
     def _granted_by_policy(self, about: dict, by: dict) -> None:
-        self.status, self.decided_by = "approved", "policy"
+        self.status, self.decided_by = ApprovalStatus.APPROVED, "policy"
 
     def decide(self, decision: str, comment: str | None, supervisor: str, by: dict) -> None:
         """Who may decide is the access policy's (services/approvals/policy.py)."""
-        if self.status == "superseded":
+        if self.status == ApprovalStatus.SUPERSEDED:
             raise InvalidTransition("A newer submission replaced this request.")
-        if self.status != "pending":
+        if self.status != ApprovalStatus.PENDING:
             raise InvalidTransition(f"This request is already {self.status}.")
-        if decision == "reject" and not (comment or "").strip():
+        if decision == Decision.REJECT and not (comment or "").strip():
             raise InvalidInput({"comment": ["A rejection needs a comment."]})
-        self._decided(approved=decision == "approve", comment=comment, decided_by=supervisor,
+        self._decided(approved=decision == Decision.APPROVE, comment=comment, decided_by=supervisor,
                       about=self.about, by=by)
 
     @event("ApprovalDecided")
     def _decided(self, approved: bool, comment: str | None, decided_by: str, about: dict, by: dict) -> None:
-        self.status = "approved" if approved else "rejected"
+        self.status = ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED
         self.decided_by, self.comment = decided_by, comment
 
     def decided_as(self, supervisor: str, decision: str) -> bool:
         """Whether this is the decision already taken (the application compares the comment)."""
-        taken = {"approved": "approve", "rejected": "reject"}.get(self.status)
+        decisions: dict[str, str] = {ApprovalStatus.APPROVED: Decision.APPROVE, ApprovalStatus.REJECTED: Decision.REJECT}
+        taken = decisions.get(self.status)
         return taken == decision and self.decided_by == supervisor
 
     def supersede(self, by: dict) -> bool:
-        if self.status != "pending":
+        if self.status != ApprovalStatus.PENDING:
             return False
         self._superseded(by=by)
         return True
 
     @event("ApprovalSuperseded")
     def _superseded(self, by: dict) -> None:
-        self.status = "superseded"
+        self.status = ApprovalStatus.SUPERSEDED
 
 
 class Submissions(Audited):

@@ -1,12 +1,17 @@
 """Who may see and decide approval requests, and whether a submission can be approved at all:
 every read and command of the approvals service is decided here, from the caller, the action and
-the request's case as this service knows it (from the cases service's events). Pure: no I/O."""
+the request's case as this service knows it (from the cases service's events). Pure: no I/O.
+
+The organisation's approval policy (the rules): anyone signed in reads it; only an admin sets it."""
 from dataclasses import dataclass
 
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.vocabulary import CASE_ROLES, Role
 
-CASE_ROLES = ("caseworker", "supervisor")
 ACTIONS = ("read", "decide")
+# The services whose word `check_submission` takes: the cases service asks before it accepts a submission.
+SUBMISSION_CHECKERS = ("cases",)
 
 
 @dataclass(frozen=True)
@@ -21,37 +26,35 @@ class Request:
     erased: bool = False
 
 
-def decides(caller: dict, request: Request) -> bool:
+def decides(caller: Caller, request: Request) -> bool:
     """The supervisor of the case's current caseworker, never the requester: a supervisor's own
     request (on a case they hold, or one of their team's) goes to their own supervisor. A
     reassignment stays within the team, so it never changes who decides."""
-    if caller["role"] != "supervisor" or caller["username"] == request.requested_by:
+    if caller.role != Role.SUPERVISOR or caller.username == request.requested_by:
         return False
-    team = caller.get("team", [])
-    return request.holder in team or (request.requester_role == "supervisor" and request.requested_by in team)
+    team = caller.team
+    return request.holder in team or (request.requester_role == Role.SUPERVISOR and request.requested_by in team)
 
 
-def may_see(caller: dict, request: Request) -> bool:
+def may_see(caller: Caller, request: Request) -> bool:
     """Whoever holds the case now (not one it was taken from) and their supervisor, and whoever decides."""
-    if caller["role"] not in CASE_ROLES:
+    if caller.role not in CASE_ROLES:
         return False
-    holders = [caller["username"], *(caller.get("team", []) if caller["role"] == "supervisor" else [])]
-    return request.holder in holders or decides(caller, request)
+    return request.holder in caller.scope or decides(caller, request)
 
 
-def check(caller: dict, action: str, request: Request) -> None:
+def check(caller: Caller, action: str, request: Request) -> None:
     """Raises unless `caller` may do `action` on `request`."""
     if action == "read":
-        if caller["role"] not in CASE_ROLES:
-            raise Forbidden("Only caseworkers and supervisors have an approval queue.")
+        _check_has_queue(caller)
         if not may_see(caller, request):
             raise NotFound("No such approval request.")
         return
     if action != "decide":
         raise ValueError(action)
-    if caller["role"] != "supervisor":
+    if caller.role != Role.SUPERVISOR:
         raise Forbidden("Only supervisors decide on approvals.")
-    if caller["username"] == request.requested_by:
+    if caller.username == request.requested_by:
         raise Forbidden("You cannot decide on your own request.")
     if not decides(caller, request):
         raise Forbidden("Only the supervisor of the case's caseworker decides on this request.")
@@ -61,9 +64,26 @@ def check(caller: dict, action: str, request: Request) -> None:
         raise InvalidTransition("The case is closed.")
 
 
-def check_submission(caller: dict, approval_needed: bool) -> None:
+def queue_people(caller: Caller) -> list[str]:
+    """Whose requests and cases the caller's queue is drawn from (`may_see` then picks from them):
+    their own, and a supervisor's team's."""
+    _check_has_queue(caller)
+    return list(caller.scope)
+
+
+def check_submission(caller: Caller, approval_needed: bool) -> None:
     """A submission nobody could approve is refused: the requester's own supervisor decides it
     (see `decides`), so a requester without one may only submit what the policy approves at once."""
-    if approval_needed and not caller.get("supervisor"):
+    if approval_needed and not caller.supervisor:
         raise InvalidTransition("Nobody could approve this: you have no supervisor. "
                                 "An admin can give you one.")
+
+
+def check_setting_rules(caller: Caller) -> None:
+    if caller.role != Role.ADMIN:
+        raise Forbidden("Only an admin sets the approval policy.")
+
+
+def _check_has_queue(caller: Caller) -> None:
+    if caller.role not in CASE_ROLES:
+        raise Forbidden("Only caseworkers and supervisors have an approval queue.")

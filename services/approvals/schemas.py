@@ -1,26 +1,29 @@
 """What the approvals service accepts over RPC."""
 from marshmallow import fields, validate
 
-from services.approvals.domain import KINDS, POLICIES
-from shared.envelope import RISK_LEVELS, Strict
+from services.approvals.domain import Decision, Kind, Rule
+from shared.envelope import Strict
 from shared.text import Line, Text
+from shared.vocabulary import ApprovalStatus, RiskLevel, values
+
+LISTED = (ApprovalStatus.PENDING.value, ApprovalStatus.APPROVED.value, ApprovalStatus.REJECTED.value)
 
 
 class PolicySchema(Strict):
-    case_plan = Line(required=True, validate=validate.OneOf(POLICIES))
-    closure = Line(required=True, validate=validate.OneOf(POLICIES))
+    case_plan = Line(required=True, validate=validate.OneOf(values(Rule)))
+    closure = Line(required=True, validate=validate.OneOf(values(Rule)))
 
 
 class DecisionSchema(Strict):
-    decision = Line(required=True, validate=validate.OneOf(("approve", "reject")))
+    decision = Line(required=True, validate=validate.OneOf(values(Decision)))
     comment = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
 
 
 class QueueQuerySchema(Strict):
-    status = Line(validate=validate.OneOf(("pending", "approved", "rejected")))
+    status = Line(validate=validate.OneOf(LISTED))
 
 
 class SubmissionSchema(Strict):
-    type = Line(required=True, validate=validate.OneOf(KINDS))
-    risk_level = Line(required=True, validate=validate.OneOf(RISK_LEVELS))
+    type = Line(required=True, validate=validate.OneOf(values(Kind)))
+    risk_level = Line(required=True, validate=validate.OneOf(values(RiskLevel)))
     approval_required = fields.Boolean(load_default=False)

@@ -1,15 +1,18 @@
 """Who may do what with referrals: every read and command of the referrals service is decided
 here, from the caller, the action and the case as this service knows it (from the cases service's
-events). Pure: no I/O. Each function returns, or raises the refusal the client gets."""
+events). Pure: no I/O. Each function returns, or raises the refusal the client gets.
+
+The provider directory: anyone signed in reads it; only an admin adds to it."""
 from dataclasses import dataclass
+from uuid import UUID
 
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.vocabulary import CASE_ROLES, ReferralStatus, Role
 
-CASE_ROLES = ("caseworker", "supervisor")
 CASE_ACTIONS = ("make", "read_case", "withdraw")  # the case's caseworker or supervisor
 PROVIDER_ACTIONS = ("accept", "decline", "complete")  # the referral's provider
 ACTIONS = (*CASE_ACTIONS, *PROVIDER_ACTIONS, "read_notes")
-OPEN = ("requested", "accepted")
 
 
 @dataclass(frozen=True)
@@ -33,23 +36,25 @@ class CaseState:
         return None if self.consent else "consent_withdrawn"
 
 
-def scope(caller: dict) -> list[str]:
-    """Whose cases the caller acts on: a caseworker's own; a supervisor's own and their team's."""
-    if caller["role"] not in CASE_ROLES:
-        return []
-    return [caller["username"], *(caller.get("team", []) if caller["role"] == "supervisor" else [])]
+@dataclass(frozen=True)
+class Listing:
+    """Which referrals a caller's list holds: a provider's (`holders` None), or those of the cases
+    that `holders` hold."""
+
+    provider_id: str | None = None
+    holders: tuple[str, ...] | None = None
 
 
-def in_scope(caller: dict, case: CaseState, hint: bool = False) -> bool:
+def in_scope(caller: Caller, case: CaseState, hint: bool = False) -> bool:
     """`hint`: the cases service has just said the case is in the caller's scope. Believed only for
     a case this service has not heard of yet (its CaseRegistered still on the way)."""
     if case.assigned_to is None:
-        return hint and caller["role"] in CASE_ROLES
-    return case.assigned_to in scope(caller)
+        return hint and caller.works_on_cases
+    return case.assigned_to in caller.scope
 
 
-def check(caller: dict, action: str, case: CaseState, provider_id: str | None = None, hint: bool = False,
-          status: str | None = None) -> None:
+def check(caller: Caller, action: str, case: CaseState, provider_id: UUID | str | None = None,
+          hint: bool = False, status: str | None = None) -> None:
     """Raises unless `caller` may do `action`. `provider_id` and `status`: the referral acted on, if any."""
     if action in CASE_ACTIONS:
         _check_case_side(caller, action, case, hint)
@@ -62,17 +67,37 @@ def check(caller: dict, action: str, case: CaseState, provider_id: str | None = 
         raise ValueError(action)
 
 
-def may_read_notes(caller: dict, case: CaseState, provider_id: str | None, status: str | None,
+def may_read_notes(caller: Caller, case: CaseState, provider_id: UUID | str | None, status: str | None,
                    hint: bool = False) -> bool:
     """The case's team always (erased text reads "[erased]"); the provider only while the survivor
     still consents and the referral was not withdrawn."""
-    if caller["role"] == "provider":
-        return (_is_provider(caller, provider_id) and case.referrals_allowed and status != "withdrawn")
+    if caller.role == Role.PROVIDER:
+        return _is_provider(caller, provider_id) and case.referrals_allowed and status != ReferralStatus.WITHDRAWN
     return in_scope(caller, case, hint=hint)
 
 
-def _check_case_side(caller: dict, action: str, case: CaseState, hint: bool) -> None:
-    if caller["role"] not in CASE_ROLES:
+def listing(caller: Caller) -> Listing:
+    """Whose referrals the caller's list holds."""
+    if caller.role == Role.PROVIDER:
+        return Listing(provider_id=caller.provider_id)
+    if caller.role in CASE_ROLES:
+        return Listing(holders=caller.scope)
+    raise Forbidden("Only providers, caseworkers and supervisors see referrals.")
+
+
+def check_finding_case(caller: Caller) -> None:
+    """Only the case's side asks which case a referral is about (then `check` decides on that case)."""
+    if caller.role not in CASE_ROLES:
+        raise NotFound("No such referral.")
+
+
+def check_directory_entry(caller: Caller) -> None:
+    if caller.role != Role.ADMIN:
+        raise Forbidden("Only an admin manages the provider directory.")
+
+
+def _check_case_side(caller: Caller, action: str, case: CaseState, hint: bool) -> None:
+    if caller.role not in CASE_ROLES:
         if action == "make":
             raise Forbidden("Only caseworkers and supervisors make referrals.")
         raise NotFound("No such case." if action == "read_case" else "No such referral.")
@@ -89,8 +114,8 @@ def _check_case_side(caller: dict, action: str, case: CaseState, hint: bool) -> 
                                 "providers: record consent to services and sharing first.")
 
 
-def _check_provider(caller: dict, case: CaseState, provider_id: str | None) -> None:
-    if caller["role"] != "provider" or not _is_provider(caller, provider_id):
+def _check_provider(caller: Caller, case: CaseState, provider_id: UUID | str | None) -> None:
+    if caller.role != Role.PROVIDER or not _is_provider(caller, provider_id):
         raise NotFound("No such referral.")  # never tell one provider about another's referrals
     if case.erased:
         raise InvalidTransition("The case was erased; this referral was withdrawn.")
@@ -98,5 +123,5 @@ def _check_provider(caller: dict, case: CaseState, provider_id: str | None) -> N
         raise InvalidTransition("The survivor withdrew consent to share with providers; this referral was withdrawn.")
 
 
-def _is_provider(caller: dict, provider_id: str | None) -> bool:
-    return provider_id is not None and str(caller.get("provider_id")) == str(provider_id)
+def _is_provider(caller: Caller, provider_id: UUID | str | None) -> bool:
+    return provider_id is not None and str(caller.provider_id) == str(provider_id)

@@ -1,9 +1,10 @@
 """What the referrals service accepts over RPC."""
 from marshmallow import fields, validate
 
-from services.referrals.domain import URGENCIES
+from services.referrals.domain import Urgency
 from shared.envelope import SERVICE_TYPES, Strict
 from shared.text import Line, Text
+from shared.vocabulary import values
 
 
 class ProviderSchema(Strict):
@@ -22,7 +23,7 @@ class ProviderQuerySchema(Strict):
 class ReferralSchema(Strict):
     provider_id = fields.UUID(required=True)
     service_type = Line(required=True, validate=validate.OneOf(SERVICE_TYPES))
-    urgency = Line(load_default="routine", validate=validate.OneOf(URGENCIES))
+    urgency = Line(load_default=Urgency.ROUTINE.value, validate=validate.OneOf(values(Urgency)))
     notes = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
 
 

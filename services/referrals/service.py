@@ -1,9 +1,11 @@
-"""Entrypoints of the referrals service: parse, call, return."""
+"""Entrypoints of the referrals service: parse, call, map to views."""
 from services.referrals import schemas
-from services.referrals.application import (TEXTS, Directory, ReferralsStore, provider_view,
-                                            public_event, referral_view)
+from services.referrals.application import Referrals
+from services.referrals.domain import Referral
+from services.referrals.queries import Directory
+from services.referrals.views import TEXTS, provider_view, public_event, referral_view
+from shared.caller import Caller, read_caller
 from shared.case_state import CASE_EVENTS
-from shared.caller import read_caller
 from shared.case_texts import CaseTexts
 from shared.consumer import on_event
 from shared.envelope import read_envelope
@@ -13,6 +15,7 @@ from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy, rpc
 from shared.settings import env
 from shared.validation import clean, load, parse_id
+from shared.vocabulary import Role
 
 PROVIDER_ACTIONS = {"accept": schemas.EmptySchema, "decline": schemas.ReasonSchema,
                     "complete": schemas.OutcomeSchema}
@@ -22,7 +25,7 @@ TEXTS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 class ReferralsService(Observable):
     name = "referrals"
-    store: ReferralsStore = EventSourced(ReferralsStore, publication=public_event, projections=(Directory(),))
+    store: Referrals = EventSourced(Referrals, publication=public_event, projections=(Directory(),))
     cases = SignedRpcProxy("cases", expiration=TEXTS_TIMEOUT)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -35,7 +38,8 @@ class ReferralsService(Observable):
     def providers(self, caller, query):
         read_caller(caller)
         query = load(schemas.ProviderQuerySchema(), query)
-        return {"items": self.store.providers(query.get("service_type"), query.get("area")), "next_cursor": None}
+        providers = self.store.queries.providers(query.get("service_type"), query.get("area"))
+        return {"items": [provider_view(provider) for provider in providers], "next_cursor": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def make_referral(self, caller, case_id, case_number, data, idempotency_key=None, hint=False):
@@ -61,7 +65,8 @@ class ReferralsService(Observable):
     def act_as_provider(self, caller, referral_id, action, data):
         caller = read_caller(caller)
         data = load(PROVIDER_ACTIONS[action](), data or {})
-        referral = self.store.act_as_provider(caller, parse_id(referral_id, "referral"), action, data, self._texts(caller))
+        referral = self.store.act_as_provider(caller, parse_id(referral_id, "referral"), action, data,
+                                              self._texts(caller))
         return self._views(caller, [referral])[0]
 
     @rpc(expected_exceptions=EXPECTED)
@@ -72,17 +77,18 @@ class ReferralsService(Observable):
     def withdraw(self, caller, referral_id, data, hint=False):
         caller = read_caller(caller)
         referral = self.store.withdraw(caller, parse_id(referral_id, "referral"),
-                                       load(schemas.ReasonSchema(), data)["reason"], self._texts(caller), hint=hint is True)
+                                       load(schemas.ReasonSchema(), data)["reason"], self._texts(caller),
+                                       hint=hint is True)
         return self._views(caller, [referral], hint=hint is True)[0]
 
-    def _texts(self, caller: dict) -> CaseTexts:
+    def _texts(self, caller: Caller) -> CaseTexts:
         # A provider reaches texts only through its own referrals (policy checks that first), so this
         # service vouches for it: the cases service may not have learnt of a referral just made.
-        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller, referred=caller["role"] == "provider")
+        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller.as_dict(), referred=caller.role == Role.PROVIDER)
 
-    def _views(self, caller, referrals, hint=False) -> list[dict]:
+    def _views(self, caller: Caller, referrals: list[Referral], hint: bool = False) -> list[dict]:
         visible = self.store.notes_visible(caller, referrals, hint=hint)
-        views = [referral_view(r, notes) for r, notes in zip(referrals, visible)]
+        views = [referral_view(r, notes) for r, notes in zip(referrals, visible, strict=True)]
         self._texts(caller).open_in(views, TEXTS)
         return views
 

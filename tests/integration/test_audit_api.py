@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import requests
 from kombu import Connection, Queue
 
-from services.approvals.application import ApprovalsStore
-from services.referrals.application import ReferralsStore
+from services.approvals.application import Approvals
+from services.referrals.application import Referrals
 from shared.bus import EXCHANGE
 from shared.settings import Settings
 from tests.integration.conftest import PLANTED_EVERYWHERE
@@ -182,13 +182,13 @@ def test_a_planted_survivor_name_is_nowhere_but_the_cases_service(people, pathwa
         assert planted not in metrics, f"{planted!r} in metrics"
     assert cw1.get(path).json()["survivor"]["name"] == name  # and the cases service still has it
     # What the other services keep of the free text is sealed with the case's key, which only cases holds.
-    referrals = ReferralsStore(Settings.for_service("referrals"))
+    referrals = Referrals(Settings.for_service("referrals"))
     try:
         kept = referrals.repository.get(uuid.UUID(referral["id"]))
         assert kept.notes.startswith("sealed:") and kept.outcome.startswith("sealed:")
     finally:
         referrals.close()
-    approvals = ApprovalsStore(Settings.for_service("approvals"))
+    approvals = Approvals(Settings.for_service("approvals"))
     try:
         comments = [approvals.repository.get(uuid.UUID(item["id"])).comment
                     for item in sup1.get("/v1/approvals?status=approved").json()["items"] if item["case_id"] == case["id"]]

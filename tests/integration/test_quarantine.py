@@ -18,7 +18,8 @@ from services.cases.views import public_event
 from services.gateway.service import GatewayService
 from services.notifications.application import Notifications
 from services.notifications.service import NotificationsService
-from services.referrals.application import Directory, ReferralsStore
+from services.referrals.application import Referrals
+from services.referrals.queries import Directory
 from services.referrals.service import ReferralsService
 from shared import quarantine_cli
 from shared.bus import event_publisher
@@ -33,7 +34,7 @@ from tests.integration.test_outbox import bus  # noqa: F401  (a fixture)
 from tests.integration.test_outbox import new_case as registered_case
 from tests.support import free_port, publish_as_owner, signed_as_owner, wait_until
 
-ADMIN = {"username": "admin", "role": "admin", "team": [], "correlation_id": "req-q"}
+ADMIN = Caller.of({"username": "admin", "role": "admin", "team": [], "correlation_id": "req-q"})
 
 
 class Applied(Projection):
@@ -159,15 +160,15 @@ def test_a_database_outage_is_waited_out_never_quarantined(store):
 def test_the_directory_quarantines_a_name_the_database_cannot_hold(test_env, monkeypatch):
     """Defence in depth: were a NUL to get past the edge, the read model strips nothing silently."""
     monkeypatch.setenv("REFERRALS_POSTGRES_SCHEMA", f"referrals_{uuid.uuid4().hex[:8]}")
-    store = ReferralsStore(Settings.for_service("referrals"))
+    store = Referrals(Settings.for_service("referrals"))
     try:
         bad = store.register_provider(ADMIN, {"name": "x\x00", "service_types": ["medical"], "area": "Kakuma",
                                               "contact": "c"})
         good = store.register_provider(ADMIN, {"name": "Hope Clinic", "service_types": ["medical"],
                                                "area": "Kakuma", "contact": "c"})
         projector = Projector(store, Directory(), max_attempts=2)
-        step_until(projector, lambda: store.providers(None, None), "the next provider to be listed")
-        assert [p["id"] for p in store.providers(None, None)] == [str(good.id)]
+        step_until(projector, lambda: store.queries.providers(None, None), "the next provider to be listed")
+        assert [p.id for p in store.queries.providers(None, None)] == [good.id]
         [entry] = entries(store, "directory")
         assert (entry.aggregate_id, entry.status) == (bad.id, Status.QUARANTINED)
         assert "NUL" in entry.error

@@ -8,6 +8,7 @@ import pytest
 
 from services.approvals import policy
 from services.approvals.policy import Request
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
 
 CALLERS = {
@@ -71,7 +72,7 @@ CODES = {NotFound: "404", Forbidden: "403", InvalidTransition: "409"}
 
 def answer(caller: dict, action: str, request: Request) -> str:
     try:
-        policy.check(caller, action, request)
+        policy.check(Caller.of(caller), action, request)
     except tuple(CODES) as refusal:
         return CODES[type(refusal)]
     return "ok"
@@ -98,6 +99,6 @@ def test_a_submission_nobody_could_approve_is_refused(supervisor, needed, refuse
     caller = {"username": "sup1", "role": "supervisor", "team": ["cw1"], "supervisor": supervisor}
     if refused:
         with pytest.raises(InvalidTransition, match="Nobody could approve"):
-            policy.check_submission(caller, needed)
+            policy.check_submission(Caller.of(caller), needed)
     else:
-        policy.check_submission(caller, needed)
+        policy.check_submission(Caller.of(caller), needed)

@@ -49,7 +49,7 @@ def test_a_superseded_request_cannot_be_decided():
 
 
 def test_every_public_approval_event_passes_its_bus_schema():
-    from services.approvals.application import public_event
+    from services.approvals.views import public_event
     from shared.envelope import PAYLOADS
     rejected = pending()
     rejected.decide("reject", "why", "sup1", by=SUP)

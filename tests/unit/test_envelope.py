@@ -57,8 +57,8 @@ def test_every_event_type_has_exactly_one_owning_service():
 
 
 @pytest.mark.parametrize("service, module", [("cases", "services.cases.views"),
-                                             ("referrals", "services.referrals.application"),
-                                             ("approvals", "services.approvals.application"),
+                                             ("referrals", "services.referrals.views"),
+                                             ("approvals", "services.approvals.views"),
                                              ("gateway", "services.gateway.application")])
 def test_a_service_owns_the_types_its_publication_names(service, module):
     """Each owned type is named in the owner's publication code (or the constants it uses)."""

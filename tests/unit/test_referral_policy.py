@@ -4,6 +4,7 @@ import pytest
 
 from services.referrals import policy
 from services.referrals.policy import CaseState
+from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
 
 P, Q = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
@@ -54,7 +55,7 @@ CODES = {NotFound: "404", Forbidden: "403", InvalidTransition: "409"}
 
 def answer(caller: dict, action: str, state: CaseState, **kwargs) -> str:
     try:
-        policy.check(caller, action, state, provider_id=P, status="requested", **kwargs)
+        policy.check(Caller.of(caller), action, state, provider_id=P, status="requested", **kwargs)
     except tuple(CODES) as refusal:
         return CODES[type(refusal)]
     return "ok"
@@ -74,8 +75,8 @@ def test_every_answer_is_the_tables(action, who):
 
 def test_a_withdrawn_referral_hides_its_notes_from_the_provider_only():
     open_case = STATES["open"]
-    assert not policy.may_read_notes(CALLERS["provider_of_referral"], open_case, P, "withdrawn")
-    assert policy.may_read_notes(CALLERS["cw_own"], open_case, P, "withdrawn")
+    assert not policy.may_read_notes(Caller.of(CALLERS["provider_of_referral"]), open_case, P, "withdrawn")
+    assert policy.may_read_notes(Caller.of(CALLERS["cw_own"]), open_case, P, "withdrawn")
 
 
 @pytest.mark.parametrize("who, action, hint, expected", [

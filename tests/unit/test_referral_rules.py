@@ -41,7 +41,7 @@ def test_invalid_transitions_are_refused(steps, refused, message):
 
 
 def test_every_referral_event_can_be_published():
-    from services.referrals.application import public_event
+    from services.referrals.views import public_event
     from shared.envelope import PAYLOADS
     referral = requested()
     referral.accept(by=PROVIDER)
