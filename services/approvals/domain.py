@@ -131,7 +131,8 @@ class Approval(Audited):
 
     def decided_as(self, supervisor: str, decision: str) -> bool:
         """Whether this is the decision already taken (the application compares the comment)."""
-        decisions: dict[str, str] = {ApprovalStatus.APPROVED: Decision.APPROVE, ApprovalStatus.REJECTED: Decision.REJECT}
+        decisions: dict[str, str] = {ApprovalStatus.APPROVED: Decision.APPROVE,
+                                     ApprovalStatus.REJECTED: Decision.REJECT}
         taken = decisions.get(self.status)
         return taken == decision and self.decided_by == supervisor
 

@@ -33,7 +33,8 @@ class ApprovalQueue(Projection):
                 (event.originator_id, event.case_id, event.case_number, event.kind, event.requested_by,
                  event.timestamp, RECEIVED, getattr(event, "requester_role", None)))  # older events lack it
         elif isinstance(event, Approval.ApprovalRequested | Approval.ApprovalSuperseded):
-            status = ApprovalStatus.PENDING if isinstance(event, Approval.ApprovalRequested) else ApprovalStatus.SUPERSEDED
+            requested = isinstance(event, Approval.ApprovalRequested)
+            status = ApprovalStatus.PENDING if requested else ApprovalStatus.SUPERSEDED
             curs.execute(store.sql("UPDATE {schema}.approval_queue SET status = %s WHERE approval_id = %s"),
                          (status, event.originator_id))
         elif isinstance(event, Approval.ApprovedByPolicy | Approval.ApprovalDecided):

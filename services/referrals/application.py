@@ -53,7 +53,8 @@ class Referrals(ServiceStore):
             access.check(caller, "make", self.queries.case_state(case_id), hint=hint)
             provider = self._provider(data["provider_id"])
             if data["service_type"] not in provider.service_types:
-                raise InvalidInput({"service_type": [f"{provider.name} does not offer {data['service_type']} services."]})
+                offered = f"{provider.name} does not offer {data['service_type']} services."
+                raise InvalidInput({"service_type": [offered]})
             notes = texts.seal(case_id, data.get("notes"))
             return Referral(id=referral_id, case_id=case_id, case_number=case_number,  # type: ignore[call-arg]
                             request_hash=request_hash, by=caller.recorded(), **{**data, "notes": notes})

@@ -69,6 +69,7 @@ class ReferralQueries:
                         " coalesce(c.services AND c.share_with_providers, false) AS consent"
                         " FROM (SELECT %s::uuid AS case_id) AS k LEFT JOIN {schema}.case_state AS s USING (case_id)"
                         " LEFT JOIN {schema}.consent AS c USING (case_id)", (case_id,))
+        assert row is not None  # always one row: the case id itself, joined to what is known of it
         return CaseState(**row)
 
     def referral_ids_of_case(self, case_id: UUID, newest_first: bool = False) -> list[UUID]:
@@ -108,7 +109,7 @@ class ReferralQueries:
         return [gauge("casetrail_referrals", "Referrals by status", ["status"],
                       [(str(status), counts.get(status, 0)) for status in ReferralStatus])]
 
-    def _one(self, query: str, params) -> dict:
+    def _one(self, query: str, params) -> dict | None:
         with self.store.datastore.transaction() as curs:
             curs.execute(self.store.sql(query), params)
             return curs.fetchone()
@@ -121,7 +122,8 @@ class ReferralQueries:
 
 def case_of_new_referrals(store: ServiceStore, objs) -> list[tuple]:
     """The `referral_cases` rows of the referrals `objs` create, as statements for their save."""
-    made = [(o.id, o.case_id, o.created_on) for o in objs if isinstance(o, Referral) and o.version == len(o.pending_events)]
+    made = [(o.id, o.case_id, o.created_on) for o in objs
+            if isinstance(o, Referral) and o.version == len(o.pending_events)]
     return [(store.sql("INSERT INTO {schema}.referral_cases VALUES (%s, %s, %s)"), row) for row in made]
 
 
