@@ -29,9 +29,9 @@ make_secrets() {
   for service in $SERVICES; do chown "$(uid_of "$service")" "$SECRETS/services/$service.env"; done
   chmod 755 "$SECRETS" "$SECRETS/tls" "$SECRETS/services"; chmod 644 "$CA"
   for server in postgres rabbitmq; do
-    cp "$CA" "$SECRETS/tls/$server.crt" "$SECRETS/$server/"
+    cp "$CA" "$SECRETS/$server/ca.crt"
+    cp "$SECRETS/tls/$server.crt" "$SECRETS/$server/server.crt"
     cp "$SECRETS/tls/$server.key" "$SECRETS/$server/server.key"
-    mv "$SECRETS/$server/$server.crt" "$SECRETS/$server/server.crt"
   done
   sed -n 's/^POSTGRES_SUPERUSER_PASSWORD=//p' "$SECRETS/secrets.env" | tail -1 > "$SECRETS/postgres/superuser-password"
   ( set -a; . "$SECRETS/secrets.env"; python -m shared.access broker ) > "$SECRETS/rabbitmq/definitions.json"

@@ -45,7 +45,8 @@ class ProvedRpc(Rpc):
         """Verifies the caller before the worker starts; a refusal (raised here) is the reply. A method
         with an `issuer` parameter is told which service signed the call (whatever the call says)."""
         args, kwargs = list(body.get("args") or ()), dict(body.get("kwargs") or {})
-        kwargs.pop("issuer", None)
+        if self.takes_issuer:
+            kwargs.pop("issuer", None)  # only the verified signer counts
         self.check_signature(args, kwargs)
         if args:
             args[0], issuer = self.check.verify_call(args[0], self.method_name, self.callers)

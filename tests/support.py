@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from shared import secrets as secrets_file
 from shared.access import (
     DATABASE_IDENTITIES,
     SERVICES,
@@ -189,8 +190,7 @@ class Infrastructure:
 
     def secrets(self) -> dict[str, str]:
         """What scripts/stack.sh generated for this installation (its secrets file)."""
-        lines = (self.run_dir / "secrets.env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line)
+        return secrets_file.read(self.run_dir / "secrets.env")
 
     def identities(self) -> dict[str, str]:
         """Each service's own logins here, as ServiceProcess takes them (<NAME>_AMQP_URI, ...)."""

@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 from shared.access import BROKER_IDENTITIES, SERVICES, identity
-from shared.secrets import own
+from shared.secrets import own, read
 from tests.unit.test_deploy import compose_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +89,7 @@ def test_each_service_starts_with_its_own_secrets_and_logins_and_can_read_no_oth
     started = start_as(service, secrets_volume)
     assert started.returncode == 0, started.stderr
     given = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
-    written = dict(line.split("=", 1) for line in (secrets_volume / "secrets.env").read_text().splitlines())
+    written = read(secrets_volume / "secrets.env")
     held = {key for key in written if key in given}
     assert held == {key for key in written if own(service, key)}
     assert held and all(given[key] == written[key] for key in held)
