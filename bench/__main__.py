@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench import system  # noqa: E402
 from services.cases.application import CaseIndex, CasesStore  # noqa: E402
 from shared import identity  # noqa: E402
+from shared.caller import read_caller  # noqa: E402
 from shared.identity import CallerKeys  # noqa: E402
 from shared.outbox import Projector  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -98,7 +99,7 @@ def rpc_commands(amqp_uri: str, case_ids: list, calls: int, clients: int) -> flo
         with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}) as rpc:
             for i in range(per_client):
                 case_id = str(case_ids[(n + i * clients) % len(case_ids)])
-                caller = gateway.sign(CW, "cases", "record_follow_up")
+                caller = gateway.sign(read_caller(CW), "cases", "record_follow_up")
                 rpc.cases.record_follow_up(caller, case_id, follow_up(datetime.now(UTC)), {})
 
     pool = eventlet.GreenPool(clients)

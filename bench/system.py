@@ -19,6 +19,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.cases.application import CaseIndex, CasesStore
 from services.cases.domain import CaseAccess
 from shared.envelope import event_id
+from shared.caller import read_caller
 from shared.identity import CallerKeys
 from shared.outbox import Projector
 from shared.secrets import generate
@@ -155,11 +156,11 @@ def run_system(env: dict, full: dict, bare_saves, first: bool) -> dict:
 def rpc_round_trip(env: dict, calls: int = 500) -> dict:
     gateway = CallerKeys.from_env("gateway", env)  # calls as the gateway does, each signed
     with ClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}) as cluster:
-        cluster.cases.ping(gateway.sign(CW, "cases", "ping"))
+        cluster.cases.ping(gateway.sign(read_caller(CW), "cases", "ping"))
         samples = []
         for _ in range(calls):
             started = time.perf_counter()
-            cluster.cases.ping(gateway.sign(CW, "cases", "ping"))
+            cluster.cases.ping(gateway.sign(read_caller(CW), "cases", "ping"))
             samples.append(time.perf_counter() - started)
     return {"calls_per_second": round(calls / sum(samples), 1), **percentiles(samples)}
 

@@ -65,7 +65,7 @@ def surface(service: str) -> Surface:
     return Surface(
         service=service,
         serves_rpc=any(isinstance(e, Rpc) for e in entrypoints),
-        calls=tuple(sorted({d.target_service for d in vars(cls).values() if isinstance(d, RpcProxy)})),
+        calls=tuple(sorted({d.target_service for _, d in inspect.getmembers(cls) if isinstance(d, RpcProxy)})),
         listens=tuple(sorted({t for e in entrypoints if isinstance(e, EventConsumer) for t in e.event_types})),
         publishes=events_of(service))
 

@@ -65,20 +65,11 @@ class Caller:
         """What an event keeps of the caller."""
         return {"username": self.username, "role": str(self.role), "correlation_id": self.correlation_id}
 
-    # Read as a mapping while the services move from dicts to attributes (issue 18); to be removed.
-    def __getitem__(self, key: str):
-        return self.as_dict()[key]
-
-    def get(self, key: str, default=None):
-        return self.as_dict().get(key, default)
-
 
 def read_caller(data: dict) -> Caller:
     return Caller.of(data)
 
 
-def recorded_by(caller: "Caller | dict") -> dict:
+def recorded_by(caller: Caller) -> dict:
     """What an event keeps of the caller."""
-    if isinstance(caller, Caller):
-        return caller.recorded()
-    return {"username": caller["username"], "role": caller["role"], "correlation_id": caller.get("correlation_id")}
+    return caller.recorded()

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import eventlet
 
+from shared.caller import Caller
 from shared.errors import ServiceUnavailable
 
 SEALED = "sealed:"
@@ -17,7 +18,7 @@ def is_sealed(value) -> bool:
 
 
 class CaseTexts:
-    def __init__(self, cases_rpc, timeout: float, caller, referred: bool = False):
+    def __init__(self, cases_rpc, timeout: float, caller: Caller, referred: bool = False):
         """`caller`: whom the text is sealed or opened for; the cases service asks its own policy.
         `referred`: the referrals service vouches that the caller is the provider each case was
         referred to (it holds the referral; the cases service may not have heard of it yet)."""

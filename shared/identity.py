@@ -18,6 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jwt
 from cryptography.exceptions import InvalidSignature
@@ -26,6 +27,9 @@ from prometheus_client import Counter
 
 from shared.errors import CasetrailError
 from shared.settings import CallerKeySettings, Environ
+
+if TYPE_CHECKING:
+    from shared.caller import Caller
 
 ALGORITHM = "EdDSA"
 CALLER_FIELDS = ("role", "team", "supervisor", "teammates", "provider_id", "correlation_id")
@@ -65,14 +69,15 @@ class CallerKeys:
         own = settings.own_key
         return cls(service, _private_key(own, service) if own else None, public, settings.token_seconds)
 
-    def sign(self, caller: Mapping, audience: str, method: str) -> str:
+    def sign(self, caller: "Caller", audience: str, method: str) -> str:
         """The caller's identity for one call of `audience.method`, signed as this service."""
         if self.signing is None:
             raise RuntimeError(f"{self.service.upper()}_CALLER_KEY is required to call other services")
         now = int(time.time())
-        claims = {"iss": self.service, "aud": audience, "call": method, "sub": caller["username"],
+        sent = caller.as_dict()
+        claims = {"iss": self.service, "aud": audience, "call": method, "sub": caller.username,
                   "iat": now, "exp": now + int(self.lifetime), "jti": uuid.uuid4().hex,
-                  **{field: caller.get(field) for field in CALLER_FIELDS if caller.get(field) is not None}}
+                  **{field: sent[field] for field in CALLER_FIELDS if sent.get(field) is not None}}
         return jwt.encode(claims, self.signing, algorithm=ALGORITHM)
 
 

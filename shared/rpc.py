@@ -16,6 +16,7 @@ import amqp.exceptions
 import kombu.exceptions
 from nameko.rpc import Rpc, RpcProxy
 
+from shared.caller import Caller
 from shared.identity import CallerCheck, CallerKeys, keys_of
 from shared.settings import of_service
 
@@ -93,5 +94,5 @@ class _SignedCall:
     def __init__(self, remote, keys: CallerKeys, service_name: str, method_name: str):
         self.remote, self.keys, self.service_name, self.method_name = remote, keys, service_name, method_name
 
-    def __call__(self, caller, *args, **kwargs):
+    def __call__(self, caller: Caller, *args, **kwargs):
         return self.remote(self.keys.sign(caller, self.service_name, self.method_name), *args, **kwargs)

@@ -9,7 +9,7 @@ the stored event's bytes (id, version, topic and the encrypted state, exactly as
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import psycopg
@@ -22,6 +22,9 @@ from shared import quarantine
 from shared.errors import Conflict, NotFound
 from shared.metrics import EVENTS_APPENDED, gauge
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.caller import Caller
 
 SUPPORT_TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.positions ("
@@ -380,7 +383,7 @@ class ServiceStore(Application):
             raise NotFound(missing)
         return aggregate
 
-    def create_once(self, kind: type, caller: dict, idempotency_key: str | None, request, build: Callable):
+    def create_once(self, kind: type, caller: "Caller", idempotency_key: str | None, request, build: Callable):
         """Saves `build(aggregate_id, request_hash)` once per (kind, user, Idempotency-Key): a retry of
         the same request gets the aggregate as first created; the key with another request is Conflict."""
         request_hash = fingerprint(request)
@@ -388,7 +391,7 @@ class ServiceStore(Application):
             aggregate = build(uuid4(), request_hash)
             self.save(aggregate)
             return aggregate
-        aggregate_id = request_id(kind, caller["username"], idempotency_key)
+        aggregate_id = request_id(kind, caller.username, idempotency_key)
         if first := self._first_version(aggregate_id, request_hash):
             return first
         aggregate = build(aggregate_id, request_hash)

@@ -60,7 +60,7 @@ class ApprovalsService(Observable):
                                            submission["approval_required"])
 
     def _texts(self, caller: Caller) -> CaseTexts:
-        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller.as_dict())
+        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller)
 
     @on_event(*SUBMISSIONS)
     def submission_received(self, body):

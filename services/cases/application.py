@@ -42,7 +42,7 @@ class Cases(CaseStore):
 
     def register_case(self, caller: Caller, data: dict, idempotency_key: str | None = None) -> Case:
         policy.permit(caller, "register_case")
-        return self.create_once(Case, caller.as_dict(), idempotency_key, data, lambda case_id, request_hash: Case(
+        return self.create_once(Case, caller, idempotency_key, data, lambda case_id, request_hash: Case(
             id=case_id, case_number=self.next_case_number(), assigned_to=caller.username,  # type: ignore[call-arg]
             request_hash=request_hash, by=caller.recorded(), registered_at=self.clock().isoformat(), **data))
 

@@ -18,12 +18,11 @@ SYSTEM = Caller(username="system", role=Role.SYSTEM).recorded()  # what the gate
 
 def public_event(event) -> tuple[str, dict] | None:
     """Who works here and for whom, so other services can address people (staff, never survivors). No password."""
-    kind = type(event).__name__
-    if kind == "UserCreated":
+    if isinstance(event, User.UserCreated):
         return "UserRegistered", {"username": event.username, "role": event.role, "supervisor": event.supervisor,
                                   "provider_id": str(event.provider_id) if event.provider_id else None,
                                   "email": event.email}
-    if kind == "EmailPreferenceChanged":
+    if isinstance(event, User.EmailPreferenceChanged):
         return "UserPreferencesChanged", {"username": event.by["username"], "email_notifications": event.enabled}
     return None
 

@@ -11,8 +11,22 @@ _USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://casetrail.example/users")
 
 
 class User(Audited):
+    # Declared, not only named in @event, so that projections match them by class (issue 18.2).
+    class UserCreated(Audited.Created):
+        username: str
+        password_hash: str
+        role: str
+        display_name: str
+        supervisor: str | None
+        provider_id: str | None
+        email: str | None
+        request_fingerprint: str
+        by: dict
 
-    @event("UserCreated")
+    class EmailPreferenceChanged(Audited.Event):
+        enabled: bool
+
+    @event(UserCreated)
     def __init__(self, username: str, password_hash: str, role: str, display_name: str,
                  supervisor: str | None, provider_id: str | None, email: str | None,
                  request_fingerprint: str, by: dict):
@@ -35,7 +49,7 @@ class User(Audited):
     def add_to_team(self, caseworker: str, by: dict) -> None:
         self.team.append(caseworker)
 
-    @event("EmailPreferenceChanged")
+    @event(EmailPreferenceChanged)
     def set_email_notifications(self, enabled: bool, by: dict) -> None:
         self.email_notifications = enabled
 

@@ -60,6 +60,9 @@ UNAVAILABLE = (UnknownService, OperationalError, InterfaceError, ConnectionError
 # A service's own database or broker trouble, reported over RPC by name.
 REMOTE_UNAVAILABLE = {"OperationalError", "InterfaceError", "PersistenceError", "PoolTimeout",
                       "ConnectionError", "UnknownService"}
+# A service refused the identity the gateway signed (keys out of step, clocks apart, a call that waited
+# past its token's life): nothing the client did or can fix, so 503, and an error for the operator.
+REMOTE_REFUSED_CALLER = "CallerRefused"
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra) -> Response:
@@ -79,6 +82,10 @@ def problem_for(exc: BaseException) -> Response:
             if isinstance(exc, MethodNotAllowed):
                 response.headers["Allow"] = ", ".join(exc.allowed)
             return response
+    if isinstance(exc, RemoteError) and exc.exc_type == REMOTE_REFUSED_CALLER:
+        log.error("a service refused the gateway's signed caller: %s", exc.value)
+        return problem(503, "unavailable", "Service unavailable",
+                       "A backing service is unavailable; try again shortly.")
     if isinstance(exc, UNAVAILABLE) or (isinstance(exc, RemoteError) and exc.exc_type in REMOTE_UNAVAILABLE):
         log.warning("backing service unavailable: %s", type(exc).__name__)
         return problem(503, "unavailable", "Service unavailable",

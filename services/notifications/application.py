@@ -117,7 +117,7 @@ class Notifications(ServiceStore):
                            request_hash=request_hash, by=caller.recorded(), **data)
 
         # create_once (shared/store.py) still reads the caller as a mapping.
-        return self.create_once(Webhook, caller.as_dict(), idempotency_key, data, build)
+        return self.create_once(Webhook, caller, idempotency_key, data, build)
 
     def delete_webhook(self, caller: Caller, webhook_id: UUID) -> None:
         policy.check_webhooks(caller, policy.DELETE)

@@ -33,7 +33,20 @@ class Notification(Audited):
         """Exactly once per (event, recipient, channel): a second attempt collides with the first."""
         return uuid5(_NAMESPACE, f"{event_id}:{recipient}:{channel}")
 
-    @event("NotificationSent")
+    # Declared, not only named in @event, so that projections match them by class (issue 18.2).
+    class NotificationSent(Audited.Created):
+        recipient: str
+        kind: str
+        case_id: UUID | None
+        case_number: str
+        message: str
+        channel: str
+        by: dict
+
+    class NotificationRead(Audited.Event):
+        pass
+
+    @event(NotificationSent)
     def __init__(self, recipient: str, kind: str, case_id: UUID | None, case_number: str, message: str,
                  channel: str, by: dict):
         self.recipient = recipient
@@ -48,7 +61,7 @@ class Notification(Audited):
         if not self.read:
             self._read(by=by)
 
-    @event("NotificationRead")
+    @event(NotificationRead)
     def _read(self, by: dict) -> None:
         self.read = True
 
@@ -166,7 +179,17 @@ class Webhook(Audited):
     id: UUID
     deleted = False
 
-    @event("WebhookRegistered")
+    class WebhookRegistered(Audited.Created):
+        url: str
+        events: list[str]
+        secret: str
+        request_hash: str
+        by: dict
+
+    class WebhookDeleted(Audited.Event):
+        pass
+
+    @event(WebhookRegistered)
     def __init__(self, url: str, events: list[str], secret: str, request_hash: str, by: dict):
         self.request_hash = request_hash
         self.url = url
@@ -177,6 +200,6 @@ class Webhook(Audited):
         """No delivery after this; the webhook's history stays, with who deleted it."""
         self._deleted(by=by)
 
-    @event("WebhookDeleted")
+    @event(WebhookDeleted)
     def _deleted(self, by: dict) -> None:
         self.deleted = True

@@ -4,7 +4,7 @@ events) that says who is told what."""
 import json
 
 from services.notifications import policy, views, webhooks
-from services.notifications.domain import Escalation, Webhook
+from services.notifications.domain import Escalation, Notification, Webhook
 from shared.caller import Caller
 from shared.metrics import gauge
 from shared.outbox import Projection
@@ -44,19 +44,18 @@ class InboxItems(Projection):
     name = "inbox_items"
 
     def apply(self, store, curs, event) -> None:
-        kind = type(event).__name__
-        if kind == "NotificationSent":
+        if isinstance(event, Notification.NotificationSent):
             curs.execute(store.sql("INSERT INTO {schema}.inbox_items VALUES (%s, %s, %s, %s, %s, %s, %s, false)"),
                          (event.originator_id, event.recipient, event.kind, event.case_id, event.case_number,
                           event.message, event.timestamp))
-        elif kind == "WebhookRegistered":
+        elif isinstance(event, Webhook.WebhookRegistered):
             curs.execute(store.sql("INSERT INTO {schema}.webhooks (webhook_id, events, url, registered_at)"
                                    " VALUES (%s, %s, %s, %s)"), (event.originator_id, event.events, event.url,
                                                                  event.timestamp))
-        elif kind == "WebhookDeleted":
+        elif isinstance(event, Webhook.WebhookDeleted):
             curs.execute(store.sql("DELETE FROM {schema}.webhooks WHERE webhook_id = %s"), (event.originator_id,))
             webhooks.cancel_deliveries(store, event.originator_id, curs)
-        elif kind == "NotificationRead":
+        elif isinstance(event, Notification.NotificationRead):
             curs.execute(store.sql("UPDATE {schema}.inbox_items SET read = true WHERE notification_id = %s"),
                          (event.originator_id,))
 

@@ -39,7 +39,7 @@ class Referrals(ServiceStore):
 
     def register_provider(self, caller: Caller, data: dict, idempotency_key: str | None = None) -> Provider:
         access.check_directory_entry(caller)
-        return self.create_once(Provider, caller.as_dict(), idempotency_key, data, lambda provider_id, request_hash:
+        return self.create_once(Provider, caller, idempotency_key, data, lambda provider_id, request_hash:
                                 Provider(id=provider_id, request_hash=request_hash,  # type: ignore[call-arg]
                                          by=caller.recorded(), **data))
 
@@ -58,7 +58,7 @@ class Referrals(ServiceStore):
             notes = texts.seal(case_id, data.get("notes"))
             return Referral(id=referral_id, case_id=case_id, case_number=case_number,  # type: ignore[call-arg]
                             request_hash=request_hash, by=caller.recorded(), **{**data, "notes": notes})
-        made = self.create_once(Referral, caller.as_dict(), idempotency_key, [str(case_id), data], referral)
+        made = self.create_once(Referral, caller, idempotency_key, [str(case_id), data], referral)
         return self._withdrawn_since(case_id, made.id, caller) or made
 
     def act_as_provider(self, caller: Caller, referral_id: UUID, action: str, data: dict,

@@ -84,7 +84,7 @@ class ReferralsService(Observable):
     def _texts(self, caller: Caller) -> CaseTexts:
         # A provider reaches texts only through its own referrals (policy checks that first), so this
         # service vouches for it: the cases service may not have learnt of a referral just made.
-        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller.as_dict(), referred=caller.role == Role.PROVIDER)
+        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller, referred=caller.role == Role.PROVIDER)
 
     def _views(self, caller: Caller, referrals: list[Referral], hint: bool = False) -> list[dict]:
         visible = self.store.notes_visible(caller, referrals, hint=hint)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from shared.caller import read_caller
 from shared.errors import Forbidden, NotFound
 from shared.identity import CallerKeys
 from tests.integration.test_referrals import consented_case, made
@@ -26,7 +27,7 @@ def bus(test_env):
 
 def signed_by(service: str, env: dict, caller: dict, audience: str, method: str) -> str:
     """An identity signed with a service's own key: what only a process holding that secret can make."""
-    return CallerKeys.from_env(service, env).sign(caller, audience, method)
+    return CallerKeys.from_env(service, env).sign(read_caller(caller), audience, method)
 
 
 def refused(call, *args) -> str:
