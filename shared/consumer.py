@@ -13,6 +13,7 @@ Handlers make their effect idempotent (ServiceStore.process_once, or an inbox ro
 events) and return whether the event was new to them.
 """
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 from uuid import UUID
@@ -70,6 +71,60 @@ class QueueDepths:
                       ["service", "consumer"], consumers)]
 
 
+class Quarantined:
+    """What one consumer sets aside in its service's quarantine (shared/quarantine.py), and takes back:
+    its entries go by its queue's name."""
+
+    def __init__(self, store, queue_name: str, handler: str):
+        self.store, self.queue_name, self.handler = store, queue_name, handler
+        self.quarantine = Quarantine.of(store)
+
+    def refused(self, message, arrival: Arrival, why: str) -> None:
+        with self.store.transaction() as curs:
+            entry_id = _retried_entry(message)
+            entry = self.quarantine.entry(curs, entry_id) if entry_id else None
+            if entry is not None and entry.body == arrival.body:  # an operator's retry of this very event
+                self.quarantine.failed_again(curs, entry, f"refused: {why}")
+            else:
+                # The case it names is not believed either: it must hold back none of that case's events.
+                self.quarantine.set_aside(curs, self.queue_name, replace(arrival, aggregate_id=None), attempts=0,
+                                          error=f"refused: {why}")
+
+    def held(self, arrival: Arrival) -> bool:
+        """Sets the event aside if an earlier event of its aggregate is in quarantine: it waits there."""
+        with self.store.transaction() as curs:
+            blocker = self.quarantine.blocker(curs, self.queue_name, arrival.aggregate_id)
+            if blocker is not None:
+                self.quarantine.set_aside(curs, self.queue_name, arrival, attempts=0,
+                                          error="held behind an earlier event", blocked_by=blocker)
+        return blocker is not None
+
+    def resolve(self, message, send: Callable) -> None:
+        """A quarantined event handled at last: resolved, and what waited behind it sent again (`send`),
+        before the release commits: a send that fails leaves them held."""
+        entry_id = _retried_entry(message)
+        if entry_id is None:
+            return
+        with self.store.transaction() as curs:
+            entry = self.quarantine.entry(curs, entry_id)
+            self.quarantine.resolve(curs, entry_id)
+            for held in self.quarantine.release_held(curs, self.queue_name, entry.aggregate_id if entry else None):
+                send(held)
+
+    def failed(self, message, arrival: Arrival, attempts: int, exc: BaseException) -> None:
+        """Given up on: set aside (or, an operator's retry of an entry, recorded as failed again)."""
+        with self.store.transaction() as curs:
+            if (entry_id := _retried_entry(message)) is not None:
+                entry = self.quarantine.entry(curs, entry_id)
+                if entry is not None:
+                    self.quarantine.failed_again(curs, entry, describe(exc))
+                    return
+            entry_id = self.quarantine.set_aside(curs, self.queue_name, arrival, attempts=attempts,
+                                                 error=describe(exc))
+        log.error("%s: %s event set aside (quarantine entry %d) after %d attempt(s): %s", self.handler,
+                  arrival.event_type, entry_id, attempts, type(exc).__name__)
+
+
 class EventConsumer(Consumer):
     def __init__(self, *event_types: str, **kwargs):
         self.event_types = event_types
@@ -112,9 +167,8 @@ class EventConsumer(Consumer):
         return self.events.store
 
     @property
-    def quarantine(self) -> Quarantine:
-        """The quarantine of the service's own store; this consumer's entries go by its queue's name."""
-        return Quarantine.of(self.store)
+    def quarantined(self) -> Quarantined:
+        return Quarantined(self.store, self.queue.name, self.method_name)
 
     def handle_message(self, body, message):
         if self._refused(body, message):
@@ -136,7 +190,7 @@ class EventConsumer(Consumer):
         EVENTS_REFUSED.labels(self.container.service_name, self.method_name, why).inc()
         log.error("%s: refused a %s event: %s", self.method_name, arrival.event_type, why)
         try:
-            self._set_refused_aside(message, arrival, why)
+            self.quarantined.refused(message, arrival, why)
         except Exception as failed:  # the database is away: waited out like any outage, never handled
             if not is_outage(failed):
                 raise
@@ -144,39 +198,22 @@ class EventConsumer(Consumer):
         self.queue_consumer.ack_message(message)
         return True
 
-    def _set_refused_aside(self, message, arrival: Arrival, why: str) -> None:
-        with self.store.transaction() as curs:
-            entry_id = _retried_entry(message)
-            entry = self.quarantine.entry(curs, entry_id) if entry_id else None
-            if entry is not None and entry.body == arrival.body:  # an operator's retry of this very event
-                self.quarantine.failed_again(curs, entry, f"refused: {why}")
-            else:
-                # The case it names is not believed either: it must hold back none of that case's events.
-                self.quarantine.set_aside(curs, self.queue.name, replace(arrival, aggregate_id=None), attempts=0,
-                                          error=f"refused: {why}")
-
     @cached_property
     def keys(self) -> CallerKeys:
         return keys_of(self.container.service_name, of_service(self.container).caller_keys)
 
     def _held(self, body, message) -> bool:
-        """Sets the event aside if an earlier event of its aggregate is in quarantine: it waits there."""
-        arrival, quarantine = self._arrival(body, message), self.quarantine
+        arrival = self._arrival(body, message)
         try:
-            with self.store.transaction() as curs:
-                blocker = quarantine.blocker(curs, self.queue.name, arrival.aggregate_id)
-                if blocker is not None:
-                    quarantine.set_aside(curs, self.queue.name, arrival, attempts=0,
-                                              error="held behind an earlier event", blocked_by=blocker)
+            held = self.quarantined.held(arrival)
         except Exception:
             # Could not look (the database is away): the handler needs it too, fails and is retried.
             log.warning("%s: could not check the quarantine", self.method_name, exc_info=True)
             return False
-        if blocker is None:
-            return False
-        EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, arrival.event_type, "held").inc()
-        self.queue_consumer.ack_message(message)
-        return True
+        if held:
+            EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, arrival.event_type, "held").inc()
+            self.queue_consumer.ack_message(message)
+        return held
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         try:
@@ -204,17 +241,8 @@ class EventConsumer(Consumer):
         self.queue_consumer.ack_message(message)
 
     def _resolve(self, message) -> None:
-        """A quarantined event handled at last: resolved, and what waited behind it sent again."""
-        entry_id = _retried_entry(message)
-        if entry_id is None:
-            return
-        quarantine = self.quarantine
-        with self.store.transaction() as curs:
-            entry = quarantine.entry(curs, entry_id)
-            quarantine.resolve(curs, entry_id)
-            for held in quarantine.release_held(curs, self.queue.name, entry.aggregate_id if entry else None):
-                self._send(held.body, self.queue.name, held.content_type,
-                           {QUARANTINE_HEADER: held.id, SIGNATURE_HEADER: held.signature})
+        self.quarantined.resolve(message, lambda held: self._send(held.body, self.queue.name, held.content_type, {
+            QUARANTINE_HEADER: held.id, SIGNATURE_HEADER: held.signature}))
 
     def _after_failure(self, message, exc_info) -> str:
         """Waits out an outage; retries any other failure, then sets the event aside."""
@@ -227,25 +255,12 @@ class EventConsumer(Consumer):
             return "waited"
         attempts = _counted(headers, ATTEMPTS_HEADER) + 1
         if issubclass(exc_type, ValidationError) or attempts >= self.max_attempts:
-            self._set_aside(message, headers, attempts, exc)
+            self.quarantined.failed(message, self._arrival(None, message), attempts, exc)
             return "quarantined"
         self._send(message.body, self.retry_queue.name, message.content_type, dict(headers, **{
             ATTEMPTS_HEADER: attempts, "x-casetrail-error": exc_type.__name__}),
             delay=min(self.first_delay * 2 ** (attempts - 1), 300.0))
         return "retried"
-
-    def _set_aside(self, message, headers: dict, attempts: int, exc: BaseException) -> None:
-        quarantine = self.quarantine
-        with self.store.transaction() as curs:
-            if (entry_id := _retried_entry(message)) is not None:
-                entry = quarantine.entry(curs, entry_id)
-                if entry is not None:
-                    quarantine.failed_again(curs, entry, describe(exc))
-                    return
-            entry_id = quarantine.set_aside(curs, self.queue.name, self._arrival(None, message),
-                                            attempts=attempts, error=describe(exc))
-        log.error("%s: %s event set aside (quarantine entry %d) after %d attempt(s): %s", self.method_name,
-                  self._arrival(None, message).event_type, entry_id, attempts, type(exc).__name__)
 
     def _arrival(self, body, message) -> Arrival:
         """The message whole, and the aggregate it is about if its envelope says (it may not)."""
