@@ -28,7 +28,7 @@ from services.referrals.application import Referrals
 from services.referrals.domain import Provider, Referral
 from services.referrals.policy import CaseState, Listing
 from services.referrals.queries import LIMIT, ReferralQueries
-from shared.envelope import make_envelope, read_envelope
+from shared.envelope import make_envelope, read_envelope  # noqa: F401  (re-exported for tests)
 from shared.memory import InMemory, Tables, memory_settings
 from shared.store import ServiceStore
 from shared.vocabulary import Stage
@@ -374,3 +374,26 @@ class DatabaseOpened(AssertionError):
 def no_database_environment() -> list[str]:
     """The database settings present in the environment (none, for a test that runs in memory)."""
     return sorted(name for name in os.environ if name.startswith("POSTGRES_") or name.endswith("_POSTGRES_SCHEMA"))
+
+
+class Relay:
+    """What the outbox relays and the consumers do between services in memory: each store's public
+    events since the last `run`, in log order, handed to the handlers `routes` names for their type."""
+
+    def __init__(self, sources: dict[str, tuple[ServiceStore, Callable]], routes: dict[str, list[Callable]]):
+        self.sources, self.routes = sources, routes
+        self.positions = dict.fromkeys(sources, 0)
+        self.delivered: list[dict] = []
+
+    def run(self) -> None:
+        moved = True
+        while moved:  # a handler may publish in its turn
+            moved = False
+            for name, (store, publication) in self.sources.items():
+                news = published(store, publication, after=self.positions[name])
+                self.positions[name] = store.max_notification_id()
+                for envelope in news:
+                    moved = True
+                    self.delivered.append(envelope)
+                    for handler in self.routes.get(envelope["event_type"], []):
+                        handler(envelope)
