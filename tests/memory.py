@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.approvals.application import Approvals
+from services.approvals.domain import Approval  # noqa: F401  (for the tests)
 from services.approvals.queries import ApprovalQueries, request_of
 from services.cases.application import Cases
 from services.cases.domain import Case
