@@ -214,11 +214,11 @@ class Sealer:
         self.calls: list[tuple] = []
 
     def seal_texts(self, caller, case_id, texts, referred=False):
-        self.calls.append(("seal", caller["username"], case_id, referred))
+        self.calls.append(("seal", caller.username, case_id, referred))
         return [f"sealed:{text}" for text in texts]
 
     def open_texts(self, caller, pairs, referred=False):
-        self.calls.append(("open", caller["username"], referred))
+        self.calls.append(("open", caller.username, referred))
         return [value.removeprefix("sealed:") for _, value in pairs]
 
 

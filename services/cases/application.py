@@ -15,7 +15,7 @@ from services.cases.protection import KeyMissing, open_sealed, seal
 from services.cases.queries import (
     AuditTrail,
     CaseIndex,  # noqa: F401  (bench/ imports it from here, with CasesStore)
-    )
+)
 from services.cases.store import CaseStore
 from services.cases.views import iso, parse_time
 from shared.caller import Caller

@@ -60,7 +60,7 @@ class Desk:
     def decide(self, caller: Caller, approval: Approval, decision: str = "approve", comment: str | None = None,
                key: str | None = None) -> Approval:
         decided = self.approvals.decide(caller, approval.id, load(schemas.DecisionSchema(), {
-            "decision": decision, "comment": comment}), key, CaseTexts(self.sealer, 1.0, caller.as_dict()))
+            "decision": decision, "comment": comment}), key, CaseTexts(self.sealer, 1.0, caller))
         self.relay.run()
         return decided
 

@@ -88,7 +88,7 @@ class Office:
         return self.cases.case(case.id)
 
     def _texts(self, caller: Caller):
-        return SealedTexts(self.sealer, 1.0, caller.as_dict())
+        return SealedTexts(self.sealer, 1.0, caller)
 
     def in_implementation(self, caller: Caller = CW):
         case = self.register(caller)

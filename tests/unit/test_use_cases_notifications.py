@@ -85,7 +85,7 @@ class Installation:
         return self.told()[count:]
 
     def texts(self, caller: Caller) -> CaseTexts:
-        return CaseTexts(self.sealer, 1.0, caller.as_dict(), referred=caller.role == Role.PROVIDER)
+        return CaseTexts(self.sealer, 1.0, caller, referred=caller.role == Role.PROVIDER)
 
     def case_in_implementation(self):
         case = self.cases.register_case(CW, clean(case_schemas.RegisterCaseSchema(), {

@@ -47,7 +47,7 @@ class Pathway:
         self.warden = Caller(username="warden1", role=Role.PROVIDER, provider_id=str(self.shelter.id))
 
     def texts(self, caller: Caller) -> CaseTexts:
-        return CaseTexts(self.sealer, 1.0, caller.as_dict(), referred=caller.role == Role.PROVIDER)
+        return CaseTexts(self.sealer, 1.0, caller, referred=caller.role == Role.PROVIDER)
 
     def case(self, consent: bool = True):
         case = self.cases.register_case(CW, clean(case_schemas.RegisterCaseSchema(), {
