@@ -213,12 +213,17 @@ class ServiceStore(Application):
     tables: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings):
+        self.settings = settings
+        self.commit_listeners: list[Callable[[], None]] = []
+        self.open_persistence(settings)
+
+    def open_persistence(self, settings: Settings) -> None:
+        """PostgreSQL: the service's schema, its tables, the event store. (shared/memory.py `InMemory`
+        opens eventsourcing's POPO persistence instead, for use-case tests without a database.)"""
         create_schema(settings)
         super().__init__(env=store_env(settings))
-        self.settings = settings
         self.datastore = cast(ServiceRecorder, self.recorder).datastore  # APPLICATION_RECORDER_TOPIC
         self.schema = sql.Identifier(self.datastore.schema)
-        self.commit_listeners: list[Callable[[], None]] = []
         with self.datastore.transaction(commit=True) as curs:
             for statement in SUPPORT_TABLES + quarantine.TABLES + self.tables:
                 curs.execute(self.sql(statement))

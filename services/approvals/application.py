@@ -12,7 +12,6 @@ from services.approvals import policy as access
 from services.approvals import queries
 from services.approvals.domain import Approval, ApprovalPolicy, Kind, Submissions, approval_needed
 from services.approvals.queries import ApprovalQueries, request_of
-from shared import case_state
 from shared.caller import Caller
 from shared.case_texts import CaseTexts
 from shared.errors import Conflict
@@ -114,7 +113,7 @@ class Approvals(ServiceStore):
     # --- the case, as announced by the cases service ---------------------------------------
 
     def case_changed(self, envelope: dict) -> bool:
-        return self.process_once("cases", envelope["event_id"], lambda curs: case_state.record(self, curs, envelope))
+        return self.process_once("cases", envelope["event_id"], lambda curs: self.queries.record_case(curs, envelope))
 
     def _received(self, envelope: dict) -> Approval:
         kind, payload, case_id = SUBMISSIONS[envelope["event_type"]], envelope["payload"], envelope["aggregate_id"]

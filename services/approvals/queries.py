@@ -77,6 +77,10 @@ class ApprovalQueries:
         row = rows[0] if rows else {"assigned_to": None, "closed": False, "erased": False}
         return request_of({**row, "requested_by": requested_by, "requester_role": requester_role})
 
+    def record_case(self, curs, envelope: dict) -> None:
+        """One of the cases service's CASE_EVENTS, in the use case's transaction (`curs`)."""
+        case_state.record(self.store, curs, envelope)
+
     def gauges(self) -> list:
         rows = self._all("SELECT kind, count(*) AS n, extract(epoch FROM now() - min(requested_at)) AS age"
                          " FROM {schema}.approval_queue WHERE status = 'pending' GROUP BY kind", ())

@@ -15,8 +15,6 @@ from services.cases.protection import KeyMissing, open_sealed, seal
 from services.cases.queries import (
     AuditTrail,
     CaseIndex,  # noqa: F401  (bench/ imports it from here, with CasesStore)
-    CaseQueries,
-    indexed,
 )
 from services.cases.store import CaseStore
 from services.cases.views import iso, parse_time
@@ -187,12 +185,8 @@ class CaseReactions:
         move a referral back: its version orders them."""
         payload = envelope["payload"]
         case_id = self.store.known_case(payload["case_id"])
-        upsert = (self.store.sql(
-            "INSERT INTO {schema}.case_referrals VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id)"
-            " DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version"
-            " WHERE case_referrals.version < EXCLUDED.version"),
-            (payload["referral_id"], case_id, payload["provider_id"], payload["service_type"], payload["status"],
-             envelope["aggregate_version"]))
+        upsert = self.store.referral_status(payload["referral_id"], case_id, payload["provider_id"],
+                                            payload["service_type"], payload["status"], envelope["aggregate_version"])
         return self.store.append(CaseActivity.id_for(case_id), CaseActivity.ReferralRecorded, {
             "by": _actor(envelope), "case_id": case_id, "event_type": envelope["event_type"],
             "occurred_at": iso(envelope["occurred_at"]), "referral_id": str(payload["referral_id"]),
@@ -204,7 +198,7 @@ class CaseReactions:
         """Emits FollowUpOverdue once per missed due time. Finds them in the index, not by replaying."""
         now: datetime = self.store.clock()
         flagged = 0
-        for case_id in CaseQueries(self.store).due_follow_ups(now, limit):
+        for case_id in self.store.due_follow_ups(now, limit):
             case: Case = self.store.repository.get(case_id)
             if case.next_due is not None and case.flag_overdue(case.next_due, now, by=SYSTEM):
                 try:
@@ -241,8 +235,8 @@ class CaseTexts:
         """The access policy on each case, from the index (one query for a whole list of referrals);
         a case not yet in the index is loaded. `vouched`: the referrals service says each case was
         referred to the caller's provider (its ReferralMade may still be on the way here)."""
-        held = indexed(self.store, case_ids)
-        referred = CaseQueries(self.store).referred_to(caller.provider_id, case_ids)
+        held = self.store.holders(case_ids)
+        referred = self.store.referred_to(caller.provider_id, case_ids)
         for case_id in case_ids:
             policy.permit_texts(caller, held.get(case_id) or self.store.standing(case_id),
                                 vouched or case_id in referred)

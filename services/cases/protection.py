@@ -110,22 +110,28 @@ class CaseKeys:
         return key
 
     def _load(self, case_id: UUID, create: bool) -> bytes | None:
-        with self.store.transaction() as curs:
-            if create:
-                # Committed before the events that use it: a key without events is harmless.
-                nonce = os.urandom(12)
-                wrapped = nonce + self.master.encrypt(nonce, AESGCM.generate_key(bit_length=256), case_id.bytes)
-                curs.execute(self.store.sql("INSERT INTO {schema}.case_keys (case_id, wrapped_key) VALUES (%s, %s)"
-                                            " ON CONFLICT DO NOTHING"), (case_id, wrapped))
-            curs.execute(self.store.sql("SELECT wrapped_key, erased_at FROM {schema}.case_keys WHERE case_id = %s"),
-                         (case_id,))
-            row = curs.fetchone()
+        wrapped_new = None
+        if create:
+            nonce = os.urandom(12)
+            wrapped_new = nonce + self.master.encrypt(nonce, AESGCM.generate_key(bit_length=256), case_id.bytes)
+        row = self._row(case_id, wrapped_new)
         if row is None:
             raise KeyMissing(f"case {case_id} has sealed fields but no key row")
         if row["wrapped_key"] is None:
             return None
         wrapped = bytes(row["wrapped_key"])
         return self.master.decrypt(wrapped[:12], wrapped[12:], case_id.bytes)
+
+    def _row(self, case_id: UUID, wrapped_new: bytes | None) -> dict | None:
+        """The case's key row (`wrapped_key`, `erased_at`), first storing `wrapped_new` as its key if it has none."""
+        with self.store.transaction() as curs:
+            if wrapped_new is not None:
+                # Committed before the events that use it: a key without events is harmless.
+                curs.execute(self.store.sql("INSERT INTO {schema}.case_keys (case_id, wrapped_key) VALUES (%s, %s)"
+                                            " ON CONFLICT DO NOTHING"), (case_id, wrapped_new))
+            curs.execute(self.store.sql("SELECT wrapped_key, erased_at FROM {schema}.case_keys WHERE case_id = %s"),
+                         (case_id,))
+            return curs.fetchone()
 
     def destruction(self, case_id: UUID) -> tuple:
         """The statement that destroys the case's key, to run in the transaction that records why."""

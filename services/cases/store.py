@@ -19,7 +19,7 @@ from services.cases.attestation import AuditKeys
 from services.cases.domain import Case, CaseAccess, CaseActivity, Consent
 from services.cases.policy import Standing
 from services.cases.protection import KEY_TABLE, CaseKeys, SealingMapper
-from services.cases.queries import INDEX_TABLES, REFERRAL_TABLE, case_gauges, indexed
+from services.cases.queries import INDEX_TABLES, REFERRAL_TABLE, CaseQueries, Indexed, case_gauges, indexed
 from shared.caller import Caller
 from shared.errors import Conflict, NotFound
 from shared.settings import Settings, env
@@ -39,10 +39,11 @@ class CaseStore(ServiceStore):
     name = "cases"  # eventsourcing's application name: the events table is cases_events
     tables = INDEX_TABLES + REFERRAL_TABLE + KEY_TABLE + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
     snapshotting_intervals: ClassVar = {Case: 100}
+    keys_class: ClassVar[type[CaseKeys]] = CaseKeys  # where case keys are kept (tests/memory.py: in memory)
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
-        self.keys = CaseKeys(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
+        self.keys = self.keys_class(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
         cast(SealingMapper, self.mapper).keys = self.keys
         self.audit_keys = AuditKeys.from_env()  # signs exports and checkpoints; refuses to start without it
 
@@ -86,7 +87,7 @@ class CaseStore(ServiceStore):
         except NotFound:
             raise
         except Exception:  # noqa: BLE001  a damaged event: the history and verification still answer
-            found = indexed(self, [case_id]).get(case_id)
+            found = self.holders([case_id]).get(case_id)
             if found is None:
                 raise NotFound("No such case.") from None
             return found
@@ -106,6 +107,20 @@ class CaseStore(ServiceStore):
                 break
             version = stored.originator_version
         return version
+
+    # --- what the use cases consult of the read models (the in-memory twin answers these: tests/memory.py) --
+
+    def holders(self, case_ids: list[UUID]) -> dict[UUID, Indexed]:
+        """Who holds each of these cases, as the case index says."""
+        return indexed(self, case_ids)
+
+    def referred_to(self, provider_id: str | None, case_ids: list[UUID]) -> set[UUID]:
+        """Which of these cases were referred to the provider."""
+        return CaseQueries(self).referred_to(provider_id, case_ids)
+
+    def due_follow_ups(self, now: datetime, limit: int) -> list[UUID]:
+        """Open cases whose current due time has passed and is not flagged yet, the earliest first."""
+        return CaseQueries(self).due_follow_ups(now, limit)
 
     def known_case(self, case_id: UUID) -> UUID:
         """Another service's news of a case this store never held is not recorded (NotFound: set aside)."""
@@ -137,6 +152,16 @@ class CaseStore(ServiceStore):
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # apart, so the next try finds a free version
         raise Conflict("The case is being changed by many at once; try again.")
+
+    def referral_status(self, referral_id, case_id: UUID, provider_id, service_type: str, status: str,
+                        version: int) -> tuple:
+        """The statement that brings the case's list of referrals up to date, to save with the event that
+        records it; an older version of the referral never replaces a newer one."""
+        return (self.sql(
+            "INSERT INTO {schema}.case_referrals VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id)"
+            " DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version"
+            " WHERE case_referrals.version < EXCLUDED.version"),
+            (referral_id, case_id, provider_id, service_type, status, version))
 
     def next_case_number(self) -> str:
         with self.transaction() as curs:

@@ -72,7 +72,7 @@ class Notifications(ServiceStore):
             self.directory.watch(notice.case_id, notice.facts["due"])  # idempotent too
         with self.transaction() as curs:  # idempotent too: one delivery per (event, webhook) and (event, recipient)
             self._queue_emails(curs, event_id, notice)
-            webhooks.queue_deliveries(self, curs, event_id, notice.kind, views.webhook_body(
+            self.queue_webhook_deliveries(curs, event_id, notice.kind, views.webhook_body(
                 event_id, notice.kind, notice.case_id, notice.case_number, notice.message, envelope["occurred_at"]))
         return self.save_once(consumer, event_id, *notifications)
 
@@ -92,6 +92,10 @@ class Notifications(ServiceStore):
         with self.transaction() as curs:
             self._queue_emails(curs, escalation.key, notice)
             self.directory.mark_escalated(curs, escalation)
+
+    def queue_webhook_deliveries(self, curs, event_id: UUID, kind: str, body: dict) -> None:
+        """One delivery per webhook that asked for this kind, in the caller's transaction (`curs`)."""
+        webhooks.queue_deliveries(self, curs, event_id, kind, body)
 
     def _queue_emails(self, curs, key: UUID, notice: Notice) -> None:
         if not mail.enabled() or not notice.recipients:

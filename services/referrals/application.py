@@ -10,7 +10,6 @@ from services.referrals import policy as access
 from services.referrals import queries
 from services.referrals.domain import Provider, Referral
 from services.referrals.queries import ReferralQueries
-from shared import case_state
 from shared.caller import Caller
 from shared.case_texts import CaseTexts
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -29,7 +28,7 @@ class Referrals(ServiceStore):
 
     def save(self, *objs, **kwargs):
         """A new referral's case is recorded with it, in the same transaction."""
-        statements = [*kwargs.pop("statements", ()), *queries.case_of_new_referrals(self, objs)]
+        statements = [*kwargs.pop("statements", ()), *self.queries.case_of_new_referrals(objs)]
         return super().save(*objs, statements=statements, **kwargs)
 
     def domain_gauges(self) -> list:
@@ -103,13 +102,13 @@ class Referrals(ServiceStore):
 
     def consent_changed(self, envelope: dict) -> bool:
         new = self.process_once("consent", envelope["event_id"],
-                                lambda curs: queries.record_consent(self, curs, envelope))
+                                lambda curs: self.queries.record_consent(curs, envelope))
         # Also on redelivery: a sweep may have failed.
         self.withdraw_refused(envelope["payload"]["case_id"], recorded_actor(envelope))
         return new
 
     def case_changed(self, envelope: dict) -> bool:
-        new = self.process_once("cases", envelope["event_id"], lambda curs: case_state.record(self, curs, envelope))
+        new = self.process_once("cases", envelope["event_id"], lambda curs: self.queries.record_case(curs, envelope))
         if envelope["event_type"] == "CaseErased":
             self.withdraw_refused(envelope["aggregate_id"], recorded_actor(envelope))
         return new

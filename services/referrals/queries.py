@@ -103,6 +103,17 @@ class ReferralQueries:
                          f" ORDER BY name LIMIT {LIMIT}", params)
         return [self.store.repository.get(row["provider_id"]) for row in rows]
 
+    # --- written with what the use cases save (in the transaction they give: `curs`) ---------
+
+    def case_of_new_referrals(self, objs) -> list[tuple]:
+        return case_of_new_referrals(self.store, objs)
+
+    def record_consent(self, curs, envelope: dict) -> None:
+        record_consent(self.store, curs, envelope)
+
+    def record_case(self, curs, envelope: dict) -> None:
+        case_state.record(self.store, curs, envelope)
+
     def gauges(self) -> list:
         rows = self._all("SELECT status, count(*) AS n FROM {schema}.referral_index GROUP BY status", ())
         counts = {row["status"]: row["n"] for row in rows}
