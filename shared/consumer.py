@@ -255,12 +255,15 @@ class EventConsumer(Consumer):
             return "waited"
         attempts = _counted(headers, ATTEMPTS_HEADER) + 1
         if issubclass(exc_type, ValidationError) or attempts >= self.max_attempts:
-            self.quarantined.failed(message, self._arrival(None, message), attempts, exc)
+            self._set_aside(message, attempts, exc)
             return "quarantined"
         self._send(message.body, self.retry_queue.name, message.content_type, dict(headers, **{
             ATTEMPTS_HEADER: attempts, "x-casetrail-error": exc_type.__name__}),
             delay=min(self.first_delay * 2 ** (attempts - 1), 300.0))
         return "retried"
+
+    def _set_aside(self, message, attempts: int, exc: BaseException) -> None:
+        self.quarantined.failed(message, self._arrival(None, message), attempts, exc)
 
     def _arrival(self, body, message) -> Arrival:
         """The message whole, and the aggregate it is about if its envelope says (it may not)."""

@@ -28,7 +28,7 @@ def consumer(max_attempts: int, first_delay: float) -> EventConsumer:
     handler.sent = []
     handler._send = lambda body, queue, content_type, headers, delay=None: handler.sent.append(
         {"queue": queue, "headers": headers, "delay": delay})
-    handler._set_aside = lambda message, headers, attempts, exc: handler.sent.append({"quarantined": attempts})
+    handler._set_aside = lambda message, attempts, exc: handler.sent.append({"quarantined": attempts})
     return handler
 
 
