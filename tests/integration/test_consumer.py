@@ -118,7 +118,8 @@ def retried_then_set_aside(notifications, bus):
     assert json.loads(entry.body)["event_id"] == clash["event_id"]
     assert (entry.status, entry.attempts) == ("quarantined", int(os.environ["CONSUMER_MAX_ATTEMPTS"]))
     assert entry.error.startswith("IntegrityError: duplicate key value") and str(case_id) not in entry.error
-    assert _settled(bus["VHOST"])
+    # Set aside (committed), then acked: the queues empty a moment after the entry shows.
+    wait_until(lambda: _settled(bus["VHOST"]), timeout=10, what="the queues to empty")
     assert _count(notifications, "case_directory") == 1
     assert _count(notifications, "inbox") == 1  # the failed attempts recorded nothing
 
