@@ -144,3 +144,21 @@ def test_workers_timers_and_proxies_take_their_values_from_the_settings_when_the
     assert (proxy.deadline, proxy.options["expiration"], proxy.keys) == (1.5, 1.5, ("keys of", "cases"))
     with pytest.raises(RuntimeError, match="has no setting 'no_such_setting'"):
         bound(SettingTimer("no_such_setting"), container).setup()
+
+
+def test_a_timer_whose_interval_is_a_setting_is_timed_like_any_timer():
+    """/metrics counts its runs (casetrail_timer_duration_seconds): the tests' positive markers."""
+    from shared.metrics import TIMER_DURATION, WorkerMetrics
+    metrics = bound(WorkerMetrics(), Container(CasesService, "cases"))
+    metrics.setup()
+    timer = SettingTimer("overdue_scan_seconds")
+    timer.method_name = "flag_overdue_follow_ups"
+    worker = type("Worker", (), {"args": (), "entrypoint": timer})()
+
+    def runs() -> float:
+        return sum(sample.value for metric in TIMER_DURATION.collect() for sample in metric.samples
+                   if sample.name.endswith("_count") and sample.labels.get("timer") == "flag_overdue_follow_ups")
+    before = runs()
+    metrics.worker_setup(worker)
+    metrics.worker_result(worker)
+    assert runs() == before + 1
