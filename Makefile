@@ -3,8 +3,9 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 VENV ?= .venv
 # What `make lint` checks (issue 18.5): mypy on TYPED_PATHS, ruff on those and the tests. Each service's
-# domain.py, application.py and policy.py are typed; queries, views and entrypoints are linted next.
-TYPED_PATHS := shared $(wildcard services/*/domain.py services/*/application.py services/*/policy.py)
+# domain.py, application.py, policy.py and settings.py are typed; queries, views and entrypoints are linted next.
+TYPED_PATHS := shared $(wildcard services/*/domain.py services/*/application.py services/*/policy.py \
+                                 services/*/settings.py)
 LINT_PATHS := $(TYPED_PATHS) tests
 
 .PHONY: up down logs status test unit lint fuzz install bench audit quarantine

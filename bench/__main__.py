@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench import system  # noqa: E402
 from services.cases.application import CaseIndex, CasesStore  # noqa: E402
+from services.cases.settings import CasesSettings  # noqa: E402
 from shared import identity  # noqa: E402
 from shared.caller import read_caller  # noqa: E402
 from shared.identity import CallerKeys  # noqa: E402
 from shared.outbox import Projector  # noqa: E402
-from shared.settings import Settings  # noqa: E402
 from tests.support import STACK, Identities, ServiceProcess, case_in_implementation, service_env  # noqa: E402
 
 CW = {"username": "bench-cw", "role": "caseworker", "team": [], "correlation_id": None}
@@ -286,7 +286,7 @@ def main() -> None:
     env = setup_environment()
     store, results = None, {"date": datetime.now(UTC).isoformat(), "machine": machine()}
     try:
-        store = CasesStore(Settings.for_service("cases"))
+        store = CasesStore(CasesSettings.from_env())
         for name in chosen:
             results[name] = BENCHMARKS[name](env, store)
     finally:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
+from nameko.timer import Timer
 from nameko.web.handlers import http
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -139,7 +140,7 @@ class WorkerMetrics(DependencyProvider):
             COMMAND_DURATION.labels(service, method, outcome).observe(elapsed)
         elif kind == "EventConsumer":
             HANDLER_DURATION.labels(service, method, outcome).observe(elapsed)
-        elif kind == "Timer":
+        elif isinstance(worker_ctx.entrypoint, Timer):  # @every (shared/configured.py) too
             TIMER_DURATION.labels(service, method, outcome).observe(elapsed)
 
 

@@ -3,8 +3,9 @@
 `@rpc(callers=...)` on a service method: its first argument is the caller's signed identity, which
 the entrypoint verifies before the method runs and hands it as the caller dict; `callers` names the
 services whose signature the method accepts (the gateway alone unless said otherwise).
-`SignedRpcProxy("cases")` is the other end: `self.cases.get_case(caller, ...)` signs `caller` as
-this service, for that one call.
+`SignedRpcProxy("cases", deadline="rpc_timeout")` is the other end: `self.cases.get_case(caller, ...)`
+signs `caller` as this service, for that one call, sent to expire after the deadline (a field of the
+service's settings, in seconds), which the call also carries for whoever waits on it (`.deadline`).
 
 nameko stops the whole service when a worker cannot send its reply; here the failure is logged
 instead. The caller has given up by then (the gateway answered 503); the request, never
@@ -17,6 +18,7 @@ import kombu.exceptions
 from nameko.rpc import Rpc, RpcProxy
 
 from shared.caller import Caller
+from shared.configured import setting
 from shared.identity import CallerCheck, CallerKeys, keys_of
 from shared.settings import of_service
 
@@ -69,30 +71,39 @@ rpc = ProvedRpc.decorator
 
 
 class SignedRpcProxy(RpcProxy):
-    """An RpcProxy whose calls carry the caller (their first argument) signed as this service."""
+    """An RpcProxy whose calls carry the caller (their first argument) signed as this service, and
+    expire unprocessed after `deadline`: the name of a field of the service's settings (seconds)."""
+
+    def __init__(self, target_service: str, deadline: str, **options):
+        self.deadline_setting = deadline
+        super().__init__(target_service, **options)
 
     def setup(self) -> None:
         self.keys = keys_of(self.container.service_name, of_service(self.container).caller_keys)
+        self.deadline = float(setting(self.container, self.deadline_setting))
+        # A request whose caller has given up (503) must not run later: it expires in the queue.
+        self.options["expiration"] = self.deadline
         super().setup()
 
     def get_dependency(self, worker_ctx):
-        return _Signing(super().get_dependency(worker_ctx), self.target_service, self.keys)
+        return _Signing(super().get_dependency(worker_ctx), self.target_service, self.keys, self.deadline)
 
 
 class _Signing:
-    def __init__(self, proxy, target: str, keys: CallerKeys):
-        self._proxy, self._target, self._keys = proxy, target, keys
+    def __init__(self, proxy, target: str, keys: CallerKeys, deadline: float):
+        self._proxy, self._target, self._keys, self.deadline = proxy, target, keys, deadline
 
     def __getattr__(self, method: str) -> "_SignedCall":
-        return _SignedCall(getattr(self._proxy, method), self._keys, self._target, method)
+        return _SignedCall(getattr(self._proxy, method), self._keys, self._target, method, self.deadline)
 
 
 class _SignedCall:
     """One remote method; its first argument, the caller, is signed for this one call. It names its
-    target service and method (the gateway's metrics read them)."""
+    target service and method (the gateway's metrics read them), and how long it may be waited on."""
 
-    def __init__(self, remote, keys: CallerKeys, service_name: str, method_name: str):
+    def __init__(self, remote, keys: CallerKeys, service_name: str, method_name: str, deadline: float):
         self.remote, self.keys, self.service_name, self.method_name = remote, keys, service_name, method_name
+        self.deadline = deadline
 
     def __call__(self, caller: Caller, *args, **kwargs):
         return self.remote(self.keys.sign(caller, self.service_name, self.method_name), *args, **kwargs)

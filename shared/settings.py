@@ -1,22 +1,30 @@
-"""Settings from environment variables. Every knob is listed in README.md ("Configuration").
+"""Settings from environment variables. Every variable is listed in README.md ("Configuration"),
+under the service or tool that reads it (tests/unit/test_settings_readme.py checks both ways).
 
-This module is the only one in shared/ that reads the environment (tests/unit/test_settings_source.py
-checks). Each process reads what it needs once, when it starts, into one frozen, typed object, and
-passes that object (or a part of it) down:
+This module and each service's own `services/<service>/settings.py` are the only modules that read
+the environment (tests/unit/test_settings_source.py checks shared/ and services/ alike). Each process
+reads what it needs once, when it starts, into one frozen, typed object, and passes that object (or
+a part of it) down:
 
-- a service: `Settings`, read when its container starts (`of_service(container)`: one per running
-  service, shared by its store, relay, projections, consumers, RPC entrypoints and proxies);
+- a service: its own settings class (`CasesSettings`, ...: a `Settings`, the plumbing every service
+  has, with the service's own knobs added), read when its container starts (`of_service(container)`:
+  one per running service, shared by its store, relay, projections, consumers, RPC entrypoints and
+  proxies, timers, and its workers through `shared.configured.Configured`);
 - the quarantine CLI: `QuarantineCliSettings`; `python -m shared.access`: `ProvisionSettings`;
-  `python -m shared.secrets`: `SecretsSettings`; the /metrics response: `metrics_settings()` (once per
-  process, as prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR once, when imported).
+  `python -m shared.secrets`: `SecretsSettings`; the audit CLI: `services.cases.settings.AuditCliSettings`;
+  the /metrics response: `metrics_settings()` (once per process, as prometheus_client itself reads
+  PROMETHEUS_MULTIPROC_DIR once, when imported).
 
-`Settings.for_service`, `AmqpTls.from_env` and `CallerKeySettings.for_service` also serve tools and
-tests that build a store, a connection or keys by hand: each reads the environment when it is called.
-`env()` is for the services' own settings until they have a settings object of their own."""
+`Settings.for_service`, a service's `<Service>Settings.from_env`, `AmqpTls.from_env` and
+`CallerKeySettings.for_service` also serve tools and tests that build a store, a connection or keys by
+hand: each reads the environment when it is called. A value that cannot be used (not a number, out of
+range) is refused when it is read, with an error naming its variable."""
+import dataclasses
 import functools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 Environ = Mapping[str, str]
 
@@ -26,6 +34,41 @@ def env(name: str, default: str | None = None, environ: Environ | None = None) -
     value = (os.environ if environ is None else environ).get(name, default)
     if value is None:
         raise RuntimeError(f"environment variable {name} is required")
+    return value
+
+
+def integer(name: str, default: int, environ: Environ | None = None, minimum: int | None = None,
+            maximum: int | None = None) -> int:
+    """A whole number, `default` when unset; refused (naming the variable) when it is not one or is out of range."""
+    text = env(name, str(default), environ).strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise RuntimeError(f"environment variable {name} must be a whole number") from None
+    return _in_range(name, value, minimum, maximum)
+
+
+def number(name: str, default: float, environ: Environ | None = None, minimum: float | None = None,
+           positive: bool = False) -> float:
+    """A number (seconds, mostly), `default` when unset; refused (naming the variable) when it is not a
+    finite number, is below `minimum`, or is not above 0 where it must be (`positive`)."""
+    text = env(name, str(default), environ).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise RuntimeError(f"environment variable {name} must be a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise RuntimeError(f"environment variable {name} must be a finite number")
+    if positive and value <= 0:
+        raise RuntimeError(f"environment variable {name} must be more than 0")
+    return _in_range(name, value, minimum, None)
+
+
+def _in_range(name: str, value: Any, minimum: Any, maximum: Any) -> Any:
+    if minimum is not None and value < minimum:
+        raise RuntimeError(f"environment variable {name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise RuntimeError(f"environment variable {name} must be at most {maximum}")
     return value
 
 
@@ -54,7 +97,7 @@ class CallerKeySettings:
     def for_service(cls, service: str, environ: Environ | None = None) -> "CallerKeySettings":
         return cls(own_key=env(f"{service.upper()}_CALLER_KEY", "", environ).strip(),
                    public_keys=env("CALLER_PUBLIC_KEYS", "", environ),
-                   token_seconds=float(env("CALLER_TOKEN_SECONDS", "30", environ)))
+                   token_seconds=number("CALLER_TOKEN_SECONDS", 30, environ, positive=True))
 
 
 @dataclass(frozen=True)
@@ -91,42 +134,62 @@ class Settings:
         return cls(
             service=service,
             postgres_host=get("POSTGRES_HOST", "127.0.0.1"),
-            postgres_port=int(get("POSTGRES_PORT", "54329")),
+            postgres_port=integer("POSTGRES_PORT", 54329, environ, minimum=1, maximum=65535),
             postgres_dbname=get("POSTGRES_DBNAME", "casetrail"),
             # Each service logs in as itself (scripts/stack.sh sets these per process).
             postgres_user=get("POSTGRES_USER", f"casetrail_{service}"),
             postgres_password=get("POSTGRES_PASSWORD", ""),
             postgres_schema=get(f"{prefix}_POSTGRES_SCHEMA", service),
-            postgres_pool_size=int(get("POSTGRES_POOL_SIZE", "5")),
-            postgres_max_overflow=int(get("POSTGRES_MAX_OVERFLOW", "10")),
+            postgres_pool_size=integer("POSTGRES_POOL_SIZE", 5, environ, minimum=1),
+            postgres_max_overflow=integer("POSTGRES_MAX_OVERFLOW", 10, environ, minimum=0),
             # Survivor data is encrypted at rest: a service refuses to start without its key.
             cipher_key=get(f"{prefix}_CIPHER_KEY"),
             amqp_uri=get("AMQP_URI", ""),  # each service's own login; required where it publishes
-            relay_poll_seconds=float(get("RELAY_POLL_SECONDS", "1.0")),
-            relay_batch_size=int(get("RELAY_BATCH_SIZE", "100")),
+            relay_poll_seconds=number("RELAY_POLL_SECONDS", 1.0, environ, positive=True),
+            relay_batch_size=integer("RELAY_BATCH_SIZE", 100, environ, minimum=1),
             # How often a follower tries an event before it sets it aside (shared/quarantine.py).
-            follower_max_attempts=int(get("FOLLOWER_MAX_ATTEMPTS", "5")),
+            follower_max_attempts=integer("FOLLOWER_MAX_ATTEMPTS", 5, environ, minimum=1),
             # How long to wait for a database connection: with the database down, fail (503), not hang.
-            postgres_connect_timeout=int(get("POSTGRES_CONNECT_TIMEOUT", "5")),
+            postgres_connect_timeout=integer("POSTGRES_CONNECT_TIMEOUT", 5, environ, minimum=1),
             amqp_tls=AmqpTls.from_env(environ),
             # classic, or quorum on a RabbitMQ cluster (shared/consumer.py checks it where it declares).
             queue_type=get("QUEUE_TYPE", "classic"),
-            consumer_max_attempts=int(get("CONSUMER_MAX_ATTEMPTS", "8")),
-            consumer_retry_delay=float(get("CONSUMER_RETRY_DELAY", "0.5")),
+            consumer_max_attempts=integer("CONSUMER_MAX_ATTEMPTS", 8, environ, minimum=1),
+            consumer_retry_delay=number("CONSUMER_RETRY_DELAY", 0.5, environ, positive=True),
             caller_keys=CallerKeySettings.for_service(service, environ),
         )
+
+    def plumbing(self) -> dict[str, Any]:
+        """The fields every service has, to build a service's own settings (a subclass) from."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Settings)}
 
 
 def of_service(container) -> Settings:
     """The settings of a running service (a nameko container): read once, when the first of its
     extensions sets up, then kept on the container for all of them. A container started later (a
     test's) reads them anew. (Extensions hold their container through a weak proxy: kept on it, not
-    in a mapping keyed by it.)"""
+    in a mapping keyed by it.)
+
+    A service that declares its own settings class (`settings = Configured(CasesSettings)`,
+    shared/configured.py) gets an instance of it, read by its `from_env()`; any other service (a test's)
+    gets the plumbing alone."""
     settings = getattr(container, "casetrail_settings", None)
     if settings is None:
-        settings = Settings.for_service(container.service_name)
+        declared = declared_settings_class(getattr(container, "service_cls", None))
+        settings = declared.from_env() if declared else Settings.for_service(container.service_name)
         container.casetrail_settings = settings
     return settings
+
+
+def declared_settings_class(service_cls) -> Any:
+    """The settings class a nameko service class declares through an attribute that names one
+    (`settings_class`: shared/configured.py's `Configured`), or None."""
+    for klass in getattr(service_cls, "__mro__", ()):
+        for value in vars(klass).values():
+            declared = getattr(value, "settings_class", None)
+            if isinstance(declared, type) and issubclass(declared, Settings):
+                return declared
+    return None
 
 
 @dataclass(frozen=True)
@@ -146,7 +209,7 @@ class QuarantineCliSettings:
     def from_env(cls, services: Iterable[str], environ: Environ | None = None) -> "QuarantineCliSettings":
         source = os.environ if environ is None else environ
         return cls(postgres_host=env("POSTGRES_HOST", "127.0.0.1", environ),
-                   postgres_port=int(env("POSTGRES_PORT", "54329", environ)),
+                   postgres_port=integer("POSTGRES_PORT", 54329, environ, minimum=1, maximum=65535),
                    postgres_dbname=env("POSTGRES_DBNAME", "casetrail", environ),
                    postgres_user=env("POSTGRES_USER", "casetrail_quarantine", environ),  # its own login
                    postgres_password=env("POSTGRES_PASSWORD", "", environ),
@@ -201,7 +264,12 @@ class MetricsSettings:
     prometheus_multiproc_dir: str
 
 
+    @classmethod
+    def from_env(cls, environ: Environ | None = None) -> "MetricsSettings":
+        return cls(prometheus_multiproc_dir=env("PROMETHEUS_MULTIPROC_DIR", "", environ))
+
+
 @functools.cache
 def metrics_settings() -> MetricsSettings:
     """Once per process: prometheus_client chooses its multiprocess mode from the same variable, once."""
-    return MetricsSettings(prometheus_multiproc_dir=env("PROMETHEUS_MULTIPROC_DIR", ""))
+    return MetricsSettings.from_env()

@@ -13,18 +13,23 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.approvals.application import Approvals
 from services.approvals.domain import Approval  # noqa: F401  (for the tests)
 from services.approvals.queries import ApprovalQueries, request_of
 from services.cases.application import Cases
+from services.cases.attestation import AuditKeys
 from services.cases.domain import Case
 from services.cases.protection import CaseKeys
 from services.cases.queries import Indexed
+from services.cases.settings import CasesSettings
 from services.gateway.application import Identity
 from services.notifications.application import Notifications
+from services.notifications.destinations import AllowList
 from services.notifications.domain import Escalation, Webhook
+from services.notifications.settings import MailSettings, NotificationsSettings, WebhookSettings
 from services.referrals.application import Referrals
 from services.referrals.domain import Provider, Referral
 from services.referrals.policy import CaseState, Listing
@@ -128,19 +133,17 @@ class MemoryCases(InMemory, Cases):
         return upsert
 
 
-def case_secrets() -> dict[str, str]:
-    """What the cases store refuses to start without (read from the environment until it has settings)."""
-    from base64 import b64encode
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-    signing = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return {"CASES_MASTER_KEY": b64encode(AESGCM.generate_key(bit_length=256)).decode(),
-            "AUDIT_SIGNING_KEY": b64encode(signing).decode()}
+def cases_settings() -> CasesSettings:
+    """The cases service's settings for a store in memory: fresh keys, README's defaults; never read
+    from the environment."""
+    return CasesSettings(**memory_settings("cases").plumbing(), master_key=AESGCM.generate_key(bit_length=256),
+                         case_key_cache_seconds=10.0, case_number_prefix="GBV",
+                         audit_keys=AuditKeys(Ed25519PrivateKey.generate()), checkpoint_dir=None,
+                         checkpoint_seconds=3600.0, overdue_scan_seconds=60.0, approvals_timeout=5.0)
 
 
 def cases() -> MemoryCases:
-    return MemoryCases(memory_settings("cases"))
+    return MemoryCases(cases_settings())
 
 
 # --- referrals -------------------------------------------------------------------------------------
@@ -353,8 +356,18 @@ class MemoryNotifications(InMemory, Notifications):
                 curs.setdefault("deliveries", {}).setdefault((event_id, webhook.id), body)
 
 
+def notifications_settings() -> NotificationsSettings:
+    """The notifications service's settings for a store in memory: README's defaults (no SMTP server, no
+    host allowed inside); never read from the environment."""
+    return NotificationsSettings(
+        **memory_settings("notifications").plumbing(), escalation_scan_seconds=60.0, webhook_scan_seconds=2.0,
+        mail=MailSettings(host="", port=25, sender="casetrail@localhost", max_attempts=10, first_delay=10.0),
+        webhooks=WebhookSettings(max_attempts=8, first_delay=5.0, timeout=5.0, allowed_hosts=AllowList(),
+                                 resolve_timeout=3.0))
+
+
 def notifications() -> MemoryNotifications:
-    return MemoryNotifications(memory_settings("notifications"))
+    return MemoryNotifications(notifications_settings())
 
 
 # --- the gateway's identity -------------------------------------------------------------------------

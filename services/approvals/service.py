@@ -3,27 +3,27 @@ from services.approvals import schemas
 from services.approvals.application import SUBMISSIONS, Approvals
 from services.approvals.policy import SUBMISSION_CHECKERS
 from services.approvals.queries import ApprovalQueue
+from services.approvals.settings import ApprovalsSettings
 from services.approvals.views import COMMENTS, decision_view, public_event, queue_item
 from shared.caller import Caller, read_caller
 from shared.case_state import CASE_EVENTS
 from shared.case_texts import CaseTexts
+from shared.configured import Configured
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy, rpc
-from shared.settings import env
 from shared.validation import load, parse_id
-
-# Sealing and opening comments waits on the cases service; shorter than the gateway's own wait.
-TEXTS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 
 class ApprovalsService(Observable):
     name = "approvals"
+    settings: ApprovalsSettings = Configured(ApprovalsSettings)
     store: Approvals = EventSourced(Approvals, publication=public_event, projections=(ApprovalQueue(),))
-    cases = SignedRpcProxy("cases", expiration=TEXTS_TIMEOUT)
+    # Sealing and opening text waits on the cases service; shorter than the gateway's own wait.
+    cases = SignedRpcProxy("cases", deadline="texts_timeout")
 
     @rpc(expected_exceptions=EXPECTED)
     def get_policy(self, caller):
@@ -60,7 +60,7 @@ class ApprovalsService(Observable):
                                            submission["approval_required"])
 
     def _texts(self, caller: Caller) -> CaseTexts:
-        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller)
+        return CaseTexts(self.cases, self.settings.texts_timeout, caller)
 
     @on_event(*SUBMISSIONS)
     def submission_received(self, body):

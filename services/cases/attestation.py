@@ -79,10 +79,10 @@ class AuditKeys:
     retired: tuple[Ed25519PublicKey, ...] = ()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AuditKeys":
-        """From the environment (or a mapping like it). Audit evidence unsigned is worth little:
-        without a usable signing key a service refuses to start. Messages never show a key."""
-        environ = os.environ if environ is None else environ
+    def from_env(cls, environ: Mapping[str, str]) -> "AuditKeys":
+        """From variables as the environment gives them (services/cases/settings.py passes the
+        environment, rotate-key a secrets file). Audit evidence unsigned is worth little: without a
+        usable signing key the cases service refuses to start. Messages never show a key."""
         value = environ.get(SIGNING_KEY, "").strip()
         if not value:
             raise RuntimeError(f"environment variable {SIGNING_KEY} is required: the Ed25519 key that signs"

@@ -28,7 +28,6 @@ database or the gateway cannot be reached; 4 the login or the read was refused."
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -40,6 +39,7 @@ from uuid import UUID
 
 import shared  # noqa: F401  (psycopg's eventlet-friendly wait, before psycopg loads)
 from services.cases.attestation import CheckpointInvalid, verify_bundle_command
+from services.cases.settings import AuditCliSettings
 
 LONG_RUN = 5000  # events: past this, verification shows a progress bar
 DONE, DOES_NOT_HOLD, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
@@ -135,18 +135,20 @@ class Gateway:
 class Installation:
     """The audit trail in the cases service's own store, read as the installation's operator."""
 
-    def __init__(self):
+    def __init__(self, settings: AuditCliSettings):
         from services.cases.queries import AuditTrail  # needs the service's environment
+        from services.cases.settings import CasesSettings
         from services.cases.store import CaseStore
         from shared.caller import Caller
-        from shared.settings import Settings
         from shared.vocabulary import Role
-        operator = os.environ.get("AUDIT_OPERATOR", "").strip()
+        operator = settings.operator
         if not operator:
             raise Refused("set AUDIT_OPERATOR to the installation's operator identity (make audit sets it),"
                           " or read as an auditor with --gateway URL --user NAME")
+        self.checkpoint_dir = settings.checkpoint_dir
         try:
-            self.store = CaseStore(Settings.for_service("cases"))
+            # The cases service's own settings (its store, keys and master key), read once, here.
+            self.store = CaseStore(CasesSettings.from_env())
         except Exception as failed:  # noqa: BLE001 - a database that cannot be reached, named below
             raise Unreachable(f"cannot open the cases store: {type(failed).__name__}: {str(failed)[:200]}") from None
         self.trail = AuditTrail(self.store)
@@ -248,7 +250,7 @@ def verify(source, args) -> int:
     progress.close()
     seconds = time.monotonic() - started
     result.update(seconds=round(seconds, 3), events_per_second=round(result["events"] / seconds) if seconds else None)
-    result.update(against_checkpoint(trail))
+    result.update(against_checkpoint(trail, source.checkpoint_dir))
     if args.manifest:
         write_manifest(Path(args.manifest), trail.chain_heads())
         result["manifest"] = args.manifest
@@ -257,13 +259,12 @@ def verify(source, args) -> int:
     return DONE if holds and not result.get("checkpoint_invalid") else DOES_NOT_HOLD
 
 
-def against_checkpoint(trail) -> dict:
-    directory = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
-    if not directory or not Path(directory).is_dir():
+def against_checkpoint(trail, directory: Path | None) -> dict:
+    if directory is None or not directory.is_dir():
         return {"checkpoint": None, "drifted": {},
                 "checkpoint_note": "no AUDIT_CHECKPOINT_DIR with checkpoints: rewrites of whole chains go unseen"}
     try:
-        return trail.against_checkpoint(Path(directory))
+        return trail.against_checkpoint(directory)
     except CheckpointInvalid as tampered:
         return {"checkpoint": None, "drifted": {}, "checkpoint_invalid": str(tampered)}
 
@@ -288,11 +289,11 @@ def public_key(source, args) -> int:
 def checkpoint(source, args) -> int:
     if not isinstance(source, Installation):
         raise ValueError("checkpoint runs where the cases service runs (make audit ARGS=checkpoint)")  # noqa: TRY004
-    directory = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
-    if not directory:
+    directory = source.checkpoint_dir
+    if directory is None:
         raise ValueError("set AUDIT_CHECKPOINT_DIR: where checkpoints are kept, outside the database")
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    print(source.trail.write_checkpoint(Path(directory)))
+    directory.mkdir(parents=True, exist_ok=True)
+    print(source.trail.write_checkpoint(directory))
     return DONE
 
 
@@ -307,12 +308,12 @@ COMMANDS = {"replay": replay, "verify": verify, "export": export, "public-key": 
             "checkpoint": checkpoint}
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(settings: AuditCliSettings) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="casetrail-audit", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    top.add_argument("--gateway", default=os.environ.get("CASETRAIL_GATEWAY"),
+    top.add_argument("--gateway", default=settings.gateway,
                      help="read through the gateway as an auditor (default: $CASETRAIL_GATEWAY)")
-    top.add_argument("--user", default=os.environ.get("CASETRAIL_USER"),
+    top.add_argument("--user", default=settings.user,
                      help="your login at the gateway (default: $CASETRAIL_USER)")
     commands = top.add_subparsers(dest="command", required=True)
     replay_ = commands.add_parser("replay", help="a case's history, event by event, and the verdict")
@@ -337,12 +338,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    settings = AuditCliSettings.from_env()  # the environment, read once
+    args = parser(settings).parse_args(argv)
     if args.command == "verify-bundle":
         return verify_bundle_command(args.file, args.keys, sys.stdout)
     source = None
     try:
-        source = open_source(args)
+        source = open_source(args, settings)
         return COMMANDS[args.command](source, args)
     except (LookupError, ValueError) as wrong:
         return _fail(wrong, USAGE)
@@ -355,12 +357,12 @@ def main(argv: list[str] | None = None) -> int:
             source.close()
 
 
-def open_source(args):
+def open_source(args, settings: AuditCliSettings):
     if not args.gateway:
-        return Installation()
+        return Installation(settings)
     if not args.user:
         raise ValueError("--user NAME (or CASETRAIL_USER) goes with --gateway")
-    password = os.environ.get("CASETRAIL_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
+    password = settings.password or getpass.getpass(f"password for {args.user}: ")
     return Gateway(args.gateway, args.user, password)
 
 

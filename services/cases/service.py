@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema
-from nameko.timer import timer
 from prometheus_client import Counter
 
 from services.cases import policy, schemas
@@ -17,15 +16,16 @@ from services.cases.application import DECISIONS, CaseReactions, Cases, CaseText
 from services.cases.attestation import CheckpointInvalid
 from services.cases.domain import Case
 from services.cases.queries import AuditTrail, CaseIndex, CaseQueries
+from services.cases.settings import CasesSettings
 from services.cases.views import case_view, consent_view, public_event
 from shared.caller import Caller, read_caller
+from shared.configured import Configured, every
 from shared.consumer import on_event
 from shared.envelope import REFERRAL_EVENTS, read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy, rpc
-from shared.settings import env
 from shared.validation import clean, load, parse_id
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,6 @@ TEXT_KEEPERS = ("referrals", "approvals")
 CHECKPOINTS = Counter("casetrail_audit_checkpoints_total", "Timed audit checkpoints, by outcome"
                       " (written, unchanged: no chain grew; invalid: the latest checkpoint does not hold; failed)",
                       ["outcome"])
-OVERDUE_SCAN_SECONDS = float(env("OVERDUE_SCAN_SECONDS", "60"))
-# Every chain's head, signed, written outside the database (meant for write-once storage). Unset: none.
-CHECKPOINT_DIR = env("AUDIT_CHECKPOINT_DIR", "")
-CHECKPOINT_SECONDS = float(env("AUDIT_CHECKPOINT_SECONDS", "3600"))
-# Asked before a submission; shorter than the gateway's own wait.
-APPROVALS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 # The commands on a case: the use case each RPC calls, and the schema of what it is sent (None: nothing).
 COMMANDS: dict[str, tuple[Callable[..., Any], type[Schema] | None]] = {
@@ -63,6 +57,7 @@ class AuditEntrypoints:
     verify exports) and the timed checkpoint of every chain's head. Part of CasesService."""
 
     store: Cases
+    settings: CasesSettings
 
     @property
     def audit(self) -> AuditTrail:
@@ -88,26 +83,31 @@ class AuditEntrypoints:
         read_caller(caller)
         return self.audit.public_keys()
 
-    @timer(interval=CHECKPOINT_SECONDS)
+    @every("checkpoint_seconds")
     def write_checkpoint(self):
-        if not CHECKPOINT_DIR:
+        """Every chain's head, signed, written outside the database (AUDIT_CHECKPOINT_DIR, meant for
+        write-once storage). Unset: none."""
+        directory: Path | None = self.settings.checkpoint_dir
+        if directory is None:
             return
         try:
-            Path(CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-            written = self.audit.write_checkpoint(Path(CHECKPOINT_DIR), only_if_changed=True)
+            directory.mkdir(parents=True, exist_ok=True)
+            written = self.audit.write_checkpoint(directory, only_if_changed=True)
             CHECKPOINTS.labels("written" if written else "unchanged").inc()
         except CheckpointInvalid as tampered:  # the anchor itself was altered: the finding, loudly
             CHECKPOINTS.labels("invalid").inc()
             log.error("audit checkpoint: %s", tampered)
         except OSError as failed:
             CHECKPOINTS.labels("failed").inc()
-            log.error("audit checkpoint could not be written to %s: %s", CHECKPOINT_DIR, failed.strerror or failed)
+            log.error("audit checkpoint could not be written to %s: %s", directory, failed.strerror or failed)
 
 
 class CasesService(AuditEntrypoints, Observable):
     name = "cases"
+    settings: CasesSettings = Configured(CasesSettings)
     store: Cases = EventSourced(Cases, publication=public_event, projections=(CaseIndex(),))
-    approvals = SignedRpcProxy("approvals", expiration=APPROVALS_TIMEOUT)
+    # Asked before a submission; shorter than the gateway's own wait.
+    approvals = SignedRpcProxy("approvals", deadline="approvals_timeout")
 
     @property
     def queries(self) -> CaseQueries:
@@ -223,7 +223,7 @@ class CasesService(AuditEntrypoints, Observable):
     def referral_changed(self, body):
         return CaseReactions(self.store).referral_changed(read_envelope(body))
 
-    @timer(interval=OVERDUE_SCAN_SECONDS)
+    @every("overdue_scan_seconds")
     def flag_overdue_follow_ups(self):
         while CaseReactions(self.store).flag_overdue_follow_ups() > 0:
             pass

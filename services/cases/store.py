@@ -3,7 +3,6 @@ PostgreSQL), with each case's identifying fields sealed under a key of its own
 (services/cases/protection.py), every stream of a case linked into the case's audit chain, and the
 service's clock. Plumbing only: what a case accepts is domain.py, who may do what policy.py, the
 use cases application.py and the reads queries.py."""
-import base64
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -15,22 +14,14 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.cases import policy
-from services.cases.attestation import AuditKeys
 from services.cases.domain import Case, CaseAccess, CaseActivity, Consent
 from services.cases.policy import Standing
 from services.cases.protection import KEY_TABLE, CaseKeys, SealingMapper
 from services.cases.queries import INDEX_TABLES, REFERRAL_TABLE, CaseQueries, Indexed, case_gauges, indexed
+from services.cases.settings import CasesSettings
 from shared.caller import Caller
 from shared.errors import Conflict, NotFound
-from shared.settings import Settings, env
 from shared.store import ServiceStore
-
-
-def master_key() -> bytes:
-    key = base64.b64decode(env("CASES_MASTER_KEY"))
-    if len(key) != 32:
-        raise RuntimeError("CASES_MASTER_KEY must be 32 bytes, base64-encoded")
-    return key
 
 
 class CaseStore(ServiceStore):
@@ -41,11 +32,13 @@ class CaseStore(ServiceStore):
     snapshotting_intervals: ClassVar = {Case: 100}
     keys_class: ClassVar[type[CaseKeys]] = CaseKeys  # where case keys are kept (tests/memory.py: in memory)
 
-    def __init__(self, settings: Settings):
+    settings: CasesSettings
+
+    def __init__(self, settings: CasesSettings):
         super().__init__(settings)
-        self.keys = self.keys_class(self, master_key(), float(env("CASE_KEY_CACHE_SECONDS", "10")))
+        self.keys = self.keys_class(self, settings.master_key, settings.case_key_cache_seconds)
         cast(SealingMapper, self.mapper).keys = self.keys
-        self.audit_keys = AuditKeys.from_env()  # signs exports and checkpoints; refuses to start without it
+        self.audit_keys = settings.audit_keys  # signs exports and checkpoints
 
     def construct_mapper(self):
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
@@ -167,4 +160,4 @@ class CaseStore(ServiceStore):
         with self.transaction() as curs:
             curs.execute(self.sql("SELECT nextval('{schema}.case_number_seq') AS n"))
             n = curs.fetchone()["n"]
-        return f"{env('CASE_NUMBER_PREFIX', 'GBV')}-{self.clock().year}-{n:06d}"
+        return f"{self.settings.case_number_prefix}-{self.clock().year}-{n:06d}"

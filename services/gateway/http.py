@@ -14,18 +14,22 @@ from nameko.web.handlers import HttpRequestHandler, http
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Response
 
-from services.gateway.errors import (BadRequest, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable,
-                                     UnsupportedMediaType, problem_for)
+from services.gateway.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    problem_for,
+)
 from services.gateway.schemas import NoQuery
 from shared.errors import REFUSALS, InvalidInput, NotFound
 from shared.logs import correlation_id
 from shared.metrics import HTTP_DURATION, RPC_ERRORS
-from shared.settings import env
 from shared.text import refusal
 from shared.validation import load, printable, refuse_unsafe_strings
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-REQUEST_TIMEOUT = float(env("REQUEST_TIMEOUT_SECONDS", str(2 * float(env("RPC_TIMEOUT_SECONDS", "10")))))
 
 
 def route(method: str, url: str, *, authenticated: bool = True, query: type[Schema] | None = None):
@@ -82,9 +86,10 @@ def _served(handler, method: str, url: str, read):
         cid = cid if _CORRELATION_ID.match(cid) else str(uuid4())
         token = correlation_id.set(cid)
         try:
-            # A deadline on the whole request: a database or service that stopped answering
-            # gives a prompt 503, never a hung client.
-            with eventlet.Timeout(REQUEST_TIMEOUT, ServiceUnavailable("The request could not finish in time.")):
+            # A deadline on the whole request (REQUEST_TIMEOUT_SECONDS): a database or service that
+            # stopped answering gives a prompt 503, never a hung client.
+            deadline = self.settings.request_timeout
+            with eventlet.Timeout(deadline, ServiceUnavailable("The request could not finish in time.")):
                 response = handler(self, request, **params, **read(self, request, cid))
         except Exception as exc:  # every failure becomes a problem document, never a trace
             response = problem_for(exc)
@@ -150,8 +155,10 @@ def respond(status: int, body: dict, headers: dict | None = None) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
-def call(method, *args, timeout: float):
-    """An RPC call that gives up after `timeout` seconds (then 503)."""
+def call(method, *args, timeout: float | None = None):
+    """An RPC call that gives up after `timeout` seconds (then 503): by default the deadline the method's
+    proxy sends it with (shared/rpc.py SignedRpcProxy), after which it expires unprocessed."""
+    timeout = method.deadline if timeout is None else timeout
     # eventlet.Timeout is a BaseException: raise an error the route maps instead.
     try:
         with eventlet.Timeout(timeout, ServiceUnavailable("A backing service did not answer in time.")):

@@ -11,17 +11,18 @@ from eventsourcing.persistence import IntegrityError
 from services.notifications import deliveries, mail, policy, queries, views, webhooks
 from services.notifications.domain import ESCALATE_AFTER, SYSTEM, Escalation, Notice, Notification, Webhook, notice_of
 from services.notifications.schemas import check_webhook_url
+from services.notifications.settings import NotificationsSettings
 from shared.caller import Caller
 from shared.errors import NotFound
-from shared.settings import Settings
 from shared.store import ServiceStore
 
 
 class Notifications(ServiceStore):
     name = "notifications"
     tables = queries.TABLES + deliveries.TABLES
+    settings: NotificationsSettings
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: NotificationsSettings):
         super().__init__(settings)
         self.directory = queries.Directory(self)
 
@@ -98,7 +99,7 @@ class Notifications(ServiceStore):
         webhooks.queue_deliveries(self, curs, event_id, kind, body)
 
     def _queue_emails(self, curs, key: UUID, notice: Notice) -> None:
-        if not mail.enabled() or not notice.recipients:
+        if not self.settings.mail.enabled or not notice.recipients:
             return
         for person in self.directory.reachable_by_email(curs, notice.recipients):
             mail.queue_email(self, curs, key, person["username"], person["email"], notice.case_number, notice.message)
@@ -114,7 +115,7 @@ class Notifications(ServiceStore):
 
     def register_webhook(self, caller: Caller, data: dict, idempotency_key: str | None = None) -> Webhook:
         policy.check_webhooks(caller, policy.REGISTER)
-        check_webhook_url(data["url"])
+        check_webhook_url(data["url"], self.settings.webhooks)
         def build(webhook_id: UUID, request_hash: str) -> Webhook:
             # eventsourcing takes the id given (`id: UUID` on the class), which mypy cannot see.
             return Webhook(id=webhook_id,  # type: ignore[call-arg]

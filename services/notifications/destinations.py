@@ -3,6 +3,7 @@ WEBHOOK_ALLOWED_HOSTS), carry no user:password, and every address its host resol
 (or listed). The check runs at registration and again at each delivery, and a delivery connects to
 the very addresses it checked (no second DNS lookup an attacker could answer differently), while
 the Host header and the TLS certificate are still those of the name in the URL."""
+import functools
 import http.client
 import ipaddress
 import socket
@@ -11,11 +12,7 @@ from urllib.parse import urlsplit
 
 import eventlet
 
-from shared.settings import env
-
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-RESOLVE_TIMEOUT = float(env("WEBHOOK_RESOLVE_TIMEOUT_SECONDS", "3"))
 
 # Cloud instance metadata and platform services. Most are link-local or unique-local already; some
 # (Oracle's, Alibaba's, Azure's wire server) are not, so they are named here.
@@ -69,10 +66,6 @@ class AllowList:
         return address in self.addresses or (_unwrapped(address) or address) in self.addresses
 
 
-def allowed_hosts() -> AllowList:
-    return AllowList.parse(env("WEBHOOK_ALLOWED_HOSTS", ""))
-
-
 def address_refusal(address: Address | str, allowed: AllowList = AllowList()) -> str | None:
     """Why a webhook may not reach this address ("a loopback address", ...), or None if it may."""
     address = ipaddress.ip_address(address) if isinstance(address, str) else address
@@ -111,8 +104,9 @@ class Target:
     addresses: tuple[str, ...]
 
 
-def checked_target(url: str, allowed: AllowList, resolve=None) -> Target:
-    """The URL split and its host resolved, every address checked. Raises Refused, or Unresolved."""
+def checked_target(url: str, allowed: AllowList, resolve=None, resolve_timeout: float = 3.0) -> Target:
+    """The URL split and its host resolved (by `resolve`; by default a lookup given `resolve_timeout`
+    seconds: WEBHOOK_RESOLVE_TIMEOUT_SECONDS), every address checked. Raises Refused, or Unresolved."""
     parts = _split(url)
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     listed = allowed.lists_host(host)
@@ -120,7 +114,8 @@ def checked_target(url: str, allowed: AllowList, resolve=None) -> Target:
         raise Refused("Use https: http is allowed only to a host listed in WEBHOOK_ALLOWED_HOSTS.")
     if not listed and (why := name_refusal(host)):
         raise Refused(f"The host is {why}.")
-    addresses = [literal] if (literal := _address(host)) else (resolve or _resolve)(host, port)
+    resolve = resolve or functools.partial(_resolve, timeout=resolve_timeout)
+    addresses = [literal] if (literal := _address(host)) else resolve(host, port)
     if not addresses:
         raise Unresolved("The host name does not resolve.")
     for address in addresses:
@@ -146,9 +141,9 @@ def _split(url: str):
     return parts
 
 
-def _resolve(host: str, port: int) -> list[Address]:
+def _resolve(host: str, port: int, timeout: float) -> list[Address]:
     try:
-        with eventlet.Timeout(RESOLVE_TIMEOUT, Unresolved("The host name did not resolve in time.")):
+        with eventlet.Timeout(timeout, Unresolved("The host name did not resolve in time.")):
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise Unresolved("The host name does not resolve.") from None

@@ -4,6 +4,7 @@ from marshmallow import fields, validate
 
 from services.notifications import destinations
 from services.notifications.domain import TYPES
+from services.notifications.settings import WebhookSettings
 from shared.envelope import Strict
 from shared.errors import InvalidInput
 from shared.text import Line, Url
@@ -24,10 +25,10 @@ class WebhookListQuerySchema(Strict):
     cursor = fields.UUID(load_default=None)
 
 
-def check_webhook_url(url: str) -> None:
+def check_webhook_url(url: str, settings: WebhookSettings) -> None:
     """A URL that would reach inside is refused (422 on `url`); so is a name that does not resolve
     now, since what it resolves to cannot be checked. Looks the name up: run after the schema."""
     try:
-        destinations.checked_target(url, destinations.allowed_hosts())
+        destinations.checked_target(url, settings.allowed_hosts, resolve_timeout=settings.resolve_timeout)
     except (destinations.Refused, destinations.Unresolved) as why:
         raise InvalidInput({"url": [str(why)]}) from None

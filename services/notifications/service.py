@@ -1,28 +1,25 @@
 """Entrypoints of the notifications service: bus events, timers and RPC. Each parses, calls a use
 case (application.py) or a read (queries.py), and maps the answer (views.py)."""
-from nameko.timer import timer
-
 from services.notifications import mail, views, webhooks
 from services.notifications.application import Notifications
 from services.notifications.domain import CASE_PROGRESS, NOTIFIED
 from services.notifications.queries import InboxItems, Reads
 from services.notifications.schemas import InboxQuerySchema, WebhookListQuerySchema, WebhookSchema
+from services.notifications.settings import NotificationsSettings
 from shared.caller import read_caller
+from shared.configured import Configured, every
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import rpc
-from shared.settings import env
 from shared.validation import clean, load, parse_id
-
-ESCALATION_SCAN_SECONDS = float(env("ESCALATION_SCAN_SECONDS", "60"))
-WEBHOOK_SCAN_SECONDS = float(env("WEBHOOK_SCAN_SECONDS", "2"))
 
 
 class NotificationsService(Observable):
     name = "notifications"
+    settings: NotificationsSettings = Configured(NotificationsSettings)
     store: Notifications = EventSourced(Notifications, projections=(InboxItems(),))
 
     @on_event("CaseRegistered")
@@ -45,17 +42,17 @@ class NotificationsService(Observable):
     def case_progress(self, body):
         return self.store.case_progressed(read_envelope(body))
 
-    @timer(interval=ESCALATION_SCAN_SECONDS)
+    @every("escalation_scan_seconds")
     def escalate_overdue_follow_ups(self):
         self.store.escalate_overdue()
 
-    @timer(interval=WEBHOOK_SCAN_SECONDS)
+    @every("webhook_scan_seconds")
     def deliver_webhooks(self):
-        webhooks.deliver_due(self.store)
+        webhooks.deliver_due(self.store, self.settings.webhooks)
 
-    @timer(interval=WEBHOOK_SCAN_SECONDS)
+    @every("webhook_scan_seconds")
     def send_email(self):
-        while mail.enabled() and mail.send_due(self.store):
+        while self.settings.mail.enabled and mail.send_due(self.store, self.settings.mail):
             pass
 
     @rpc(expected_exceptions=EXPECTED)

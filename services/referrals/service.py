@@ -3,30 +3,31 @@ from services.referrals import schemas
 from services.referrals.application import Referrals
 from services.referrals.domain import Referral
 from services.referrals.queries import Directory
+from services.referrals.settings import ReferralsSettings
 from services.referrals.views import TEXTS, provider_view, public_event, referral_view
 from shared.caller import Caller, read_caller
 from shared.case_state import CASE_EVENTS
 from shared.case_texts import CaseTexts
+from shared.configured import Configured
 from shared.consumer import on_event
 from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy, rpc
-from shared.settings import env
 from shared.validation import clean, load, parse_id
 from shared.vocabulary import Role
 
 PROVIDER_ACTIONS = {"accept": schemas.EmptySchema, "decline": schemas.ReasonSchema,
                     "complete": schemas.OutcomeSchema}
-# Sealing and opening free text waits on the cases service; shorter than the gateway's own wait.
-TEXTS_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10")) / 2
 
 
 class ReferralsService(Observable):
     name = "referrals"
+    settings: ReferralsSettings = Configured(ReferralsSettings)
     store: Referrals = EventSourced(Referrals, publication=public_event, projections=(Directory(),))
-    cases = SignedRpcProxy("cases", expiration=TEXTS_TIMEOUT)
+    # Sealing and opening text waits on the cases service; shorter than the gateway's own wait.
+    cases = SignedRpcProxy("cases", deadline="texts_timeout")
 
     @rpc(expected_exceptions=EXPECTED)
     def register_provider(self, caller, data, idempotency_key=None):
@@ -84,7 +85,7 @@ class ReferralsService(Observable):
     def _texts(self, caller: Caller) -> CaseTexts:
         # A provider reaches texts only through its own referrals (policy checks that first), so this
         # service vouches for it: the cases service may not have learnt of a referral just made.
-        return CaseTexts(self.cases, TEXTS_TIMEOUT, caller, referred=caller.role == Role.PROVIDER)
+        return CaseTexts(self.cases, self.settings.texts_timeout, caller, referred=caller.role == Role.PROVIDER)
 
     def _views(self, caller: Caller, referrals: list[Referral], hint: bool = False) -> list[dict]:
         visible = self.store.notes_visible(caller, referrals, hint=hint)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from services.cases.settings import CasesSettings
 from shared import identity
-from shared.settings import Settings
 from tests.support import (
     STACK,
     Api,
@@ -139,7 +139,7 @@ def store(test_env, monkeypatch):
     """The cases service's store, in a schema of its own for the test."""
     from services.cases.application import Cases
     monkeypatch.setenv("CASES_POSTGRES_SCHEMA", f"cases_{uuid.uuid4().hex[:8]}")
-    store = Cases(Settings.for_service("cases"))
+    store = Cases(CasesSettings.from_env())
     yield store
     store.close()
 

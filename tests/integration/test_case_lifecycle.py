@@ -256,9 +256,9 @@ def registered_days_ago(test_env, cw1, sup1):
     registration): registered and its plan submitted by the running cases service's own store, in this
     process, with its clock turned back; the plan approved by the supervisor through the gateway."""
     from services.cases.application import Cases
-    from shared.settings import Settings
+    from services.cases.settings import CasesSettings
     from tests.support import case_submitted
-    store = Cases(Settings.for_service("cases"))
+    store = Cases(CasesSettings.from_env())
     store.clock = lambda: datetime.now(UTC) - timedelta(days=4)
 
     def registered(risk: str) -> str:

@@ -2,6 +2,7 @@
 sealed with the case's key before the event is stored. A child's case is driven through the gateway
 with a unique value in every such field; then no table of the database holds one as text, and the
 stored events, opened with the service-wide cipher alone (no case key), hold none of them either."""
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
@@ -11,8 +12,8 @@ from eventsourcing.persistence import Mapper
 
 from services.cases.application import Cases
 from services.cases.domain import Consent
+from services.cases.settings import CasesSettings
 from shared.caller import Caller
-from shared.settings import Settings
 from tests.support import database, wait_until
 
 PLANTED = {
@@ -123,7 +124,7 @@ def test_no_table_of_the_database_holds_a_planted_value_as_text(test_env, plante
 
 
 def test_stored_events_opened_without_the_case_key_hold_only_sealed_values(test_env, planted_cases):
-    store = Cases(Settings.for_service("cases"))
+    store = Cases(CasesSettings.from_env())
     try:
         service_cipher_only = Mapper(transcoder=store.mapper.transcoder, cipher=store.mapper.cipher,
                                      compressor=store.mapper.compressor)
@@ -146,8 +147,7 @@ def test_stored_events_opened_without_the_case_key_hold_only_sealed_values(test_
 
 def test_an_erasure_reaches_another_instance_within_case_key_cache_seconds(store, monkeypatch):
     """Another instance that read the case keeps its key in memory for CASE_KEY_CACHE_SECONDS, no longer."""
-    monkeypatch.setenv("CASE_KEY_CACHE_SECONDS", "1")
-    other = Cases(store.settings)
+    other = Cases(dataclasses.replace(store.settings, case_key_cache_seconds=1.0))  # CASE_KEY_CACHE_SECONDS=1
     try:
         case = store.register_case(CW1, {"survivor": {"name": P["survivor name"]}, "risk_level": "low",
                                          "is_child": False, "caregiver": None, "intake_notes": None})

@@ -11,9 +11,10 @@ import pytest
 from kombu import Connection, Producer, Queue
 
 from services.cases.application import Cases
+from services.cases.settings import CasesSettings
 from services.notifications.application import Notifications
+from services.notifications.settings import NotificationsSettings
 from shared.bus import EXCHANGE
-from shared.settings import Settings
 from tests.support import case_in_implementation, counter, database, free_port, wait_for_timer_runs, wait_until
 
 SURVIVOR = {"name": "Rehema Notify-Plant", "phone": "+254722333444", "location": "Block 9 Kakuma"}
@@ -89,7 +90,7 @@ def approved_hours_ago(people):
     `hours` - 84 ago. The running services cannot travel in time, so its history is written by the cases
     service's own store, in this process, with its clock turned back; the running cases service's
     overdue scan, its outbox relay and the notifications service do the rest. Nothing is published by hand."""
-    store = Cases(Settings.for_service("cases"))
+    store = Cases(CasesSettings.from_env())
 
     def approved(hours: float) -> dict:
         then = datetime.now(UTC) - timedelta(hours=hours)
@@ -191,7 +192,7 @@ def escalation_half_a_day_later():
     """The notifications service's escalation scan as it will run twelve hours from now: its own store,
     in this process, with its clock turned forward (the running service escalates what is overdue by
     more than a day now, and a follow-up recorded now cannot be dated later)."""
-    store = Notifications(Settings.for_service("notifications"))
+    store = Notifications(NotificationsSettings.from_env())
     later = datetime.now(UTC) + timedelta(hours=12)
     store.clock = lambda: later
     yield store.escalate_overdue

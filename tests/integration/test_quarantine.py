@@ -29,7 +29,7 @@ from shared.consumer import EventConsumer
 from shared.envelope import OWNERS
 from shared.outbox import EventSourced, Projection, Projector, Relay
 from shared.quarantine import Quarantine, Status, is_outage
-from shared.settings import Settings
+from shared.settings import Settings, declared_settings_class
 from tests.integration.test_consumer import registered
 from tests.integration.test_outbox import bus  # noqa: F401  (a fixture)
 from tests.integration.test_outbox import new_case as registered_case
@@ -285,7 +285,7 @@ def test_every_follower_of_every_store_sets_a_poison_event_aside(service, test_e
     every projection set it aside, hold the next event of its aggregate, and pass the others."""
     store_of = next(v for _, v in inspect.getmembers(SERVICES[service]) if isinstance(v, EventSourced))
     monkeypatch.setenv(f"{service.upper()}_POSTGRES_SCHEMA", f"{service}_{uuid.uuid4().hex[:8]}")
-    store = store_of.store_class(Settings.for_service(service))
+    store = store_of.store_class(declared_settings_class(SERVICES[service]).from_env())
     try:
         damaged = uuid.uuid4()
         store.recorder.insert_events([StoredEvent(damaged, version, "eventsourcing.domain:Aggregate.Created",

@@ -19,11 +19,11 @@ from nameko.containers import ServiceContainer
 
 from services.notifications.application import Notifications
 from services.notifications.service import NotificationsService
+from services.notifications.settings import NotificationsSettings
 from shared.access import BROKER_IDENTITIES, broker_definitions, broker_grants, identity, password_key
 from shared.bus import connection, event_publisher, publish_event
 from shared.envelope import make_envelope
 from shared.rpc import BROKER_DOWN
-from shared.settings import Settings
 from shared.tls import Authority, write_issued
 from tests.support import Infrastructure, free_port, signed_by, wait_until
 
@@ -118,7 +118,7 @@ def as_notifications(tls, test_env, monkeypatch):
 
 
 def test_a_store_connects_to_postgresql_over_verified_tls(as_notifications, tls, monkeypatch):
-    store = Notifications(Settings.for_service("notifications"))
+    store = Notifications(NotificationsSettings.from_env())
     try:
         with store.transaction() as curs:
             curs.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
@@ -127,7 +127,7 @@ def test_a_store_connects_to_postgresql_over_verified_tls(as_notifications, tls,
         store.close()
     monkeypatch.setenv("PGSSLROOTCERT", str(tls["stranger"]))
     with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
-        Notifications(Settings.for_service("notifications"))
+        Notifications(NotificationsSettings.from_env())
 
 
 def test_the_publisher_connects_to_rabbitmq_over_verified_tls(as_notifications, tls, monkeypatch):
@@ -147,7 +147,7 @@ def test_a_nameko_service_runs_over_tls_end_to_end(as_notifications, tls):
     container.start()
     try:
         publish_as_gateway(tls["amqps"], "tls-user")
-        store = Notifications(Settings.for_service("notifications"))
+        store = Notifications(NotificationsSettings.from_env())
         try:
             wait_until(lambda: known(store, "tls-user"), timeout=20, what="notifications to learn the user")
         finally:
@@ -169,7 +169,7 @@ def test_postgresql_refuses_the_role_without_a_client_certificate_of_its_own(as_
     # The same password as the control: only the certificate differs. (For one naming another login
     # the server says only that authentication failed.)
     with pytest.raises(psycopg.OperationalError, match="certificate|authentication failed|unknown ca"):
-        Notifications(Settings.for_service("notifications"))
+        Notifications(NotificationsSettings.from_env())
 
 
 @pytest.mark.parametrize("client, accepted", [("own", True), ("stranger", False)])

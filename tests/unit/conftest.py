@@ -2,7 +2,7 @@
 import psycopg
 import pytest
 
-from tests.memory import DatabaseOpened, case_secrets
+from tests.memory import DatabaseOpened
 
 
 @pytest.fixture
@@ -17,10 +17,3 @@ def no_database(monkeypatch):
         raise DatabaseOpened("a use-case test in memory opened a database connection")
     monkeypatch.setattr(psycopg, "connect", refuse)
     monkeypatch.setattr(psycopg.Connection, "connect", classmethod(refuse))
-
-
-@pytest.fixture
-def case_keys_env(monkeypatch):
-    """The cases store's master and signing keys (it reads them from the environment when it starts)."""
-    for name, value in case_secrets().items():
-        monkeypatch.setenv(name, value)

@@ -11,6 +11,8 @@ import psycopg
 import pytest
 
 from services.notifications import mail, webhooks
+from services.notifications.destinations import AllowList
+from services.notifications.settings import MailSettings, WebhookSettings
 from shared.consumer import ATTEMPTS_HEADER, WAITS_HEADER, EventConsumer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -107,35 +109,37 @@ def frozen_clock(monkeypatch):
     monkeypatch.setattr(mail, "datetime", Frozen)
 
 
-def test_a_failed_webhook_delivery_waits_twice_as_long_each_time_and_is_given_up_after_its_maximum(
-        monkeypatch, frozen_clock):
-    monkeypatch.setattr(webhooks, "FIRST_DELAY", 5.0)
-    monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 8)
-    store = Statements()
+def webhook_settings(max_attempts: int, first_delay: float) -> WebhookSettings:
+    return WebhookSettings(max_attempts=max_attempts, first_delay=first_delay, timeout=5.0,
+                           allowed_hosts=AllowList(), resolve_timeout=3.0)
+
+
+def test_a_failed_webhook_delivery_waits_twice_as_long_each_time_and_is_given_up_after_its_maximum(frozen_clock):
+    settings, store = webhook_settings(max_attempts=8, first_delay=5.0), Statements()
     for attempts_before in range(8):
-        webhooks._record(store, {"delivery_id": attempts_before, "attempts": attempts_before}, 503, None, False)
+        webhooks._record(store, {"delivery_id": attempts_before, "attempts": attempts_before}, 503, None, False,
+                         settings)
     left = store.updates("deliveries")
     assert [status for status, *_ in left] == ["pending"] * 7 + ["failed"]
     assert [attempt for _, attempt, _, _ in left] == list(range(1, 9))
     assert [next_at - NOW for _, _, next_at, _ in left[:7]] == [timedelta(seconds=5 * 2 ** n) for n in range(7)]
 
 
-def test_a_webhook_delivery_refused_at_delivery_time_or_delivered_is_not_tried_again(monkeypatch, frozen_clock):
-    monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 8)
-    store = Statements()
-    webhooks._record(store, {"delivery_id": "refused", "attempts": 0}, None, "refused: private address", True)
-    webhooks._record(store, {"delivery_id": "delivered", "attempts": 2}, 204, None, False)
+def test_a_webhook_delivery_refused_at_delivery_time_or_delivered_is_not_tried_again(frozen_clock):
+    settings, store = webhook_settings(max_attempts=8, first_delay=5.0), Statements()
+    webhooks._record(store, {"delivery_id": "refused", "attempts": 0}, None, "refused: private address", True,
+                     settings)
+    webhooks._record(store, {"delivery_id": "delivered", "attempts": 2}, 204, None, False, settings)
     assert [(status, attempt, delivery) for status, attempt, _, delivery in store.updates("deliveries")] == [
         ("failed", 1, "refused"), ("delivered", 3, "delivered")]
 
 
 def test_an_email_waits_twice_as_long_each_time_the_server_is_away_and_is_given_up_after_its_maximum(
         monkeypatch, frozen_clock):
-    monkeypatch.setattr(mail, "FIRST_DELAY", 10.0)
-    monkeypatch.setattr(mail, "MAX_ATTEMPTS", 10)
-    monkeypatch.setattr(mail, "_send", lambda delivery: "ConnectionRefusedError")
+    settings = MailSettings(host="smtp.test", port=25, sender="casetrail@localhost", max_attempts=10, first_delay=10.0)
+    monkeypatch.setattr(mail, "_send", lambda delivery, settings: "ConnectionRefusedError")
     store = Statements(due=[{"delivery_id": n, "attempts": n} for n in range(10)])
-    assert mail.send_due(store) == 10
+    assert mail.send_due(store, settings) == 10
     left = store.updates("email_deliveries")
     assert [status for status, *_ in left] == ["pending"] * 9 + ["failed"]
     assert [next_at - NOW for _, _, next_at, _ in left[:9]] == [timedelta(seconds=10 * 2 ** n) for n in range(9)]

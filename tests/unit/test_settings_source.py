@@ -1,6 +1,8 @@
-"""One place for settings (issue 18.3): no module under shared/ reads the environment except
-shared/settings.py, which reads each variable once, when a process or a service starts, into a typed
-object. Checked on the source (its syntax tree), so a new read anywhere else fails here."""
+"""One place for settings (issue 18.3): no module under shared/ or services/ reads the environment
+except the settings modules (shared/settings.py and each services/<service>/settings.py), which read
+each variable once, when a process or a service starts, into a typed object; and nothing reads it when
+it is imported, not even them. Checked on the source (its syntax tree), so a new read anywhere else
+fails here."""
 import ast
 import weakref
 from pathlib import Path
@@ -10,64 +12,132 @@ import pytest
 from shared.settings import AmqpTls, CallerKeySettings, Settings, of_service
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT / "shared"
-SETTINGS = SHARED / "settings.py"
+SETTINGS_MODULES = sorted([ROOT / "shared" / "settings.py", *(ROOT / "services").glob("*/settings.py")])
 
-# What may touch the environment outside shared/settings.py, and why.
+# What may touch the environment outside the settings modules (or when imported), and why.
 ALLOWED = {
     # Not a setting: the package sets psycopg's wait function when it is imported, before psycopg is,
     # so that no query blocks eventlet's hub (psycopg reads it when it loads).
     ("shared/__init__.py", "os.environ"),
 }
+OS_READERS = ("environ", "environb", "getenv", "getenvb")
+# What reads a settings object from the environment: anyone may, in a function, never on import.
+SETTINGS_READERS = ("from_env", "for_service", "metrics_settings")
 
 
-def environment_reads(source: str) -> list[tuple[int, str]]:
-    """Where the code touches the environment: os.environ, os.environb, os.getenv (however imported),
-    and shared.settings.env (the settings module's own reader)."""
-    tree = ast.parse(source)
-    os_names, direct, env_readers, settings_modules = {"os"}, {}, set(), set()
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def raw_readers(paths=SETTINGS_MODULES) -> dict[str, set[str]]:
+    """Each settings module's functions that read a variable themselves: those that take `environ`
+    (env, integer, number, ...). Only settings modules may call them."""
+    readers = {}
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        readers[module_name(path)] = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+                                      and "environ" in [a.arg for a in node.args.args + node.args.kwonlyargs]}
+    return readers
+
+
+READERS = raw_readers()
+
+
+def _reads(tree: ast.AST, readers: dict[str, set[str]]):
+    """(node, what) for every place in `tree` that touches the environment: os.environ, os.environb,
+    os.getenv (however imported), and a settings module's own readers (however imported)."""
+    os_names, direct, modules = {"os"}, {}, {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "os":
                     os_names.add(alias.asname or "os")
-                if alias.name == "shared.settings" and alias.asname:
-                    settings_modules.add(alias.asname)
-        elif isinstance(node, ast.ImportFrom):
+                if alias.name in readers and alias.asname:
+                    modules[alias.asname] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
-                if node.module == "os" and alias.name in ("environ", "environb", "getenv", "getenvb"):
+                if node.module == "os" and alias.name in OS_READERS:
                     direct[alias.asname or alias.name] = f"os.{alias.name}"
-                if node.module == "shared.settings" and alias.name == "env":
-                    env_readers.add(alias.asname or "env")
-                if node.module == "shared" and alias.name == "settings":
-                    settings_modules.add(alias.asname or "settings")
-    found = []
+                if alias.name in readers.get(node.module, ()):
+                    direct[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                if f"{node.module}.{alias.name}" in readers:
+                    modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id in os_names and node.attr in ("environ", "environb", "getenv", "getenvb"):
-                found.append((node.lineno, f"os.{node.attr}"))
-            elif node.value.id in settings_modules and node.attr == "env":
-                found.append((node.lineno, "shared.settings.env"))
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id in direct:
-                found.append((node.lineno, direct[node.id]))
-            elif node.id in env_readers:
-                found.append((node.lineno, "shared.settings.env"))
+            if node.value.id in os_names and node.attr in OS_READERS:
+                yield node, f"os.{node.attr}"
+            elif node.value.id in modules and node.attr in readers[modules[node.value.id]]:
+                yield node, f"{modules[node.value.id]}.{node.attr}"
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+            dotted = ast.unparse(node.value)
+            if dotted in readers and node.attr in readers[dotted]:  # import shared.settings; shared.settings.env(...)
+                yield node, f"{dotted}.{node.attr}"
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in direct:
+            yield node, direct[node.id]
+
+
+def environment_reads(source: str, readers: dict[str, set[str]] = READERS) -> list[tuple[int, str]]:
+    """Where the code touches the environment (see _reads)."""
+    return sorted({(node.lineno, what) for node, what in _reads(ast.parse(source), readers)})
+
+
+def _run_on_import(tree: ast.Module):
+    """The nodes Python evaluates when it imports the module: everything but function bodies (their
+    decorators and default values are evaluated, and so are class bodies)."""
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending += [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+            continue
+        if isinstance(node, ast.Lambda):
+            pending += [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+            continue
+        yield node
+        pending += list(ast.iter_child_nodes(node))
+
+
+def reads_on_import(source: str, readers: dict[str, set[str]] = READERS) -> list[tuple[int, str]]:
+    """Where the module reads the environment, or a settings object, as it is imported."""
+    tree = ast.parse(source)
+    evaluated = set(map(id, _run_on_import(tree)))
+    found = {(node.lineno, what) for node, what in _reads(tree, readers) if id(node) in evaluated}
+    for node in _run_on_import(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if name in SETTINGS_READERS:
+                found.add((node.lineno, f"{name}()"))
     return sorted(found)
 
 
-def shared_modules() -> list[Path]:
-    return sorted(path for path in SHARED.rglob("*.py") if path != SETTINGS)
+def modules() -> list[Path]:
+    return sorted(path for top in ("shared", "services") for path in (ROOT / top).rglob("*.py"))
 
 
-def test_no_module_under_shared_reads_the_environment_but_the_settings_module():
-    reads = {(str(path.relative_to(ROOT)), line, what) for path in shared_modules()
-             for line, what in environment_reads(path.read_text())}
+def findings(check) -> set[tuple[str, int, str]]:
+    return {(str(path.relative_to(ROOT)), line, what) for path in modules() for line, what in check(path.read_text())}
+
+
+def test_only_the_settings_modules_read_the_environment():
+    reads = {read for read in findings(environment_reads) if ROOT / read[0] not in SETTINGS_MODULES}
     unexpected = sorted(read for read in reads if (read[0], read[2]) not in ALLOWED)
-    assert not unexpected, ("read the environment in shared/settings.py (a field of the settings object),"
-                            f" not here: {unexpected}")
+    assert not unexpected, ("read the environment in the service's settings module (a field of its settings"
+                            f" object, passed down), not here: {unexpected}")
     still_needed = {(path, what) for path, _, what in reads}
     assert ALLOWED <= still_needed, f"allowed but no longer done (take it off ALLOWED): {ALLOWED - still_needed}"
+
+
+def test_nothing_reads_the_environment_when_it_is_imported():
+    unexpected = sorted(read for read in findings(reads_on_import) if (read[0], read[2]) not in ALLOWED)
+    assert not unexpected, f"read when the service starts (its container), or in main(), not on import: {unexpected}"
+
+
+def test_the_scan_knows_every_settings_module_and_its_readers():
+    assert [module_name(p) for p in SETTINGS_MODULES] == [
+        "services.approvals.settings", "services.cases.settings", "services.gateway.settings",
+        "services.notifications.settings", "services.referrals.settings", "shared.settings"]
+    assert {"env", "integer", "number"} <= READERS["shared.settings"]
+    assert "master_key" in READERS["services.cases.settings"]
 
 
 @pytest.mark.parametrize("source", [
@@ -78,8 +148,13 @@ def test_no_module_under_shared_reads_the_environment_but_the_settings_module():
     "from os import environ\nenviron.get('X')",
     "from os import getenv as g\ng('X')",
     "from shared.settings import env\nenv('X', '1')",
+    "from shared.settings import number\nnumber('X', 1)",
+    "from shared.settings import integer as i\ni('X', 1)",
     "from shared import settings\nsettings.env('X')",
     "import shared.settings as s\ns.env('X')",
+    "import shared.settings\nshared.settings.number('X', 1)",
+    "from services.cases.settings import master_key\nmaster_key()",
+    "from services.cases import settings\nsettings.master_key()",
 ])
 def test_the_scan_sees_each_way_of_reading_the_environment(source):
     assert environment_reads(source)
@@ -89,9 +164,38 @@ def test_the_scan_sees_each_way_of_reading_the_environment(source):
     "from shared.settings import Settings\nSettings.for_service('cases')",
     "def f(environ):\n    return environ.get('X')",
     "from shared.settings import AmqpTls\nAmqpTls.from_env()",
+    "from shared.settings import of_service\ndef f(c):\n    return of_service(c)",
+    "from services.cases.settings import CasesSettings\ndef f():\n    return CasesSettings.from_env()",
 ])
 def test_the_scan_lets_settings_objects_and_plain_mappings_be(source):
     assert environment_reads(source) == []
+
+
+@pytest.mark.parametrize("source", [
+    "from shared.settings import env\nX = env('X')",
+    "from shared.settings import number\nclass S:\n    timeout = number('X', 1)",
+    "from shared.settings import number\nfrom nameko.timer import timer\nclass S:\n"
+    "    @timer(interval=number('X', 1))\n    def tick(self): pass",
+    "from shared.settings import env\ndef f(x=env('X')):\n    return x",
+    "from services.cases.settings import CasesSettings\nSETTINGS = CasesSettings.from_env()",
+    "from shared.settings import Settings\nclass S:\n    settings = Settings.for_service('cases')",
+    "from shared.settings import metrics_settings\nMULTIPROCESS = metrics_settings().prometheus_multiproc_dir",
+    "import os\nDIR = os.environ.get('X', '')",
+])
+def test_the_scan_sees_a_read_on_import(source):
+    assert reads_on_import(source)
+
+
+@pytest.mark.parametrize("source", [
+    "from shared.settings import env\ndef f():\n    return env('X')",
+    "from services.cases.settings import CasesSettings\nclass S:\n    def setup(self):\n"
+    "        self.settings = CasesSettings.from_env()",
+    "from shared.configured import Configured, every\nfrom services.cases.settings import CasesSettings\n"
+    "class S:\n    settings = Configured(CasesSettings)\n    @every('overdue_scan_seconds')\n    def tick(self): pass",
+    "from shared.settings import env\nf = lambda: env('X')",
+])
+def test_the_scan_lets_reads_when_called_be(source):
+    assert reads_on_import(source) == []
 
 
 README = {"postgres_host": "127.0.0.1", "postgres_port": 54329, "postgres_dbname": "casetrail",

@@ -25,7 +25,7 @@ from shared.validation import clean, load
 from shared.vocabulary import Role
 from tests import memory
 
-pytestmark = pytest.mark.usefixtures("no_database", "case_keys_env")
+pytestmark = pytest.mark.usefixtures("no_database")
 
 ADMIN = Caller(username="admin", role=Role.ADMIN)
 CW = Caller(username="cw1", role=Role.CASEWORKER, supervisor="sup1", teammates=("cw2",))

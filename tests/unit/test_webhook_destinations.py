@@ -173,8 +173,11 @@ def test_a_delivery_to_an_address_refused_now_is_recorded_and_not_retried(monkey
     from types import SimpleNamespace
 
     from services.notifications import webhooks
+    from services.notifications.settings import WebhookSettings
     monkeypatch.setattr(webhooks, "_post", lambda *args: pytest.fail("a refused URL was contacted"))
     hook = SimpleNamespace(url="https://169.254.169.254/latest/meta-data/", secret="a-secret-never-shown")
-    status_code, error, final = webhooks._attempt(hook, {"body": "{}", "delivery_id": "d"})
+    settings = WebhookSettings(max_attempts=8, first_delay=5.0, timeout=5.0, allowed_hosts=NOTHING_LISTED,
+                               resolve_timeout=3.0)
+    status_code, error, final = webhooks._attempt(hook, {"body": "{}", "delivery_id": "d"}, settings)
     assert (status_code, final) == (None, True)
     assert error.startswith("refused:") and "metadata" in error and "a-secret-never-shown" not in error

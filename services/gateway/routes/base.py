@@ -8,16 +8,15 @@ from services.gateway.application import Identity, public_event
 from services.gateway.auth import LoginThrottle, Tokens, Unauthorized
 from services.gateway.http import call, command_options, json_body, respond
 from services.gateway.queries import Callers
+from services.gateway.settings import DEFAULT_ADMIN_PASSWORD, GatewaySettings
 from shared.caller import Caller
+from shared.configured import Configured
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy
-from shared.settings import env
+from shared.settings import of_service
 
 log = logging.getLogger(__name__)
-
-# A request the client was told timed out (503) must not run later: it expires in the queue.
-RPC_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10"))
 
 
 class WithFirstAdmin(EventSourced):
@@ -27,26 +26,30 @@ class WithFirstAdmin(EventSourced):
         # In setup, not start: nameko starts extensions concurrently, and /health must not
         # answer before the admin exists.
         super().setup()
-        username = env("ADMIN_USERNAME", "admin")
-        password = env("ADMIN_PASSWORD", "admin-change-me")
-        if self.store.ensure_admin(username, password) and password == "admin-change-me":
+        settings: GatewaySettings = of_service(self.container)  # type: ignore[assignment]
+        username, password = settings.admin_username, settings.admin_password
+        if self.store.ensure_admin(username, password) and password == DEFAULT_ADMIN_PASSWORD:
             log.warning("created admin %r with the default password: change it", username)
 
 
 class AccessTokens(DependencyProvider):
     def setup(self) -> None:
-        self.tokens = Tokens(env("JWT_SECRET"), int(env("TOKEN_TTL_SECONDS", "3600")))
+        settings: GatewaySettings = of_service(self.container)  # type: ignore[assignment]
+        self.tokens = Tokens(settings.jwt_secret, settings.token_ttl_seconds)
 
     def get_dependency(self, worker_ctx) -> Tokens:
         return self.tokens
 
 
 class Gateway(Observable):
+    settings: GatewaySettings = Configured(GatewaySettings)
     identity: Identity = WithFirstAdmin(Identity, publication=public_event)
-    cases = SignedRpcProxy("cases", expiration=RPC_TIMEOUT)
-    approvals = SignedRpcProxy("approvals", expiration=RPC_TIMEOUT)
-    referrals = SignedRpcProxy("referrals", expiration=RPC_TIMEOUT)
-    notifications = SignedRpcProxy("notifications", expiration=RPC_TIMEOUT)
+    # A request the client was told timed out (503) must not run later: each call is waited on for
+    # RPC_TIMEOUT_SECONDS and expires in the queue after it.
+    cases = SignedRpcProxy("cases", deadline="rpc_timeout")
+    approvals = SignedRpcProxy("approvals", deadline="rpc_timeout")
+    referrals = SignedRpcProxy("referrals", deadline="rpc_timeout")
+    notifications = SignedRpcProxy("notifications", deadline="rpc_timeout")
     tokens: Tokens = AccessTokens()
     throttle = LoginThrottle()
 
@@ -62,8 +65,8 @@ class Gateway(Observable):
 
     @staticmethod
     def ask(method, *args):
-        """A service's answer, or 503 when it gives none in time."""
-        return call(method, *args, timeout=RPC_TIMEOUT)
+        """A service's answer, or 503 when it gives none in time (its proxy's deadline: RPC_TIMEOUT_SECONDS)."""
+        return call(method, *args)
 
     def case_command(self, request, caller: Caller, case_id: str, command, status: int, body: bool = True):
         """`command`: the cases service's method (self.cases.<name>); the case's version as ETag."""

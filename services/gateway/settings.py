@@ -1,0 +1,28 @@
+"""The gateway's settings, read once when its container starts (shared/settings.py, shared/configured.py);
+every variable is listed in README.md ("Configuration")."""
+from dataclasses import dataclass, field
+
+from shared.settings import Environ, Settings, env, integer, number
+
+DEFAULT_ADMIN_PASSWORD = "admin-change-me"  # logged as a warning when the first admin is created with it
+
+
+@dataclass(frozen=True)
+class GatewaySettings(Settings):
+    rpc_timeout: float  # RPC_TIMEOUT_SECONDS: a call to a service is waited on this long (then 503), then expires
+    request_timeout: float  # REQUEST_TIMEOUT_SECONDS: the deadline on a whole request (then 503)
+    jwt_secret: str = field(repr=False)  # JWT_SECRET: signs access tokens (auth.py refuses one too short)
+    token_ttl_seconds: int  # TOKEN_TTL_SECONDS
+    admin_username: str  # ADMIN_USERNAME: the admin created on first start
+    admin_password: str = field(repr=False)  # ADMIN_PASSWORD
+
+    @classmethod
+    def from_env(cls, environ: Environ | None = None) -> "GatewaySettings":
+        rpc_timeout = number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True)
+        return cls(**Settings.for_service("gateway", environ).plumbing(),
+                   rpc_timeout=rpc_timeout,
+                   request_timeout=number("REQUEST_TIMEOUT_SECONDS", 2 * rpc_timeout, environ, positive=True),
+                   jwt_secret=env("JWT_SECRET", None, environ),
+                   token_ttl_seconds=integer("TOKEN_TTL_SECONDS", 3600, environ, minimum=1),
+                   admin_username=env("ADMIN_USERNAME", "admin", environ),
+                   admin_password=env("ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD, environ))
