@@ -18,8 +18,8 @@ from services.cases import policy
 from services.cases.attestation import AuditKeys
 from services.cases.domain import Case, CaseAccess, CaseActivity, Consent
 from services.cases.policy import Standing
-from services.cases.protection import KEY_TABLE, CaseKeys, SealingMapper
-from services.cases.queries import INDEX_TABLES, REFERRAL_TABLE, case_gauges, indexed
+from services.cases.protection import CaseKeys, SealingMapper
+from services.cases.queries import case_gauges, indexed
 from shared.caller import Caller
 from shared.errors import Conflict, NotFound
 from shared.settings import Settings, env
@@ -37,7 +37,6 @@ class CaseStore(ServiceStore):
     """The case files, their consent, who read them and what other services did to them."""
 
     name = "cases"  # eventsourcing's application name: the events table is cases_events
-    tables = INDEX_TABLES + REFERRAL_TABLE + KEY_TABLE + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
     snapshotting_intervals: ClassVar = {Case: 100}
 
     def __init__(self, settings: Settings):

@@ -21,7 +21,6 @@ from shared.vocabulary import ReferralStatus, Role
 
 class Referrals(ServiceStore):
     name = "referrals"
-    tables = queries.TABLES
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
