@@ -3,12 +3,13 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 VENV ?= .venv
 # What `make lint` checks (issue 18.5): mypy on TYPED_PATHS, ruff on those and the tests. Each service's
-# domain.py, application.py, policy.py and settings.py are typed; queries, views and entrypoints are linted next.
+# domain.py, application.py, policy.py, settings.py and migrations are typed; queries, views and entrypoints
+# are linted next.
 TYPED_PATHS := shared $(wildcard services/*/domain.py services/*/application.py services/*/policy.py \
-                                 services/*/settings.py)
+                                 services/*/settings.py services/*/migrations)
 LINT_PATHS := $(TYPED_PATHS) tests
 
-.PHONY: up down logs status test unit lint fuzz install bench audit quarantine
+.PHONY: up down logs status test unit lint fuzz install bench audit quarantine migrations
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
 	@$(STACK) up
@@ -41,6 +42,9 @@ unit: install
 
 audit:         ## the audit CLI on the running installation: make audit ARGS="verify --all"
 	@$(STACK) audit $(ARGS)
+
+migrations:    ## schema migrations on the running installation: make migrations ARGS=status (or upgrade)
+	@$(STACK) migrations $(ARGS)
 
 quarantine:    ## events set aside by a follower or consumer: make quarantine ARGS="list" (or show/retry)
 	@$(STACK) quarantine $(ARGS)

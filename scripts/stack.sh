@@ -265,6 +265,10 @@ case "${1:-}" in
   quarantine)  # events set aside by a follower or consumer (shared/quarantine_cli.py)
     shift; secrets; connect_as quarantine
     cd "$ROOT"; PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m shared.quarantine_cli "$@" ;;
+  migrations)  # schema migrations (shared/migrations): status, upgrade; each service's schema under its own login
+    shift; secrets; cd "$ROOT"
+    for s in $SERVICES; do export "${s^^}_DB_USER=casetrail_$s"; done  # passwords: ${S}_DB_PASSWORD, from secrets
+    PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m shared.migrations "$@" ;;
   audit)  # the audit CLI, with the cases service's settings and keys, under a database login of its own
     # Reads are recorded as the installation's operator identity (README: Audit), never a name typed here.
     shift; secrets; connect_as audit; cd "$ROOT"
@@ -283,5 +287,5 @@ case "${1:-}" in
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     prometheus_running && echo "prometheus: running" || echo "prometheus: stopped"
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|quarantine ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|quarantine ARGS|migrations ARGS" >&2; exit 2 ;;
 esac

@@ -4,11 +4,7 @@ their own. Each aspect keeps the version of the event that set it, so a late or 
 never moves it back; erasure is for good."""
 
 CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
-TABLES = (
-    "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
-    " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
-    " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
-)
+# The table: shared/migrations/versions/case_state.
 _CHANGES = {  # event type -> (column, its version column, the value it takes)
     "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
     "CaseReassigned": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),

@@ -24,19 +24,7 @@ from psycopg import sql
 
 from shared.metrics import EVENTS_QUARANTINED, gauge
 
-TABLES = (
-    "CREATE TABLE IF NOT EXISTS {schema}.quarantine ("
-    " id bigserial PRIMARY KEY, follower text NOT NULL, aggregate_id uuid, event_id uuid,"
-    " event_type text NOT NULL, notification_id bigint, originator_version integer,"
-    " body bytea NOT NULL, content_type text, status text NOT NULL, attempts integer NOT NULL,"
-    " error text NOT NULL, blocked_by bigint, set_aside_at timestamptz NOT NULL DEFAULT now(),"
-    " resolved_at timestamptz)",
-    "CREATE INDEX IF NOT EXISTS quarantine_open ON {schema}.quarantine (follower, aggregate_id)"
-    " WHERE status <> 'resolved'",
-    # A bus event's signature by its source (shared/identity.py): kept so that a retry is checked as the
-    # first arrival was.
-    "ALTER TABLE {schema}.quarantine ADD COLUMN IF NOT EXISTS signature text",
-)
+# The `quarantine` table: shared/migrations/versions/plumbing.
 
 # Failures that say nothing about the event: the database or the broker is away. They are waited
 # out with backoff and never count towards quarantine.

@@ -249,6 +249,33 @@ class ProvisionSettings:
 
 
 @dataclass(frozen=True)
+class MigrationCliSettings:
+    """`python -m shared.migrations` (make migrations): a service's store, and the service's own login,
+    which owns its schema: <SERVICE>_DB_USER (else POSTGRES_USER, else casetrail_<service>) and
+    <SERVICE>_DB_PASSWORD (else POSTGRES_PASSWORD), so one run can reach every service's schema."""
+    service: str
+    postgres_host: str
+    postgres_port: int
+    postgres_dbname: str
+    postgres_user: str
+    postgres_password: str
+    postgres_schema: str
+    postgres_connect_timeout: int
+
+    @classmethod
+    def for_service(cls, service: str, environ: Environ | None = None) -> "MigrationCliSettings":
+        prefix = service.upper()
+        return cls(service=service, postgres_host=env("POSTGRES_HOST", "127.0.0.1", environ),
+                   postgres_port=int(env("POSTGRES_PORT", "54329", environ)),
+                   postgres_dbname=env("POSTGRES_DBNAME", "casetrail", environ),
+                   postgres_user=env(f"{prefix}_DB_USER", env("POSTGRES_USER", f"casetrail_{service}", environ),
+                                     environ),
+                   postgres_password=env(f"{prefix}_DB_PASSWORD", env("POSTGRES_PASSWORD", "", environ), environ),
+                   postgres_schema=env(f"{prefix}_POSTGRES_SCHEMA", service, environ),
+                   postgres_connect_timeout=int(env("POSTGRES_CONNECT_TIMEOUT", "5", environ)))
+
+
+@dataclass(frozen=True)
 class SecretsSettings:
     """`python -m shared.secrets`: the first admin's password, when the operator chose one (else generated)."""
     admin_password: str

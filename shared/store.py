@@ -1,7 +1,8 @@
 """The event-sourced store each service owns: eventsourcing on PostgreSQL, in the service's own
 schema, event state encrypted at rest, plus small tables of plumbing: `positions` (how far each
 follower of the notification log got), `inbox` (which bus events a consumer already processed),
-`idempotency`, and the audit hash chains (`audit_chain`, `audit_heads`).
+`idempotency`, and the audit hash chains (`audit_chain`, `audit_heads`). Those tables, and each
+service's own, are made and changed by versioned migrations (shared/migrations), run at every start.
 
 A store that names a chain for its aggregates (`chain_of`) gets each stored event linked into
 that chain as it is written, in the same transaction: `hash` = SHA-256 over the previous hash and
@@ -18,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
-from shared import quarantine
+from shared import migrations, quarantine
 from shared.errors import Conflict, NotFound
 from shared.metrics import EVENTS_APPENDED, gauge
 from shared.settings import Settings
@@ -26,23 +27,6 @@ from shared.settings import Settings
 if TYPE_CHECKING:
     from shared.caller import Caller
 
-SUPPORT_TABLES = (
-    "CREATE TABLE IF NOT EXISTS {schema}.positions ("
-    " follower text PRIMARY KEY, position bigint NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}.inbox ("
-    " consumer text NOT NULL, event_id uuid NOT NULL,"
-    " processed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))",
-    "CREATE TABLE IF NOT EXISTS {schema}.idempotency ("
-    " username text NOT NULL, key text NOT NULL, request_hash text NOT NULL,"
-    " aggregate_id uuid NOT NULL, version integer NOT NULL, status integer NOT NULL,"
-    " created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (username, key))",
-    "CREATE TABLE IF NOT EXISTS {schema}.audit_chain ("
-    " chain_id uuid NOT NULL, sequence bigint NOT NULL, originator_id uuid NOT NULL,"
-    " originator_version integer NOT NULL, hash text NOT NULL, PRIMARY KEY (chain_id, sequence),"
-    " UNIQUE (originator_id, originator_version))",
-    "CREATE TABLE IF NOT EXISTS {schema}.audit_heads ("
-    " chain_id uuid PRIMARY KEY, sequence bigint NOT NULL, hash text NOT NULL)",
-)
 GENESIS = "0" * 64
 
 
@@ -207,10 +191,10 @@ class ChainCheck:
 
 
 class ServiceStore(Application):
-    """Base for each service's application. Subclasses add `tables` (SQL with {schema})."""
+    """Base for each service's application. Its tables (the plumbing's and the service's own) are
+    brought to the newest revision of their migrations (shared/migrations) before anything else."""
 
     log_section_size = 500
-    tables: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -218,15 +202,18 @@ class ServiceStore(Application):
         self.open_persistence(settings)
 
     def open_persistence(self, settings: Settings) -> None:
-        """PostgreSQL: the service's schema, its tables, the event store. (shared/memory.py `InMemory`
-        opens eventsourcing's POPO persistence instead, for use-case tests without a database.)"""
-        create_schema(settings)
-        super().__init__(env=store_env(settings))
+        """PostgreSQL: the service's schema, its tables (migrated), the event store. (shared/memory.py
+        `InMemory` opens eventsourcing's POPO persistence instead, for use-case tests without a database.)"""
+        target = migrations.Target.of(settings)
+        # Under the schema's advisory lock: the schema where the login may make it, the migrations, then the
+        # tables eventsourcing makes itself (its DDL is the pinned library's). A second instance starting
+        # meanwhile waits, then finds nothing to do.
+        with migrations.serialised(target):
+            create_schema(settings)
+            self.migrations_applied = migrations.upgrade(target, locked=True)
+            super().__init__(env=store_env(settings))
         self.datastore = cast(ServiceRecorder, self.recorder).datastore  # APPLICATION_RECORDER_TOPIC
         self.schema = sql.Identifier(self.datastore.schema)
-        with self.datastore.transaction(commit=True) as curs:
-            for statement in SUPPORT_TABLES + quarantine.TABLES + self.tables:
-                curs.execute(self.sql(statement))
 
     def chain_of(self, recorded) -> UUID | None:
         """The audit chain an aggregate's (or a bare event's) events are linked into; None: no chain."""

@@ -25,7 +25,6 @@ TURNAROUND = Histogram("casetrail_approval_turnaround_seconds", "From request to
 
 class Approvals(ServiceStore):
     name = "approvals"
-    tables = queries.TABLES
 
     def __init__(self, settings: Settings):
         super().__init__(settings)

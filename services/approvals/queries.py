@@ -4,7 +4,6 @@ from uuid import UUID
 
 from services.approvals.domain import RECEIVED, Approval, Kind
 from services.approvals.policy import Request
-from shared import case_state
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
@@ -15,16 +14,6 @@ QUEUE_LIMIT = 200  # the longest queue answered
 
 class ApprovalQueue(Projection):
     name = "approval_queue"
-    TABLES = (
-        ("CREATE TABLE IF NOT EXISTS {schema}.approval_queue ("
-         " approval_id uuid PRIMARY KEY, case_id uuid NOT NULL, case_number text NOT NULL, kind text NOT NULL,"
-         " requested_by text NOT NULL, requested_at timestamptz NOT NULL, status text NOT NULL,"
-         " decided_by text, decided_at timestamptz)"),
-        ("CREATE INDEX IF NOT EXISTS approval_queue_requester ON {schema}.approval_queue"
-         " (requested_by, status, requested_at)"),
-        "ALTER TABLE {schema}.approval_queue ADD COLUMN IF NOT EXISTS requester_role text",
-    )
-
     def apply(self, store, curs, event) -> None:
         if isinstance(event, Approval.SubmissionReceived):
             curs.execute(store.sql(
@@ -47,7 +36,7 @@ class ApprovalQueue(Projection):
                  "policy" if by_policy else event.decided_by, event.timestamp, event.originator_id))
 
 
-TABLES = ApprovalQueue.TABLES + case_state.TABLES
+# The tables: services/approvals/migrations (case_state: shared/migrations/versions/case_state).
 
 
 class ApprovalQueries:

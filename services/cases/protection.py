@@ -48,10 +48,7 @@ IDENTIFYING: dict[str, tuple[str, ...]] = {
     "Snapshot": tuple(f"state.{path}" for path in CASE_FILE),
 }
 
-KEY_TABLE = (
-    ("CREATE TABLE IF NOT EXISTS {schema}.case_keys (case_id uuid PRIMARY KEY, wrapped_key bytea,"
-     " created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)"),
-)
+# Case keys are kept in the `case_keys` table (services/cases/migrations).
 
 
 def transform(value, path: str, change: Callable):

@@ -37,23 +37,7 @@ _OPEN = f"stage <> '{Stage.CLOSED}'"  # an open case, in SQL
 
 # --- the case list: kept by following the log (never by loading aggregates) ----------------------
 
-INDEX_TABLES = (
-    ("CREATE TABLE IF NOT EXISTS {schema}.case_index ("
-     " case_id uuid PRIMARY KEY, case_number text NOT NULL UNIQUE, stage text NOT NULL,"
-     " risk_level text NOT NULL, assigned_to text NOT NULL, is_child boolean NOT NULL,"
-     " next_due timestamptz, overdue_flagged timestamptz, version integer NOT NULL,"
-     " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"),
-    "CREATE INDEX IF NOT EXISTS case_index_assigned ON {schema}.case_index (assigned_to, case_number)",
-    # Only open cases whose current due time has not been flagged: what the overdue scan reads.
-    ("CREATE INDEX IF NOT EXISTS case_index_unflagged_due ON {schema}.case_index (next_due)"
-     f" WHERE {_OPEN} AND next_due IS DISTINCT FROM overdue_flagged"),
-)
-REFERRAL_TABLE = (
-    # Each case's referrals and their status, as the referrals service announces them.
-    ("CREATE TABLE IF NOT EXISTS {schema}.case_referrals (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
-     " provider_id uuid NOT NULL, service_type text NOT NULL, status text NOT NULL, version integer NOT NULL)"),
-    "CREATE INDEX IF NOT EXISTS case_referrals_case ON {schema}.case_referrals (case_id)",
-)
+# Its tables (case_index, case_referrals): services/cases/migrations.
 
 
 def _moved(before: Stage, after: Stage) -> str:
@@ -65,7 +49,6 @@ class CaseIndex(Projection):
     """The list of cases and their due dates, kept by following the log (never by loading aggregates)."""
 
     name = "case_index"
-    TABLES = INDEX_TABLES
     # What each event of a case changes in its row: SQL, and the event's fields that fill it.
     CHANGES: ClassVar[dict[type, tuple[str, tuple[str, ...]]]] = {
         Case.AssessmentRecorded: (f"stage = '{Stage.CASE_PLAN}'", ()),

@@ -16,8 +16,8 @@ from eventsourcing.persistence import IntegrityError
 from services.cases import policy
 from services.cases.domain import Case, CaseAccess, CaseActivity, Consent
 from services.cases.policy import Standing
-from services.cases.protection import KEY_TABLE, CaseKeys, SealingMapper
-from services.cases.queries import INDEX_TABLES, REFERRAL_TABLE, CaseQueries, Indexed, case_gauges, indexed
+from services.cases.protection import CaseKeys, SealingMapper
+from services.cases.queries import CaseQueries, Indexed, case_gauges, indexed
 from services.cases.settings import CasesSettings
 from shared.caller import Caller
 from shared.errors import Conflict, NotFound
@@ -28,7 +28,6 @@ class CaseStore(ServiceStore):
     """The case files, their consent, who read them and what other services did to them."""
 
     name = "cases"  # eventsourcing's application name: the events table is cases_events
-    tables = INDEX_TABLES + REFERRAL_TABLE + KEY_TABLE + ("CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq",)
     snapshotting_intervals: ClassVar = {Case: 100}
     keys_class: ClassVar[type[CaseKeys]] = CaseKeys  # where case keys are kept (tests/memory.py: in memory)
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from services.notifications import deliveries, mail, policy, queries, views, webhooks
+from services.notifications import mail, policy, queries, views, webhooks
 from services.notifications.domain import ESCALATE_AFTER, SYSTEM, Escalation, Notice, Notification, Webhook, notice_of
 from services.notifications.schemas import check_webhook_url
 from services.notifications.settings import NotificationsSettings
@@ -19,7 +19,6 @@ from shared.store import ServiceStore
 
 class Notifications(ServiceStore):
     name = "notifications"
-    tables = queries.TABLES + deliveries.TABLES
     settings: NotificationsSettings
 
     def __init__(self, settings: NotificationsSettings):

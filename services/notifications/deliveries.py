@@ -10,19 +10,7 @@ from uuid import UUID, uuid5
 
 PENDING, FAILED = "pending", "failed"
 
-TABLES = (
-    "CREATE TABLE IF NOT EXISTS {schema}.deliveries (delivery_id uuid PRIMARY KEY, webhook_id uuid NOT NULL,"
-    " body text NOT NULL, status text NOT NULL DEFAULT 'pending', attempts integer NOT NULL DEFAULT 0,"
-    " next_attempt_at timestamptz NOT NULL DEFAULT now(), created_at timestamptz NOT NULL DEFAULT now())",
-    "CREATE INDEX IF NOT EXISTS deliveries_due ON {schema}.deliveries (next_attempt_at) WHERE status = 'pending'",
-    "CREATE TABLE IF NOT EXISTS {schema}.delivery_attempts (delivery_id uuid NOT NULL, attempt integer NOT NULL,"
-    " at timestamptz NOT NULL, status_code integer, error text, PRIMARY KEY (delivery_id, attempt))",
-    "CREATE TABLE IF NOT EXISTS {schema}.email_deliveries (delivery_id uuid PRIMARY KEY, recipient text NOT NULL,"
-    " address text NOT NULL, subject text NOT NULL, body text NOT NULL, status text NOT NULL DEFAULT 'pending',"
-    " attempts integer NOT NULL DEFAULT 0, next_attempt_at timestamptz NOT NULL DEFAULT now())",
-    "CREATE INDEX IF NOT EXISTS email_deliveries_due ON {schema}.email_deliveries (next_attempt_at)"
-    " WHERE status = 'pending'",
-)
+# The tables (deliveries, delivery_attempts, email_deliveries): services/notifications/migrations.
 
 
 def status_after(attempt: int, succeeded: bool, final: bool, max_attempts: int, done: str) -> str:

@@ -7,7 +7,6 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from services.referrals import policy as access
-from services.referrals import queries
 from services.referrals.domain import Provider, Referral
 from services.referrals.queries import ReferralQueries
 from shared.caller import Caller
@@ -20,7 +19,6 @@ from shared.vocabulary import ReferralStatus, Role
 
 class Referrals(ServiceStore):
     name = "referrals"
-    tables = queries.TABLES
 
     def __init__(self, settings: Settings):
         super().__init__(settings)

@@ -6,7 +6,6 @@ from uuid import UUID
 
 from services.referrals.domain import Provider, Referral
 from services.referrals.policy import CaseState, Listing
-from shared import case_state
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
@@ -19,17 +18,6 @@ class Directory(Projection):
     """Providers and referrals, as lists to search (no survivor data in either)."""
 
     name = "directory"
-    TABLES = (
-        ("CREATE TABLE IF NOT EXISTS {schema}.providers (provider_id uuid PRIMARY KEY, name text NOT NULL,"
-         " service_types text[] NOT NULL, area text NOT NULL)"),
-        ("CREATE TABLE IF NOT EXISTS {schema}.referral_index (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
-         " provider_id uuid NOT NULL, made_by text NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL)"),
-        "CREATE INDEX IF NOT EXISTS referral_index_case ON {schema}.referral_index (case_id, created_at)",
-        "CREATE INDEX IF NOT EXISTS referral_index_provider ON {schema}.referral_index (provider_id, created_at)",
-        # Consent as the cases service announced it; `version` orders the consent stream's events.
-        ("CREATE TABLE IF NOT EXISTS {schema}.consent (case_id uuid PRIMARY KEY, services boolean NOT NULL,"
-         " share_with_providers boolean NOT NULL, version integer NOT NULL)"),
-    )
     STATUSES: ClassVar[dict[type, ReferralStatus]] = {
         Referral.ReferralAccepted: ReferralStatus.ACCEPTED, Referral.ReferralDeclined: ReferralStatus.DECLINED,
         Referral.ReferralCompleted: ReferralStatus.COMPLETED, Referral.ReferralWithdrawn: ReferralStatus.WITHDRAWN}
@@ -47,14 +35,9 @@ class Directory(Projection):
                          (self.STATUSES[type(event)], event.originator_id))
 
 
-# Each case's referrals, written in the transaction that makes the referral (not by a follower of
-# the log): what a consent withdrawal sweeps, and what a case's referral list reads.
-CASE_TABLES = (
-    ("CREATE TABLE IF NOT EXISTS {schema}.referral_cases (referral_id uuid PRIMARY KEY, case_id uuid NOT NULL,"
-     " created_at timestamptz NOT NULL)"),
-    "CREATE INDEX IF NOT EXISTS referral_cases_case ON {schema}.referral_cases (case_id, created_at)",
-)
-TABLES = Directory.TABLES + case_state.TABLES + CASE_TABLES
+# Each case's referrals (`referral_cases`) are written in the transaction that makes the referral (not
+# by a follower of the log): what a consent withdrawal sweeps, and what a case's referral list reads.
+# The tables: services/referrals/migrations (case_state: shared/migrations/versions/case_state).
 
 
 class ReferralQueries:

@@ -24,7 +24,14 @@ from services.gateway.settings import GatewaySettings
 from services.notifications.settings import NotificationsSettings
 from services.referrals.settings import ReferralsSettings
 from shared.access import BROKER_IDENTITIES, DATABASE_IDENTITIES, SERVICES, password_key
-from shared.settings import MetricsSettings, ProvisionSettings, QuarantineCliSettings, SecretsSettings, Settings
+from shared.settings import (
+    MetricsSettings,
+    MigrationCliSettings,
+    ProvisionSettings,
+    QuarantineCliSettings,
+    SecretsSettings,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_MODULES = (shared.settings, services.gateway.settings, services.cases.settings,
@@ -76,13 +83,15 @@ SECTIONS = {
     "notifications": lambda: own(NotificationsSettings, "notifications"),
     "casetrail-audit": lambda: asked(AuditCliSettings.from_env),
     "casetrail-quarantine": lambda: asked(lambda e: QuarantineCliSettings.from_env(SERVICES, e)),
+    "casetrail-migrations": lambda: set().union(*(asked(lambda e, s=s: MigrationCliSettings.for_service(s, e))
+                                                  for s in SERVICES)),
     "Provisioning and secrets": lambda: (asked(lambda e: ProvisionSettings.from_env(SERVICES, PASSWORDS, e))
                                          | asked(SecretsSettings.from_env)),
 }
 # Read by every service (the plumbing, and so in SECTIONS through it), or part of a settings object above.
 PARTS = {"Settings", "AmqpTls", "CallerKeySettings", "MetricsSettings", "MailSettings", "WebhookSettings"}
 READERS = {"GatewaySettings", "CasesSettings", "ReferralsSettings", "ApprovalsSettings", "NotificationsSettings",
-           "AuditCliSettings", "QuarantineCliSettings", "ProvisionSettings", "SecretsSettings"}
+           "AuditCliSettings", "QuarantineCliSettings", "MigrationCliSettings", "ProvisionSettings", "SecretsSettings"}
 SERVICE_PREFIX = "(?:" + "|".join(s.upper() for s in SERVICES) + ")"
 
 

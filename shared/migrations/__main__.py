@@ -1,0 +1,5 @@
+import sys
+
+from shared.migrations import main
+
+sys.exit(main())
