@@ -4,6 +4,7 @@ from uuid import UUID
 
 from services.approvals.domain import RECEIVED, Approval, Kind
 from services.approvals.policy import Request
+from shared import case_state
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore

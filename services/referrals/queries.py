@@ -6,6 +6,7 @@ from uuid import UUID
 
 from services.referrals.domain import Provider, Referral
 from services.referrals.policy import CaseState, Listing
+from shared import case_state
 from shared.metrics import gauge
 from shared.outbox import Projection
 from shared.store import ServiceStore
