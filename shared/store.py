@@ -226,80 +226,6 @@ class ServiceStore(Application):
                 chains[getattr(obj, "originator_id", None) or obj.id] = chain_id
         return super().save(*objs, chains=chains, **kwargs)
 
-    def chain(self, chain_id: UUID, after: int = 0, limit: int | None = None) -> list[dict]:
-        """The chain's links in order, each with its stored event (None where the row is gone)."""
-        with self.datastore.transaction() as curs:
-            curs.execute(self.sql(
-                "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
-                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
-                " WHERE c.chain_id = %s AND c.sequence > %s ORDER BY c.sequence LIMIT %s"),
-                (chain_id, after, limit))
-            return curs.fetchall()
-
-    def verify_chain(self, chain_id: UUID, streams: list[UUID]) -> dict:
-        """Recomputes the chain over the stored events of `streams`. Any changed, removed, reordered
-        or unlinked event makes it invalid, naming the first sequence that does not hold."""
-        with self.datastore.transaction() as curs:
-            # One snapshot: an event written meanwhile must not look like a link cut off or slipped in.
-            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            curs.execute(self.sql(
-                "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
-                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
-                " WHERE c.chain_id = %s ORDER BY c.sequence"), (chain_id,))
-            links = curs.fetchall()
-            curs.execute(self.sql("SELECT sequence, hash FROM {schema}.audit_heads WHERE chain_id = %s"), (chain_id,))
-            head = curs.fetchone()
-            curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"
-                                  " WHERE originator_id = ANY(%s)"), (streams,))
-            stored = counted(curs)
-        checker = ChainCheck()
-        for link in links:
-            checker.add(link)
-        checker.end(head, stored)
-        return checker.result()
-
-    def verify_all(self, progress: Callable[[int], None] = lambda n: None) -> dict:
-        """Every chain in the store, streamed in one pass. `progress(n)` after each batch of links."""
-        invalid, seen, events = {}, set(), 0
-        with self.datastore.transaction() as curs:
-            curs.execute(self.sql("SELECT chain_id, sequence, hash FROM {schema}.audit_heads"))
-            heads = {row["chain_id"]: row for row in curs.fetchall()}
-            curs.execute(self.sql("SELECT count(*) AS n FROM {schema}.{events}"
-                                  " e WHERE NOT EXISTS (SELECT 1 FROM {schema}.audit_chain c WHERE"
-                                  " c.originator_id = e.originator_id"
-                                  " AND c.originator_version = e.originator_version)"))
-            unchained = counted(curs)
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(name="verify_all") as curs:
-            curs.itersize = 5000
-            curs.execute(self.sql(
-                "SELECT c.chain_id, c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
-                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
-                " ORDER BY c.chain_id, c.sequence"))
-            current: UUID | None = None  # the chain being walked (chain_id is never null)
-            checker = ChainCheck()
-            for link in curs:
-                if link["chain_id"] != current:
-                    if current is not None:
-                        invalid.update(self._finish(checker, current, heads))
-                    current, checker = link["chain_id"], ChainCheck()
-                    seen.add(current)
-                checker.add(link)
-                events += 1
-                if events % 5000 == 0:
-                    progress(events)
-            if current is not None:
-                invalid.update(self._finish(checker, current, heads))
-        progress(events)
-        invalid.update({str(chain_id): 1 for chain_id in set(heads) - seen})  # every link gone
-        return {"chains": len(seen | set(heads)), "events": events, "invalid": invalid,
-                "unchained_events": unchained}
-
-    @staticmethod
-    def _finish(checker: "ChainCheck", chain_id: UUID, heads: dict) -> dict:
-        checker.end(heads.get(chain_id), None)
-        result = checker.result()
-        return {} if result["valid"] else {str(chain_id): result["first_bad_sequence"]}
-
     def sql(self, statement: str) -> sql.Composed:
         """A statement with {schema} bound to this service's schema, {events} to its events table."""
         events = cast(ServiceRecorder, self.recorder).events_table_name
@@ -441,3 +367,85 @@ class ServiceStore(Application):
                 return False
             effect(curs)
         return True
+
+
+class AuditChains:
+    """Reading a store's audit hash chains back: one chain's links, and verifying one chain or all."""
+
+    def __init__(self, store: ServiceStore):
+        self.store = store
+
+    def chain(self, chain_id: UUID, after: int = 0, limit: int | None = None) -> list[dict]:
+        """The chain's links in order, each with its stored event (None where the row is gone)."""
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql(
+                "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
+                " WHERE c.chain_id = %s AND c.sequence > %s ORDER BY c.sequence LIMIT %s"),
+                (chain_id, after, limit))
+            return curs.fetchall()
+
+    def verify_chain(self, chain_id: UUID, streams: list[UUID]) -> dict:
+        """Recomputes the chain over the stored events of `streams`. Any changed, removed, reordered
+        or unlinked event makes it invalid, naming the first sequence that does not hold."""
+        with self.store.datastore.transaction() as curs:
+            # One snapshot: an event written meanwhile must not look like a link cut off or slipped in.
+            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            curs.execute(self.store.sql(
+                "SELECT c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
+                " WHERE c.chain_id = %s ORDER BY c.sequence"), (chain_id,))
+            links = curs.fetchall()
+            curs.execute(self.store.sql("SELECT sequence, hash FROM {schema}.audit_heads WHERE chain_id = %s"),
+                         (chain_id,))
+            head = curs.fetchone()
+            curs.execute(self.store.sql("SELECT count(*) AS n FROM {schema}.{events}"
+                                        " WHERE originator_id = ANY(%s)"), (streams,))
+            stored = counted(curs)
+        checker = ChainCheck()
+        for link in links:
+            checker.add(link)
+        checker.end(head, stored)
+        return checker.result()
+
+    def verify_all(self, progress: Callable[[int], None] = lambda n: None) -> dict:
+        """Every chain in the store, streamed in one pass. `progress(n)` after each batch of links."""
+        invalid, seen, events = {}, set(), 0
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT chain_id, sequence, hash FROM {schema}.audit_heads"))
+            heads = {row["chain_id"]: row for row in curs.fetchall()}
+            curs.execute(self.store.sql("SELECT count(*) AS n FROM {schema}.{events}"
+                                  " e WHERE NOT EXISTS (SELECT 1 FROM {schema}.audit_chain c WHERE"
+                                  " c.originator_id = e.originator_id"
+                                  " AND c.originator_version = e.originator_version)"))
+            unchained = counted(curs)
+        with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor(name="verify_all") as curs:
+            curs.itersize = 5000
+            curs.execute(self.store.sql(
+                "SELECT c.chain_id, c.sequence, c.originator_id, c.originator_version, c.hash, e.topic, e.state"
+                " FROM {schema}.audit_chain c LEFT JOIN {schema}.{events} e USING (originator_id, originator_version)"
+                " ORDER BY c.chain_id, c.sequence"))
+            current: UUID | None = None  # the chain being walked (chain_id is never null)
+            checker = ChainCheck()
+            for link in curs:
+                if link["chain_id"] != current:
+                    if current is not None:
+                        invalid.update(self._finish(checker, current, heads))
+                    current, checker = link["chain_id"], ChainCheck()
+                    seen.add(current)
+                checker.add(link)
+                events += 1
+                if events % 5000 == 0:
+                    progress(events)
+            if current is not None:
+                invalid.update(self._finish(checker, current, heads))
+        progress(events)
+        invalid.update({str(chain_id): 1 for chain_id in set(heads) - seen})  # every link gone
+        return {"chains": len(seen | set(heads)), "events": events, "invalid": invalid,
+                "unchained_events": unchained}
+
+    @staticmethod
+    def _finish(checker: "ChainCheck", chain_id: UUID, heads: dict) -> dict:
+        checker.end(heads.get(chain_id), None)
+        result = checker.result()
+        return {} if result["valid"] else {str(chain_id): result["first_bad_sequence"]}

@@ -246,7 +246,8 @@ def verify(source, args) -> int:
     total = trail.link_count()
     progress = Progress(total, args.progress or total >= LONG_RUN)
     started = time.monotonic()
-    result = source.store.verify_all(progress)
+    from shared.store import AuditChains
+    result = AuditChains(source.store).verify_all(progress)
     progress.close()
     seconds = time.monotonic() - started
     result.update(seconds=round(seconds, 3), events_per_second=round(result["events"] / seconds) if seconds else None)

@@ -26,7 +26,7 @@ from shared.caller import Caller
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import gauge
 from shared.outbox import Projection
-from shared.store import GENESIS
+from shared.store import GENESIS, AuditChains
 from shared.text import refusal
 from shared.vocabulary import RiskLevel, Stage
 
@@ -239,7 +239,7 @@ class AuditTrail:
     def history(self, caller: Caller, case_id: UUID, after: int = 0, limit: int = 200, record: bool = True) -> dict:
         """Every event on the case in chain order, each with its link's hash and the one before."""
         self.store.standing_for(caller, case_id, "history")
-        links = self.store.chain(case_id, max(after - 1, 0), limit + 2)
+        links = AuditChains(self.store).chain(case_id, max(after - 1, 0), limit + 2)
         prev_hash = links.pop(0)["hash"] if after and links and links[0]["sequence"] == after else GENESIS
         items = []
         for link in links[:limit]:
@@ -274,13 +274,13 @@ class AuditTrail:
 
     def verify(self, caller: Caller, case_id: UUID) -> dict:
         self.store.standing_for(caller, case_id, "verify")
-        return self.store.verify_chain(case_id, self.store.streams_of(case_id))
+        return AuditChains(self.store).verify_chain(case_id, self.store.streams_of(case_id))
 
     def export(self, caller: Caller, case_id: UUID) -> dict:
         """The case's audit bundle: redacted history, state and verification, with the head hash, signed
         (services/cases/attestation.py). Recorded as a view, by the reader, after it is made."""
         self.store.standing_for(caller, case_id, "export")
-        verification = self.store.verify_chain(case_id, self.store.streams_of(case_id))
+        verification = AuditChains(self.store).verify_chain(case_id, self.store.streams_of(case_id))
         history = self.full_history(caller, case_id)
         if not policy.redacted_for(caller):  # a caseworker's export is redacted too: it is meant to travel
             history = [redacted_item(item) for item in history]

@@ -14,6 +14,7 @@ from services.cases.queries import AuditTrail, CaseIndex, CaseQueries
 from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition
 from shared.outbox import Projector
+from shared.store import AuditChains
 from shared.vocabulary import Role
 
 CW = Caller.of({"username": "cw1", "role": "caseworker", "team": [], "correlation_id": "c-1"})
@@ -96,7 +97,7 @@ def test_removed_and_reordered_events_are_detected(store):
                " (SELECT max(sequence) FROM {schema}.audit_chain WHERE chain_id = %s)", truncated, truncated)
     bad = AuditTrail(store).verify(AUDITOR, truncated)
     assert not bad["valid"] and bad["first_bad_sequence"] == bad["events"] + 1
-    everything = store.verify_all()
+    everything = AuditChains(store).verify_all()
     assert set(everything["invalid"]) == {str(removed), str(reordered), str(truncated)}
     assert everything["unchained_events"] == 1  # the truncated case's last event has no link any more
 

@@ -65,7 +65,8 @@ def test_the_running_services_schemas_are_at_every_head_and_a_second_start_appli
     assert code == 0 and out.strip() == "referrals (schema referrals): nothing to do, at head", out
 
     from services.cases.application import Cases
-    again = Cases(Settings.for_service("cases"))  # another instance of the cases service starting
+    from services.cases.settings import CasesSettings
+    again = Cases(CasesSettings.from_env())  # another instance of the cases service starting
     try:
         assert again.migrations_applied == []
     finally:
