@@ -1,13 +1,21 @@
 """Each case as the cases service announces it (who holds it, closed, erased), kept by the other
 services that decide access on a case's behalf (referrals, approvals) in a `case_state` table of
 their own. Each aspect keeps the version of the event that set it, so a late or redelivered event
-never moves it back; erasure is for good."""
+never moves it back; erasure is for good. A case's organisation is set by its registration and
+never changes (issue 19); until the registration arrives it is NULL: not known yet."""
+from shared.organisations import FIRST, organisation_or_first
 
 CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
 TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.case_state (case_id uuid PRIMARY KEY, assigned_to text,"
     " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
     " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)",
+    # issue 19: organisations. Added with the first organisation as its default, so every row that
+    # exists when the column is added (cases registered before organisations) is the first
+    # organisation's; the default is then dropped, so a row made later is NULL (not known) until its
+    # case's registration sets it.
+    f"ALTER TABLE {{schema}}.case_state ADD COLUMN IF NOT EXISTS organisation uuid DEFAULT '{FIRST}'",
+    "ALTER TABLE {schema}.case_state ALTER COLUMN organisation DROP DEFAULT",  # issue 19: organisations
 )
 _CHANGES = {  # event type -> (column, its version column, the value it takes)
     "CaseRegistered": ("assigned_to", "assigned_version", lambda payload: payload["assigned_to"]),
@@ -24,6 +32,10 @@ def record(store, curs, envelope: dict) -> None:
         curs.execute(store.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
                                " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
         return
+    if kind == "CaseRegistered":  # issue 19: organisations. Set once, by the registration; never changes.
+        curs.execute(store.sql("INSERT INTO {schema}.case_state (case_id, organisation) VALUES (%s, %s)"
+                               " ON CONFLICT (case_id) DO UPDATE SET organisation = EXCLUDED.organisation"),
+                     (case_id, organisation_or_first(envelope["payload"].get("organisation"))))
     column, version_column, value = _CHANGES[kind]
     curs.execute(store.sql(
         f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
@@ -31,3 +43,10 @@ def record(store, curs, envelope: dict) -> None:
         f" {version_column} = EXCLUDED.{version_column}"
         f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
         (case_id, value(envelope["payload"]), envelope["aggregate_version"]))
+
+
+def organisation_of(store, curs, case_id) -> str | None:
+    """The case's organisation as this store heard it from the cases service; None: not yet heard."""
+    curs.execute(store.sql("SELECT organisation FROM {schema}.case_state WHERE case_id = %s"), (case_id,))
+    row = curs.fetchone()
+    return str(row["organisation"]) if row and row["organisation"] else None
