@@ -21,12 +21,15 @@ RPC_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10"))
 
 
 class WithFirstAdmin(EventSourced):
-    """The identity store; on first start with no admin, it creates one."""
+    """The identity store; on first start with no admin, it creates one, and the first organisation
+    (issue 19), which every user but the admin joins unless another is named."""
 
     def setup(self) -> None:
         # In setup, not start: nameko starts extensions concurrently, and /health must not
         # answer before the admin exists.
         super().setup()
+        if self.store.ensure_first_organisation(env("FIRST_ORGANISATION_NAME", "First organisation")):
+            log.info("created the first organisation")
         username = env("ADMIN_USERNAME", "admin")
         password = env("ADMIN_PASSWORD", "admin-change-me")
         if self.store.ensure_admin(username, password) and password == "admin-change-me":
