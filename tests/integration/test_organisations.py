@@ -85,6 +85,7 @@ def test_the_admin_creates_and_lists_organisations_the_first_one_first(people, a
         assert len(page.json()["items"]) == 1
     ids = [item["id"] for item in listed]
     assert ids[0] == FIRST and len(ids) == len(set(ids))
+    assert listed[0]["name"] == "First organisation"  # FIRST_ORGANISATION_NAME's default
     assert {agencies["A"]["id"], agencies["B"]["id"]} <= set(ids)
     assert all(set(item) == {"id", "name"} for item in listed)
     for who in (agencies["A"]["sup"], agencies["A"]["aud"], people["cw1"]):
