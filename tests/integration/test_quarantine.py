@@ -1,6 +1,7 @@
 """Poison isolation on the real database and broker: in the outbox relay, a projection and a bus
 consumer, an event that keeps failing is set aside whole, later events of its aggregate wait
 behind it, other aggregates go on, and an operator's retry applies each exactly once, in order."""
+import inspect
 import json
 import os
 import uuid
@@ -282,7 +283,7 @@ SERVICES = {"cases": CasesService, "referrals": ReferralsService, "approvals": A
 def test_every_follower_of_every_store_sets_a_poison_event_aside(service, test_env, monkeypatch, private_bus):
     """A stored event no follower can read (its bytes damaged) in each service's log: the relay and
     every projection set it aside, hold the next event of its aggregate, and pass the others."""
-    store_of = next(v for v in vars(SERVICES[service]).values() if isinstance(v, EventSourced))
+    store_of = next(v for _, v in inspect.getmembers(SERVICES[service]) if isinstance(v, EventSourced))
     monkeypatch.setenv(f"{service.upper()}_POSTGRES_SCHEMA", f"{service}_{uuid.uuid4().hex[:8]}")
     store = store_of.store_class(Settings.for_service(service))
     try:
