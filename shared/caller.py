@@ -1,5 +1,6 @@
-"""The acting user, sent by the gateway with every RPC call (signed: shared/identity.py) and
-recorded on every event. Inside a service it is a `Caller`: a frozen value, read once."""
+"""The acting user (and the organisation they belong to), sent by the gateway with every RPC call
+(signed: shared/identity.py) and recorded on every event. Inside a service it is a `Caller`: a
+frozen value, read once."""
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ class CallerSchema(Strict):
     teammates = fields.List(fields.String(), load_default=list)
     # For a provider's focal point: the provider they act for.
     provider_id = fields.String(load_default=None, allow_none=True)
+    # The organisation (agency) the user belongs to (issue 19); none for the admin.
+    organisation = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     correlation_id = fields.String(load_default=None, allow_none=True)
 
 
@@ -32,6 +35,7 @@ class Caller:
     teammates: tuple[str, ...] = ()
     provider_id: str | None = None
     correlation_id: str | None = None
+    organisation: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -42,7 +46,8 @@ class Caller:
         loaded = load(CallerSchema(), data, prefix="caller")
         return cls(username=loaded["username"], role=Role(loaded["role"]), team=tuple(loaded["team"]),
                    supervisor=loaded["supervisor"], teammates=tuple(loaded["teammates"]),
-                   provider_id=loaded["provider_id"], correlation_id=loaded["correlation_id"])
+                   provider_id=loaded["provider_id"], correlation_id=loaded["correlation_id"],
+                   organisation=loaded["organisation"])
 
     @property
     def works_on_cases(self) -> bool:
@@ -59,7 +64,8 @@ class Caller:
         """What goes over RPC (and is signed): the schema's fields."""
         return {"username": self.username, "role": str(self.role), "team": list(self.team),
                 "supervisor": self.supervisor, "teammates": list(self.teammates),
-                "provider_id": self.provider_id, "correlation_id": self.correlation_id}
+                "provider_id": self.provider_id, "correlation_id": self.correlation_id,
+                "organisation": self.organisation}
 
     def recorded(self) -> dict:
         """What an event keeps of the caller."""

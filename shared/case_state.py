@@ -1,7 +1,9 @@
 """Each case as the cases service announces it (who holds it, closed, erased), kept by the other
 services that decide access on a case's behalf (referrals, approvals) in a `case_state` table of
 their own. Each aspect keeps the version of the event that set it, so a late or redelivered event
-never moves it back; erasure is for good."""
+never moves it back; erasure is for good. A case's organisation is set by its registration and
+never changes (issue 19); until the registration arrives it is NULL: not known yet."""
+from shared.organisations import organisation_or_first
 
 CASE_EVENTS = ("CaseRegistered", "CaseReassigned", "CaseClosed", "CaseReopened", "CaseErased")
 # The table: shared/migrations/versions/case_state.
@@ -20,6 +22,10 @@ def record(store, curs, envelope: dict) -> None:
         curs.execute(store.sql("INSERT INTO {schema}.case_state (case_id, erased) VALUES (%s, true)"
                                " ON CONFLICT (case_id) DO UPDATE SET erased = true"), (case_id,))
         return
+    if kind == "CaseRegistered":  # issue 19: organisations. Set once, by the registration; never changes.
+        curs.execute(store.sql("INSERT INTO {schema}.case_state (case_id, organisation) VALUES (%s, %s)"
+                               " ON CONFLICT (case_id) DO UPDATE SET organisation = EXCLUDED.organisation"),
+                     (case_id, organisation_or_first(envelope["payload"].get("organisation"))))
     column, version_column, value = _CHANGES[kind]
     curs.execute(store.sql(
         f"INSERT INTO {{schema}}.case_state (case_id, {column}, {version_column}) VALUES (%s, %s, %s)"
@@ -27,3 +33,10 @@ def record(store, curs, envelope: dict) -> None:
         f" {version_column} = EXCLUDED.{version_column}"
         f" WHERE case_state.{version_column} < EXCLUDED.{version_column}"),
         (case_id, value(envelope["payload"]), envelope["aggregate_version"]))
+
+
+def organisation_of(store, curs, case_id) -> str | None:
+    """The case's organisation as this store heard it from the cases service; None: not yet heard."""
+    curs.execute(store.sql("SELECT organisation FROM {schema}.case_state WHERE case_id = %s"), (case_id,))
+    row = curs.fetchone()
+    return str(row["organisation"]) if row and row["organisation"] else None

@@ -47,6 +47,9 @@ class CaseRegistered(Strict):
     is_child = fields.Boolean(required=True)
     assigned_to = fields.String(required=True)
     stage = fields.String(required=True)
+    # issue 19: organisations. The case's organisation (an id only). An envelope from before
+    # organisations has none: the first organisation's.
+    organisation = fields.UUID(allow_none=True)
 
 
 class ConsentRecorded(Strict):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from shared.caller import Caller
 
 ALGORITHM = "EdDSA"
-CALLER_FIELDS = ("role", "team", "supervisor", "teammates", "provider_id", "correlation_id")
+CALLER_FIELDS = ("role", "team", "supervisor", "teammates", "provider_id", "correlation_id", "organisation")
 REFUSED = Counter("casetrail_rpc_callers_refused_total",
                   "RPC calls refused because the caller's identity was missing, forged, expired, replayed,"
                   " meant for another call, or from an issuer the method does not accept",

@@ -36,6 +36,7 @@ from services.referrals.policy import CaseState, Listing
 from services.referrals.queries import LIMIT, ReferralQueries
 from shared.envelope import make_envelope, read_envelope  # noqa: F401  (re-exported for tests)
 from shared.memory import InMemory, Tables, memory_settings
+from shared.organisations import organisation_or_first
 from shared.store import ServiceStore
 from shared.vocabulary import Stage
 
@@ -69,6 +70,8 @@ def record_case_state(tables: Tables, envelope: dict) -> None:
     kind, case_id, version = envelope["event_type"], UUID(str(envelope["aggregate_id"])), envelope["aggregate_version"]
     row = tables.setdefault("case_state", {}).setdefault(case_id, {
         "assigned_to": None, "assigned_version": 0, "closed": False, "closed_version": 0, "erased": False})
+    if kind == "CaseRegistered":  # its organisation: set once, by the registration
+        row["organisation"] = organisation_or_first(envelope["payload"].get("organisation"))
     if kind == "CaseErased":
         row["erased"] = True
     elif kind in ("CaseRegistered", "CaseReassigned"):
@@ -108,7 +111,7 @@ class MemoryCases(InMemory, Cases):
         return f"GBV-{self.clock().year}-{n:06d}"
 
     def holders(self, case_ids: list[UUID]) -> dict[UUID, Indexed]:
-        return {case.id: Indexed(case.assigned_to) for case in self.cases() if case.id in case_ids}
+        return {case.id: Indexed(case.assigned_to, case.organisation) for case in self.cases() if case.id in case_ids}
 
     def referred_to(self, provider_id: str | None, case_ids: list[UUID]) -> set[UUID]:
         return {row["case_id"] for row in self.tables.get("case_referrals", {}).values()
@@ -230,10 +233,14 @@ class Sealer:
 class MemoryApprovalQueries(ApprovalQueries):
     """services/approvals/queries.py over `tables["case_state"]`."""
 
-    def request(self, case_id: UUID, requested_by: str, requester_role: str | None):
+    def request(self, case_id: UUID, requested_by: str, requester_role: str | None, organisation: str):
         row = self.store.tables.get("case_state", {}).get(case_id) or {
             "assigned_to": None, "closed": False, "erased": False}
-        return request_of({**row, "requested_by": requested_by, "requester_role": requester_role})
+        return request_of({**row, "requested_by": requested_by, "requester_role": requester_role,
+                           "organisation": organisation})
+
+    def organisation_of(self, case_id: UUID) -> str | None:
+        return self.store.tables.get("case_state", {}).get(case_id, {}).get("organisation")
 
     def record_case(self, curs: Tables, envelope: dict) -> None:
         record_case_state(curs, envelope)
@@ -376,9 +383,17 @@ class MemoryIdentity(InMemory, Identity):
     # argon2's cheapest parameters: each hash in well under a millisecond (production's are its defaults).
     hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
+    def listing(self, organisation):
+        row = {"id": organisation.id, "name": organisation.name}
+        return lambda tables: tables.setdefault("organisations", []).append(row)
+
 
 def identity() -> MemoryIdentity:
-    return MemoryIdentity(memory_settings("gateway"))
+    """The gateway's identity as on its first start: the first organisation made (the first admin is
+    each test's own)."""
+    store = MemoryIdentity(memory_settings("gateway"))
+    store.ensure_first_organisation("First organisation")
+    return store
 
 
 class DatabaseOpened(AssertionError):

@@ -1,6 +1,7 @@
-"""Use cases of the approvals service: the organisation's approval policy, submissions from the
-cases service, and supervisors' decisions. Each one gets what it acts on, has the access policy
-(policy.py) and the aggregate (domain.py) decide, and saves."""
+"""Use cases of the approvals service: each organisation's approval policy, submissions from the
+cases service (decided by the policy of the case's organisation), and supervisors' decisions. Each
+one gets what it acts on, has the access policy (policy.py) and the aggregate (domain.py) decide,
+and saves."""
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from services.approvals.queries import ApprovalQueries, request_of
 from shared.caller import Caller
 from shared.case_texts import CaseTexts
 from shared.errors import Conflict
+from shared.organisations import FIRST
 from shared.settings import Settings
 from shared.store import ServiceStore
 
@@ -33,29 +35,42 @@ class Approvals(ServiceStore):
     def domain_gauges(self) -> list:
         return self.queries.gauges()
 
-    # --- the organisation's approval policy --------------------------------------------------
+    # --- each organisation's approval policy ---------------------------------------------------
 
-    def rules(self) -> dict:
+    def rules(self, organisation: str) -> dict:
+        """The organisation's rules (the default until an admin sets them)."""
         try:
-            return self.repository.get(ApprovalPolicy.the_id()).rules
+            return self.repository.get(ApprovalPolicy.id_for(organisation)).rules
         except AggregateNotFoundError:
             return dict(ApprovalPolicy.DEFAULT)
 
-    def set_rules(self, caller: Caller, rules: dict) -> dict:
-        access.check_setting_rules(caller)
+    def rules_for(self, caller: Caller, organisation: str | None) -> dict:
+        """The rules the caller reads: the organisation named, or their own (access policy)."""
+        return self.rules(access.rules_read(caller, organisation))
+
+    def set_rules(self, caller: Caller, rules: dict, organisation: str | None = None) -> dict:
+        """Sets the organisation's rules (the first organisation's when none is named). The gateway,
+        which keeps the organisations, names only one that exists."""
+        policy_id = ApprovalPolicy.id_for(access.rules_set(caller, organisation))
         try:
-            policy: ApprovalPolicy = self.repository.get(ApprovalPolicy.the_id())
+            policy: ApprovalPolicy = self.repository.get(policy_id)
             policy.change(rules[Kind.CASE_PLAN], rules[Kind.CLOSURE], by=caller.recorded())
         except AggregateNotFoundError:
-            policy = ApprovalPolicy(id=ApprovalPolicy.the_id(), by=caller.recorded(), **rules)  # type: ignore[call-arg]
-        self.save(policy)
+            policy = ApprovalPolicy(id=policy_id, by=caller.recorded(), **rules)  # type: ignore[call-arg]
+        try:
+            self.save(policy)
+        except IntegrityError:
+            raise Conflict("The approval policy was changed meanwhile; try again.") from None
         return policy.rules
 
     # --- submissions and decisions -----------------------------------------------------------
 
-    def check_submission(self, caller: Caller, kind: str, risk_level: str, required: bool) -> dict:
-        """Asked by the cases service before it accepts a submission: refused when nobody could approve it."""
-        needed = approval_needed(self.rules(), kind, risk_level, required)
+    def check_submission(self, caller: Caller, kind: str, risk_level: str, required: bool,
+                         organisation: str | None) -> dict:
+        """Asked by the cases service before it accepts a submission: refused when nobody could approve
+        it. `organisation`: the case's, as the cases service says (the caller's, if it says none)."""
+        organisation = organisation or caller.organisation or FIRST
+        needed = approval_needed(self.rules(organisation), kind, risk_level, required)
         access.check_submission(caller, needed)
         return {"approval_needed": needed}
 
@@ -64,9 +79,9 @@ class Approvals(ServiceStore):
         consumer, event_id = "submissions", envelope["event_id"]
         if self.processed(consumer, event_id):
             return False
-        approval = self._received(envelope)
+        approval = self._received(envelope, self._organisation_of(envelope["aggregate_id"]))
         changed: list = [approval]
-        if approval_needed(self.rules(), approval.kind, approval.risk_level,
+        if approval_needed(self.rules(approval.organisation), approval.kind, approval.risk_level,
                            envelope["payload"].get("approval_required", False)):
             approval.request(by=recorded_actor(envelope))
             changed += self._supersede_earlier(approval, recorded_actor(envelope))
@@ -84,7 +99,7 @@ class Approvals(ServiceStore):
         """`texts` seals the comment with the case's key (and opens the one recorded, to spot a retry)."""
         approval = self._approval(approval_id)
         access.check(caller, "decide", self.queries.request(approval.case_id, approval.requested_by,
-                                                            approval.requester_role))
+                                                            approval.requester_role, approval.organisation))
         comment = decision.get("comment")
         if (idempotency_key and approval.decided_as(caller.username, decision["decision"])
                 and texts.open(approval.case_id, approval.comment) == comment):
@@ -103,7 +118,7 @@ class Approvals(ServiceStore):
 
     def queue(self, caller: Caller, status: str | None) -> list[dict]:
         """The queue's rows the caller may see, each decided one with its comment (still sealed)."""
-        rows = self.queries.queue(access.queue_people(caller), status)
+        rows = self.queries.queue(access.queue_people(caller), access.queue_organisation(caller), status)
         rows = [row for row in rows if access.may_see(caller, request_of(row))][:queries.QUEUE_LIMIT]
         # The comment stays in the event store, sealed with the case's key; the entrypoint opens it.
         return [{**row, "comment": self._approval(row["approval_id"]).comment if row["decided_by"] else None}
@@ -114,13 +129,22 @@ class Approvals(ServiceStore):
     def case_changed(self, envelope: dict) -> bool:
         return self.process_once("cases", envelope["event_id"], lambda curs: self.queries.record_case(curs, envelope))
 
-    def _received(self, envelope: dict) -> Approval:
+    def _organisation_of(self, case_id: UUID) -> str:
+        """The case's organisation, as the cases service announced its registration. Not heard of yet
+        (its CaseRegistered still on the bus): LookupError, and the consumer tries again later; no
+        organisation's policy is applied to a case whose organisation is not known."""
+        organisation = self.queries.organisation_of(case_id)
+        if organisation is None:
+            raise LookupError("the case's organisation is not known yet")  # CaseRegistered on its way: retried
+        return organisation
+
+    def _received(self, envelope: dict, organisation: str) -> Approval:
         kind, payload, case_id = SUBMISSIONS[envelope["event_type"]], envelope["payload"], envelope["aggregate_id"]
         return Approval(id=Approval.id_for(case_id, kind, payload["submission"]),  # type: ignore[call-arg]
                         case_id=case_id, case_number=payload["case_number"], kind=kind,
                         submission=payload["submission"], requested_by=envelope["actor"]["username"],
                         risk_level=payload["risk_level"], by=recorded_actor(envelope),
-                        requester_role=envelope["actor"]["role"])
+                        requester_role=envelope["actor"]["role"], organisation=organisation)
 
     def _supersede_earlier(self, approval: Approval, by: dict) -> list[Submissions | Approval]:
         """The case's latest request of that kind becomes `approval`; the one it replaces, if pending, is superseded."""

@@ -8,6 +8,7 @@ from eventsourcing.domain import event
 
 from shared.audited import Audited
 from shared.errors import InvalidInput, InvalidTransition
+from shared.organisations import FIRST, organisation_or_first
 from shared.vocabulary import ApprovalStatus, RiskLevel
 
 
@@ -44,7 +45,16 @@ class ApprovalPolicy(Audited):
 
     @staticmethod
     def the_id() -> UUID:
+        """The installation's one policy from before organisations: now the first organisation's."""
         return uuid5(_NAMESPACE, "policy")
+
+    @staticmethod
+    def id_for(organisation: str) -> UUID:
+        """The organisation's policy (issue 19). The first organisation's is the one the installation
+        had before organisations, so an existing policy stays in force for it."""
+        if organisation == FIRST:
+            return ApprovalPolicy.the_id()
+        return uuid5(_NAMESPACE, f"policy:{organisation}")
 
     @event("ApprovalPolicySet")
     def __init__(self, case_plan: str, closure: str, by: dict):
@@ -81,8 +91,11 @@ class Approval(Audited):
 
     @event("SubmissionReceived")
     def __init__(self, case_id: UUID, case_number: str, kind: str, submission: int, requested_by: str,
-                 risk_level: str, by: dict, requester_role: str | None = None):
+                 risk_level: str, by: dict, requester_role: str | None = None, organisation: str | None = None):
         self.case_id = case_id
+        # issue 19: the case's organisation, whose policy was applied; a request from before
+        # organisations is the first organisation's.
+        self.organisation = organisation_or_first(organisation)
         self.requester_role = requester_role  # a supervisor's request goes to their own supervisor
         self.case_number = case_number
         self.kind = kind

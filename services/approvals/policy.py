@@ -2,11 +2,14 @@
 every read and command of the approvals service is decided here, from the caller, the action and
 the request's case as this service knows it (from the cases service's events). Pure: no I/O.
 
-The organisation's approval policy (the rules): anyone signed in reads it; only an admin sets it."""
+Each organisation has its own approval policy (the rules): anyone signed in reads their own
+organisation's; only an admin reads another's, and only an admin sets one. Requests, queues and
+decisions stay inside the case's organisation (issue 19)."""
 from dataclasses import dataclass
 
 from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.organisations import FIRST, organisation_or_first
 from shared.vocabulary import CASE_ROLES, Role
 
 ACTIONS = ("read", "decide")
@@ -24,6 +27,13 @@ class Request:
     holder: str
     closed: bool = False
     erased: bool = False
+    organisation: str | None = None  # the case's; None: not known (then nobody sees or decides it)
+
+
+def same_organisation(caller: Caller, request: Request) -> bool:
+    """Whether the request is of the caller's organisation (a caller naming none: the first one's,
+    as the gateway sent users before organisations)."""
+    return request.organisation is not None and organisation_or_first(caller.organisation) == request.organisation
 
 
 def decides(caller: Caller, request: Request) -> bool:
@@ -32,13 +42,15 @@ def decides(caller: Caller, request: Request) -> bool:
     reassignment stays within the team, so it never changes who decides."""
     if caller.role != Role.SUPERVISOR or caller.username == request.requested_by:
         return False
+    if not same_organisation(caller, request):
+        return False
     team = caller.team
     return request.holder in team or (request.requester_role == Role.SUPERVISOR and request.requested_by in team)
 
 
 def may_see(caller: Caller, request: Request) -> bool:
     """Whoever holds the case now (not one it was taken from) and their supervisor, and whoever decides."""
-    if caller.role not in CASE_ROLES:
+    if caller.role not in CASE_ROLES or not same_organisation(caller, request):
         return False
     return request.holder in caller.scope or decides(caller, request)
 
@@ -54,6 +66,8 @@ def check(caller: Caller, action: str, request: Request) -> None:
         raise ValueError(action)
     if caller.role != Role.SUPERVISOR:
         raise Forbidden("Only supervisors decide on approvals.")
+    if not same_organisation(caller, request):
+        raise NotFound("No such approval request.")  # another organisation's: nothing said of it
     if caller.username == request.requested_by:
         raise Forbidden("You cannot decide on your own request.")
     if not decides(caller, request):
@@ -82,6 +96,27 @@ def check_submission(caller: Caller, approval_needed: bool) -> None:
 def check_setting_rules(caller: Caller) -> None:
     if caller.role != Role.ADMIN:
         raise Forbidden("Only an admin sets the approval policy.")
+
+
+def rules_read(caller: Caller, organisation: str | None) -> str:
+    """Whose approval policy the caller reads: the one named (the admin only, or one's own), else
+    the caller's own organisation's (the admin, of no organisation: the first organisation's)."""
+    own = caller.organisation or FIRST
+    if organisation is not None and organisation != own and caller.role != Role.ADMIN:
+        raise Forbidden("Only an admin reads another organisation's approval policy.")
+    return organisation or own
+
+
+def rules_set(caller: Caller, organisation: str | None) -> str:
+    """Whose approval policy an admin sets: the one named, else the first organisation's."""
+    check_setting_rules(caller)
+    return organisation or FIRST
+
+
+def queue_organisation(caller: Caller) -> str:
+    """The organisation whose requests the caller's queue is drawn from: their own."""
+    _check_has_queue(caller)
+    return organisation_or_first(caller.organisation)
 
 
 def _check_has_queue(caller: Caller) -> None:

@@ -6,6 +6,7 @@ from services.approvals.domain import RECEIVED, Approval, Kind
 from services.approvals.policy import Request
 from shared import case_state
 from shared.metrics import gauge
+from shared.organisations import organisation_or_first
 from shared.outbox import Projection
 from shared.store import ServiceStore
 from shared.vocabulary import ApprovalStatus
@@ -19,9 +20,10 @@ class ApprovalQueue(Projection):
         if isinstance(event, Approval.SubmissionReceived):
             curs.execute(store.sql(
                 "INSERT INTO {schema}.approval_queue (approval_id, case_id, case_number, kind, requested_by,"
-                " requested_at, status, requester_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"),
+                " requested_at, status, requester_role, organisation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"),
                 (event.originator_id, event.case_id, event.case_number, event.kind, event.requested_by,
-                 event.timestamp, RECEIVED, getattr(event, "requester_role", None)))  # older events lack it
+                 event.timestamp, RECEIVED, getattr(event, "requester_role", None),  # older events lack it
+                 organisation_or_first(getattr(event, "organisation", None))))
         elif isinstance(event, Approval.ApprovalRequested | Approval.ApprovalSuperseded):
             requested = isinstance(event, Approval.ApprovalRequested)
             status = ApprovalStatus.PENDING if requested else ApprovalStatus.SUPERSEDED
@@ -46,12 +48,12 @@ class ApprovalQueries:
     def __init__(self, store: ServiceStore):
         self.store = store
 
-    def queue(self, people: list[str], status: str | None) -> list[dict]:
-        """The requests `people` made or whose cases they hold, pending first, each with its case's
-        state: what the access policy then picks from."""
-        where = ["(q.requested_by = ANY(%s) OR s.assigned_to = ANY(%s))", "q.status <> 'received'",
-                 "q.status <> 'superseded'"]
-        params: list = [people, people]
+    def queue(self, people: list[str], organisation: str | None, status: str | None) -> list[dict]:
+        """The requests of `organisation` that `people` made or whose cases they hold, pending first,
+        each with its case's state: what the access policy then picks from."""
+        where = ["q.organisation = %s", "(q.requested_by = ANY(%s) OR s.assigned_to = ANY(%s))",
+                 "q.status <> 'received'", "q.status <> 'superseded'"]
+        params: list = [organisation, people, people]
         if status:
             where.append("q.status = %s")
             params.append(status)
@@ -60,12 +62,19 @@ class ApprovalQueries:
             " FROM {schema}.approval_queue AS q LEFT JOIN {schema}.case_state AS s USING (case_id) WHERE "
             + " AND ".join(where) + " ORDER BY (q.status = 'pending') DESC, q.requested_at LIMIT 1000", params)
 
-    def request(self, case_id: UUID, requested_by: str, requester_role: str | None) -> Request:
-        """A request as the access policy sees it, with its case as this service knows it."""
+    def request(self, case_id: UUID, requested_by: str, requester_role: str | None, organisation: str) -> Request:
+        """A request as the access policy sees it, with its case as this service knows it.
+        `organisation`: the request's own (its case's, as recorded when it was received)."""
         rows = self._all("SELECT assigned_to, closed, erased FROM {schema}.case_state WHERE case_id = %s",
                          (case_id,))
         row = rows[0] if rows else {"assigned_to": None, "closed": False, "erased": False}
-        return request_of({**row, "requested_by": requested_by, "requester_role": requester_role})
+        return request_of({**row, "requested_by": requested_by, "requester_role": requester_role,
+                           "organisation": organisation})
+
+    def organisation_of(self, case_id: UUID) -> str | None:
+        """The case's organisation, as its registration was announced; None: not heard of yet."""
+        with self.store.datastore.transaction() as curs:
+            return case_state.organisation_of(self.store, curs, case_id)
 
     def record_case(self, curs, envelope: dict) -> None:
         """One of the cases service's CASE_EVENTS, in the use case's transaction (`curs`)."""
@@ -91,4 +100,5 @@ class ApprovalQueries:
 def request_of(row: dict) -> Request:
     """A row of the queue (or of a request and its case) as the access policy sees it."""
     return Request(requested_by=row["requested_by"], requester_role=row.get("requester_role"),
-                   holder=row["assigned_to"] or row["requested_by"], closed=row["closed"], erased=row["erased"])
+                   holder=row["assigned_to"] or row["requested_by"], closed=row["closed"], erased=row["erased"],
+                   organisation=str(row["organisation"]) if row.get("organisation") else None)

@@ -27,3 +27,5 @@ class SubmissionSchema(Strict):
     type = Line(required=True, validate=validate.OneOf(values(Kind)))
     risk_level = Line(required=True, validate=validate.OneOf(values(RiskLevel)))
     approval_required = fields.Boolean(load_default=False)
+    # issue 19: the case's organisation, whose policy decides (the cases service says which).
+    organisation = Line(load_default=None, allow_none=True, validate=validate.Length(max=64))

@@ -26,13 +26,16 @@ class ApprovalsService(Observable):
     cases = SignedRpcProxy("cases", deadline="texts_timeout")
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_policy(self, caller):
-        read_caller(caller)
-        return self.store.rules()
+    def get_policy(self, caller, organisation=None):
+        """The approval policy of the organisation named (an admin's question), or the caller's own."""
+        caller = read_caller(caller)
+        return self.store.rules_for(caller, _organisation(organisation))
 
     @rpc(expected_exceptions=EXPECTED)
-    def set_policy(self, caller, data):
-        return self.store.set_rules(read_caller(caller), load(schemas.PolicySchema(), data))
+    def set_policy(self, caller, data, organisation=None):
+        """Sets the organisation's approval policy (none named: the first organisation's)."""
+        caller = read_caller(caller)
+        return self.store.set_rules(caller, load(schemas.PolicySchema(), data), _organisation(organisation))
 
     @rpc(expected_exceptions=EXPECTED)
     def queue(self, caller, query):
@@ -57,7 +60,7 @@ class ApprovalsService(Observable):
         `{"type", "risk_level", "approval_required"?}` -> `{"approval_needed"}`, or 409 when nobody could approve it."""
         submission = load(schemas.SubmissionSchema(), submission)
         return self.store.check_submission(read_caller(caller), submission["type"], submission["risk_level"],
-                                           submission["approval_required"])
+                                           submission["approval_required"], submission["organisation"])
 
     def _texts(self, caller: Caller) -> CaseTexts:
         return CaseTexts(self.cases, self.settings.texts_timeout, caller)
@@ -69,3 +72,8 @@ class ApprovalsService(Observable):
     @on_event(*CASE_EVENTS)
     def case_changed(self, body):
         return self.store.case_changed(read_envelope(body))
+
+
+def _organisation(organisation) -> str | None:
+    """An organisation's id as sent (the gateway names only one it knows), or None."""
+    return None if organisation is None else str(parse_id(organisation, "organisation"))

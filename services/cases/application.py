@@ -42,7 +42,8 @@ class Cases(CaseStore):
         policy.permit(caller, "register_case")
         return self.create_once(Case, caller, idempotency_key, data, lambda case_id, request_hash: Case(
             id=case_id, case_number=self.next_case_number(), assigned_to=caller.username,  # type: ignore[call-arg]
-            request_hash=request_hash, by=caller.recorded(), registered_at=self.clock().isoformat(), **data))
+            request_hash=request_hash, by=caller.recorded(), registered_at=self.clock().isoformat(),
+            organisation=policy.organisation_of(caller), **data))
 
     def record_consent(self, caller: Caller, case_id: UUID, terms: dict, options: dict) -> Consent:
         def record(case: Case) -> Consent:

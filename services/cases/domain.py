@@ -10,6 +10,7 @@ from eventsourcing.domain import event
 
 from shared.audited import Audited
 from shared.errors import InvalidInput, InvalidTransition
+from shared.organisations import organisation_or_first
 from shared.vocabulary import ApprovalStatus, ClosureReason, RiskLevel, Stage
 
 CADENCE: dict[str, timedelta] = {RiskLevel.HIGH: timedelta(hours=84), RiskLevel.MEDIUM: timedelta(days=7),
@@ -78,8 +79,11 @@ class Case(Audited):
     def __init__(self, case_number: str, survivor: dict, risk_level: str, is_child: bool,
                  caregiver: dict | None, intake_notes: str | None, assigned_to: str,
                  request_hash: str, by: dict, unaccompanied: bool = False, unaccompanied_reason: str | None = None,
-                 registered_at: str | None = None):
+                 registered_at: str | None = None, organisation: str | None = None):
         self.case_number = case_number
+        # issue 19: the organisation of the caller who registered it; never changes. A case registered
+        # before organisations existed (its event names none) is the first organisation's.
+        self.organisation = organisation_or_first(organisation)
         self.registered_at = registered_at  # by the service's clock (older cases: the event's time)
         self.unaccompanied = {"reason": unaccompanied_reason} if unaccompanied else None
         self.survivor = survivor

@@ -9,7 +9,10 @@ and the case, always in the contract's order:
 3. in scope, but the case's state refuses the command → 409 (InvalidTransition), saying why.
 
 A caseworker's scope is the cases assigned to them; a supervisor's, their own and their team's
-caseworkers'; an auditor reads (never changes) any case. Feedback is collected by the case's team,
+caseworkers'; an auditor reads (never changes) any case of their organisation. Every case belongs to
+the organisation of the caller who registered it (issue 19): to a caseworker, supervisor or auditor
+of another organisation it is outside scope (404), whatever their names or team say; only the
+installation's operator (the audit command line) reads across organisations. Feedback is collected by the case's team,
 never by its own caseworker. What each state of a case accepts is the case's own rule
 (`Case.refusal`); this module only asks it, after role and scope. Who sees identifying fields, and
 whose cases a case list shows, are decided here too."""
@@ -18,6 +21,7 @@ from typing import Protocol, TypeVar
 
 from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.organisations import organisation_or_first
 from shared.vocabulary import CASE_ROLES, Role
 
 # "operator": the installation's operator identity, which only the audit command line on the
@@ -51,7 +55,8 @@ ROLES: dict[str, tuple[Role, ...]] = {
 }
 
 # 2. Which cases each role reaches, by the caller's relation to the case's caseworker:
-# "own" (assigned to the caller), "team" (the caller's team), "other" (anyone else).
+# "own" (assigned to the caller), "team" (the caller's team), "other" (anyone else in the caller's
+# organisation), "elsewhere" (a case of another organisation: only the operator reaches it).
 REACH: dict[tuple[Role, str], Callable[[str], bool]] = {
     (Role.CASEWORKER, "own"): lambda action: True,
     (Role.CASEWORKER, "team"): lambda action: action == "give_feedback",  # a colleague collects feedback
@@ -61,13 +66,14 @@ REACH: dict[tuple[Role, str], Callable[[str], bool]] = {
     (Role.AUDITOR, "team"): lambda action: action in READS,
     (Role.AUDITOR, "other"): lambda action: action in READS,
     **{(Role.OPERATOR, relation): lambda action: action in ("history", "verify", "export")
-       for relation in ("own", "team", "other")},
+       for relation in ("own", "team", "other", "elsewhere")},
 }
 
 
 class Standing(Protocol):
-    """What the policy needs of a case: who holds it, and what its state refuses."""
+    """What the policy needs of a case: who holds it, its organisation, and what its state refuses."""
     assigned_to: str
+    organisation: str
 
     def refusal(self, action: str) -> str | None: ...
 
@@ -86,7 +92,7 @@ def decide(caller: Caller, action: str, case: Callable[[], S]) -> S:
     only once the role may act, so a refused role never learns whether an id exists."""
     permit(caller, action)
     found = case()
-    relation = relation_to(caller, found.assigned_to)
+    relation = relation_to(caller, found.assigned_to, found.organisation)
     if not REACH.get((caller.role, relation), lambda action: False)(action):
         raise NotFound("No such case.")
     if action == "give_feedback" and relation == "own":
@@ -120,8 +126,12 @@ def vouched(referred: object, issuer: str | None) -> bool:
     return referred is True and issuer == "referrals"
 
 
-def relation_to(caller: Caller, caseworker: str) -> str:
-    """own | team | other: the caller's relation to the caseworker who holds a case."""
+def relation_to(caller: Caller, caseworker: str, organisation: str) -> str:
+    """own | team | other | elsewhere: the caller's relation to the caseworker who holds a case of
+    `organisation`. A case of another organisation is "elsewhere" whatever the names say (the
+    operator aside, who reaches every case)."""
+    if caller.role != Role.OPERATOR and organisation_in(caller) != organisation:
+        return "elsewhere"
     if caseworker == caller.username:
         return "own"
     return "team" if caseworker in team_of(caller) else "other"
@@ -142,9 +152,29 @@ def redacted_for(caller: Caller) -> bool:
 
 
 def caseworkers_seen(caller: Caller) -> list[str]:
-    """Whose cases the caller's case list shows (the list's own form of REACH for "read")."""
+    """Whose cases the caller's case list shows (the list's own form of REACH for "read"), always
+    together with `organisation_seen`."""
     permit(caller, "list_cases")
     return list(caller.scope)
+
+
+def organisation_seen(caller: Caller) -> str:
+    """The one organisation whose cases the caller's case list shows: their own."""
+    permit(caller, "list_cases")
+    return organisation_in(caller)
+
+
+def organisation_of(caller: Caller) -> str:
+    """The organisation a case the caller registers belongs to: the caller's own."""
+    permit(caller, "register_case")
+    return organisation_in(caller)
+
+
+def organisation_in(caller: Caller) -> str:
+    """The organisation the caller works in. The gateway names every user's but the admin's; a
+    caller that names none (a user's identity as sent before organisations) is, like an event that
+    names none, the first organisation's."""
+    return organisation_or_first(caller.organisation)
 
 
 def _words(action: str) -> str:

@@ -25,6 +25,7 @@ from services.cases.views import case_view, damaged_item, history_item, index_it
 from shared.caller import Caller
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import gauge
+from shared.organisations import organisation_or_first
 from shared.outbox import Projection
 from shared.store import GENESIS, AuditChains
 from shared.text import refusal
@@ -65,9 +66,11 @@ class CaseIndex(Projection):
         if isinstance(event, Case.CaseRegistered):
             curs.execute(store.sql(
                 "INSERT INTO {schema}.case_index (case_id, case_number, stage, risk_level, assigned_to,"
-                f" is_child, version, created_at, updated_at) VALUES (%s,%s,'{Stage.ENGAGEMENT}',%s,%s,%s,%s,%s,%s)"),
+                " is_child, version, created_at, updated_at, organisation)"
+                f" VALUES (%s,%s,'{Stage.ENGAGEMENT}',%s,%s,%s,%s,%s,%s,%s)"),
                 (event.originator_id, event.case_number, event.risk_level, event.assigned_to,
-                 event.is_child, event.originator_version, event.timestamp, event.timestamp))
+                 event.is_child, event.originator_version, event.timestamp, event.timestamp,
+                 organisation_or_first(getattr(event, "organisation", None))))  # issue 19: older events name none
             return
         if not isinstance(event, Case.Event):
             return  # consent lives in its own stream
@@ -104,10 +107,12 @@ def _count(curs) -> int:
 
 
 class Indexed:
-    """A case known only from the index (its events damaged): who holds it; open to reading only."""
+    """A case known only from the index (its events damaged): who holds it, its organisation; open to
+    reading only."""
 
-    def __init__(self, assigned_to: str):
+    def __init__(self, assigned_to: str, organisation: str):
         self.assigned_to = assigned_to
+        self.organisation = organisation
 
     def refusal(self, action: str) -> str:
         return "The case's stored events are damaged; it can be read and verified, not changed."
@@ -116,9 +121,9 @@ class Indexed:
 def indexed(store: "CaseStore", case_ids: list[UUID]) -> dict[UUID, Indexed]:
     """Who holds each of these cases, as the index says."""
     with store.datastore.transaction() as curs:
-        curs.execute(store.sql("SELECT case_id, assigned_to FROM {schema}.case_index WHERE case_id = ANY(%s)"),
-                     (case_ids,))
-        return {row["case_id"]: Indexed(row["assigned_to"]) for row in curs.fetchall()}
+        curs.execute(store.sql("SELECT case_id, assigned_to, organisation FROM {schema}.case_index"
+                               " WHERE case_id = ANY(%s)"), (case_ids,))
+        return {row["case_id"]: Indexed(row["assigned_to"], str(row["organisation"])) for row in curs.fetchall()}
 
 
 # --- reads of the case file and the case list ------------------------------------------------------
@@ -173,8 +178,8 @@ class CaseQueries:
         return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
 
     def _where(self, caller: Caller, filters: dict) -> tuple[list[str], list]:
-        where: list[str] = ["assigned_to = ANY(%s)"]
-        params: list[Any] = [policy.caseworkers_seen(caller)]
+        where: list[str] = ["organisation = %s", "assigned_to = ANY(%s)"]
+        params: list[Any] = [policy.organisation_seen(caller), policy.caseworkers_seen(caller)]
         for column in ("stage", "risk_level", "assigned_to"):
             if column in filters:
                 where.append(f"{column} = %s")

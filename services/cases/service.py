@@ -238,7 +238,7 @@ class CasesService(AuditEntrypoints, Observable):
         kind = "case_plan" if command == "submit_plan" else "closure"
         required = kind == "case_plan" and case.child_disagrees(self.store.consent_of(case.id))
         self.approvals.check_submission(caller, {"type": kind, "risk_level": case.risk_level,
-                                                 "approval_required": required})
+                                                 "approval_required": required, "organisation": case.organisation})
 
     def _command(self, name: str, caller, case_id, data, options):
         """Reads the caller, parses the request and calls the command's use case (COMMANDS)."""

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from services.cases.domain import Case, CaseAccess, CaseActivity, Consent
 from services.cases.protection import CASE_FILE, IDENTIFYING, redacted
+from shared.organisations import organisation_or_first
 from shared.vocabulary import Stage
 
 # --- the case file (GET /v1/cases/{id}) -------------------------------------------------------
@@ -137,7 +138,8 @@ def public_event(event) -> tuple[str, dict] | None:
         case Case.CaseRegistered():
             return "CaseRegistered", {"case_number": event.case_number, "risk_level": event.risk_level,
                                       "is_child": event.is_child, "assigned_to": event.assigned_to,
-                                      "stage": Stage.ENGAGEMENT}
+                                      "stage": Stage.ENGAGEMENT,  # issue 19: the organisation's id only
+                                      "organisation": organisation_or_first(getattr(event, "organisation", None))}
         case Consent.ConsentRecorded() | Consent.ConsentRenewed():
             return "ConsentRecorded", {"case_id": str(event.case_id), "services": bool(event.terms.get("services")),
                                        "share_with_providers": bool(event.terms.get("share_with_providers"))}

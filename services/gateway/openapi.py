@@ -72,6 +72,30 @@ OPENAPI = {
             "requestBody": {"required": True, "content": _json(_ref("NewUser"))},
             "responses": {"201": {"description": "Created", "content": _json(_ref("User"))},
                           **_problems(400, 401, 403, 409, 422)}}},
+        "/v1/organisations": {
+            "post": {"summary": "Create an organisation (admin): an agency whose users, cases and approval policy are "
+                                "its own; a name no other organisation has, whatever its case (409 otherwise)",
+                     "parameters": [IDEMPOTENCY_KEY],
+                     "requestBody": {"required": True, "content": _json(_ref("NewOrganisation"))},
+                     "responses": {"201": {"description": "Created", "content": _json(_ref("Organisation"))},
+                                   **_problems(400, 401, 403, 409, 422, 503)}},
+            "get": {"summary": "The organisations, the first one first, in the order they were created (admin)",
+                    "parameters": [{"name": "limit", "in": "query", "required": False,
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}},
+                                   {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Organisations", "content": _json(_list("Organisation"))},
+                                  **_problems(401, 403, 422, 503)}}},
+        "/v1/organisations/{id}/approval-policy": {
+            "get": {"summary": "An organisation's approval policy (admin)",
+                    "parameters": [CASE_ID | {"description": "The organisation's id"}],
+                    "responses": {"200": {"description": "The policy", "content": _json(_ref("ApprovalPolicy"))},
+                                  **_problems(401, 403, 404, 503)}},
+            "put": {"summary": "Set an organisation's approval policy (admin); the approvals service applies it to "
+                               "that organisation's cases",
+                    "parameters": [CASE_ID | {"description": "The organisation's id"}],
+                    "requestBody": {"required": True, "content": _json(_ref("ApprovalPolicy"))},
+                    "responses": {"200": {"description": "The policy", "content": _json(_ref("ApprovalPolicy"))},
+                                  **_problems(400, 401, 403, 404, 422, 503)}}},
         "/v1/users/me": {"get": {
             "summary": "The caller", "responses": {"200": {"description": "The caller", "content": _json(_ref("User"))},
                                                    **_problems(401)}}},
@@ -196,9 +220,11 @@ OPENAPI = {
             "responses": {"200": {"description": "Decided", "content": _json(_ref("ApprovalRequest"))},
                           **_problems(400, 401, 403, 404, 409, 422, 503)}}},
         "/v1/approval-policy": {
-            "get": {"summary": "When approval is needed", "responses": {
+            "get": {"summary": "When approval is needed: the caller's organisation's policy (the admin's: the "
+                               "first organisation's)", "responses": {
                 "200": {"description": "The policy", "content": _json(_ref("ApprovalPolicy"))}, **_problems(401, 503)}},
-            "put": {"summary": "Set the approval policy (admin)",
+            "put": {"summary": "Set the first organisation's approval policy (admin); "
+                               "PUT /v1/organisations/{id}/approval-policy sets another's",
                     "requestBody": {"required": True, "content": _json(_ref("ApprovalPolicy"))},
                     "responses": {"200": {"description": "The policy", "content": _json(_ref("ApprovalPolicy"))},
                                   **_problems(400, 401, 403, 422, 503)}}},
@@ -299,11 +325,21 @@ OPENAPI = {
                             "display_name": {"type": "string"},
                             "supervisor": {"type": ["string", "null"], "description": "Required for a caseworker"},
                             "provider_id": {"type": ["string", "null"], "format": "uuid"},
-                            "email": {"type": ["string", "null"], "format": "email"}}},
+                            "email": {"type": ["string", "null"], "format": "email"},
+                            "organisation": {"type": ["string", "null"], "format": "uuid",
+                                             "description": "The organisation's id (default: the first one); the "
+                                                            "admin has none; a caseworker's supervisor must be of "
+                                                            "the same organisation (422)"}}},
             "User": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "username": {"type": "string"}, "role": _ref("Role"),
                 "display_name": {"type": "string"}, "supervisor": {"type": ["string", "null"]},
-                "provider_id": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]}}},
+                "provider_id": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+                "organisation": {"type": ["string", "null"], "format": "uuid",
+                                 "description": "The user's organisation; null for the admin"}}},
+            "NewOrganisation": {"type": "object", "required": ["name"], "additionalProperties": False,
+                                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}}},
+            "Organisation": {"type": "object", "required": ["id", "name"], "properties": {
+                "id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}}},
             "RiskLevel": {"enum": ["low", "medium", "high"]},
             "Survivor": {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
                 "name": {"type": "string"}, "sex": {"enum": ["female", "male", "other", "unknown"]},

@@ -1,5 +1,5 @@
-"""What the gateway decides itself, and the one place it does: who administers users, webhooks, the
-provider directory and the approval policy (an admin; anyone else is 403 before the request is read
+"""What the gateway decides itself, and the one place it does: who administers users, organisations,
+webhooks, the provider directory and the approval policies (an admin; anyone else is 403 before the request is read
 or forwarded). Everything about a case, a referral, an approval or a notification is decided by the
 service that owns it (its own policy.py), which the gateway asks by forwarding the call with the
 caller it proved. Pure: no I/O."""
@@ -17,6 +17,9 @@ class Administration(StrEnum):
     DELETE_WEBHOOK = "delete_webhook"
     SET_APPROVAL_POLICY = "set_approval_policy"
     REGISTER_PROVIDER = "register_provider"
+    CREATE_ORGANISATION = "create_organisation"  # issue 19: organisations
+    LIST_ORGANISATIONS = "list_organisations"
+    READ_ORGANISATION_APPROVAL_POLICY = "read_organisation_approval_policy"
 
 
 _REFUSALS = {
@@ -26,6 +29,10 @@ _REFUSALS = {
     Administration.DELETE_WEBHOOK: "Only an admin deletes webhooks.",
     Administration.SET_APPROVAL_POLICY: "Only an admin sets the approval policy.",
     Administration.REGISTER_PROVIDER: "Only an admin manages the provider directory.",
+    Administration.CREATE_ORGANISATION: "Only an admin creates organisations.",
+    Administration.LIST_ORGANISATIONS: "Only an admin lists organisations.",
+    Administration.READ_ORGANISATION_APPROVAL_POLICY: "Only an admin reads an organisation's approval policy by its id;"
+                                                      " GET /v1/approval-policy gives your own organisation's.",
 }
 
 

@@ -23,6 +23,17 @@ class CreateUserSchema(Strict):
     supervisor = Line(load_default=None, allow_none=True, validate=USERNAME)
     provider_id = fields.UUID(load_default=None, allow_none=True)
     email = Email(load_default=None, allow_none=True)
+    organisation = fields.UUID(load_default=None, allow_none=True)  # issue 19: default, the first one
+
+
+class CreateOrganisationSchema(Strict):
+    name = Line(required=True, validate=validate.Length(min=1, max=200))
+
+
+class OrganisationPageSchema(Strict):
+    """A page of the organisation list: `cursor` is the one the previous page gave."""
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
+    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))
 
 
 # Query parameters: the names each route takes. Values arrive as strings, each a single line; the

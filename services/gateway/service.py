@@ -4,13 +4,14 @@ or the service that owns the resource (with the caller it proved), and maps the 
 The routes live in services/gateway/routes/, one module per area; this class is all of them."""
 from services.gateway.http import refuse_unknown_route, unknown_routes
 from services.gateway.routes.cases import CaseCommandRoutes, CaseRoutes
+from services.gateway.routes.organisations import OrganisationRoutes
 from services.gateway.routes.people import PeopleRoutes
 from services.gateway.routes.referrals import ReferralRoutes
 from services.gateway.routes.work import ApprovalRoutes, NotificationRoutes
 
 
-class GatewayService(PeopleRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes, ApprovalRoutes,
-                     NotificationRoutes):
+class GatewayService(PeopleRoutes, OrganisationRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes,
+                     ApprovalRoutes, NotificationRoutes):
     name = "gateway"
 
     @unknown_routes

@@ -15,6 +15,7 @@ class GatewaySettings(Settings):
     token_ttl_seconds: int  # TOKEN_TTL_SECONDS
     admin_username: str  # ADMIN_USERNAME: the admin created on first start
     admin_password: str = field(repr=False)  # ADMIN_PASSWORD
+    first_organisation_name: str  # FIRST_ORGANISATION_NAME: the organisation created on first start
 
     @classmethod
     def from_env(cls, environ: Environ | None = None) -> "GatewaySettings":
@@ -25,4 +26,5 @@ class GatewaySettings(Settings):
                    jwt_secret=env("JWT_SECRET", None, environ),
                    token_ttl_seconds=integer("TOKEN_TTL_SECONDS", 3600, environ, minimum=1),
                    admin_username=env("ADMIN_USERNAME", "admin", environ),
-                   admin_password=env("ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD, environ))
+                   admin_password=env("ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD, environ),
+                   first_organisation_name=env("FIRST_ORGANISATION_NAME", "First organisation", environ))

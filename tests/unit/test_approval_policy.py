@@ -1,7 +1,9 @@
 """The approvals service's access policy (services/approvals/policy.py), against one table: every
 role × action × case state, for three requests: cw1's on a case cw1 holds; sup1's on a case sup1
 holds (sup1's supervisor is head); cw1's on a case since reassigned to cw2. Teams: sup1 {cw1, cw2},
-sup2 {cw3}, head {sup1}. The approvals service learns nothing of consent: a withdrawal changes nothing."""
+sup2 {cw3}, head {sup1}. The approvals service learns nothing of consent: a withdrawal changes nothing.
+Every request is the first organisation's (what a caller naming none belongs to); the callers marked
+"elsewhere" have the same names and teams but belong to another organisation (issue 19)."""
 from dataclasses import replace
 
 import pytest
@@ -10,6 +12,9 @@ from services.approvals import policy
 from services.approvals.policy import Request
 from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.organisations import FIRST
+
+ELSEWHERE = "5d1c2a9e-0000-4000-8000-000000000002"  # another organisation
 
 CALLERS = {
     "cw_own": {"username": "cw1", "role": "caseworker"},
@@ -22,14 +27,26 @@ CALLERS = {
     "provider": {"username": "clinic1", "role": "provider", "provider_id": "p"},
     "another_provider": {"username": "legal1", "role": "provider", "provider_id": "q"},
     "admin": {"username": "admin", "role": "admin"},
+    # The same names and teams, in another organisation: nothing of the first organisation's requests.
+    "cw_own_elsewhere": {"username": "cw1", "role": "caseworker", "organisation": ELSEWHERE},
+    "sup_of_team_elsewhere": {"username": "sup1", "role": "supervisor", "team": ["cw1", "cw2"],
+                              "organisation": ELSEWHERE},
+    "sup_of_sup_elsewhere": {"username": "head", "role": "supervisor", "team": ["sup1"], "organisation": ELSEWHERE},
 }
 REQUESTS = {
-    "cw1_asks": Request(requested_by="cw1", requester_role="caseworker", holder="cw1"),
-    "sup1_asks_on_own_case": Request(requested_by="sup1", requester_role="supervisor", holder="sup1"),
-    "sup1_asks_on_cw1s_case": Request(requested_by="sup1", requester_role="supervisor", holder="cw1"),
-    "cw1_asked_then_reassigned_to_cw2": Request(requested_by="cw1", requester_role="caseworker", holder="cw2"),
+    "cw1_asks": Request(requested_by="cw1", requester_role="caseworker", holder="cw1", organisation=FIRST),
+    "sup1_asks_on_own_case": Request(requested_by="sup1", requester_role="supervisor", holder="sup1",
+                                     organisation=FIRST),
+    "sup1_asks_on_cw1s_case": Request(requested_by="sup1", requester_role="supervisor", holder="cw1",
+                                      organisation=FIRST),
+    "cw1_asked_then_reassigned_to_cw2": Request(requested_by="cw1", requester_role="caseworker", holder="cw2",
+                                                organisation=FIRST),
 }
 STATES = {"open": {}, "closed": {"closed": True}, "erased": {"erased": True}, "consent_withdrawn": {}}
+ELSEWHERE_ANSWERS = {"read": {"cw_own_elsewhere": "404 404 404 404", "sup_of_team_elsewhere": "404 404 404 404",
+                               "sup_of_sup_elsewhere": "404 404 404 404"},
+                      "decide": {"cw_own_elsewhere": "403 403 403 403", "sup_of_team_elsewhere": "404 404 404 404",
+                                 "sup_of_sup_elsewhere": "404 404 404 404"}}
 NOBODY = {"auditor": "403 403 403 403", "provider": "403 403 403 403", "another_provider": "403 403 403 403",
           "admin": "403 403 403 403"}
 # request -> action -> caller -> the answer in each state, in the order of STATES: open closed erased consent_withdrawn
@@ -37,34 +54,34 @@ EXPECTED = {
     "cw1_asks": {
         "read": {"cw_own": "ok ok ok ok", "cw_same_team": "404 404 404 404", "cw_other_team": "404 404 404 404",
                  "sup_of_team": "ok ok ok ok", "sup_other_team": "404 404 404 404",
-                 "sup_of_sup": "404 404 404 404", **NOBODY},
+                 "sup_of_sup": "404 404 404 404", **NOBODY, **ELSEWHERE_ANSWERS["read"]},
         "decide": {"cw_own": "403 403 403 403", "cw_same_team": "403 403 403 403",
                    "cw_other_team": "403 403 403 403", "sup_of_team": "ok 409 409 ok",
-                   "sup_other_team": "403 403 403 403", "sup_of_sup": "403 403 403 403", **NOBODY},
+                   "sup_other_team": "403 403 403 403", "sup_of_sup": "403 403 403 403", **NOBODY, **ELSEWHERE_ANSWERS["decide"]},
     },
     "sup1_asks_on_own_case": {
         "read": {"cw_own": "404 404 404 404", "cw_same_team": "404 404 404 404", "cw_other_team": "404 404 404 404",
                  "sup_of_team": "ok ok ok ok", "sup_other_team": "404 404 404 404",
-                 "sup_of_sup": "ok ok ok ok", **NOBODY},
+                 "sup_of_sup": "ok ok ok ok", **NOBODY, **ELSEWHERE_ANSWERS["read"]},
         "decide": {"cw_own": "403 403 403 403", "cw_same_team": "403 403 403 403",
                    "cw_other_team": "403 403 403 403", "sup_of_team": "403 403 403 403",
-                   "sup_other_team": "403 403 403 403", "sup_of_sup": "ok 409 409 ok", **NOBODY},
+                   "sup_other_team": "403 403 403 403", "sup_of_sup": "ok 409 409 ok", **NOBODY, **ELSEWHERE_ANSWERS["decide"]},
     },
     "sup1_asks_on_cw1s_case": {
         "read": {"cw_own": "ok ok ok ok", "cw_same_team": "404 404 404 404", "cw_other_team": "404 404 404 404",
                  "sup_of_team": "ok ok ok ok", "sup_other_team": "404 404 404 404",
-                 "sup_of_sup": "ok ok ok ok", **NOBODY},
+                 "sup_of_sup": "ok ok ok ok", **NOBODY, **ELSEWHERE_ANSWERS["read"]},
         "decide": {"cw_own": "403 403 403 403", "cw_same_team": "403 403 403 403",
                    "cw_other_team": "403 403 403 403", "sup_of_team": "403 403 403 403",
-                   "sup_other_team": "403 403 403 403", "sup_of_sup": "ok 409 409 ok", **NOBODY},
+                   "sup_other_team": "403 403 403 403", "sup_of_sup": "ok 409 409 ok", **NOBODY, **ELSEWHERE_ANSWERS["decide"]},
     },
     "cw1_asked_then_reassigned_to_cw2": {
         "read": {"cw_own": "404 404 404 404", "cw_same_team": "ok ok ok ok", "cw_other_team": "404 404 404 404",
                  "sup_of_team": "ok ok ok ok", "sup_other_team": "404 404 404 404",
-                 "sup_of_sup": "404 404 404 404", **NOBODY},
+                 "sup_of_sup": "404 404 404 404", **NOBODY, **ELSEWHERE_ANSWERS["read"]},
         "decide": {"cw_own": "403 403 403 403", "cw_same_team": "403 403 403 403",
                    "cw_other_team": "403 403 403 403", "sup_of_team": "ok 409 409 ok",
-                   "sup_other_team": "403 403 403 403", "sup_of_sup": "403 403 403 403", **NOBODY},
+                   "sup_other_team": "403 403 403 403", "sup_of_sup": "403 403 403 403", **NOBODY, **ELSEWHERE_ANSWERS["decide"]},
     },
 }
 CODES = {NotFound: "404", Forbidden: "403", InvalidTransition: "409"}
@@ -102,3 +119,23 @@ def test_a_submission_nobody_could_approve_is_refused(supervisor, needed, refuse
             policy.check_submission(Caller.of(caller), needed)
     else:
         policy.check_submission(Caller.of(caller), needed)
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_a_request_whose_organisation_is_not_known_is_nobodys(who):
+    request = replace(REQUESTS["cw1_asks"], organisation=None)
+    assert answer(CALLERS[who], "read", request) in ("403", "404")
+    assert answer(CALLERS[who], "decide", request) in ("403", "404")
+
+
+def test_each_reads_their_own_organisations_rules_and_only_an_admin_another_or_sets_them():
+    own = Caller.of({"username": "sup1", "role": "supervisor", "organisation": ELSEWHERE})
+    admin = Caller.of({"username": "admin", "role": "admin"})
+    assert policy.rules_read(own, None) == ELSEWHERE and policy.rules_read(own, ELSEWHERE) == ELSEWHERE
+    with pytest.raises(Forbidden):
+        policy.rules_read(own, FIRST)
+    assert policy.rules_read(admin, None) == FIRST and policy.rules_read(admin, ELSEWHERE) == ELSEWHERE
+    assert policy.rules_set(admin, None) == FIRST and policy.rules_set(admin, ELSEWHERE) == ELSEWHERE
+    with pytest.raises(Forbidden):
+        policy.rules_set(own, ELSEWHERE)
+    assert policy.queue_organisation(own) == ELSEWHERE

@@ -3,11 +3,24 @@
 The case is cw1's (team of sup1: cw1, cw2; sup2's team: cw3). Answers: ok (the policy lets it through; the
 command's own finer rules may still refuse), 403 (the role may never), 404 (outside the caller's scope:
 nothing said about the case), 409 (in scope, but the case's state refuses it)."""
+from dataclasses import replace
+
 import pytest
 
-from services.cases.policy import COMMANDS, READS, ROLES, caseworkers_seen, decide, permit, permit_texts
+from services.cases.policy import (
+    COMMANDS,
+    READS,
+    ROLES,
+    caseworkers_seen,
+    decide,
+    organisation_of,
+    organisation_seen,
+    permit,
+    permit_texts,
+)
 from shared.caller import Caller
 from shared.errors import Forbidden, InvalidTransition, NotFound
+from shared.organisations import FIRST
 from shared.vocabulary import Role
 from tests.unit.test_case_rules import CW, NOW, SUP, in_implementation, registered
 
@@ -143,3 +156,43 @@ def test_the_installation_operator_only_reads_histories_verifies_and_exports(act
     operator = Caller(username="installation-operator", role=Role.OPERATOR)  # no caller over RPC is one
     expected = "ok" if action in ("history", "verify", "export") else ("404" if action in READS else "403")
     assert answer(operator, action, registered()) == expected
+
+
+# --- organisations (issue 19) ---------------------------------------------------------------------
+
+ELSEWHERE = "5d1c2a9e-0000-4000-8000-000000000002"  # another organisation than the cases' (the first)
+# The same names and teams as the case's own people, but of another organisation: whatever a forged
+# or coincident name says, they are outside the case's scope.
+ELSEWHERE_CALLERS = {who: replace(caller, organisation=ELSEWHERE) for who, caller in CALLERS.items()
+                     if who in ("cw_own", "cw_team", "sup_team", "auditor")}
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("action", EXPECTED)
+def test_another_organisations_people_never_reach_a_case_whatever_their_names(action, state):
+    case = STATES[state]()
+    assert case.organisation == FIRST  # registered by a caller naming none: the first organisation's
+    for who, caller in ELSEWHERE_CALLERS.items():
+        # A role that may never do it hears so (403, before the case is looked up); anyone else: 404.
+        expected = "404" if caller.role in ROLES[action] else "403"
+        assert answer(caller, action, case) == expected, (who, action)
+
+
+def test_a_case_is_registered_in_the_callers_organisation_and_lists_only_it():
+    assert organisation_of(ELSEWHERE_CALLERS["cw_own"]) == ELSEWHERE
+    assert organisation_of(CALLERS["cw_own"]) == FIRST  # a caller naming none: the first organisation's
+    assert organisation_seen(ELSEWHERE_CALLERS["sup_team"]) == ELSEWHERE
+    with pytest.raises(Forbidden):
+        organisation_of(CALLERS["auditor"])
+    with pytest.raises(Forbidden):
+        organisation_seen(CALLERS["admin"])
+
+
+def test_the_installation_operator_reads_every_organisations_histories():
+    operator = Caller(username="installation-operator", role=Role.OPERATOR)
+    case = registered()
+    case_elsewhere = registered()
+    case_elsewhere.organisation = ELSEWHERE
+    assert answer(operator, "verify", case) == answer(operator, "verify", case_elsewhere) == "ok"
+    assert answer(CALLERS["auditor"], "history", case_elsewhere) == "404"
+    assert answer(ELSEWHERE_CALLERS["auditor"], "history", case_elsewhere) == "ok"

@@ -35,7 +35,8 @@ def own(settings) -> dict:
 def test_every_services_own_settings_have_readmes_defaults():
     assert own(GatewaySettings.from_env(REQUIRED)) == {
         "rpc_timeout": 10.0, "request_timeout": 20.0, "jwt_secret": "j" * 32, "token_ttl_seconds": 3600,
-        "admin_username": "admin", "admin_password": "admin-change-me"}
+        "admin_username": "admin", "admin_password": "admin-change-me",
+        "first_organisation_name": "First organisation"}
     cases = own(CasesSettings.from_env(REQUIRED))
     assert cases.pop("audit_keys").current_key_id.startswith("ed25519:")
     assert cases == {"master_key": MASTER_KEY, "case_key_cache_seconds": 10.0, "case_number_prefix": "GBV",

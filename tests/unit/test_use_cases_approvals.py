@@ -13,6 +13,7 @@ from shared.caller import Caller
 from shared.case_state import CASE_EVENTS
 from shared.case_texts import CaseTexts
 from shared.errors import Forbidden, InvalidInput, InvalidTransition
+from shared.organisations import FIRST
 from shared.validation import clean, load
 from shared.vocabulary import ApprovalStatus, Role, Stage
 from tests import memory
@@ -124,7 +125,7 @@ def test_a_newer_submission_supersedes_the_pending_request(desk):
 def test_the_organisations_policy_may_approve_at_once_and_only_an_admin_sets_it(desk):
     with pytest.raises(Forbidden):
         desk.approvals.set_rules(SUP, {"case_plan": "never", "closure": "always"})
-    assert desk.approvals.rules() == {"case_plan": "always", "closure": "always"}
+    assert desk.approvals.rules(FIRST) == {"case_plan": "always", "closure": "always"}
     desk.approvals.set_rules(ADMIN, load(schemas.PolicySchema(), {"case_plan": "high_risk", "closure": "always"}))
     low = desk.submitted_plan(risk_level="low")
     [granted] = desk.requests(low)
@@ -137,10 +138,10 @@ def test_the_organisations_policy_may_approve_at_once_and_only_an_admin_sets_it(
 def test_a_submission_nobody_could_approve_is_refused_before_it_is_made(desk):
     lone = Caller(username="cw5", role=Role.CASEWORKER)  # no supervisor
     with pytest.raises(InvalidTransition, match="no supervisor"):
-        desk.approvals.check_submission(lone, "case_plan", "medium", False)
+        desk.approvals.check_submission(lone, "case_plan", "medium", False, None)
     desk.approvals.set_rules(ADMIN, {"case_plan": "never", "closure": "always"})
-    assert desk.approvals.check_submission(lone, "case_plan", "medium", False) == {"approval_needed": False}
-    assert desk.approvals.check_submission(CW, "closure", "low", False) == {"approval_needed": True}
+    assert desk.approvals.check_submission(lone, "case_plan", "medium", False, None) == {"approval_needed": False}
+    assert desk.approvals.check_submission(CW, "closure", "low", False, None) == {"approval_needed": True}
 
 
 def test_an_erased_or_closed_case_takes_no_decision(desk):

@@ -20,13 +20,16 @@ log = logging.getLogger(__name__)
 
 
 class WithFirstAdmin(EventSourced):
-    """The identity store; on first start with no admin, it creates one."""
+    """The identity store; on first start with no admin, it creates one, and the first organisation
+    (issue 19), which every user but the admin joins unless another is named."""
 
     def setup(self) -> None:
         # In setup, not start: nameko starts extensions concurrently, and /health must not
         # answer before the admin exists.
         super().setup()
         settings: GatewaySettings = of_service(self.container)  # type: ignore[assignment]
+        if self.store.ensure_first_organisation(settings.first_organisation_name):
+            log.info("created the first organisation")
         username, password = settings.admin_username, settings.admin_password
         if self.store.ensure_admin(username, password) and password == DEFAULT_ADMIN_PASSWORD:
             log.warning("created admin %r with the default password: change it", username)
