@@ -6,10 +6,11 @@ from services.gateway.http import refuse_unknown_route, unknown_routes
 from services.gateway.routes.cases import CaseCommandRoutes, CaseRoutes
 from services.gateway.routes.people import PeopleRoutes
 from services.gateway.routes.referrals import ReferralRoutes
+from services.gateway.routes.staff import StaffRoutes
 from services.gateway.routes.work import ApprovalRoutes, NotificationRoutes
 
 
-class GatewayService(PeopleRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes, ApprovalRoutes,
+class GatewayService(PeopleRoutes, StaffRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes, ApprovalRoutes,
                      NotificationRoutes):
     name = "gateway"
 

@@ -1,14 +1,16 @@
-"""What every route of the gateway uses: the identity store, access tokens, the login throttle, a
-proxy to each service, and the caller an access token stands for."""
+"""What every route of the gateway uses: the identity store, access tokens, sessions, the login
+throttle, a proxy to each service, and the caller an access token stands for."""
 import logging
 
 from nameko.extensions import DependencyProvider
 
+from services.gateway import policy
 from services.gateway.application import Identity, public_event
-from services.gateway.auth import LoginThrottle, Tokens, Unauthorized
+from services.gateway.auth import LoginThrottle, PasswordChangeRequired, Sessions, Tokens, Unauthorized
 from services.gateway.http import call, command_options, json_body, respond
-from services.gateway.queries import Callers
+from services.gateway.queries import Callers, UserList
 from shared.caller import Caller
+from shared.errors import NotFound
 from shared.metrics import Observable
 from shared.outbox import EventSourced
 from shared.rpc import SignedRpcProxy
@@ -18,6 +20,12 @@ log = logging.getLogger(__name__)
 
 # A request the client was told timed out (503) must not run later: it expires in the queue.
 RPC_TIMEOUT = float(env("RPC_TIMEOUT_SECONDS", "10"))
+# Access tokens are short; a session lives on through its refresh token while it is used.
+ACCESS_TOKEN_SECONDS = int(env("ACCESS_TOKEN_SECONDS", env("TOKEN_TTL_SECONDS", "900")))
+REFRESH_TOKEN_SECONDS = int(env("REFRESH_TOKEN_SECONDS", "43200"))
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(env("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(env("LOGIN_ADDRESS_FAILURE_LIMIT", "50"))
 
 
 class WithFirstAdmin(EventSourced):
@@ -35,30 +43,56 @@ class WithFirstAdmin(EventSourced):
 
 class AccessTokens(DependencyProvider):
     def setup(self) -> None:
-        self.tokens = Tokens(env("JWT_SECRET"), int(env("TOKEN_TTL_SECONDS", "3600")))
+        self.tokens = Tokens(env("JWT_SECRET"), ACCESS_TOKEN_SECONDS)
 
     def get_dependency(self, worker_ctx) -> Tokens:
         return self.tokens
 
 
 class Gateway(Observable):
-    identity: Identity = WithFirstAdmin(Identity, publication=public_event)
+    identity: Identity = WithFirstAdmin(Identity, publication=public_event, projections=(UserList(),))
     cases = SignedRpcProxy("cases", expiration=RPC_TIMEOUT)
     approvals = SignedRpcProxy("approvals", expiration=RPC_TIMEOUT)
     referrals = SignedRpcProxy("referrals", expiration=RPC_TIMEOUT)
     notifications = SignedRpcProxy("notifications", expiration=RPC_TIMEOUT)
     tokens: Tokens = AccessTokens()
-    throttle = LoginThrottle()
+
+    @property
+    def sessions(self) -> Sessions:
+        return Sessions(self.identity, REFRESH_TOKEN_SECONDS)
+
+    @property
+    def throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.identity, LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW_SECONDS,
+                             LOGIN_ADDRESS_FAILURE_LIMIT)
 
     def caller_for(self, request, correlation_id: str) -> Caller:
-        """The caller an access token stands for (http.route gives it to every route that needs a login)."""
+        """The caller an access token stands for (http.route gives it to every route that needs a login):
+        a token whose session ended (logout, deactivation, a change of role or supervisor, a password
+        changed or reset) is refused on every instance at once, and so is an inactive user's."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-        caller = Callers(self.identity).caller(self.tokens.username(token.strip()), correlation_id)
+        claims = self.tokens.read(token.strip())
+        if not self.sessions.active(claims.session_id, claims.username):
+            raise Unauthorized("The access token is invalid or expired.")
+        caller = Callers(self.identity).caller(claims.username, correlation_id, claims.session_id)
         if caller is None:
             raise Unauthorized("The access token is invalid or expired.")
+        if caller.extra["password_change_required"] and not policy.may_before_password_change(
+                request.method, request.path):
+            raise PasswordChangeRequired("Your password was reset: set a new one first (POST /v1/users/me/password).")
         return caller
+
+    def provider_exists(self, caller: Caller):
+        """Whether the referral pathway has a provider with this id (the referrals service says)."""
+        def exists(provider_id: str) -> bool:
+            try:
+                self.ask(self.referrals.provider, caller, provider_id)
+            except NotFound:
+                return False
+            return True
+        return exists
 
     @staticmethod
     def ask(method, *args):
