@@ -122,6 +122,8 @@ class Identity(ServiceStore):
         changed = [field for field in CHANGEABLE if after[field] != before[field]]
         if not changed:
             return user
+        if "role" in changed and username == caller.username:
+            raise Conflict("An admin cannot change their own role; another admin can.")
         by = caller.recorded()
         old_supervisor = new_supervisor = None
         if "role" in changed:
@@ -256,13 +258,16 @@ class Identity(ServiceStore):
             self.save(user)
         return user
 
-    def ensure_admin(self, username: str, password: str) -> bool:
-        """Creates the first admin on first start; returns whether it did."""
+    def ensure_admin(self, username: str, password: str, must_change: bool = False) -> bool:
+        """Creates the first admin on first start; returns whether it did. `must_change`: the password
+        is one anybody could know (the default), good only to set a new one."""
         if self.user(username) is not None:
             return False
         admin = User(username=username, password_hash=self.hasher.hash(password), role=Role.ADMIN.value,
                      display_name="Administrator", supervisor=None, provider_id=None, email=None,
                      request_fingerprint="", by=SYSTEM)
+        if must_change:
+            admin.reset_password(admin.password_hash, by=SYSTEM)
         try:
             self.save(admin)
         except IntegrityError:

@@ -164,9 +164,13 @@ def test_non_admins_get_403_on_every_admin_route_and_unknown_users_404(people):
         for action in ("deactivate", "reactivate", "password-reset", "unlock"):
             assert caller.post(f"/v1/users/{target}/{action}").status_code == 403, action
     admin = people["admin"]
-    assert admin.request("PATCH", "/v1/users/nobody-here", {"display_name": "X"}).status_code == 404
-    for action in ("deactivate", "reactivate", "password-reset", "unlock"):
-        assert admin.post(f"/v1/users/nobody-here/{action}").status_code == 404, action
+    for unknown in ("nobody-here", "a" * 2000, "%01abc", "%C3%A9t%C3%A9", "ADMIN"):
+        assert admin.get(f"/v1/users/{unknown}").status_code == 404, unknown
+        assert admin.request("PATCH", f"/v1/users/{unknown}", {"display_name": "X"}).status_code == 404
+        for action in ("deactivate", "reactivate", "password-reset", "unlock"):
+            assert admin.post(f"/v1/users/{unknown}/{action}").status_code == 404, action
+    # An admin does not take away their own role (nor deactivate themselves: see below).
+    assert admin.request("PATCH", "/v1/users/admin", {"role": "auditor"}).status_code == 409
 
 
 def test_a_change_is_validated_as_at_creation(people, pathway):
@@ -347,6 +351,7 @@ def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(api, 
     assert here.post(change, {"current_password": PASSWORD, "new_password": "a-brand-new-passphrase\x07"}
                      ).status_code == 422
     assert here.post(change, {"current_password": PASSWORD}).status_code == 422
+    assert here.post(change, {"current_password": PASSWORD, "new_password": "long-" * 400}).status_code == 422
     done = here.post(change, {"current_password": PASSWORD, "new_password": "a-brand-new-passphrase"})
     assert done.status_code == 204, done.text
     assert here.get("/v1/users/me").status_code == 200

@@ -37,8 +37,10 @@ class WithFirstAdmin(EventSourced):
         super().setup()
         username = env("ADMIN_USERNAME", "admin")
         password = env("ADMIN_PASSWORD", "admin-change-me")
-        if self.store.ensure_admin(username, password) and password == "admin-change-me":
-            log.warning("created admin %r with the default password: change it", username)
+        default = password == "admin-change-me"
+        if self.store.ensure_admin(username, password, must_change=default) and default:
+            log.warning("created admin %r with the default password: it must be changed at the first login"
+                        " (POST /v1/users/me/password)", username)
 
 
 class AccessTokens(DependencyProvider):
