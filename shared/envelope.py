@@ -169,6 +169,22 @@ class UserPreferencesChanged(Strict):
     email_notifications = fields.Boolean(required=True)
 
 
+class UserChanged(Strict):
+    """Staff data after an admin's change (never a password): `changed` names the fields that changed."""
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    supervisor = fields.String(required=True, allow_none=True)
+    provider_id = fields.UUID(required=True, allow_none=True)
+    email = fields.Email(required=True, allow_none=True)
+    changed = fields.List(fields.String(validate=validate.OneOf(
+        ("display_name", "email", "role", "supervisor", "provider_id"))), required=True)
+
+
+class UserStatus(Strict):
+    """A user deactivated (no longer logs in, no longer told anything) or reactivated."""
+    username = fields.String(required=True)
+
+
 # Event type -> payload schema. An event type without an entry cannot be published.
 PAYLOADS: dict[str, Schema] = {
     "CaseRegistered": CaseRegistered(),
@@ -189,6 +205,9 @@ PAYLOADS: dict[str, Schema] = {
     "ApprovalRequested": ApprovalRequested(),
     "UserRegistered": UserRegistered(),
     "UserPreferencesChanged": UserPreferencesChanged(),
+    "UserChanged": UserChanged(),
+    "UserDeactivated": UserStatus(),
+    "UserReactivated": UserStatus(),
     "ReferralMade": ReferralChanged(),
     "ReferralAccepted": ReferralChanged(),
     "ReferralDeclined": ReferralChanged(),
@@ -211,7 +230,8 @@ OWNERS: dict[str, str] = {
     **dict.fromkeys(("ApprovalRequested", "CasePlanApproved", "CasePlanRejected", "ClosureApproved",
                      "ClosureRejected"), "approvals"),
     **dict.fromkeys(REFERRAL_EVENTS, "referrals"),
-    **dict.fromkeys(("UserRegistered", "UserPreferencesChanged"), "gateway"),
+    **dict.fromkeys(("UserRegistered", "UserPreferencesChanged", "UserChanged", "UserDeactivated",
+                     "UserReactivated"), "gateway"),
 }
 
 

@@ -264,6 +264,10 @@ class MemoryDirectory:
     def __init__(self, store: "MemoryNotifications"):
         self.store = store
 
+    def inactive_among(self, recipients) -> set[str]:
+        people = self._tables().get("people", {})
+        return {name for name in recipients if not people.get(name, {}).get("active", True)}
+
     def _tables(self, curs: Tables | None = None) -> Tables:
         tables = self.store.tables if curs is None else curs
         for name in ("case_directory", "people", "overdue_watch"):
@@ -277,7 +281,7 @@ class MemoryDirectory:
         cases[case_id] = {"case_number": case_number, "assigned_to": assigned_to, "assigned_version": version,
                           "last_follow_up_at": None, "closed": False, "closed_version": 0}
 
-    def add_person(self, curs, username: str, role: str, supervisor, provider_id, email) -> None:
+    def add_person(self, curs, username: str, role: str, supervisor, provider_id, email, version: int = 1) -> None:
         self._tables(curs)["people"].setdefault(username, {"role": role, "supervisor": supervisor,
                                                            "provider_id": provider_id, "email": email,
                                                            "email_on": True})

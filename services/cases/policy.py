@@ -52,6 +52,9 @@ ROLES: dict[str, tuple[Role, ...]] = {
     # Free text about a case that another service keeps (referral notes, approval comments), sealed
     # or opened on someone's behalf: by those who hold the case, or a provider it was referred to.
     "texts": (*CASE_ROLES, Role.PROVIDER),
+    # How many open cases a member of staff holds, and their numbers (nothing identifying): what an
+    # admin must move before deactivating them or taking cases away from their role.
+    "caseload": (Role.ADMIN,),
 }
 
 # 2. Which cases each role reaches, by the caller's relation to the case's caseworker:

@@ -177,6 +177,15 @@ class CaseQueries:
         more = len(rows) > limit
         return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
 
+    def caseload(self, username: str, shown: int = 20) -> dict:
+        """The open cases `username` holds: how many, and the first numbers (case numbers carry no
+        personal data)."""
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql(f"SELECT case_number FROM {{schema}}.case_index WHERE assigned_to = %s"
+                                        f" AND {_OPEN} ORDER BY case_number"), (username,))
+            numbers = [row["case_number"] for row in curs.fetchall()]
+        return {"open_cases": len(numbers), "case_numbers": numbers[:shown]}
+
     def _where(self, caller: Caller, filters: dict) -> tuple[list[str], list]:
         where: list[str] = ["organisation = %s", "assigned_to = ANY(%s)"]
         params: list[Any] = [policy.organisation_seen(caller), policy.caseworkers_seen(caller)]

@@ -145,6 +145,12 @@ class CasesService(AuditEntrypoints, Observable):
         return self.queries.list_cases(caller, load(schemas.ListCasesSchema(), filters))
 
     @rpc(expected_exceptions=EXPECTED)
+    def caseload(self, caller, username):
+        """An admin's question before a member of staff leaves or changes role: the open cases they hold."""
+        policy.permit(read_caller(caller), "caseload")
+        return self.queries.caseload(str(username)[:64])
+
+    @rpc(expected_exceptions=EXPECTED)
     def record_consent(self, caller, case_id, data, options):
         return consent_view(self._command("record_consent", caller, case_id, data, options))
 

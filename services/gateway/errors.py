@@ -9,7 +9,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
-from services.gateway.auth import TooManyAttempts, Unauthorized
+from services.gateway.auth import PasswordChangeRequired, TooManyAttempts, Unauthorized
 from shared import errors
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ PROBLEMS: dict[type, tuple[int, str, str]] = {
     PayloadTooLarge: (413, "payload_too_large", "Payload too large"),
     UnsupportedMediaType: (415, "unsupported_media_type", "Unsupported media type"),
     Unauthorized: (401, "unauthenticated", "Unauthorized"),
+    PasswordChangeRequired: (403, "password_change_required", "Password change required"),
     errors.Forbidden: (403, "forbidden", "Forbidden"),
     errors.NotFound: (404, "not_found", "Not found"),
     MethodNotAllowed: (405, "method_not_allowed", "Method not allowed"),

@@ -33,6 +33,8 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "description": "A retry with the same key and body returns the first response and changes nothing."}
 
 CASE_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+USERNAME = {"name": "username", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{2,63}$"}}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
             "description": 'The case version the client last saw, as in ETag ("3"); 412 if it moved on.'}
 
@@ -66,12 +68,36 @@ OPENAPI = {
             "security": [], "summary": "Exchange username and password for an access token",
             "requestBody": {"required": True, "content": _json(_ref("TokenRequest"))},
             "responses": {"200": {"description": "Token", "content": _json(_ref("Token"))},
-                          **_problems(400, 401, 422, 429)}}},
-        "/v1/users": {"post": {
-            "summary": "Create a user (admin)", "parameters": [IDEMPOTENCY_KEY],
-            "requestBody": {"required": True, "content": _json(_ref("NewUser"))},
-            "responses": {"201": {"description": "Created", "content": _json(_ref("User"))},
-                          **_problems(400, 401, 403, 409, 422)}}},
+                          **_problems(400, 401, 422, 429, 503)}}},
+        "/v1/auth/refresh": {"post": {
+            "security": [], "summary": "A new access and refresh token for a refresh token, which works once "
+                                       "(presenting a used one ends its session)",
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["refresh_token"], "additionalProperties": False,
+                "properties": {"refresh_token": {"type": "string"}}})},
+            "responses": {"200": {"description": "Token", "content": _json(_ref("Token"))},
+                          **_problems(400, 401, 422, 503)}}},
+        "/v1/auth/logout": {"post": {
+            "summary": "End the caller's session: its access and refresh tokens stop working",
+            "responses": {"204": {"description": "Logged out"}, **_problems(401, 503)}}},
+        "/v1/users": {
+            "post": {
+                "summary": "Create a user (admin)", "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {"required": True, "content": _json(_ref("NewUser"))},
+                "responses": {"201": {"description": "Created", "content": _json(_ref("User"))},
+                              **_problems(400, 401, 403, 409, 422, 503)}},
+            "get": {
+                "summary": "Users, in username order (admin)",
+                "parameters": [{"name": "role", "in": "query", "required": False, "schema": _ref("Role")},
+                               {"name": "organisation", "in": "query", "required": False,
+                                "schema": {"type": "string", "format": "uuid"}},
+                               {"name": "active", "in": "query", "required": False,
+                                "schema": {"enum": ["true", "false"]}},
+                               {"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                               {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "A page of users", "content": _json(_list("User"))},
+                              **_problems(401, 403, 422, 503)}}},
         "/v1/organisations": {
             "post": {"summary": "Create an organisation (admin): an agency whose users, cases and approval policy are "
                                 "its own; a name no other organisation has, whatever its case (409 otherwise)",
@@ -99,6 +125,33 @@ OPENAPI = {
         "/v1/users/me": {"get": {
             "summary": "The caller", "responses": {"200": {"description": "The caller", "content": _json(_ref("User"))},
                                                    **_problems(401)}}},
+        "/v1/users/me/password": {"post": {
+            "summary": "Change the caller's password; their other sessions end",
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["current_password", "new_password"], "additionalProperties": False,
+                "properties": {"current_password": {"type": "string"},
+                               "new_password": {"type": "string", "minLength": 12}}})},
+            "responses": {"204": {"description": "Changed"}, **_problems(400, 401, 422, 429, 503)}}},
+        "/v1/users/{username}": {
+            "get": {"summary": "A user (admin)", "parameters": [USERNAME],
+                    "responses": {"200": {"description": "The user", "content": _json(_ref("User"))},
+                                  **_problems(401, 403, 404, 422, 503)}},
+            "patch": {"summary": "Change a user (admin); a change of role or supervisor ends their sessions",
+                      "parameters": [USERNAME],
+                      "requestBody": {"required": True, "content": _json(_ref("UserChange"))},
+                      "responses": {"200": {"description": "The user", "content": _json(_ref("User"))},
+                                    **_problems(401, 403, 404, 409, 422, 503)}}},
+        **{f"/v1/users/{{username}}/{action}": {"post": {
+            "summary": summary, "parameters": [USERNAME],
+            "responses": {"200": {"description": "Done", "content": _json(_ref(returns))},
+                          **_problems(400, 401, 403, 404, 409, 503)}}}
+           for action, summary, returns in (
+               ("deactivate", "Deactivate a user (admin): their tokens stop working, they cannot log in; 409 while "
+                              "they hold open cases or supervise active users", "User"),
+               ("reactivate", "Reactivate a user (admin)", "User"),
+               ("password-reset", "A temporary password (admin), good only to set a new one; the user's "
+                                  "sessions end", "TemporaryPassword"),
+               ("unlock", "Lift the lock that failed logins put on an account (admin)", "User"))},
         "/v1/users/me/preferences": {"put": {
             "summary": "The caller's notification preferences",
             "requestBody": {"required": True, "content": _json({
@@ -280,7 +333,15 @@ OPENAPI = {
                              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
             "Token": {"type": "object", "properties": {"access_token": {"type": "string"},
                                                         "token_type": {"const": "bearer"},
-                                                        "expires_in": {"type": "integer"}}},
+                                                        "expires_in": {"type": "integer"},
+                                                        "refresh_token": {"type": "string"}}},
+            "TemporaryPassword": {"type": "object", "required": ["temporary_password"],
+                                  "properties": {"temporary_password": {"type": "string"}}},
+            "UserChange": {"type": "object", "additionalProperties": False, "properties": {
+                "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+                "email": {"type": ["string", "null"], "format": "email"}, "role": _ref("Role"),
+                "supervisor": {"type": ["string", "null"]},
+                "provider_id": {"type": ["string", "null"], "format": "uuid"}}},
             "HistoryItem": {"type": "object", "required": ["sequence", "type", "hash", "prev_hash"], "properties": {
                 "sequence": {"type": "integer"}, "type": {"type": ["string", "null"]},
                 "occurred_at": {"type": "string", "format": "date-time"},
@@ -321,7 +382,9 @@ OPENAPI = {
             "NewUser": {"type": "object", "required": ["username", "password", "role", "display_name"],
                         "additionalProperties": False, "properties": {
                             "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{2,63}$"},
-                            "password": {"type": "string", "minLength": 12}, "role": _ref("Role"),
+                            "password": {"type": "string", "minLength": 12,
+                                         "description": "Not containing the username; not a commonly used "
+                                                        "password (422)"}, "role": _ref("Role"),
                             "display_name": {"type": "string"},
                             "supervisor": {"type": ["string", "null"], "description": "Required for a caseworker"},
                             "provider_id": {"type": ["string", "null"], "format": "uuid"},
@@ -334,6 +397,8 @@ OPENAPI = {
                 "id": {"type": "string", "format": "uuid"}, "username": {"type": "string"}, "role": _ref("Role"),
                 "display_name": {"type": "string"}, "supervisor": {"type": ["string", "null"]},
                 "provider_id": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+                "email_notifications": {"type": "boolean"}, "active": {"type": "boolean"},
+                "password_change_required": {"type": "boolean"},
                 "organisation": {"type": ["string", "null"], "format": "uuid",
                                  "description": "The user's organisation; null for the admin"}}},
             "NewOrganisation": {"type": "object", "required": ["name"], "additionalProperties": False,

@@ -1,8 +1,9 @@
 """What the gateway decides itself, and the one place it does: who administers users, organisations,
-webhooks, the provider directory and the approval policies (an admin; anyone else is 403 before the request is read
-or forwarded). Everything about a case, a referral, an approval or a notification is decided by the
-service that owns it (its own policy.py), which the gateway asks by forwarding the call with the
-caller it proved. Pure: no I/O."""
+webhooks, the provider directory and the approval policies (an admin; anyone else is 403 before the
+request is read or forwarded), and what a user whose password was reset may do before they set a new
+one. Everything about a case, a referral, an approval or a notification is decided by the service
+that owns it (its own policy.py), which the gateway asks by forwarding the call with the caller it
+proved. Pure: no I/O."""
 from enum import StrEnum
 
 from shared.caller import Caller
@@ -12,6 +13,12 @@ from shared.vocabulary import Role
 
 class Administration(StrEnum):
     CREATE_USER = "create_user"
+    READ_USERS = "read_users"
+    CHANGE_USER = "change_user"
+    DEACTIVATE_USER = "deactivate_user"
+    REACTIVATE_USER = "reactivate_user"
+    RESET_PASSWORD = "reset_password"
+    UNLOCK_USER = "unlock_user"
     REGISTER_WEBHOOK = "register_webhook"
     LIST_WEBHOOKS = "list_webhooks"
     DELETE_WEBHOOK = "delete_webhook"
@@ -24,6 +31,12 @@ class Administration(StrEnum):
 
 _REFUSALS = {
     Administration.CREATE_USER: "Only an admin creates users.",
+    Administration.READ_USERS: "Only an admin lists and reads users.",
+    Administration.CHANGE_USER: "Only an admin changes users.",
+    Administration.DEACTIVATE_USER: "Only an admin deactivates users.",
+    Administration.REACTIVATE_USER: "Only an admin reactivates users.",
+    Administration.RESET_PASSWORD: "Only an admin resets passwords.",
+    Administration.UNLOCK_USER: "Only an admin unlocks accounts.",
     Administration.REGISTER_WEBHOOK: "Only an admin registers webhooks.",
     Administration.LIST_WEBHOOKS: "Only an admin lists webhooks.",
     Administration.DELETE_WEBHOOK: "Only an admin deletes webhooks.",
@@ -38,6 +51,15 @@ _REFUSALS = {
 
 def may(caller: Caller, action: Administration) -> bool:
     return caller.role == Role.ADMIN
+
+
+# What a user whose password was reset may still do (anything else: 403 password_change_required).
+BEFORE_PASSWORD_CHANGE = frozenset({("POST", "/v1/users/me/password"), ("GET", "/v1/users/me"),
+                                    ("POST", "/v1/auth/logout")})
+
+
+def may_before_password_change(method: str, path: str) -> bool:
+    return (method, path.rstrip("/") or "/") in BEFORE_PASSWORD_CHANGE
 
 
 def check(caller: Caller, action: Administration) -> None:

@@ -1,10 +1,16 @@
 """What the gateway reads about people: the caller an access token stands for, as every service is
-told of them (role, team, supervisor, fellow caseworkers, provider, organisation); and the list of
-organisations (a table written in the same transaction as each organisation's creation)."""
+told of them (role, team, supervisor, fellow caseworkers, provider, organisation); the list of
+organisations (a table written in the same transaction as each organisation's creation); the list of
+users an admin pages through (kept by following the log); and the tables of sessions and failed
+logins, which every gateway instance shares (auth.py). The tables: services/gateway/migrations."""
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from services.gateway.domain import Organisation, User
 from shared.caller import Caller
+from shared.errors import InvalidInput
+from shared.organisations import organisation_or_first
+from shared.outbox import Projection
 from shared.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -30,19 +36,107 @@ def organisations(store: "Identity", after: int, limit: int) -> tuple[list[dict]
     return page, (page[-1]["seq"] if len(rows) > limit else None)
 
 
+def organisation_of_created(event) -> str | None:
+    """The organisation a created user joined: the admin none; one created before organisations, the first."""
+    if event.role == "admin":
+        return None
+    return organisation_or_first(getattr(event, "organisation", None))
+
+
+class UserList(Projection):
+    """The users an admin pages through, by role and whether active, from the User events."""
+
+    name = "user_list"
+
+    def apply(self, store, curs, event) -> None:
+        if isinstance(event, User.UserCreated):
+            curs.execute(store.sql("INSERT INTO {schema}.user_list (username, role, display_name, email, supervisor,"
+                                   " provider_id, active, user_id, organisation)"
+                                   " VALUES (%s, %s, %s, %s, %s, %s, true, %s, %s) ON CONFLICT (username) DO NOTHING"),
+                         (event.username, event.role, event.display_name, event.email, event.supervisor,
+                          str(event.provider_id) if event.provider_id else None, event.originator_id,
+                          organisation_of_created(event)))
+        elif isinstance(event, User.UserChanged):
+            curs.execute(store.sql("UPDATE {schema}.user_list SET role = %s, display_name = %s, email = %s,"
+                                   " supervisor = %s, provider_id = %s WHERE user_id = %s"),
+                         (event.role, event.display_name, event.email, event.supervisor, event.provider_id,
+                          event.originator_id))
+        elif isinstance(event, (User.UserDeactivated, User.UserReactivated)):
+            curs.execute(store.sql("UPDATE {schema}.user_list SET active = %s WHERE user_id = %s"),
+                         (isinstance(event, User.UserReactivated), event.originator_id))
+
+
+def list_users(identity: "Identity", filters: dict) -> tuple[list[dict], str | None]:
+    """Users in username order, after the cursor (the last username of the previous page)."""
+    where, params = ["true"], []
+    if filters.get("role"):
+        where.append("role = %s")
+        params.append(filters["role"])
+    if filters.get("active") is not None:
+        where.append("active = %s")
+        params.append(filters["active"])
+    if filters.get("organisation"):
+        where.append("organisation = %s")
+        params.append(filters["organisation"])
+    if filters.get("cursor"):
+        where.append("username > %s")
+        params.append(filters["cursor"])
+    limit = filters["limit"]
+    with identity.datastore.transaction() as curs:
+        curs.execute(identity.sql("SELECT username, role, display_name, email, supervisor, provider_id, active,"
+                                  " user_id, organisation FROM {schema}.user_list WHERE " + " AND ".join(where) +
+                                  " ORDER BY username LIMIT %s"), (*params, limit + 1))
+        rows = curs.fetchall()
+    return rows[:limit], rows[limit - 1]["username"] if len(rows) > limit else None
+
+
+def user_filters(query: dict) -> dict:
+    """The list's query parameters (each a string), checked: 422 naming the parameter."""
+    from services.gateway.schemas import ROLES, USERNAME_PATTERN
+    errors: dict[str, list[str]] = {}
+    filters: dict = {"limit": 50}
+    if "role" in query:
+        if query["role"] not in ROLES:
+            errors["role"] = [f"One of: {', '.join(ROLES)}."]
+        filters["role"] = query["role"]
+    if "active" in query:
+        if query["active"] not in ("true", "false"):
+            errors["active"] = ["true or false."]
+        filters["active"] = query["active"] == "true"
+    if "limit" in query:
+        if not query["limit"].isdigit() or not 1 <= int(query["limit"]) <= 200:
+            errors["limit"] = ["A whole number from 1 to 200."]
+        else:
+            filters["limit"] = int(query["limit"])
+    if "organisation" in query:
+        try:
+            filters["organisation"] = str(UUID(query["organisation"]))
+        except ValueError:
+            errors["organisation"] = ["An organisation's id."]
+    if "cursor" in query:
+        if not USERNAME_PATTERN.match(query["cursor"]):
+            errors["cursor"] = ["Not a cursor this list gave."]
+        filters["cursor"] = query["cursor"]
+    if errors:
+        raise InvalidInput(errors)
+    return filters
+
+
 class Callers:
     def __init__(self, identity: "Identity"):
         self.identity = identity
 
-    def caller(self, username: str, correlation_id: str) -> Caller | None:
-        """The user as a caller, or None if there is no such user."""
+    def caller(self, username: str, correlation_id: str, session_id: str | None = None) -> Caller | None:
+        """The user as a caller, or None if there is no such active user. `extra` holds the session and
+        whether the user must set a new password before anything else."""
         user = self.identity.user(username)
-        if user is None:
+        if user is None or not user.active:
             return None
         return Caller(username=user.username, role=Role(user.role), team=tuple(user.team),
                       supervisor=user.supervisor, teammates=tuple(self.teammates_of(user)),
                       provider_id=str(user.provider_id) if user.provider_id else None,
-                      correlation_id=correlation_id, organisation=user.organisation)
+                      correlation_id=correlation_id, organisation=user.organisation,
+                      extra={"session_id": session_id, "password_change_required": user.password_change_required})
 
     def teammates_of(self, user: User) -> list[str]:
         """A caseworker's fellow caseworkers (their supervisor's team): who may collect feedback on their cases."""

@@ -1,4 +1,6 @@
 """What the gateway itself accepts; case bodies are validated by the cases service."""
+import re
+
 from marshmallow import fields, validate
 
 from shared.envelope import Strict
@@ -6,8 +8,10 @@ from shared.text import Email, Line
 from shared.vocabulary import USER_ROLES
 
 ROLES = tuple(role.value for role in USER_ROLES)  # who logs in
-USERNAME = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{2,63}$",
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+USERNAME = validate.Regexp(USERNAME_PATTERN,
                            error="3 to 64 characters: lowercase letters, digits, '.', '_' or '-'.")
+PASSWORD = validate.Length(min=1, max=1024)  # the policy (domain.password_refusal) says the rest
 
 
 class TokenRequestSchema(Strict):
@@ -17,12 +21,12 @@ class TokenRequestSchema(Strict):
 
 class CreateUserSchema(Strict):
     username = Line(required=True, validate=USERNAME)
-    password = Line(required=True, validate=validate.Length(min=12, max=1024))
+    password = Line(required=True, validate=PASSWORD)
     role = Line(required=True, validate=validate.OneOf(ROLES))
     display_name = Line(required=True, validate=validate.Length(min=1, max=200))
     supervisor = Line(load_default=None, allow_none=True, validate=USERNAME)
     provider_id = fields.UUID(load_default=None, allow_none=True)
-    email = Email(load_default=None, allow_none=True)
+    email = Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
     organisation = fields.UUID(load_default=None, allow_none=True)  # issue 19: default, the first one
 
 
@@ -34,6 +38,32 @@ class OrganisationPageSchema(Strict):
     """A page of the organisation list: `cursor` is the one the previous page gave."""
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
     cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))
+
+
+class ChangeUserSchema(Strict):
+    """PATCH: only the fields given change."""
+    display_name = Line(validate=validate.Length(min=1, max=200))
+    email = Email(allow_none=True, validate=validate.Length(max=254))
+    role = Line(validate=validate.OneOf(ROLES))
+    supervisor = Line(allow_none=True, validate=USERNAME)
+    provider_id = fields.UUID(allow_none=True)
+
+
+class PasswordChangeSchema(Strict):
+    current_password = Line(required=True, validate=PASSWORD)
+    new_password = Line(required=True, validate=PASSWORD)
+
+
+class RefreshSchema(Strict):
+    refresh_token = Line(required=True, validate=validate.Length(min=1, max=200))
+
+
+class UserListQuerySchema(Strict):
+    role = Line()
+    organisation = Line()
+    active = Line()
+    limit = Line()
+    cursor = Line()
 
 
 # Query parameters: the names each route takes. Values arrive as strings, each a single line; the

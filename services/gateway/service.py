@@ -7,10 +7,11 @@ from services.gateway.routes.cases import CaseCommandRoutes, CaseRoutes
 from services.gateway.routes.organisations import OrganisationRoutes
 from services.gateway.routes.people import PeopleRoutes
 from services.gateway.routes.referrals import ReferralRoutes
+from services.gateway.routes.staff import StaffRoutes
 from services.gateway.routes.work import ApprovalRoutes, NotificationRoutes
 
 
-class GatewayService(PeopleRoutes, OrganisationRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes,
+class GatewayService(PeopleRoutes, StaffRoutes, OrganisationRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes,
                      ApprovalRoutes, NotificationRoutes):
     name = "gateway"
 

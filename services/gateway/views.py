@@ -5,7 +5,8 @@ def user(user) -> dict:
     return {"id": str(user.id), "username": user.username, "role": user.role,
             "display_name": user.display_name, "supervisor": user.supervisor,
             "provider_id": str(user.provider_id) if user.provider_id else None, "email": user.email,
-            "email_notifications": user.email_notifications, "organisation": user.organisation}
+            "email_notifications": user.email_notifications, "organisation": user.organisation,
+            "active": user.active, "password_change_required": user.password_change_required}
 
 
 def organisation(found) -> dict:
@@ -17,5 +18,13 @@ def organisations(rows: list[dict], next_cursor: int | None) -> dict:
             "next_cursor": str(next_cursor) if next_cursor is not None else None}
 
 
-def token(access_token: str, expires_in: int) -> dict:
-    return {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}
+def listed_user(row: dict) -> dict:
+    return {"id": str(row["user_id"]), "username": row["username"], "role": row["role"],
+            "display_name": row["display_name"], "supervisor": row["supervisor"], "provider_id": row["provider_id"],
+            "email": row["email"], "active": row["active"],
+            "organisation": str(row["organisation"]) if row.get("organisation") else None}
+
+
+def token(access_token: str, expires_in: int, refresh_token: str) -> dict:
+    return {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in,
+            "refresh_token": refresh_token}

@@ -3,6 +3,7 @@ person what they need to know (in-app, by e-mail, to webhooks) exactly once, esc
 overdue, mark a notification read, and let an admin register and delete webhooks. Each gets what it
 needs, decides (domain.py, policy.py) and saves; the SQL is in queries.py, the delivery queue in
 deliveries.py."""
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -43,7 +44,20 @@ class Notifications(ServiceStore):
         payload = envelope["payload"]
         return self.process_once("people", envelope["event_id"], lambda curs: self.directory.add_person(
             curs, payload["username"], payload["role"], payload["supervisor"], payload["provider_id"],
-            payload["email"]))
+            payload["email"], envelope["aggregate_version"]))
+
+    def user_changed(self, envelope: dict) -> bool:
+        """An admin changed a person's role, supervisor, provider or e-mail: the directory follows."""
+        payload = envelope["payload"]
+        return self.process_once("people_changes", envelope["event_id"], lambda curs: self.directory.change_person(
+            curs, payload["username"], payload["role"], payload["supervisor"], payload["provider_id"],
+            payload["email"], envelope["aggregate_version"]))
+
+    def user_status_changed(self, envelope: dict) -> bool:
+        """A person deactivated (told nothing from now on) or reactivated."""
+        payload = envelope["payload"]
+        return self.process_once("people_status", envelope["event_id"], lambda curs: self.directory.set_active(
+            curs, payload["username"], envelope["event_type"] == "UserReactivated", envelope["aggregate_version"]))
 
     def preferences_changed(self, envelope: dict) -> bool:
         payload = envelope["payload"]
@@ -63,7 +77,8 @@ class Notifications(ServiceStore):
         consumer, event_id = "notify", envelope["event_id"]
         if self.processed(consumer, event_id):
             return False
-        notice = notice_of(envelope["event_type"], envelope["payload"], envelope["aggregate_id"], self.directory)
+        notice = self._to_those_here(notice_of(envelope["event_type"], envelope["payload"], envelope["aggregate_id"],
+                                               self.directory))
         notifications = notice.notifications(event_id, by={**envelope["actor"],
                                                            "correlation_id": envelope["correlation_id"]})
         if envelope["event_type"] == "CaseReassigned":
@@ -84,7 +99,7 @@ class Notifications(ServiceStore):
         return len(overdue)
 
     def _escalate(self, escalation: Escalation) -> None:
-        notice = escalation.notice(self.directory.supervisors_of(escalation.assigned_to))
+        notice = self._to_those_here(escalation.notice(self.directory.supervisors_of(escalation.assigned_to)))
         try:
             self.save(*notice.notifications(escalation.key, by=SYSTEM))
         except IntegrityError:
@@ -96,6 +111,11 @@ class Notifications(ServiceStore):
     def queue_webhook_deliveries(self, curs, event_id: UUID, kind: str, body: dict) -> None:
         """One delivery per webhook that asked for this kind, in the caller's transaction (`curs`)."""
         webhooks.queue_deliveries(self, curs, event_id, kind, body)
+
+    def _to_those_here(self, notice: Notice) -> Notice:
+        """The notice without the recipients who were deactivated: they are told nothing."""
+        gone = self.directory.inactive_among(notice.recipients)
+        return replace(notice, recipients=tuple(r for r in notice.recipients if r not in gone)) if gone else notice
 
     def _queue_emails(self, curs, key: UUID, notice: Notice) -> None:
         if not self.settings.mail.enabled or not notice.recipients:

@@ -49,10 +49,27 @@ class Directory:
                                     " registered_at, assigned_version) VALUES (%s, %s, %s, %s, %s)"),
                      (case_id, case_number, assigned_to, registered_at, version))
 
-    def add_person(self, curs, username: str, role: str, supervisor, provider_id, email) -> None:
-        curs.execute(self.store.sql("INSERT INTO {schema}.people (username, role, supervisor, provider_id, email)"
-                                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
-                     (username, role, supervisor, provider_id, email))
+    def add_person(self, curs, username: str, role: str, supervisor, provider_id, email, version: int = 1) -> None:
+        curs.execute(self.store.sql("INSERT INTO {schema}.people (username, role, supervisor, provider_id, email,"
+                                    " details_version) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                     (username, role, supervisor, provider_id, email, version))
+
+    def change_person(self, curs, username: str, role: str, supervisor, provider_id, email, version: int) -> None:
+        """An admin changed the person (the whole of their details after the change)."""
+        self._person(curs, username)
+        curs.execute(self.store.sql("UPDATE {schema}.people SET role = %s, supervisor = %s, provider_id = %s,"
+                                    " email = %s, details_version = %s WHERE username = %s AND details_version < %s"),
+                     (role, supervisor, provider_id, email, version, username, version))
+
+    def set_active(self, curs, username: str, active: bool, version: int) -> None:
+        self._person(curs, username)
+        curs.execute(self.store.sql("UPDATE {schema}.people SET active = %s, active_version = %s"
+                                    " WHERE username = %s AND active_version < %s"), (active, version, username, version))
+
+    def _person(self, curs, username: str) -> None:
+        curs.execute(self.store.sql("SELECT 1 FROM {schema}.people WHERE username = %s FOR UPDATE"), (username,))
+        if curs.fetchone() is None:
+            raise LookupError("person not in the directory yet")  # UserRegistered on its way: retried
 
     def set_email_on(self, curs, username: str, on: bool) -> None:
         curs.execute(self.store.sql("UPDATE {schema}.people SET email_on = %s WHERE username = %s RETURNING username"),
@@ -105,14 +122,22 @@ class Directory:
 
     def focal_points(self, provider_id) -> list[str]:
         with self.store.datastore.transaction() as curs:
-            curs.execute(self.store.sql("SELECT username FROM {schema}.people WHERE provider_id = %s"), (provider_id,))
+            curs.execute(self.store.sql("SELECT username FROM {schema}.people WHERE provider_id = %s AND active"),
+                         (provider_id,))
             return [row["username"] for row in curs.fetchall()]
 
     def reachable_by_email(self, curs, recipients) -> list[dict]:
         """Those of `recipients` with an address who did not turn e-mail off."""
         curs.execute(self.store.sql("SELECT username, email FROM {schema}.people WHERE username = ANY(%s)"
-                                    " AND email IS NOT NULL AND email_on"), (list(recipients),))
+                                    " AND email IS NOT NULL AND email_on AND active"), (list(recipients),))
         return curs.fetchall()
+
+    def inactive_among(self, recipients) -> set[str]:
+        """Those of `recipients` who no longer work here (deactivated): they are told nothing."""
+        with self.store.datastore.transaction() as curs:
+            curs.execute(self.store.sql("SELECT username FROM {schema}.people WHERE username = ANY(%s)"
+                                        " AND NOT active"), (list(recipients),))
+            return {row["username"] for row in curs.fetchall()}
 
     def overdue(self, before) -> list[Escalation]:
         """Follow-ups that fell due before `before`, not escalated, not done since, on open cases."""

@@ -30,6 +30,14 @@ class NotificationsService(Observable):
     def people(self, body):
         return self.store.user_registered(read_envelope(body))
 
+    @on_event("UserChanged")
+    def people_changes(self, body):
+        return self.store.user_changed(read_envelope(body))
+
+    @on_event("UserDeactivated", "UserReactivated")
+    def people_status(self, body):
+        return self.store.user_status_changed(read_envelope(body))
+
     @on_event("UserPreferencesChanged")
     def preferences(self, body):
         return self.store.preferences_changed(read_envelope(body))

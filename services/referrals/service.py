@@ -1,7 +1,7 @@
 """Entrypoints of the referrals service: parse, call, map to views."""
 from services.referrals import schemas
 from services.referrals.application import Referrals
-from services.referrals.domain import Referral
+from services.referrals.domain import Provider, Referral
 from services.referrals.queries import Directory
 from services.referrals.settings import ReferralsSettings
 from services.referrals.views import TEXTS, provider_view, public_event, referral_view
@@ -41,6 +41,12 @@ class ReferralsService(Observable):
         query = load(schemas.ProviderQuerySchema(), query)
         providers = self.store.queries.providers(query.get("service_type"), query.get("area"))
         return {"items": [provider_view(provider) for provider in providers], "next_cursor": None}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def provider(self, caller, provider_id):
+        """One provider of the pathway, or NotFound: the gateway asks before giving a user a provider."""
+        read_caller(caller)
+        return provider_view(self.store.get_one(parse_id(provider_id, "provider"), Provider, "No such provider."))
 
     @rpc(expected_exceptions=EXPECTED)
     def make_referral(self, caller, case_id, case_number, data, idempotency_key=None, hint=False):

@@ -114,6 +114,10 @@ def test_env(identities, tmp_path_factory, smtp):
         "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": identities.postgres_port,
         "POSTGRES_DBNAME": identities.databases[0], **identities.env(),
         "JWT_SECRET": uuid.uuid4().hex * 2, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-test-password",
+        # The session's fixtures log in once; a whole run on a busy machine outlasts the default 15 minutes.
+        "ACCESS_TOKEN_SECONDS": "7200",
+        # Every test logs in from 127.0.0.1: the per-address limit is tested on an instance of its own.
+        "LOGIN_ADDRESS_FAILURE_LIMIT": "100000",
         "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "5", "CONSUMER_RETRY_DELAY": "0.1",
         "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5", "ESCALATION_SCAN_SECONDS": "0.5",
         "WEBHOOK_SCAN_SECONDS": "0.3", "WEBHOOK_RETRY_DELAY": "0.2", "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",

@@ -50,7 +50,10 @@ def test_a_gateway_started_without_admin_password_creates_the_admin_once_and_war
     try:
         for _ in range(2):  # a first start, then a restart: the admin exists by then
             gateway.start()
-            assert Api(gateway.url).login(username, "admin-change-me").get("/v1/users/me").json()["role"] == "admin"
+            admin = Api(gateway.url).login(username, "admin-change-me")
+            assert admin.get("/v1/users/me").json()["role"] == "admin"
+            # A password anybody could know is good only to set a new one.
+            assert admin.get("/v1/users").json()["code"] == "password_change_required"
             gateway.stop()
     finally:
         gateway.stop()

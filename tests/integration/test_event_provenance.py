@@ -129,6 +129,12 @@ def envelope_of(event_type: str, targets: Targets, aggregate_version: int) -> di
             "email": "intruder@example.org"}),
         "UserPreferencesChanged": lambda: (uuid.uuid5(targets.unknown_case, "preferences"), CW1, {
             "username": targets.staff, "email_notifications": False}),
+        "UserChanged": lambda: (uuid.uuid5(targets.unknown_case, "change"), {"username": "admin", "role": "admin"}, {
+            "username": targets.staff, "role": "supervisor", "supervisor": None, "provider_id": None,
+            "email": "intruder@example.org", "changed": ["role", "supervisor", "email"]}),
+        **{event_type: (lambda name: lambda: (uuid.uuid5(targets.unknown_case, name),
+                                              {"username": "admin", "role": "admin"}, {"username": targets.staff}))(
+            event_type) for event_type in ("UserDeactivated", "UserReactivated")},
     }
     aggregate_id, actor, payload = events[event_type]()
     return make_envelope(source=OWNERS[event_type], event_type=event_type, aggregate_id=aggregate_id,
@@ -297,6 +303,8 @@ EFFECTS = {
                                                " WHERE case_id = %s", t.unconsented["id"]) == (True, True),
     "UserRegistered": lambda env, t: one(env, "SELECT role FROM notifications.people WHERE username = %s",
                                          t.intruder) == ("admin",),
+    "UserChanged": lambda env, t: one(env, "SELECT role, email FROM notifications.people WHERE username = %s",
+                                      t.staff) == ("supervisor", "intruder@example.org"),
 }
 
 

@@ -22,6 +22,9 @@ def test_generated_requests_get_no_server_error_and_answers_that_match_the_docum
                                                  "display_name": "Fuzz", "supervisor": "sup2"})
     assert created.status_code == 201, created.text
     token = api.login("fuzz1", PASSWORD).token
+    # One worker: with two threads, hypothesis describing a strategy's lambda (ast.parse) now and then
+    # fails with CPython's spurious "SystemError: AST constructor recursion depth mismatch" (gh-106905),
+    # seen here 2 runs in 5 once the user-administration routes were documented.
     hostile = tmp_path / "hostile.log"
     run = subprocess.run(
         [str(Path(sys.executable).parent / "schemathesis"), "run", f"{api.base}/v1/openapi.json",
@@ -33,6 +36,7 @@ def test_generated_requests_get_no_server_error_and_answers_that_match_the_docum
          # CPython gh-106905).
          "--workers", "1", "--request-timeout", "15",
          "--exclude-path", "/v1/auth/token",  # its login throttle would lock out the accounts other tests use
+         "--exclude-path", "/v1/auth/logout",  # it would end the session every later request uses
          "--no-color", "--generation-database", "none"],
         capture_output=True, text=True, timeout=3600, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.fuzz_hooks", "PYTHONPATH": str(ROOT),

@@ -8,7 +8,7 @@ from shared.errors import InvalidInput
 from shared.logs import AccessLog, names_only
 from shared.validation import refuse_unsafe_strings
 
-CONTRACT_CODES = {"malformed", "unauthenticated", "forbidden", "not_found", "method_not_allowed",
+CONTRACT_CODES = {"malformed", "unauthenticated", "forbidden", "password_change_required", "not_found", "method_not_allowed",
                   "invalid_transition", "conflict", "version_mismatch", "payload_too_large", "unsupported_media_type",
                   "validation", "rate_limited", "unavailable"}
 

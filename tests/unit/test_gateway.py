@@ -6,9 +6,11 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 
-from services.gateway.auth import LoginThrottle, Tokens, TooManyAttempts, Unauthorized
+from services.gateway.auth import PasswordChangeRequired, Tokens, TooManyAttempts, Unauthorized
+from services.gateway.domain import check_password, password_refusal
 from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
 from services.gateway.openapi import OPENAPI
+from services.gateway.policy import may_before_password_change
 from shared import errors
 from shared.validation import field_paths
 
@@ -36,16 +38,33 @@ def test_a_short_jwt_secret_is_refused():
         Tokens("short", 60)
 
 
-def test_login_throttle_refuses_after_the_limit_and_forgets_on_success():
-    throttle = LoginThrottle(limit=3, window=60)
-    for _ in range(3):
-        throttle.check("cw1")
-        throttle.failed("cw1")
-    with pytest.raises(TooManyAttempts):
-        throttle.check("cw1")
-    throttle.check("cw2")
-    throttle.succeeded("cw1")
-    throttle.check("cw1")
+@pytest.mark.parametrize("password", [
+    "password1234", "P@ssw0rd12345", "qwertyuiop123", "iloveyou12345", "letmein123456", "1234567890123",
+    "passwordpassword", "aaaaaaaaaaaaaaaa", "short-pass", "xx-cw-amina-xx-cw-amina"])
+def test_the_password_policy_refuses_short_common_and_username_bearing_passwords(password):
+    why = password_refusal(password, "cw-amina")
+    assert why is not None
+    with pytest.raises(errors.InvalidInput) as refused:
+        check_password(password, "cw-amina", "new_password")
+    assert list(refused.value.errors) == ["new_password"]
+
+
+def test_the_password_policy_takes_long_unusual_passwords_and_judges_a_very_long_one_by_its_start():
+    for password in ("a-long-enough-password", "correct horse battery staple", "Tr0ub4dor&3-kakuma",
+                     "x" + "q7#Lm!vR2pZ" * 100):
+        assert password_refusal(password, "cw-amina") is None, password
+    assert password_refusal("password" * 20, "cw-amina") is not None
+    # The username counts whatever its case; the display name is among what zxcvbn looks for.
+    assert password_refusal("CW-AMINA-and-more-words", "cw-amina") is not None
+
+
+def test_a_reset_user_may_only_change_their_password_read_themselves_or_log_out():
+    assert may_before_password_change("POST", "/v1/users/me/password")
+    assert may_before_password_change("GET", "/v1/users/me")
+    assert may_before_password_change("POST", "/v1/auth/logout")
+    for method, path in (("GET", "/v1/cases"), ("PUT", "/v1/users/me/preferences"), ("POST", "/v1/users/me"),
+                         ("GET", "/v1/users/me/password"), ("GET", "/v1/users")):
+        assert not may_before_password_change(method, path)
 
 
 @pytest.mark.parametrize("error, status", [
@@ -53,7 +72,7 @@ def test_login_throttle_refuses_after_the_limit_and_forgets_on_success():
     (errors.InvalidTransition("x"), 409), (errors.Conflict("x"), 409), (errors.VersionMismatch("x"), 412),
     (errors.InvalidInput({"a.b": ["bad"]}), 422), (TooManyAttempts(5), 429), (UnknownService("cases"), 503),
     (ServiceUnavailable("x"), 503), (OperationalError("db down"), 503), (RemoteError("OperationalError", "x"), 503),
-    (RemoteError("CallerRefused", "expired"), 503),
+    (RemoteError("CallerRefused", "expired"), 503), (PasswordChangeRequired("x"), 403),
     (RemoteError("KeyError", "'name'"), 500), (KeyError("survivor"), 500),
 ])
 def test_every_error_becomes_a_problem_document(error, status):
@@ -99,7 +118,8 @@ def test_every_gateway_route_is_in_the_openapi_document():
 
     from services.gateway.openapi import OPENAPI
     from services.gateway.service import GatewayService
-    routes = {(entrypoint.method.lower(), re.sub(r"<string:\w+>", "{id}", entrypoint.url))
+    routes = {(entrypoint.method.lower(), re.sub(r"<string:\w+>", "{id}",
+                                                    entrypoint.url.replace("<string:username>", "{username}")))
               for _, attribute in inspect.getmembers(GatewayService, inspect.isfunction)
               if attribute.__module__.startswith("services.gateway.")  # not Observable's /health, /metrics
               for entrypoint in getattr(attribute, "nameko_entrypoints", ())

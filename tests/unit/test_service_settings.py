@@ -34,8 +34,9 @@ def own(settings) -> dict:
 
 def test_every_services_own_settings_have_readmes_defaults():
     assert own(GatewaySettings.from_env(REQUIRED)) == {
-        "rpc_timeout": 10.0, "request_timeout": 20.0, "jwt_secret": "j" * 32, "token_ttl_seconds": 3600,
-        "admin_username": "admin", "admin_password": "admin-change-me",
+        "rpc_timeout": 10.0, "request_timeout": 20.0, "jwt_secret": "j" * 32, "access_token_seconds": 900,
+        "refresh_token_seconds": 43200, "login_failure_limit": 5, "login_failure_window_seconds": 900,
+        "login_address_failure_limit": 50, "admin_username": "admin", "admin_password": "admin-change-me",
         "first_organisation_name": "First organisation"}
     cases = own(CasesSettings.from_env(REQUIRED))
     assert cases.pop("audit_keys").current_key_id.startswith("ed25519:")
@@ -58,7 +59,8 @@ def test_settings_are_read_from_the_environment_given():
              "CASE_NUMBER_PREFIX": "CP", "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1, hooks.lan", "SMTP_HOST": "mail.lan",
              "AUDIT_OPERATOR": " ops ", "CASETRAIL_GATEWAY": "http://gw:8000"}
     gateway = GatewaySettings.from_env(given)
-    assert (gateway.rpc_timeout, gateway.request_timeout, gateway.token_ttl_seconds) == (4.0, 8.0, 60)
+    assert (gateway.rpc_timeout, gateway.request_timeout, gateway.access_token_seconds) == (4.0, 8.0, 60)
+    assert GatewaySettings.from_env({**given, "ACCESS_TOKEN_SECONDS": "30"}).access_token_seconds == 30
     cases = CasesSettings.from_env(given)
     assert (cases.checkpoint_dir, cases.case_number_prefix, cases.approvals_timeout) == (Path("/anchors"), "CP", 2.0)
     assert cases.service == "cases" and cases.cipher_key == "k"  # and every service's settings too

@@ -26,7 +26,7 @@ def identity():
 
 def create(identity, caller=ADMIN, **data):
     return identity.create_user(caller, clean(CreateUserSchema(), {
-        "password": PASSWORD, "display_name": "Someone", **data}))
+        "password": PASSWORD, "display_name": "Someone", **data}), provider_exists=lambda provider_id: True)
 
 
 def test_only_an_admin_creates_users_and_a_caseworker_joins_their_supervisors_team(identity):
@@ -56,7 +56,8 @@ def test_a_username_is_taken_once_and_a_retried_create_gets_the_first_user(ident
         create(identity, username="aud1", role="admin")
     with pytest.raises(Conflict, match="taken"):
         identity.create_user(ADMIN, clean(CreateUserSchema(), {"username": "aud1", "password": "another-password",
-                                                                "role": "auditor", "display_name": "Someone"}))
+                                                                "role": "auditor", "display_name": "Someone"}),
+                             provider_exists=lambda provider_id: True)
 
 
 def test_logging_in_needs_the_right_password_and_the_first_admin_is_made_once(identity):

@@ -73,7 +73,7 @@ class Installation:
                                       ("doc1", "provider", {"provider_id": str(self.clinic.id)})):
             self.identity.create_user(ADMIN, clean(CreateUserSchema(), {
                 "username": username, "password": "a-long-password", "role": role, "display_name": username,
-                **extra}))
+                **extra}), provider_exists=lambda provider_id: provider_id == str(self.clinic.id))
         self.doctor = Caller(username="doc1", role=Role.PROVIDER, provider_id=str(self.clinic.id))
         self.relay.run()
 

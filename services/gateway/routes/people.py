@@ -1,11 +1,21 @@
-"""Signing in, and the people who use Casetrail: users and their preferences."""
+"""Signing in and out (sessions and their refresh tokens), and the people who use Casetrail: a user
+creates nothing but reads themselves, sets their preferences and changes their password."""
+from werkzeug.wrappers import Response
+
 from services.gateway import policy, views
+from services.gateway.application import WrongPassword
 from services.gateway.auth import Unauthorized
 from services.gateway.http import json_body, respond, route
 from services.gateway.openapi import OPENAPI
 from services.gateway.policy import Administration
 from services.gateway.routes.base import Gateway
-from services.gateway.schemas import CreateUserSchema, PreferencesSchema, TokenRequestSchema
+from services.gateway.schemas import (
+    CreateUserSchema,
+    PasswordChangeSchema,
+    PreferencesSchema,
+    RefreshSchema,
+    TokenRequestSchema,
+)
 from shared.validation import clean, load
 
 
@@ -17,18 +27,37 @@ class PeopleRoutes(Gateway):
     @route("POST", "/v1/auth/token", authenticated=False)
     def token(self, request):
         credentials = load(TokenRequestSchema(), json_body(request))
-        self.throttle.check(credentials["username"])
-        user = self.identity.authenticate(credentials["username"], credentials["password"])
+        username, address, throttle = credentials["username"], request.remote_addr, self.throttle
+        throttle.check(username, address)
+        user = self.identity.authenticate(username, credentials["password"])
         if user is None:
-            self.throttle.failed(credentials["username"])
+            throttle.failed(username, address)
             raise Unauthorized("Wrong username or password.")
-        self.throttle.succeeded(credentials["username"])
-        return respond(200, views.token(self.tokens.issue(user), self.tokens.ttl_seconds))
+        throttle.succeeded(username)
+        session_id, refresh_token = self.sessions.start(user.username)
+        return respond(200, views.token(self.tokens.issue(user, session_id), self.tokens.ttl_seconds, refresh_token))
+
+    @route("POST", "/v1/auth/refresh", authenticated=False)
+    def refresh(self, request):
+        """A new pair for a refresh token that works once; a reused one ends its session."""
+        presented = load(RefreshSchema(), json_body(request))["refresh_token"]
+        session_id, username, refresh_token = self.sessions.refresh(presented)
+        user = self.identity.user(username)
+        if user is None or not user.active:
+            self.sessions.end(str(session_id), "deactivated")
+            raise Unauthorized("The refresh token is invalid, expired or used; log in again.")
+        return respond(200, views.token(self.tokens.issue(user, session_id), self.tokens.ttl_seconds, refresh_token))
+
+    @route("POST", "/v1/auth/logout")
+    def logout(self, request, caller):
+        self.sessions.end(caller.extra["session_id"])
+        return Response(status=204)
 
     @route("POST", "/v1/users")
     def create_user(self, request, caller):
         policy.check(caller, Administration.CREATE_USER)
-        user = self.identity.create_user(caller, clean(CreateUserSchema(), json_body(request)))
+        data = clean(CreateUserSchema(), json_body(request))
+        user = self.identity.create_user(caller, data, self.provider_exists(caller))
         return respond(201, views.user(user))
 
     @route("GET", "/v1/users/me")
@@ -39,3 +68,17 @@ class PeopleRoutes(Gateway):
     def set_preferences(self, request, caller):
         user = self.identity.set_preferences(caller, load(PreferencesSchema(), json_body(request)))
         return respond(200, views.user(user))
+
+    @route("POST", "/v1/users/me/password")
+    def change_password(self, request, caller):
+        """The caller's own password; their other sessions end. A wrong current password counts as a
+        failed login of the account (a stolen token must not become a way to guess the password)."""
+        data = load(PasswordChangeSchema(), json_body(request))
+        throttle = self.throttle
+        throttle.check(caller.username)
+        try:
+            self.identity.change_password(caller, data["current_password"], data["new_password"])
+        except WrongPassword:
+            throttle.failed(caller.username)
+            raise
+        return Response(status=204)

@@ -1,0 +1,64 @@
+"""An admin runs the agency's staff: lists and reads users, changes them, deactivates and reactivates
+them, resets a forgotten password and unlocks an account locked by failed logins."""
+from services.gateway import views
+from services.gateway.http import json_body, respond, route
+from services.gateway.policy import Administration, check
+from services.gateway.queries import user_filters
+from services.gateway.routes.base import Gateway
+from services.gateway.schemas import ChangeUserSchema, NoQuery, UserListQuerySchema
+from shared.caller import Caller
+from shared.validation import clean
+
+
+class StaffRoutes(Gateway):
+    @route("GET", "/v1/users", query=UserListQuerySchema)
+    def list_users(self, request, caller, query):
+        check(caller, Administration.READ_USERS)
+        rows, cursor = self.identity.list_users(caller, user_filters(query))
+        return respond(200, {"items": [views.listed_user(row) for row in rows], "next_cursor": cursor})
+
+    @route("GET", "/v1/users/<string:username>", query=NoQuery)
+    def read_user(self, request, caller, query, username):
+        return respond(200, views.user(self.identity.read_user(caller, username)))
+
+    @route("PATCH", "/v1/users/<string:username>")
+    def change_user(self, request, caller, username):
+        check(caller, Administration.CHANGE_USER)
+        data = clean(ChangeUserSchema(), json_body(request))
+        user = self.identity.change_user(caller, username, data, self.provider_exists(caller),
+                                         self.caseload(caller))
+        return respond(200, views.user(user))
+
+    @route("POST", "/v1/users/<string:username>/deactivate")
+    def deactivate(self, request, caller, username):
+        check(caller, Administration.DEACTIVATE_USER)
+        json_body(request)  # no body is needed; a body sent must still be JSON
+        return respond(200, views.user(self.identity.deactivate(caller, username, self.caseload(caller))))
+
+    @route("POST", "/v1/users/<string:username>/reactivate")
+    def reactivate(self, request, caller, username):
+        check(caller, Administration.REACTIVATE_USER)
+        json_body(request)
+        return respond(200, views.user(self.identity.reactivate(caller, username)))
+
+    @route("POST", "/v1/users/<string:username>/password-reset")
+    def reset_password(self, request, caller, username):
+        """A temporary password; the account is unlocked too, so the user can log in with it at once."""
+        check(caller, Administration.RESET_PASSWORD)
+        json_body(request)
+        temporary = self.identity.reset_password(caller, username)
+        self.throttle.unlock(username)
+        return respond(200, {"temporary_password": temporary})
+
+    @route("POST", "/v1/users/<string:username>/unlock")
+    def unlock(self, request, caller, username):
+        check(caller, Administration.UNLOCK_USER)
+        json_body(request)
+        user = self.identity.read_user(caller, username)
+        self.throttle.unlock(username)
+        return respond(200, views.user(user))
+
+    def caseload(self, caller: Caller):
+        """The open cases a user holds (the cases service says: a count and case numbers only)."""
+        return lambda username: self.ask(self.cases.caseload, caller, username)
+
