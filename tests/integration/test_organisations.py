@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from services.cases.settings import CasesSettings
 from shared.organisations import FIRST
 from shared.settings import Settings
 from tests.support import PASSWORD, database, wait_until
@@ -295,7 +296,7 @@ def test_users_and_cases_recorded_before_organisations_are_the_first_ones(people
         identity.close()
     assert api.login(username, PASSWORD).get("/v1/users/me").json()["organisation"] == FIRST
 
-    cases = Cases(Settings.for_service("cases"))
+    cases = Cases(CasesSettings.from_env())
     try:
         case = Case(id=uuid.uuid4(), case_number=cases.next_case_number(), survivor={"name": "Amina"},
                     risk_level="low", is_child=False, caregiver=None, intake_notes=None, assigned_to="cw1",
@@ -320,43 +321,3 @@ def test_users_and_cases_recorded_before_organisations_are_the_first_ones(people
                                 (case.id,)).fetchone()[0]) == FIRST
 
 
-def test_read_model_rows_from_before_organisations_are_backfilled_to_the_first(test_env, monkeypatch):
-    """The columns are added with the first organisation as default (each row then existing is its),
-    and the default dropped: a row made later names its own, or none until it is known."""
-    from services.approvals.application import Approvals
-    from services.cases.application import Cases
-
-    schema = f"old_{uuid.uuid4().hex[:8]}"
-    with database(test_env, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'CREATE TABLE "{schema}".case_index (case_id uuid PRIMARY KEY, case_number text NOT NULL'
-                     " UNIQUE, stage text NOT NULL, risk_level text NOT NULL, assigned_to text NOT NULL,"
-                     " is_child boolean NOT NULL, next_due timestamptz, overdue_flagged timestamptz,"
-                     " version integer NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)")
-        conn.execute(f'INSERT INTO "{schema}".case_index VALUES (%s, %s, %s, %s, %s, false, NULL, NULL, 1, now(),'
-                     " now())", (uuid.uuid4(), "GBV-OLD-1", "engagement", "low", "cw1"))
-        conn.execute(f'CREATE TABLE "{schema}".case_state (case_id uuid PRIMARY KEY, assigned_to text,'
-                     " assigned_version integer NOT NULL DEFAULT 0, closed boolean NOT NULL DEFAULT false,"
-                     " closed_version integer NOT NULL DEFAULT 0, erased boolean NOT NULL DEFAULT false)")
-        conn.execute(f'INSERT INTO "{schema}".case_state (case_id, assigned_to) VALUES (%s, %s)',
-                     (uuid.uuid4(), "cw1"))
-        conn.execute(f'CREATE TABLE "{schema}".approval_queue (approval_id uuid PRIMARY KEY, case_id uuid NOT NULL,'
-                     " case_number text NOT NULL, kind text NOT NULL, requested_by text NOT NULL,"
-                     " requested_at timestamptz NOT NULL, status text NOT NULL, decided_by text,"
-                     " decided_at timestamptz)")
-        conn.execute(f'INSERT INTO "{schema}".approval_queue VALUES (%s, %s, %s, %s, %s, now(), %s, NULL, NULL)',
-                     (uuid.uuid4(), uuid.uuid4(), "GBV-OLD-1", "case_plan", "cw1", "pending"))
-    monkeypatch.setenv("CASES_POSTGRES_SCHEMA", schema)
-    monkeypatch.setenv("APPROVALS_POSTGRES_SCHEMA", schema)
-    for store_class in (Cases, Approvals, Cases):  # twice: a restart backfills nothing more
-        store_class(Settings.for_service(store_class.name)).close()
-    with database(test_env, autocommit=True) as conn:
-        for table in ("case_index", "case_state", "approval_queue"):
-            rows = conn.execute(f'SELECT organisation FROM "{schema}".{table}').fetchall()
-            assert [str(row[0]) for row in rows] == [FIRST], table
-        conn.execute(f'INSERT INTO "{schema}".case_state (case_id, assigned_to) VALUES (%s, %s)',
-                     (uuid.uuid4(), "cw9"))
-        later = conn.execute(f'SELECT organisation FROM "{schema}".case_state WHERE assigned_to = %s',
-                             ("cw9",)).fetchone()
-        assert later[0] is None  # made since: not known until its registration says
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
