@@ -214,7 +214,12 @@ def reads_back_as_the_previous_release(api: Api, keys: dict, expected: dict) -> 
         assert response.status_code == 200, (user, path, response.text)
         return response.json()
 
-    assert {u: get(u, "/v1/users/me") for u in people} == expected["me"]
+    # Each user as that release showed them, with what this one adds: the organisation (the first for
+    # everyone but the admin), active, and no password change asked of them.
+    me = {u: get(u, "/v1/users/me") for u in people}
+    assert {u: {k: v for k, v in shown.items() if k in expected["me"][u]} for u, shown in me.items()} == expected["me"]
+    assert {u: (shown["organisation"], shown["active"], shown["password_change_required"]) for u, shown in me.items()} == {
+        u: (None if u == "admin" else str(FIRST), True, False) for u in people}
     cases, holders = expected["cases"], expected["holders"]
     for key, case_id in cases.items():
         assert get(holders[key], f"/v1/cases/{case_id}") == expected["case"][key], key
