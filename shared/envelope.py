@@ -169,13 +169,8 @@ class UserPreferencesChanged(Strict):
     email_notifications = fields.Boolean(required=True)
 
 
-class UserChanged(Strict):
+class UserChanged(UserRegistered):
     """Staff data after an admin's change (never a password): `changed` names the fields that changed."""
-    username = fields.String(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    supervisor = fields.String(required=True, allow_none=True)
-    provider_id = fields.UUID(required=True, allow_none=True)
-    email = fields.Email(required=True, allow_none=True)
     changed = fields.List(fields.String(validate=validate.OneOf(
         ("display_name", "email", "role", "supervisor", "provider_id"))), required=True)
 
