@@ -14,6 +14,7 @@ from nameko.web.handlers import HttpRequestHandler, http
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Response
 
+from services.gateway.cors import options_answer, with_cors
 from services.gateway.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -67,6 +68,13 @@ def refuse_unknown_route(service: type, request) -> None:
     raise NotFound("No such resource.")
 
 
+def _methods_of(service: type, path: str) -> list[str]:
+    methods = _declared_routes(service).allowed_methods(path)
+    if not methods:
+        raise NotFound("No such resource.")
+    return methods
+
+
 @cache
 def _declared_routes(service: type) -> MapAdapter:
     rules = [Rule(entrypoint.url, methods=entrypoint.method.split(","))
@@ -90,12 +98,17 @@ def _served(handler, method: str, url: str, read):
             # stopped answering gives a prompt 503, never a hung client.
             deadline = self.settings.request_timeout
             with eventlet.Timeout(deadline, ServiceUnavailable("The request could not finish in time.")):
-                response = handler(self, request, **params, **read(self, request, cid))
+                if request.method == "OPTIONS":  # a browser's preflight, sent without credentials
+                    response = options_answer(_methods_of(type(self), request.path), request,
+                                              self.settings.cors_origins)
+                else:
+                    response = handler(self, request, **params, **read(self, request, cid))
         except Exception as exc:  # every failure becomes a problem document, never a trace
             response = problem_for(exc)
         finally:
             correlation_id.reset(token)
         response.headers["X-Correlation-Id"] = cid
+        with_cors(response, request.headers.get("Origin"), self.settings.cors_origins)
         response.headers["Cache-Control"] = "no-store"  # answers hold survivor data: no cache keeps them
         HTTP_DURATION.labels(method, url, str(response.status_code)).observe(time.perf_counter() - started)
         return response

@@ -57,7 +57,8 @@ OPENAPI = {
                             "`Cache-Control: no-store`. No string, in a body or a query parameter, may hold NUL, "
                             "another control character or an unpaired surrogate (free text may hold tab, line feed "
                             "and carriage return): 422 naming the field. A query parameter a route does not know "
-                            "is 422."},
+                            "is 422. A web client's origin listed in CORS_ORIGINS gets CORS headers and preflight (OPTIONS) "
+                            "answers; any other origin none."},
     "servers": [{"url": "http://127.0.0.1:8000"}],
     "security": [{"bearer": []}],
     "paths": {

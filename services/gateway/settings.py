@@ -2,6 +2,7 @@
 every variable is listed in README.md ("Configuration")."""
 from dataclasses import dataclass, field
 
+from services.gateway.cors import CorsOrigins
 from shared.settings import Environ, Settings, env, integer, number
 
 DEFAULT_ADMIN_PASSWORD = "admin-change-me"  # logged as a warning when the first admin is created with it
@@ -20,6 +21,7 @@ class GatewaySettings(Settings):
     admin_username: str  # ADMIN_USERNAME: the admin created on first start
     admin_password: str = field(repr=False)  # ADMIN_PASSWORD
     first_organisation_name: str  # FIRST_ORGANISATION_NAME: the organisation created on first start
+    cors_origins: CorsOrigins  # CORS_ORIGINS: the web clients' origins (comma-separated)
 
     @classmethod
     def from_env(cls, environ: Environ | None = None) -> "GatewaySettings":
@@ -37,4 +39,5 @@ class GatewaySettings(Settings):
                    login_address_failure_limit=integer("LOGIN_ADDRESS_FAILURE_LIMIT", 50, environ, minimum=1),
                    admin_username=env("ADMIN_USERNAME", "admin", environ),
                    admin_password=env("ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD, environ),
-                   first_organisation_name=env("FIRST_ORGANISATION_NAME", "First organisation", environ))
+                   first_organisation_name=env("FIRST_ORGANISATION_NAME", "First organisation", environ),
+                   cors_origins=CorsOrigins.parse(env("CORS_ORIGINS", "", environ)))

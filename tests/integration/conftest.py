@@ -108,6 +108,9 @@ def identities(infrastructure):
         session.drop()
 
 
+WEB_ORIGIN = "https://app.casetrail.test"  # a web client's origin, listed in CORS_ORIGINS
+
+
 @pytest.fixture(scope="session")
 def test_env(identities, tmp_path_factory, smtp):
     env = {
@@ -121,6 +124,7 @@ def test_env(identities, tmp_path_factory, smtp):
         "RELAY_POLL_SECONDS": "0.5", "CONSUMER_MAX_ATTEMPTS": "5", "CONSUMER_RETRY_DELAY": "0.1",
         "RPC_TIMEOUT_SECONDS": "2", "OVERDUE_SCAN_SECONDS": "0.5", "ESCALATION_SCAN_SECONDS": "0.5",
         "WEBHOOK_SCAN_SECONDS": "0.3", "WEBHOOK_RETRY_DELAY": "0.2", "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "CORS_ORIGINS": f"{WEB_ORIGIN}, http://127.0.0.1:8080",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "EMAIL_RETRY_DELAY": "0.2",
         "VHOST": identities.vhost, "LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         **{f"{s.upper()}_CIPHER_KEY": AESCipher.create_key(32) for s in SERVICES},

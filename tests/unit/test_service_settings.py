@@ -11,6 +11,7 @@ import pytest
 from services.approvals.settings import ApprovalsSettings
 from services.cases.service import CasesService
 from services.cases.settings import AuditCliSettings, CasesSettings
+from services.gateway.cors import CorsOrigins
 from services.gateway.settings import GatewaySettings
 from services.notifications.destinations import AllowList
 from services.notifications.settings import MailSettings, NotificationsSettings, WebhookSettings
@@ -37,7 +38,7 @@ def test_every_services_own_settings_have_readmes_defaults():
         "rpc_timeout": 10.0, "request_timeout": 20.0, "jwt_secret": "j" * 32, "access_token_seconds": 900,
         "refresh_token_seconds": 43200, "login_failure_limit": 5, "login_failure_window_seconds": 900,
         "login_address_failure_limit": 50, "admin_username": "admin", "admin_password": "admin-change-me",
-        "first_organisation_name": "First organisation"}
+        "first_organisation_name": "First organisation", "cors_origins": CorsOrigins()}
     cases = own(CasesSettings.from_env(REQUIRED))
     assert cases.pop("audit_keys").current_key_id.startswith("ed25519:")
     assert cases == {"master_key": MASTER_KEY, "case_key_cache_seconds": 10.0, "case_number_prefix": "GBV",
