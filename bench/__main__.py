@@ -221,7 +221,7 @@ def _read_history(store, auditor, case_id):
     cursor = 0
     while cursor is not None:
         page = store.history(auditor, case_id, cursor, 200, record=False)
-        cursor = int(page["next_cursor"]) if page["next_cursor"] else None
+        cursor = page["items"][-1]["sequence"] if page["next_cursor"] else None  # the cursor itself is sealed
 
 
 def commands(env: dict, store: CasesStore) -> None:

@@ -203,6 +203,45 @@ class Projector(Follower):
         self.projection.apply(self.store, curs, self.store.mapper.to_domain_event(notification))
 
 
+# How long a save waits for its service's projections to reach it; past that it returns all the same
+# (the write stands, the lists show it once the followers get there) rather than hold the caller.
+READ_YOUR_WRITES_SECONDS = 3.0
+
+
+class ReadModels:
+    """Read-your-writes: a list served by the service that accepted a write shows it once the write has
+    returned. After each save (shared/store.py ServiceStore.save) the saving thread brings the store's
+    projections up to the notification id it saved, stepping each one itself, or waiting while another
+    thread or instance holds its position; bounded by READ_YOUR_WRITES_SECONDS.
+
+    Why a bounded wait after the commit, not the projections applied in the command's own transaction:
+    that would take every projection's position lock in every command (one writer at a time per service,
+    and a projection's failure would refuse the command instead of quarantining one event), and the
+    projections would still need their followers for what other services' events write. The background
+    loops (FollowerLoop) keep running for everything else."""
+
+    def __init__(self, store: ServiceStore, projectors: list["Projector"], wait_seconds: float):
+        self.store, self.projectors, self.wait_seconds = store, projectors, wait_seconds
+
+    def catch_up(self, notification_id: int) -> None:
+        deadline = time.monotonic() + self.wait_seconds
+        for projector in self.projectors:
+            while self.store.position(projector.name) < notification_id:
+                try:
+                    moved = projector.step()
+                except Exception as exc:  # the follower's own loop reports and retries it
+                    log.debug("%s %s could not catch up: %s", self.store.settings.service, projector.name,
+                              describe(exc))
+                    moved = 0
+                if moved:
+                    continue
+                if time.monotonic() > deadline:
+                    log.warning("%s %s did not reach notification %d within %.1f s", self.store.settings.service,
+                                projector.name, notification_id, self.wait_seconds)
+                    return
+                eventlet.sleep(0.01)  # another thread or instance is stepping it: its commit is near
+
+
 class FollowerLoop:
     """Runs a follower's step whenever the store commits, and every poll interval as a fallback."""
 
@@ -251,7 +290,9 @@ class EventSourced(DependencyProvider):
         use_tls(self.container.config, settings.amqp_tls)
         self.store = self.store_class(settings)
         attempts = settings.follower_max_attempts
-        followers: list[Follower] = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]
+        projectors = [Projector(self.store, p, max_attempts=attempts) for p in self.projections]
+        self.store.read_models = ReadModels(self.store, projectors, READ_YOUR_WRITES_SECONDS)
+        followers: list[Follower] = list(projectors)
         if self.publication is not None:
             followers.append(Relay(self.store, self.publication, event_publisher(settings.amqp_uri, settings.amqp_tls),
                                    settings.relay_batch_size, attempts))

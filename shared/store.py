@@ -199,6 +199,9 @@ class ServiceStore(Application):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.commit_listeners: list[Callable[[], None]] = []
+        # The projections that follow this store's log (shared/outbox.py ReadModels), set by the service
+        # that runs them: each save brings them up to what it saved before it returns (read-your-writes).
+        self.read_models: Any = None
         self.open_persistence(settings)
 
     def open_persistence(self, settings: Settings) -> None:
@@ -224,7 +227,10 @@ class ServiceStore(Application):
         for obj in objs:
             if obj is not None and (chain_id := self.chain_of(obj)) is not None:
                 chains[getattr(obj, "originator_id", None) or obj.id] = chain_id
-        return super().save(*objs, chains=chains, **kwargs)
+        recordings = super().save(*objs, chains=chains, **kwargs)
+        if recordings and self.read_models is not None:
+            self.read_models.catch_up(max(recording.notification.id for recording in recordings))
+        return recordings
 
     def sql(self, statement: str) -> sql.Composed:
         """A statement with {schema} bound to this service's schema, {events} to its events table."""

@@ -33,7 +33,7 @@ from services.notifications.settings import MailSettings, NotificationsSettings,
 from services.referrals.application import Referrals
 from services.referrals.domain import Provider, Referral
 from services.referrals.policy import CaseState, Listing
-from services.referrals.queries import LIMIT, ReferralQueries
+from services.referrals.queries import ReferralQueries
 from shared.envelope import make_envelope, read_envelope  # noqa: F401  (re-exported for tests)
 from shared.memory import InMemory, Tables, memory_settings
 from shared.organisations import organisation_or_first
@@ -166,24 +166,26 @@ class MemoryReferralQueries(ReferralQueries):
                          erased=row.get("erased", False),
                          consent=bool(consent.get("services") and consent.get("share_with_providers")))
 
-    def referral_ids_of_case(self, case_id: UUID, newest_first: bool = False) -> list[UUID]:
-        rows = [row for row in self.tables.get("referral_cases", []) if row["case_id"] == case_id]
-        if newest_first:
-            rows = sorted(rows, key=lambda row: row["created_at"], reverse=True)[:LIMIT]
-        return [row["referral_id"] for row in rows]
+    def referral_ids_of_case(self, case_id: UUID) -> list[UUID]:
+        return [row["referral_id"] for row in self.tables.get("referral_cases", []) if row["case_id"] == case_id]
 
-    def listed(self, listing: Listing) -> list[Referral]:
-        referrals = sorted(aggregates(self.store, Referral), key=lambda r: r.created_on, reverse=True)
+    def page_of_case(self, case_id: UUID, after: tuple | None, limit: int) -> list[dict]:
+        rows = [row for row in self.tables.get("referral_cases", []) if row["case_id"] == case_id]
+        return _newest_first(rows, after, limit)
+
+    def listed(self, listing: Listing, after: tuple | None, limit: int) -> list[dict]:
+        referrals = list(aggregates(self.store, Referral))
         if listing.holders is None:
             chosen = [r for r in referrals if str(r.provider_id) == str(listing.provider_id)]
         else:
             chosen = [r for r in referrals if self.case_state(r.case_id).assigned_to in listing.holders]
-        return chosen[:LIMIT]
+        return _newest_first([{"referral_id": r.id, "created_at": r.created_on} for r in chosen], after, limit)
 
-    def providers(self, service_type: str | None, area: str | None) -> list[Provider]:
-        found = [p for p in aggregates(self.store, Provider) if (not service_type or service_type in p.service_types)
-                 and (not area or p.area.lower() == area.lower())]
-        return sorted(found, key=lambda p: p.name)[:LIMIT]
+    def providers(self, service_type: str | None, area: str | None, after: tuple | None, limit: int) -> list[dict]:
+        found = [{"provider_id": p.id, "name": p.name} for p in aggregates(self.store, Provider)
+                 if (not service_type or service_type in p.service_types) and (not area or p.area.lower() == area.lower())]
+        ordered = sorted(found, key=lambda row: (row["name"], str(row["provider_id"])))
+        return [row for row in ordered if after is None or (row["name"], str(row["provider_id"])) > after][:limit]
 
     def case_of_new_referrals(self, objs) -> list[Callable[[Tables], None]]:
         made = [{"referral_id": o.id, "case_id": o.case_id, "created_at": o.created_on} for o in objs
@@ -226,6 +228,16 @@ class Sealer:
     def open_texts(self, caller, pairs, referred=False):
         self.calls.append(("open", caller.username, referred))
         return [value.removeprefix("sealed:") for _, value in pairs]
+
+
+def _newest_first(rows: list[dict], after: tuple | None, limit: int) -> list[dict]:
+    """services/referrals/queries.py `_newest_first`: created_at, then the id, descending, after the key."""
+    def key(row):
+        return row["created_at"], str(row["referral_id"])
+    if after is not None:
+        bound = (datetime.fromisoformat(after[0]), after[1])
+        rows = [row for row in rows if key(row) < bound]
+    return sorted(rows, key=key, reverse=True)[:limit]
 
 
 # --- approvals -------------------------------------------------------------------------------------

@@ -10,9 +10,8 @@ from eventsourcing.persistence import IntegrityError
 from prometheus_client import Histogram
 
 from services.approvals import policy as access
-from services.approvals import queries
 from services.approvals.domain import Approval, ApprovalPolicy, Kind, Submissions, approval_needed
-from services.approvals.queries import ApprovalQueries, request_of
+from services.approvals.queries import ApprovalQueries, queue_key, request_of
 from shared.caller import Caller
 from shared.case_texts import CaseTexts
 from shared.errors import Conflict
@@ -116,13 +115,21 @@ class Approvals(ServiceStore):
 
     # --- reads, each decided by the access policy --------------------------------------------
 
-    def queue(self, caller: Caller, status: str | None) -> list[dict]:
-        """The queue's rows the caller may see, each decided one with its comment (still sealed)."""
-        rows = self.queries.queue(access.queue_people(caller), access.queue_organisation(caller), status)
-        rows = [row for row in rows if access.may_see(caller, request_of(row))][:queries.QUEUE_LIMIT]
+    def queue(self, caller: Caller, status: str | None, after: tuple | None, limit: int) -> list[dict]:
+        """Up to `limit` + 1 rows of the queue the caller may see, after the key `after`, each decided one
+        with its comment (still sealed). Read in batches: the access policy (may_see) has the last word
+        on each row, so a batch may give fewer than it read."""
+        people, organisation = access.queue_people(caller), access.queue_organisation(caller)
+        rows: list[dict] = []
+        while len(rows) <= limit:
+            batch = self.queries.queue(people, organisation, status, after, limit + 1)
+            rows += [row for row in batch if access.may_see(caller, request_of(row))]
+            if len(batch) <= limit:
+                break
+            after = queue_key(batch[-1])
         # The comment stays in the event store, sealed with the case's key; the entrypoint opens it.
         return [{**row, "comment": self._approval(row["approval_id"]).comment if row["decided_by"] else None}
-                for row in rows]
+                for row in rows[:limit + 1]]
 
     # --- the case, as announced by the cases service ---------------------------------------
 

@@ -11,8 +11,6 @@ from shared.outbox import Projection
 from shared.store import ServiceStore
 from shared.vocabulary import ApprovalStatus
 
-QUEUE_LIMIT = 200  # the longest queue answered
-
 
 class ApprovalQueue(Projection):
     name = "approval_queue"
@@ -48,19 +46,24 @@ class ApprovalQueries:
     def __init__(self, store: ServiceStore):
         self.store = store
 
-    def queue(self, people: list[str], organisation: str | None, status: str | None) -> list[dict]:
-        """The requests of `organisation` that `people` made or whose cases they hold, pending first,
-        each with its case's state: what the access policy then picks from."""
+    def queue(self, people: list[str], organisation: str | None, status: str | None, after: tuple | None,
+              limit: int) -> list[dict]:
+        """Up to `limit` requests of `organisation` that `people` made or whose cases they hold, oldest
+        first after the key `after` (requested_at, approval_id), each with its case's state: what the
+        access policy then picks from."""
         where = ["q.organisation = %s", "(q.requested_by = ANY(%s) OR s.assigned_to = ANY(%s))",
                  "q.status <> 'received'", "q.status <> 'superseded'"]
         params: list = [organisation, people, people]
         if status:
             where.append("q.status = %s")
             params.append(status)
+        if after is not None:
+            where.append("(q.requested_at, q.approval_id) > (%s::timestamptz, %s::uuid)")
+            params += list(after)
         return self._all(
             "SELECT q.*, s.assigned_to, coalesce(s.closed, false) AS closed, coalesce(s.erased, false) AS erased"
             " FROM {schema}.approval_queue AS q LEFT JOIN {schema}.case_state AS s USING (case_id) WHERE "
-            + " AND ".join(where) + " ORDER BY (q.status = 'pending') DESC, q.requested_at LIMIT 1000", params)
+            + " AND ".join(where) + " ORDER BY q.requested_at, q.approval_id LIMIT %s", [*params, limit])
 
     def request(self, case_id: UUID, requested_by: str, requester_role: str | None, organisation: str) -> Request:
         """A request as the access policy sees it, with its case as this service knows it.
@@ -102,3 +105,8 @@ def request_of(row: dict) -> Request:
     return Request(requested_by=row["requested_by"], requester_role=row.get("requester_role"),
                    holder=row["assigned_to"] or row["requested_by"], closed=row["closed"], erased=row["erased"],
                    organisation=str(row["organisation"]) if row.get("organisation") else None)
+
+
+def queue_key(row: dict) -> tuple[str, str]:
+    """Where a row stands in the queue's order (its cursor's content): requested_at, then the id."""
+    return row["requested_at"].isoformat(), str(row["approval_id"])

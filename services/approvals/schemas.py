@@ -3,6 +3,7 @@ from marshmallow import fields, validate
 
 from services.approvals.domain import Decision, Kind, Rule
 from shared.envelope import Strict
+from shared.paging import PageSchema
 from shared.text import Line, Text
 from shared.vocabulary import ApprovalStatus, RiskLevel, values
 
@@ -19,7 +20,7 @@ class DecisionSchema(Strict):
     comment = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
 
 
-class QueueQuerySchema(Strict):
+class QueueQuerySchema(PageSchema):
     status = Line(validate=validate.OneOf(LISTED))
 
 

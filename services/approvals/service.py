@@ -2,7 +2,7 @@
 from services.approvals import schemas
 from services.approvals.application import SUBMISSIONS, Approvals
 from services.approvals.policy import SUBMISSION_CHECKERS
-from services.approvals.queries import ApprovalQueue
+from services.approvals.queries import ApprovalQueue, queue_key
 from services.approvals.settings import ApprovalsSettings
 from services.approvals.views import COMMENTS, decision_view, public_event, queue_item
 from shared.caller import Caller, read_caller
@@ -14,6 +14,7 @@ from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.paging import Cursors, page
 from shared.rpc import SignedRpcProxy, rpc
 from shared.validation import load, parse_id
 
@@ -40,10 +41,12 @@ class ApprovalsService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def queue(self, caller, query):
         caller = read_caller(caller)
-        rows = self.store.queue(caller, load(schemas.QueueQuerySchema(), query).get("status"))
-        items = [queue_item(row) for row in rows]
+        query = load(schemas.QueueQuerySchema(), query)
+        cursors, limit = Cursors(self.settings.cipher_key, "approvals"), query["limit"]
+        rows = self.store.queue(caller, query.get("status"), cursors.read(query["cursor"], 2), limit)
+        items = [queue_item(row) for row in rows[:limit]]
         self._texts(caller).open_in(items, COMMENTS)
-        return {"items": items, "next_cursor": None}
+        return page(items, rows, limit, lambda row: cursors.make(*queue_key(row)))
 
     @rpc(expected_exceptions=EXPECTED)
     def decide(self, caller, approval_id, data, idempotency_key=None):

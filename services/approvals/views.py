@@ -1,8 +1,7 @@
 """What the approvals service shows: a client's JSON views of requests, and what the bus is told
 of requests and decisions. Comments stay sealed here; the entrypoint opens them."""
-from datetime import UTC
-
 from services.approvals.domain import Approval, Kind
+from shared.times import iso
 
 COMMENTS = ("comment",)  # free text, kept sealed with the case's key
 DECISION_EVENTS = {(Kind.CASE_PLAN, True): "CasePlanApproved", (Kind.CASE_PLAN, False): "CasePlanRejected",
@@ -13,7 +12,7 @@ def queue_item(row: dict) -> dict:
     """A row of the queue; `comment`: the decision's comment, still sealed."""
     item = {"id": str(row["approval_id"]), "case_id": str(row["case_id"]), "case_number": row["case_number"],
             "type": row["kind"], "requested_by": row["requested_by"],
-            "requested_at": row["requested_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "requested_at": iso(row["requested_at"]),
             "status": row["status"]}
     if row["decided_by"]:
         item["decided_by"] = row["decided_by"]

@@ -17,10 +17,10 @@ from services.cases.queries import (
     CaseIndex,  # noqa: F401  (bench/ imports it from here, with CasesStore)
 )
 from services.cases.store import CaseStore
-from services.cases.views import iso, parse_time
 from shared.caller import Caller
 from shared.errors import Conflict, NotFound, VersionMismatch
 from shared.store import fingerprint
+from shared.times import iso, parse_time
 from shared.vocabulary import Role
 
 # Who the service itself is on the events it records on its own (the overdue scan).

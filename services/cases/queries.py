@@ -2,7 +2,6 @@
 for /metrics, a case's past states, referrals and activity, and the audit trail's reads (history,
 verification, signed exports and checkpoints). Which reads a caller may make is policy.py's to
 decide; every read of a case's record is itself recorded in the case's chain."""
-import base64
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +20,15 @@ from services.cases.attestation import (
     write_checkpoint,
 )
 from services.cases.domain import Case, CaseActivity, Consent, activity_view
-from services.cases.views import case_view, damaged_item, history_item, index_item, iso, redacted_item
+from services.cases.views import case_view, damaged_item, history_item, index_item, redacted_item
 from shared.caller import Caller
-from shared.errors import InvalidInput, NotFound
+from shared.errors import NotFound
 from shared.metrics import gauge
 from shared.organisations import organisation_or_first
 from shared.outbox import Projection
+from shared.paging import Cursors, page
 from shared.store import GENESIS, AuditChains
-from shared.text import refusal
+from shared.times import iso
 from shared.vocabulary import RiskLevel, Stage
 
 if TYPE_CHECKING:
@@ -165,7 +165,9 @@ class CaseQueries:
             return [{k: str(v) for k, v in row.items()} for row in curs.fetchall()]
 
     def list_cases(self, caller: Caller, filters: dict) -> dict:
-        where, params = self._where(caller, filters)
+        """A page of the cases in the caller's scope, in case number order (unique: keyset paging)."""
+        cursors = Cursors(self.store.settings.cipher_key, "cases")
+        where, params = self._where(caller, filters, cursors.read(filters["cursor"], 1))
         limit = filters["limit"]
         with self.store.datastore.transaction() as curs:
             curs.execute(self.store.sql(
@@ -173,9 +175,9 @@ class CaseQueries:
                 " version, created_at, updated_at FROM {schema}.case_index WHERE " + " AND ".join(where) +
                 " ORDER BY case_number LIMIT %s"), [*params, limit + 1])
             rows = curs.fetchall()
-        items = [index_item(row, self.store.clock()) for row in rows[:limit]]
-        more = len(rows) > limit
-        return {"items": items, "next_cursor": _make_cursor(items[-1]["case_number"]) if more else None}
+        now = self.store.clock()
+        return page([index_item(row, now) for row in rows[:limit]], rows, limit,
+                    lambda row: cursors.make(row["case_number"]))
 
     def caseload(self, username: str, shown: int = 20) -> dict:
         """The open cases `username` holds: how many, and the first numbers (case numbers carry no
@@ -186,19 +188,19 @@ class CaseQueries:
             numbers = [row["case_number"] for row in curs.fetchall()]
         return {"open_cases": len(numbers), "case_numbers": numbers[:shown]}
 
-    def _where(self, caller: Caller, filters: dict) -> tuple[list[str], list]:
+    def _where(self, caller: Caller, filters: dict, after: tuple | None) -> tuple[list[str], list]:
         where: list[str] = ["organisation = %s", "assigned_to = ANY(%s)"]
         params: list[Any] = [policy.organisation_seen(caller), policy.caseworkers_seen(caller)]
-        for column in ("stage", "risk_level", "assigned_to"):
+        for column in ("stage", "risk_level", "assigned_to", "case_number"):
             if column in filters:
                 where.append(f"{column} = %s")
                 params.append(filters[column])
         if "overdue" in filters:
             where.append(f"({_OPEN} AND next_due IS NOT NULL AND next_due < %s) = %s")
             params += [self.store.clock(), filters["overdue"]]
-        if filters.get("cursor"):
+        if after is not None:
             where.append("case_number > %s")
-            params.append(_read_cursor(filters["cursor"]))
+            params.append(after[0])
         return where, params
 
     def due_follow_ups(self, now: datetime, limit: int) -> list[UUID]:
@@ -226,21 +228,6 @@ class CaseQueries:
         return row["case_id"] if row else None
 
 
-def _make_cursor(case_number: str) -> str:
-    return base64.urlsafe_b64encode(case_number.encode()).decode()
-
-
-def _read_cursor(cursor: str) -> str:
-    try:
-        case_number = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        case_number = None
-    # A cursor names a case number: one short line (what decodes to NUL would reach the query).
-    if case_number is None or len(case_number) > 64 or refusal(case_number) is not None:
-        raise InvalidInput({"cursor": ["Not a cursor this list gave out."]})
-    return case_number
-
-
 # --- the audit trail ---------------------------------------------------------------------------------
 
 class AuditTrail:
@@ -250,8 +237,18 @@ class AuditTrail:
     def __init__(self, store: "CaseStore"):
         self.store = store
 
+    def cursors(self, case_id: UUID) -> Cursors:
+        """A history's cursor holds a sequence of that case's chain, and opens for that case only."""
+        return Cursors(self.store.settings.cipher_key, f"history:{case_id}")
+
+    def history_page(self, caller: Caller, case_id: UUID, cursor: str | None, limit: int) -> dict:
+        """A page of the history, after the link the cursor names."""
+        after = self.cursors(case_id).read(cursor, 1)
+        return self.history(caller, case_id, after[0] if after else 0, limit)
+
     def history(self, caller: Caller, case_id: UUID, after: int = 0, limit: int = 200, record: bool = True) -> dict:
-        """Every event on the case in chain order, each with its link's hash and the one before."""
+        """Every event on the case in chain order, each with its link's hash and the one before;
+        `next_cursor`: the cursor after the page's last link, or None on the last page."""
         self.store.standing_for(caller, case_id, "history")
         links = AuditChains(self.store).chain(case_id, max(after - 1, 0), limit + 2)
         prev_hash = links.pop(0)["hash"] if after and links and links[0]["sequence"] == after else GENESIS
@@ -262,18 +259,18 @@ class AuditTrail:
         if record:
             self.store.record_view(caller, case_id, "history")
         more = len(links) > limit
-        return {"items": items, "next_cursor": str(items[-1]["sequence"]) if more else None}
+        return {"items": items, "next_cursor": self.cursors(case_id).make(items[-1]["sequence"]) if more else None}
 
     def full_history(self, caller: Caller, case_id: UUID) -> list[dict]:
         """Every page of the history, as one list; not recorded as a read (the caller records its own)."""
         items: list[dict] = []
         cursor = 0
         while True:
-            page = self.history(caller, case_id, cursor, 200, record=False)
-            items += page["items"]
-            if not page["next_cursor"]:
+            part = self.history(caller, case_id, cursor, 200, record=False)
+            items += part["items"]
+            if not part["next_cursor"]:
                 return items
-            cursor = int(page["next_cursor"])
+            cursor = part["items"][-1]["sequence"]
 
     def _item(self, link: dict, prev_hash: str, redact: bool) -> dict:
         if link["topic"] is None:

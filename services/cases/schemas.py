@@ -5,6 +5,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.cases.domain import DOMAINS, RATINGS
 from shared.envelope import SERVICE_TYPES, Strict
+from shared.paging import PageSchema
 from shared.text import Line, Text
 from shared.vocabulary import ClosureReason, RiskLevel, Stage, values
 
@@ -45,13 +46,12 @@ class RegisterCaseSchema(Strict):
             raise ValidationError("A child's case needs a caregiver, unless the child is unaccompanied.", "caregiver")
 
 
-class ListCasesSchema(Strict):
+class ListCasesSchema(PageSchema):
     stage = Line(validate=validate.OneOf(values(Stage)))
     risk_level = Line(validate=validate.OneOf(RISK_LEVELS))
-    assigned_to = Line()
+    assigned_to = Line(validate=validate.Length(max=64))
     overdue = fields.Boolean()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = Line(load_default=None, allow_none=True)
+    case_number = Line(validate=validate.Length(min=1, max=64))  # exact; one outside the caller's scope: none
 
 
 class ConsentSchema(Strict):
@@ -154,9 +154,8 @@ class EraseSchema(Strict):
     reason = Text(required=True, validate=validate.Length(min=1, max=1000))
 
 
-class HistoryQuerySchema(Strict):
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
-    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))  # a bigint sequence
+class HistoryQuerySchema(PageSchema):
+    pass
 
 
 class TextsSchema(Strict):

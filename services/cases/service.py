@@ -68,7 +68,7 @@ class AuditEntrypoints:
         caller = read_caller(caller)
         case_id = parse_id(case_id, "case")
         query = load(schemas.HistoryQuerySchema(), query or {})
-        return self.audit.history(caller, case_id, query["cursor"], query["limit"])
+        return self.audit.history_page(caller, case_id, query["cursor"], query["limit"])
 
     @rpc(expected_exceptions=EXPECTED)
     def verify_case(self, caller, case_id):

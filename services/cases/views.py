@@ -7,6 +7,7 @@ from uuid import UUID
 from services.cases.domain import Case, CaseAccess, CaseActivity, Consent
 from services.cases.protection import CASE_FILE, IDENTIFYING, redacted
 from shared.organisations import organisation_or_first
+from shared.times import iso, shown
 from shared.vocabulary import Stage
 
 # --- the case file (GET /v1/cases/{id}) -------------------------------------------------------
@@ -125,6 +126,8 @@ def plain(value):
         return str(value)
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, str):
+        return shown(value)  # times kept as strings in events (registered_at, next_due...)
     return value
 
 
@@ -177,20 +180,3 @@ def public_event(event) -> tuple[str, dict] | None:
 def _facts(event) -> dict:
     """What a submission carries for the approval policy, as it was when it was made."""
     return {"case_number": event.case_number, "risk_level": event.risk_level, "is_child": event.is_child}
-
-
-# --- times ----------------------------------------------------------------------------------------
-
-def iso(moment) -> str | None:
-    """A time as the contract writes it: ISO 8601 in UTC, with Z."""
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        moment = parse_time(moment)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(value: str) -> datetime:
-    """An ISO 8601 time (Z or an offset; none: UTC)."""
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -296,9 +296,9 @@ class Identity(ServiceStore):
             return None
         return found if isinstance(found, Organisation) else None
 
-    def organisations(self, after: int, limit: int) -> tuple[list[dict], int | None]:
+    def organisations(self, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
         """A page of the organisations, oldest first, and the next page's cursor (None: the last page)."""
-        return queries.organisations(self, after, limit)
+        return queries.organisations(self, cursor, limit)
 
     def create_organisation(self, caller: Caller, data: dict, idempotency_key: str | None) -> Organisation:
         """A new organisation, its name unique (409 otherwise, whatever its case). With an

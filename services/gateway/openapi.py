@@ -35,6 +35,11 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
 CASE_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 USERNAME = {"name": "username", "in": "path", "required": True,
             "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{2,63}$"}}
+# Every list pages: `limit` (1-200, default 50) and the opaque `cursor` the previous page gave (shared/paging.py).
+PAGE = [{"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "The next_cursor of the previous page; opaque"}]
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
             "description": 'The case version the client last saw, as in ETag ("3"); 412 if it moved on.'}
 
@@ -93,10 +98,7 @@ OPENAPI = {
                                {"name": "organisation", "in": "query", "required": False,
                                 "schema": {"type": "string", "format": "uuid"}},
                                {"name": "active", "in": "query", "required": False,
-                                "schema": {"enum": ["true", "false"]}},
-                               {"name": "limit", "in": "query", "required": False,
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-                               {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+                                "schema": {"enum": ["true", "false"]}}, *PAGE],
                 "responses": {"200": {"description": "A page of users", "content": _json(_list("User"))},
                               **_problems(401, 403, 422, 503)}}},
         "/v1/organisations": {
@@ -107,9 +109,7 @@ OPENAPI = {
                      "responses": {"201": {"description": "Created", "content": _json(_ref("Organisation"))},
                                    **_problems(400, 401, 403, 409, 422, 503)}},
             "get": {"summary": "The organisations, the first one first, in the order they were created (admin)",
-                    "parameters": [{"name": "limit", "in": "query", "required": False,
-                                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}},
-                                   {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+                    "parameters": PAGE,
                     "responses": {"200": {"description": "Organisations", "content": _json(_list("Organisation"))},
                                   **_problems(401, 403, 422, 503)}}},
         "/v1/organisations/{id}/approval-policy": {
@@ -168,8 +168,7 @@ OPENAPI = {
                                    **_problems(400, 401, 403, 409, 422, 503)}},
             "get": {"summary": "Cases in the caller's scope",
                     "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
-                                   for n in ("stage", "risk_level", "assigned_to", "overdue", "cursor")]
-                    + [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200, "default": 50}}],
+                                   for n in ("stage", "risk_level", "assigned_to", "overdue", "case_number")] + PAGE,
                     "responses": {"200": {"description": "A page", "content": _json(_ref("CaseList"))},
                                   **_problems(401, 403, 422, 503)}}},
         "/v1/cases/{id}/consent": _case_command("Record the survivor's consent (its own stream)", 201,
@@ -193,7 +192,7 @@ OPENAPI = {
                                    **_problems(400, 401, 403, 422, 503)}},
             "get": {"summary": "Search providers (any role)",
                     "parameters": [{"name": "service_type", "in": "query", "schema": _ref("ServiceType")},
-                                   {"name": "area", "in": "query", "schema": {"type": "string"}}],
+                                   {"name": "area", "in": "query", "schema": {"type": "string"}}, *PAGE],
                     "responses": {"200": {"description": "Providers", "content": _json(_list("Provider"))},
                                   **_problems(401, 422, 503)}}},
         "/v1/cases/{id}/referrals": {
@@ -203,10 +202,11 @@ OPENAPI = {
                      "requestBody": {"required": True, "content": _json(_ref("NewReferral"))},
                      "responses": {"201": {"description": "Made", "content": _json(_ref("Referral"))},
                                    **_problems(400, 401, 404, 409, 422, 503)}},
-            "get": {"summary": "The case's referrals", "parameters": [CASE_ID],
+            "get": {"summary": "The case's referrals, newest first", "parameters": [CASE_ID, *PAGE],
                     "responses": {"200": {"description": "Referrals", "content": _json(_list("Referral"))},
                                   **_problems(401, 404, 503)}}},
-        "/v1/referrals": {"get": {"summary": "Referrals: a provider's own; a caseworker's (and team's) made",
+        "/v1/referrals": {"get": {"summary": "Referrals, newest first: a provider's own; a caseworker's (and team's)",
+                                  "parameters": PAGE,
                                   "responses": {"200": {"description": "Referrals", "content": _json(_list("Referral"))},
                                                 **_problems(401, 403, 503)}}},
         **{f"/v1/referrals/{{id}}/{action}": {"post": {
@@ -222,7 +222,7 @@ OPENAPI = {
                                           ("withdraw", "reason", "Withdraw (the case's caseworker or supervisor)"))},
         "/v1/notifications": {"get": {
             "summary": "The caller's in-app notifications, newest first",
-            "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
+            "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}, *PAGE],
             "responses": {"200": {"description": "Notifications", "content": _json(_list("Notification"))},
                           **_problems(401, 422, 503)}}},
         "/v1/notifications/{id}/read": {"post": {
@@ -241,9 +241,7 @@ OPENAPI = {
                           **_problems(400, 401, 403, 422, 503)}},
             "get": {
                 "summary": "The webhooks not deleted, in a stable order (admin); never their secrets",
-                "parameters": [{"name": "limit", "in": "query", "required": False,
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 200}},
-                               {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "parameters": PAGE,
                 "responses": {"200": {"description": "Webhooks", "content": _json({
                     "type": "object", "properties": {
                         "items": {"type": "array", "items": {"type": "object", "properties": {
@@ -257,13 +255,14 @@ OPENAPI = {
             "parameters": [CASE_ID | {"description": "The webhook's id"}],
             "responses": {"204": {"description": "Deleted"}, **_problems(401, 403, 404, 503)}}},
         "/v1/webhooks/{id}/deliveries": {"get": {
-            "summary": "Deliveries to a webhook, with every attempt (admin)",
-            "parameters": [CASE_ID | {"description": "The webhook's id"}],
+            "summary": "Deliveries to a webhook, with every attempt (admin), newest first",
+            "parameters": [CASE_ID | {"description": "The webhook's id"}, *PAGE],
             "responses": {"200": {"description": "Deliveries"}, **_problems(401, 403, 404, 503)}}},
         "/v1/approvals": {"get": {
             "summary": "The caller's approval queue (supervisor: their team's requests; caseworker: their own), "
-                       "pending first, oldest first",
-            "parameters": [{"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"]}}],
+                       "oldest first",
+            "parameters": [{"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"]}},
+                           *PAGE],
             "responses": {"200": {"description": "Requests", "content": _json({"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("ApprovalRequest")},
                 "next_cursor": {"type": ["string", "null"]}}})}, **_problems(401, 403, 422, 503)}}},
@@ -291,10 +290,7 @@ OPENAPI = {
         "/v1/cases/{id}/history": {"get": {
             "summary": "Every event on the case in order, with its hash chain; views are recorded too "
                        "(auditor: any case, identifying fields redacted; caseworker, supervisor: in scope)",
-            "parameters": [CASE_ID,
-                           {"name": "limit", "in": "query", "required": False,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 200}},
-                           {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+            "parameters": [CASE_ID, *PAGE],
             "responses": {"200": {"description": "The history", "content": _json(_list("HistoryItem"))},
                           **_problems(401, 403, 404, 422, 503)}}},
         "/v1/cases/{id}/verify": {"get": {

@@ -4,13 +4,13 @@ organisations (a table written in the same transaction as each organisation's cr
 users an admin pages through (kept by following the log); and the tables of sessions and failed
 logins, which every gateway instance shares (auth.py). The tables: services/gateway/migrations."""
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 from services.gateway.domain import Organisation, User
 from shared.caller import Caller
-from shared.errors import InvalidInput
 from shared.organisations import organisation_or_first
 from shared.outbox import Projection
+from shared.paging import Cursors
+from shared.validation import load
 from shared.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -26,14 +26,15 @@ def organisation_row(store: "Identity", organisation: Organisation) -> tuple:
             (organisation.id, organisation.name))
 
 
-def organisations(store: "Identity", after: int, limit: int) -> tuple[list[dict], int | None]:
+def organisations(store: "Identity", cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
     """Organisations in the order they were created, after the cursor; and the next cursor, if more."""
+    cursors = Cursors(store.settings.cipher_key, "organisations")
+    after = cursors.read(cursor, 1)
     with store.datastore.transaction() as curs:
         curs.execute(store.sql("SELECT seq, id, name FROM {schema}.organisations WHERE seq > %s"
-                               " ORDER BY seq LIMIT %s"), (after, limit + 1))
+                               " ORDER BY seq LIMIT %s"), (after[0] if after else 0, limit + 1))
         rows = curs.fetchall()
-    page = rows[:limit]
-    return page, (page[-1]["seq"] if len(rows) > limit else None)
+    return rows[:limit], (cursors.make(rows[limit - 1]["seq"]) if len(rows) > limit else None)
 
 
 def organisation_of_created(event) -> str | None:
@@ -67,58 +68,31 @@ class UserList(Projection):
 
 
 def list_users(identity: "Identity", filters: dict) -> tuple[list[dict], str | None]:
-    """Users in username order, after the cursor (the last username of the previous page)."""
+    """Users in username order (unique), after the cursor; and the next cursor, if more."""
+    cursors = Cursors(identity.settings.cipher_key, "users")
     where, params = ["true"], []
-    if filters.get("role"):
-        where.append("role = %s")
-        params.append(filters["role"])
-    if filters.get("active") is not None:
-        where.append("active = %s")
-        params.append(filters["active"])
-    if filters.get("organisation"):
-        where.append("organisation = %s")
-        params.append(filters["organisation"])
-    if filters.get("cursor"):
+    for column in ("role", "active", "organisation"):
+        if filters.get(column) is not None:
+            where.append(f"{column} = %s")
+            params.append(filters[column])
+    if (after := cursors.read(filters["cursor"], 1)) is not None:
         where.append("username > %s")
-        params.append(filters["cursor"])
+        params.append(after[0])
     limit = filters["limit"]
     with identity.datastore.transaction() as curs:
         curs.execute(identity.sql("SELECT username, role, display_name, email, supervisor, provider_id, active,"
                                   " user_id, organisation FROM {schema}.user_list WHERE " + " AND ".join(where) +
                                   " ORDER BY username LIMIT %s"), (*params, limit + 1))
         rows = curs.fetchall()
-    return rows[:limit], rows[limit - 1]["username"] if len(rows) > limit else None
+    return rows[:limit], cursors.make(rows[limit - 1]["username"]) if len(rows) > limit else None
 
 
 def user_filters(query: dict) -> dict:
     """The list's query parameters (each a string), checked: 422 naming the parameter."""
-    from services.gateway.schemas import ROLES, USERNAME_PATTERN
-    errors: dict[str, list[str]] = {}
-    filters: dict = {"limit": 50}
-    if "role" in query:
-        if query["role"] not in ROLES:
-            errors["role"] = [f"One of: {', '.join(ROLES)}."]
-        filters["role"] = query["role"]
-    if "active" in query:
-        if query["active"] not in ("true", "false"):
-            errors["active"] = ["true or false."]
-        filters["active"] = query["active"] == "true"
-    if "limit" in query:
-        if not query["limit"].isdigit() or not 1 <= int(query["limit"]) <= 200:
-            errors["limit"] = ["A whole number from 1 to 200."]
-        else:
-            filters["limit"] = int(query["limit"])
-    if "organisation" in query:
-        try:
-            filters["organisation"] = str(UUID(query["organisation"]))
-        except ValueError:
-            errors["organisation"] = ["An organisation's id."]
-    if "cursor" in query:
-        if not USERNAME_PATTERN.match(query["cursor"]):
-            errors["cursor"] = ["Not a cursor this list gave."]
-        filters["cursor"] = query["cursor"]
-    if errors:
-        raise InvalidInput(errors)
+    from services.gateway.schemas import UserPageSchema
+    filters = load(UserPageSchema(), query)
+    if filters.get("organisation") is not None:
+        filters["organisation"] = str(filters["organisation"])
     return filters
 
 

@@ -4,6 +4,7 @@ import re
 from marshmallow import fields, validate
 
 from shared.envelope import Strict
+from shared.paging import PageSchema
 from shared.text import Email, Line
 from shared.vocabulary import USER_ROLES
 
@@ -34,10 +35,15 @@ class CreateOrganisationSchema(Strict):
     name = Line(required=True, validate=validate.Length(min=1, max=200))
 
 
-class OrganisationPageSchema(Strict):
+class OrganisationPageSchema(PageSchema):
     """A page of the organisation list: `cursor` is the one the previous page gave."""
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
-    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))
+
+
+class UserPageSchema(PageSchema):
+    """The user list's parameters, checked (422 naming the parameter)."""
+    role = Line(validate=validate.OneOf(ROLES))
+    organisation = fields.UUID()
+    active = fields.Boolean(truthy={"true"}, falsy={"false"})
 
 
 class ChangeUserSchema(Strict):
@@ -77,6 +83,7 @@ class CaseListQuerySchema(Strict):
     risk_level = Line()
     assigned_to = Line()
     overdue = Line()
+    case_number = Line()
     limit = Line()
     cursor = Line()
 
@@ -90,16 +97,16 @@ class PageQuerySchema(Strict):
     cursor = Line()
 
 
-class ProviderQuerySchema(Strict):
+class ProviderQuerySchema(PageQuerySchema):
     service_type = Line()
     area = Line()
 
 
-class ApprovalQuerySchema(Strict):
+class ApprovalQuerySchema(PageQuerySchema):
     status = Line()
 
 
-class InboxQuerySchema(Strict):
+class InboxQuerySchema(PageQuerySchema):
     unread = Line()
 
 

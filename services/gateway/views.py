@@ -13,9 +13,8 @@ def organisation(found) -> dict:
     return {"id": str(found.id), "name": found.name}
 
 
-def organisations(rows: list[dict], next_cursor: int | None) -> dict:
-    return {"items": [{"id": str(row["id"]), "name": row["name"]} for row in rows],
-            "next_cursor": str(next_cursor) if next_cursor is not None else None}
+def organisations(rows: list[dict], next_cursor: str | None) -> dict:
+    return {"items": [{"id": str(row["id"]), "name": row["name"]} for row in rows], "next_cursor": next_cursor}
 
 
 def listed_user(row: dict) -> dict:

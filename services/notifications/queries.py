@@ -8,6 +8,7 @@ from services.notifications.domain import Escalation, Notification, Webhook
 from shared.caller import Caller
 from shared.metrics import gauge
 from shared.outbox import Projection
+from shared.paging import Cursors, page
 
 # The tables: services/notifications/migrations.
 
@@ -161,44 +162,64 @@ class Reads:
     def __init__(self, store):
         self.store = store
 
-    def inbox(self, caller: Caller, unread_only: bool) -> dict:
-        condition = " AND NOT read" if unread_only else ""
+    def inbox(self, caller: Caller, query: dict) -> dict:
+        """A page of the caller's inbox, newest first (created_at, then the id: a unique order)."""
+        cursors, limit = Cursors(self.store.settings.cipher_key, "inbox"), query["limit"]
+        where, params = ["recipient = %s"], [policy.whose_inbox(caller)]
+        if query["unread"]:
+            where.append("NOT read")
+        if (after := cursors.read(query["cursor"], 2)) is not None:
+            where.append("(created_at, notification_id) < (%s::timestamptz, %s::uuid)")
+            params += list(after)
         with self.store.datastore.transaction() as curs:
-            curs.execute(self.store.sql("SELECT * FROM {schema}.inbox_items WHERE recipient = %s" + condition +
-                                        " ORDER BY created_at DESC LIMIT 200"), (policy.whose_inbox(caller),))
+            curs.execute(self.store.sql("SELECT * FROM {schema}.inbox_items WHERE " + " AND ".join(where) +
+                                        " ORDER BY created_at DESC, notification_id DESC LIMIT %s"),
+                         (*params, limit + 1))
             rows = curs.fetchall()
-        return views.page([views.inbox_item(row) for row in rows], None)
+        return page([views.inbox_item(row) for row in rows[:limit]], rows, limit,
+                    lambda row: cursors.make(row["created_at"].isoformat(), str(row["notification_id"])))
 
-    def webhooks(self, caller: Caller, after, limit: int) -> dict:
-        """Webhooks not deleted, in id order, after the cursor's id."""
+    def webhooks(self, caller: Caller, query: dict) -> dict:
+        """Webhooks not deleted, in id order (unique), after the cursor's id."""
         policy.check_webhooks(caller, policy.LIST)
-        condition, params = ("WHERE webhook_id > %s", [after]) if after else ("", [])
+        cursors, limit = Cursors(self.store.settings.cipher_key, "webhooks"), query["limit"]
+        after = cursors.read(query["cursor"], 1)
+        condition, params = ("WHERE webhook_id > %s::uuid", [after[0]]) if after else ("", [])
         with self.store.datastore.transaction() as curs:
             curs.execute(self.store.sql("SELECT webhook_id, url, events, registered_at FROM {schema}.webhooks "
                                         + condition + " ORDER BY webhook_id LIMIT %s"), (*params, limit + 1))
             rows = curs.fetchall()
         items = [views.listed_webhook(row, row["url"] or self._url(row["webhook_id"])) for row in rows[:limit]]
-        return views.page(items, items[-1]["id"] if len(rows) > limit else None)
+        return page(items, rows, limit, lambda row: cursors.make(str(row["webhook_id"])))
 
     def _url(self, webhook_id) -> str:
         # Webhooks registered before the list kept URLs have none in the row: their aggregate has it.
         return self.store.get_one(webhook_id, Webhook, "No such webhook.").url
 
-    def deliveries(self, caller: Caller, webhook_id) -> dict:
+    def deliveries(self, caller: Caller, webhook_id, query: dict) -> dict:
+        """A page of a webhook's deliveries, newest first (created_at, then the id)."""
         policy.check_webhooks(caller, policy.READ_DELIVERIES)
         self.store.get_one(webhook_id, Webhook, "No such webhook.")  # a deleted one's deliveries stay readable
+        cursors, limit = Cursors(self.store.settings.cipher_key, f"deliveries:{webhook_id}"), query["limit"]
+        where, params = ["d.webhook_id = %s"], [webhook_id]
+        if (after := cursors.read(query["cursor"], 2)) is not None:
+            where.append("(d.created_at, d.delivery_id) < (%s::timestamptz, %s::uuid)")
+            params += list(after)
         with self.store.datastore.transaction() as curs:
             curs.execute(self.store.sql(
-                "SELECT d.delivery_id, d.status, d.attempts, d.body,"
+                "SELECT d.delivery_id, d.created_at, d.status, d.attempts, d.body,"
                 " coalesce(json_agg(json_build_object('attempt', a.attempt, 'at', a.at,"
                 " 'status_code', a.status_code, 'error', a.error) ORDER BY a.attempt)"
                 " FILTER (WHERE a.attempt IS NOT NULL), '[]') AS tries"
                 " FROM {schema}.deliveries d LEFT JOIN {schema}.delivery_attempts a USING (delivery_id)"
-                " WHERE d.webhook_id = %s GROUP BY d.delivery_id ORDER BY d.created_at DESC LIMIT 200"),
-                (webhook_id,))
+                " WHERE " + " AND ".join(where) +
+                " GROUP BY d.delivery_id ORDER BY d.created_at DESC, d.delivery_id DESC LIMIT %s"),
+                (*params, limit + 1))
             rows = curs.fetchall()
-        return views.page([views.delivery(row["delivery_id"], row["status"], row["tries"], json.loads(row["body"]))
-                           for row in rows], None)
+        items = [views.delivery(row["delivery_id"], row["status"], row["tries"], json.loads(row["body"]))
+                 for row in rows[:limit]]
+        return page(items, rows, limit,
+                    lambda row: cursors.make(row["created_at"].isoformat(), str(row["delivery_id"])))
 
 
 def gauges(store) -> list:

@@ -7,6 +7,7 @@ from services.notifications.domain import TYPES
 from services.notifications.settings import WebhookSettings
 from shared.envelope import Strict
 from shared.errors import InvalidInput
+from shared.paging import PageSchema
 from shared.text import Line, Url
 
 
@@ -16,13 +17,12 @@ class WebhookSchema(Strict):
     secret = Line(required=True, validate=validate.Length(min=16, max=200))
 
 
-class InboxQuerySchema(Strict):
+class InboxQuerySchema(PageSchema):
     unread = fields.Boolean(load_default=False)
 
 
-class WebhookListQuerySchema(Strict):
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=200))
-    cursor = fields.UUID(load_default=None)
+class WebhookListQuerySchema(PageSchema):
+    pass
 
 
 def check_webhook_url(url: str, settings: WebhookSettings) -> None:

@@ -70,20 +70,20 @@ class NotificationsService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def webhook_list(self, caller, query):
-        query = load(WebhookListQuerySchema(), query)
-        return Reads(self.store).webhooks(read_caller(caller), query["cursor"], query["limit"])
+        return Reads(self.store).webhooks(read_caller(caller), load(WebhookListQuerySchema(), query))
 
     @rpc(expected_exceptions=EXPECTED)
     def delete_webhook(self, caller, webhook_id):
         self.store.delete_webhook(read_caller(caller), parse_id(webhook_id, "webhook"))
 
     @rpc(expected_exceptions=EXPECTED)
-    def webhook_deliveries(self, caller, webhook_id):
-        return Reads(self.store).deliveries(read_caller(caller), parse_id(webhook_id, "webhook"))
+    def webhook_deliveries(self, caller, webhook_id, query=None):
+        return Reads(self.store).deliveries(read_caller(caller), parse_id(webhook_id, "webhook"),
+                                            load(WebhookListQuerySchema(), query or {}))
 
     @rpc(expected_exceptions=EXPECTED)
     def inbox(self, caller, query):
-        return Reads(self.store).inbox(read_caller(caller), load(InboxQuerySchema(), query)["unread"])
+        return Reads(self.store).inbox(read_caller(caller), load(InboxQuerySchema(), query))
 
     @rpc(expected_exceptions=EXPECTED)
     def mark_read(self, caller, notification_id):

@@ -1,6 +1,8 @@
 """What a client is shown: inbox items, webhooks and their deliveries, and what a webhook receives.
 Ids, case numbers, usernames and words we chose: never survivor data."""
-from datetime import UTC, datetime
+from datetime import datetime
+
+from shared.times import iso
 
 
 def page(items: list[dict], next_cursor: str | None) -> dict:
@@ -10,7 +12,7 @@ def page(items: list[dict], next_cursor: str | None) -> dict:
 def inbox_item(row: dict) -> dict:
     return {"id": str(row["notification_id"]), "type": row["kind"],
             "case_id": str(row["case_id"]) if row["case_id"] else None, "case_number": row["case_number"],
-            "message": row["message"], "created_at": row["created_at"].isoformat(), "read": row["read"]}
+            "message": row["message"], "created_at": iso(row["created_at"]), "read": row["read"]}
 
 
 def read_state(notification) -> dict:
@@ -25,18 +27,17 @@ def webhook(webhook) -> dict:
 def listed_webhook(row: dict, url: str) -> dict:
     registered = row["registered_at"]
     return {"id": str(row["webhook_id"]), "url": url, "events": row["events"],
-            "registered_at": _utc(registered) if registered else None}
+            "registered_at": iso(registered)}
 
 
 def delivery(delivery_id, status: str, tries: list, body: dict) -> dict:
-    return {"id": str(delivery_id), "status": status, "attempts": tries, "body": body}
+    """`tries` as PostgreSQL's json_agg wrote them: each time with an offset, shown in UTC with Z."""
+    return {"id": str(delivery_id), "status": status, "attempts": [dict(t, at=iso(t["at"])) for t in tries],
+            "body": body}
 
 
 def webhook_body(event_id, kind: str, case_id, case_number: str, message: str, occurred_at: datetime) -> dict:
     """What a webhook is sent about a notification (signed: webhooks.py)."""
     return {"event_id": str(event_id), "type": kind, "case_id": str(case_id), "case_number": case_number,
-            "message": message, "occurred_at": occurred_at.isoformat()}
+            "message": message, "occurred_at": iso(occurred_at)}
 
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

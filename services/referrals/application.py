@@ -79,13 +79,22 @@ class Referrals(ServiceStore):
 
     # --- reads, each decided by the access policy --------------------------------------
 
-    def referrals_of_case(self, caller: Caller, case_id: UUID, hint: bool = False) -> list[Referral]:
+    def referrals_of_case(self, caller: Caller, case_id: UUID, after: tuple | None = None, limit: int = 200,
+                          hint: bool = False) -> list[Referral]:
+        """Up to `limit` of the case's referrals, newest first, after the key `after` (queries.referral_key)."""
         access.check(caller, "read_case", self.queries.case_state(case_id), hint=hint)
-        return [self.repository.get(referral_id)
-                for referral_id in self.queries.referral_ids_of_case(case_id, newest_first=True)]
+        return [self.repository.get(row["referral_id"]) for row in self.queries.page_of_case(case_id, after, limit)]
 
-    def referrals_for(self, caller: Caller) -> list[Referral]:
-        return self.queries.listed(access.listing(caller))
+    def referrals_for(self, caller: Caller, after: tuple | None = None, limit: int = 200) -> list[Referral]:
+        """Up to `limit` referrals of the caller's list, newest first, after the key `after`."""
+        return [self.repository.get(row["referral_id"])
+                for row in self.queries.listed(access.listing(caller), after, limit)]
+
+    def providers(self, service_type: str | None, area: str | None, after: tuple | None = None,
+                  limit: int = 200) -> list[Provider]:
+        """Up to `limit` providers of the pathway in name order, after the key `after`."""
+        return [self.repository.get(row["provider_id"])
+                for row in self.queries.providers(service_type, area, after, limit)]
 
     def case_of_referral(self, caller: Caller, referral_id: UUID) -> UUID:
         access.check_finding_case(caller)

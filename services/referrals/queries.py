@@ -12,8 +12,6 @@ from shared.outbox import Projection
 from shared.store import ServiceStore
 from shared.vocabulary import ReferralStatus
 
-LIMIT = 200  # the longest list answered
-
 
 class Directory(Projection):
     """Providers and referrals, as lists to search (no survivor data in either)."""
@@ -56,26 +54,31 @@ class ReferralQueries:
         assert row is not None  # always one row: the case id itself, joined to what is known of it
         return CaseState(**row)
 
-    def referral_ids_of_case(self, case_id: UUID, newest_first: bool = False) -> list[UUID]:
-        """Every referral of the case; `newest_first`: the newest LIMIT of them, in that order."""
-        query = "SELECT referral_id FROM {schema}.referral_cases WHERE case_id = %s"
-        if newest_first:
-            query += f" ORDER BY created_at DESC LIMIT {LIMIT}"
-        return [row["referral_id"] for row in self._all(query, (case_id,))]
+    def referral_ids_of_case(self, case_id: UUID) -> list[UUID]:
+        """Every referral of the case (what a consent withdrawal sweeps)."""
+        return [row["referral_id"] for row in self._all(
+            "SELECT referral_id FROM {schema}.referral_cases WHERE case_id = %s", (case_id,))]
 
-    def listed(self, listing: Listing) -> list[Referral]:
-        """The newest LIMIT referrals of a caller's list (see policy.listing)."""
+    def page_of_case(self, case_id: UUID, after: tuple | None, limit: int) -> list[dict]:
+        """Up to `limit` of the case's referrals, newest first, after the key `after` (see referral_key)."""
+        where, params = ["case_id = %s"], [case_id]
+        return self._all(_newest_first("SELECT referral_id, created_at FROM {schema}.referral_cases", where, params,
+                                       after), (*params, limit))
+
+    def listed(self, listing: Listing, after: tuple | None, limit: int) -> list[dict]:
+        """Up to `limit` referrals of a caller's list (see policy.listing), newest first, after the key `after`."""
+        params: list
         if listing.holders is None:
-            query = "SELECT referral_id FROM {schema}.referral_index WHERE provider_id = %s"
-            params: tuple = (listing.provider_id,)
+            query = "SELECT r.referral_id, r.created_at FROM {schema}.referral_index AS r"
+            where, params = ["r.provider_id = %s"], [listing.provider_id]
         else:
-            query = ("SELECT r.referral_id FROM {schema}.referral_index AS r JOIN {schema}.case_state"
-                     " AS s USING (case_id) WHERE s.assigned_to = ANY(%s)")
-            params = (list(listing.holders),)
-        rows = self._all(query + f" ORDER BY created_at DESC LIMIT {LIMIT}", params)
-        return [self.store.repository.get(row["referral_id"]) for row in rows]
+            query = ("SELECT r.referral_id, r.created_at FROM {schema}.referral_index AS r JOIN {schema}.case_state"
+                     " AS s USING (case_id)")
+            where, params = ["s.assigned_to = ANY(%s)"], [list(listing.holders)]
+        return self._all(_newest_first(query, where, params, after, "r."), (*params, limit))
 
-    def providers(self, service_type: str | None, area: str | None) -> list[Provider]:
+    def providers(self, service_type: str | None, area: str | None, after: tuple | None, limit: int) -> list[dict]:
+        """Up to `limit` providers in name order (then id: a unique order), after the key `after`."""
         where, params = ["true"], []
         if service_type:
             where.append("%s = ANY(service_types)")
@@ -83,9 +86,11 @@ class ReferralQueries:
         if area:
             where.append("lower(area) = lower(%s)")
             params.append(area)
-        rows = self._all("SELECT provider_id FROM {schema}.providers WHERE " + " AND ".join(where) +
-                         f" ORDER BY name LIMIT {LIMIT}", params)
-        return [self.store.repository.get(row["provider_id"]) for row in rows]
+        if after is not None:
+            where.append("(name, provider_id) > (%s, %s::uuid)")
+            params += list(after)
+        return self._all("SELECT provider_id, name FROM {schema}.providers WHERE " + " AND ".join(where) +
+                         " ORDER BY name, provider_id LIMIT %s", (*params, limit))
 
     # --- written with what the use cases save (in the transaction they give: `curs`) ---------
 
@@ -113,6 +118,15 @@ class ReferralQueries:
         with self.store.datastore.transaction() as curs:
             curs.execute(self.store.sql(query), params)
             return curs.fetchall()
+
+
+def _newest_first(query: str, where: list[str], params: list, after: tuple | None, alias: str = "") -> str:
+    """`query` with its conditions, newest first (created_at, then the id), after the key `after`."""
+    if after is not None:
+        where = [*where, f"({alias}created_at, {alias}referral_id) < (%s::timestamptz, %s::uuid)"]
+        params += list(after)
+    return (query + " WHERE " + " AND ".join(where) +
+            f" ORDER BY {alias}created_at DESC, {alias}referral_id DESC LIMIT %s")
 
 
 def case_of_new_referrals(store: ServiceStore, objs) -> list[tuple]:

@@ -3,6 +3,7 @@ from marshmallow import fields, validate
 
 from services.referrals.domain import Urgency
 from shared.envelope import SERVICE_TYPES, Strict
+from shared.paging import PageSchema
 from shared.text import Line, Text
 from shared.vocabulary import values
 
@@ -15,7 +16,11 @@ class ProviderSchema(Strict):
     contact = Line(required=True, validate=validate.Length(min=1, max=500))
 
 
-class ProviderQuerySchema(Strict):
+class ReferralListQuerySchema(PageSchema):
+    pass
+
+
+class ProviderQuerySchema(PageSchema):
     service_type = Line(validate=validate.OneOf(SERVICE_TYPES))
     area = Line(validate=validate.Length(max=200))
 

@@ -4,7 +4,7 @@ from services.referrals.application import Referrals
 from services.referrals.domain import Provider, Referral
 from services.referrals.queries import Directory
 from services.referrals.settings import ReferralsSettings
-from services.referrals.views import TEXTS, provider_view, public_event, referral_view
+from services.referrals.views import TEXTS, provider_view, public_event, referral_key, referral_view
 from shared.caller import Caller, read_caller
 from shared.case_state import CASE_EVENTS
 from shared.case_texts import CaseTexts
@@ -14,6 +14,7 @@ from shared.envelope import read_envelope
 from shared.errors import EXPECTED
 from shared.metrics import Observable
 from shared.outbox import EventSourced
+from shared.paging import Cursors, page
 from shared.rpc import SignedRpcProxy, rpc
 from shared.validation import clean, load, parse_id
 from shared.vocabulary import Role
@@ -39,8 +40,11 @@ class ReferralsService(Observable):
     def providers(self, caller, query):
         read_caller(caller)
         query = load(schemas.ProviderQuerySchema(), query)
-        providers = self.store.queries.providers(query.get("service_type"), query.get("area"))
-        return {"items": [provider_view(provider) for provider in providers], "next_cursor": None}
+        cursors, limit = self._cursors("providers"), query["limit"]
+        providers = self.store.providers(query.get("service_type"), query.get("area"),
+                                         cursors.read(query["cursor"], 2), limit + 1)
+        return page([provider_view(provider) for provider in providers[:limit]], providers, limit,
+                    lambda provider: cursors.make(provider.name, str(provider.id)))
 
     @rpc(expected_exceptions=EXPECTED)
     def provider(self, caller, provider_id):
@@ -58,15 +62,23 @@ class ReferralsService(Observable):
         return self._views(caller, [referral], hint=hint is True)[0]
 
     @rpc(expected_exceptions=EXPECTED)
-    def referrals_of_case(self, caller, case_id, hint=False):
-        caller = read_caller(caller)
-        referrals = self.store.referrals_of_case(caller, parse_id(case_id, "case"), hint=hint is True)
-        return {"items": self._views(caller, referrals, hint=hint is True), "next_cursor": None}
+    def referrals_of_case(self, caller, case_id, hint=False, query=None):
+        caller, case_id = read_caller(caller), parse_id(case_id, "case")
+        query = load(schemas.ReferralListQuerySchema(), query or {})
+        cursors, limit = self._cursors(f"referrals:{case_id}"), query["limit"]
+        referrals = self.store.referrals_of_case(caller, case_id, cursors.read(query["cursor"], 2), limit + 1,
+                                                 hint=hint is True)
+        return page(self._views(caller, referrals[:limit], hint=hint is True), referrals, limit,
+                    lambda referral: cursors.make(*referral_key(referral)))
 
     @rpc(expected_exceptions=EXPECTED)
-    def referrals(self, caller):
+    def referrals(self, caller, query=None):
         caller = read_caller(caller)
-        return {"items": self._views(caller, self.store.referrals_for(caller)), "next_cursor": None}
+        query = load(schemas.ReferralListQuerySchema(), query or {})
+        cursors, limit = self._cursors("referrals"), query["limit"]
+        referrals = self.store.referrals_for(caller, cursors.read(query["cursor"], 2), limit + 1)
+        return page(self._views(caller, referrals[:limit]), referrals, limit,
+                    lambda referral: cursors.make(*referral_key(referral)))
 
     @rpc(expected_exceptions=EXPECTED)
     def act_as_provider(self, caller, referral_id, action, data):
@@ -87,6 +99,9 @@ class ReferralsService(Observable):
                                        load(schemas.ReasonSchema(), data)["reason"], self._texts(caller),
                                        hint=hint is True)
         return self._views(caller, [referral], hint=hint is True)[0]
+
+    def _cursors(self, listing: str) -> Cursors:
+        return Cursors(self.settings.cipher_key, listing)
 
     def _texts(self, caller: Caller) -> CaseTexts:
         # A provider reaches texts only through its own referrals (policy checks that first), so this

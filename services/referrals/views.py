@@ -1,6 +1,7 @@
 """What the referrals service shows: a client's JSON views of providers and referrals, and what
 the bus is told of each referral event. Free text stays sealed here; the entrypoint opens it."""
 from services.referrals.domain import Provider, Referral
+from shared.times import iso
 from shared.vocabulary import ReferralStatus
 
 TEXTS = ("notes", "reason", "outcome")  # free text, kept sealed with the case's key
@@ -25,7 +26,13 @@ def referral_view(referral: Referral, notes_visible: bool = True) -> dict:
             "provider_id": str(referral.provider_id), "service_type": referral.service_type,
             "urgency": referral.urgency, "notes": referral.notes if notes_visible else None, "status": referral.status,
             "reason": referral.reason, "outcome": referral.outcome, "made_by": referral.made_by,
-            "created_at": referral.created_on.isoformat(), "updated_at": referral.modified_on.isoformat()}
+            "created_at": iso(referral.created_on), "updated_at": iso(referral.modified_on)}
+
+
+def referral_key(referral: Referral) -> tuple[str, str]:
+    """Where a referral stands in a list's order, newest first (its cursor's content): when it was made
+    (as its lists' tables hold it), then its id."""
+    return referral.created_on.isoformat(), str(referral.id)
 
 
 def public_event(event) -> tuple[str, dict] | None:

@@ -168,8 +168,8 @@ def test_the_directory_quarantines_a_name_the_database_cannot_hold(test_env, mon
         good = store.register_provider(ADMIN, {"name": "Hope Clinic", "service_types": ["medical"],
                                                "area": "Kakuma", "contact": "c"})
         projector = Projector(store, Directory(), max_attempts=2)
-        step_until(projector, lambda: store.queries.providers(None, None), "the next provider to be listed")
-        assert [p.id for p in store.queries.providers(None, None)] == [good.id]
+        step_until(projector, lambda: store.queries.providers(None, None, None, 200), "the next provider to be listed")
+        assert [p["provider_id"] for p in store.queries.providers(None, None, None, 200)] == [good.id]
         [entry] = entries(store, "directory")
         assert (entry.aggregate_id, entry.status) == (bad.id, Status.QUARANTINED)
         assert "NUL" in entry.error

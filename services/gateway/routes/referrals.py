@@ -5,7 +5,7 @@ from services.gateway import policy
 from services.gateway.http import idempotency_key, json_body, respond, route
 from services.gateway.policy import Administration
 from services.gateway.routes.base import Gateway
-from services.gateway.schemas import ProviderQuerySchema
+from services.gateway.schemas import PageQuerySchema, ProviderQuerySchema
 
 
 class ReferralRoutes(Gateway):
@@ -26,14 +26,14 @@ class ReferralRoutes(Gateway):
         return respond(201, self.ask(self.referrals.make_referral, caller, case["id"], case["case_number"], body,
                                      key, True))
 
-    @route("GET", "/v1/cases/<string:case_id>/referrals")
-    def referrals_of_case(self, request, caller, case_id):
+    @route("GET", "/v1/cases/<string:case_id>/referrals", query=PageQuerySchema)
+    def referrals_of_case(self, request, caller, case_id, query):
         case = self.ask(self.cases.case_in_scope, caller, case_id)
-        return respond(200, self.ask(self.referrals.referrals_of_case, caller, case["id"], True))
+        return respond(200, self.ask(self.referrals.referrals_of_case, caller, case["id"], True, query))
 
-    @route("GET", "/v1/referrals")
-    def referrals_list(self, request, caller):
-        return respond(200, self.ask(self.referrals.referrals, caller))
+    @route("GET", "/v1/referrals", query=PageQuerySchema)
+    def referrals_list(self, request, caller, query):
+        return respond(200, self.ask(self.referrals.referrals, caller, query))
 
     @route("POST", "/v1/referrals/<string:referral_id>/accept")
     def accept_referral(self, request, caller, referral_id):

@@ -55,6 +55,6 @@ class NotificationRoutes(Gateway):
         self.ask(self.notifications.delete_webhook, caller, webhook_id)
         return Response(status=204)
 
-    @route("GET", "/v1/webhooks/<string:webhook_id>/deliveries")
-    def webhook_deliveries(self, request, caller, webhook_id):
-        return respond(200, self.ask(self.notifications.webhook_deliveries, caller, webhook_id))
+    @route("GET", "/v1/webhooks/<string:webhook_id>/deliveries", query=PageQuerySchema)
+    def webhook_deliveries(self, request, caller, webhook_id, query):
+        return respond(200, self.ask(self.notifications.webhook_deliveries, caller, webhook_id, query))
