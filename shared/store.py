@@ -20,7 +20,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from shared import migrations, quarantine
-from shared.errors import Conflict, NotFound
+from shared.errors import REFUSALS, Conflict, NotFound
 from shared.metrics import EVENTS_APPENDED, gauge
 from shared.settings import Settings
 
@@ -336,6 +336,38 @@ class ServiceStore(Application):
         if first.request_hash != request_hash:
             raise Conflict("This Idempotency-Key was used for a different request.")
         return first
+
+    def command_once(self, caller: "Caller", idempotency_key: str | None, request, command: Callable[[], Any],
+                     clash: str = "It changed meanwhile; reload it and try again.") -> Any:
+        """Runs `command()` (get, decide, change: it returns the changed aggregate, unsaved) and saves it
+        with a row naming (user, Idempotency-Key) in the same transaction. A retry of the same request
+        gets the aggregate as that first save left it, changing nothing; the key with another request
+        is Conflict. Without a key, a clash with another writer is Conflict(`clash`)."""
+        request_hash = fingerprint(request)
+        if idempotency_key and (first := self.replay(caller, idempotency_key, request_hash)):
+            return first
+        try:
+            changed = command()
+            record = (caller.username, idempotency_key, request_hash, changed.id, changed.version, 0)
+            self.save(changed, idempotency=record if idempotency_key else None)
+            return changed
+        except (IntegrityError, *REFUSALS) as refused:
+            # A retry that raced the first request finds the aggregate already changed (refused) or
+            # the row already written (IntegrityError): the first one's answer is the answer.
+            if idempotency_key and (first := self.replay(caller, idempotency_key, request_hash)):
+                return first
+            if isinstance(refused, IntegrityError):
+                raise Conflict(clash) from None
+            raise
+
+    def replay(self, caller: "Caller", idempotency_key: str, request_hash: str) -> Any:
+        """The aggregate as a command sent with this key left it, if one ran; Conflict for another request."""
+        first = self.first_answer(caller.username, idempotency_key)
+        if first is None:
+            return None
+        if first["request_hash"] != request_hash:
+            raise Conflict("This Idempotency-Key was used for a different request.")
+        return self.repository.get(first["aggregate_id"], version=first["version"])
 
     def save_once(self, consumer: str, event_id: UUID, *aggregates) -> bool:
         """Saves the effect of a bus event with its inbox row, in one transaction. False: the event

@@ -18,7 +18,7 @@ from services.cases.queries import (
 )
 from services.cases.store import CaseStore
 from shared.caller import Caller
-from shared.errors import Conflict, NotFound, VersionMismatch
+from shared.errors import NotFound, VersionMismatch
 from shared.store import fingerprint
 from shared.times import iso, parse_time
 from shared.vocabulary import Role
@@ -115,7 +115,7 @@ class Cases(CaseStore):
         key, if_match = options.get("idempotency_key"), options.get("if_match")
         request_hash = fingerprint({"command": command, "case": str(case_id), "data": data})
         for _ in range(3):
-            if key and (first := self._replay(caller, key, request_hash)):
+            if key and (first := self.replay(caller, key, request_hash)):
                 return first
             case = self.case_for(caller, case_id, command)
             if if_match is not None and if_match != case.version:
@@ -131,17 +131,10 @@ class Cases(CaseStore):
                 # If-Match the caller asked for no precondition: apply the command to the new state.
                 if if_match is not None:
                     break
-        if key and (first := self._replay(caller, key, request_hash)):
+        if key and (first := self.replay(caller, key, request_hash)):
             return first
         raise VersionMismatch("The case changed while this was being saved; reload it and try again.")
 
-    def _replay(self, caller: Caller, key: str, request_hash: str) -> Any:
-        first = self.first_answer(caller.username, key)
-        if first is None:
-            return None
-        if first["request_hash"] != request_hash:
-            raise Conflict("This Idempotency-Key was used for a different request.")
-        return self.repository.get(first["aggregate_id"], version=first["version"])
 
 
 class CaseReactions:

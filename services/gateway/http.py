@@ -124,9 +124,17 @@ def query_args(request, schema: type[Schema]) -> dict:
     return load(schema(), request.args.to_dict())
 
 
+MAX_IDEMPOTENCY_KEY = 200
+
+
 def idempotency_key(request) -> str | None:
+    """The Idempotency-Key header: a single line of 1 to 200 characters (else 422), or None."""
     key = request.headers.get("Idempotency-Key")
-    if key is not None and (why := refusal(key)) is not None:
+    if key is None:
+        return None
+    why = refusal(key) or (None if 0 < len(key) <= MAX_IDEMPOTENCY_KEY else
+                           f"Give 1 to {MAX_IDEMPOTENCY_KEY} characters.")
+    if why is not None:
         raise InvalidInput({"headers.idempotency_key": [why]})
     return key
 

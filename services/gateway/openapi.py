@@ -29,8 +29,11 @@ PROBLEM_CODES = ["malformed", "unauthenticated", "forbidden", "password_change_r
                  "method_not_allowed", "invalid_transition", "conflict", "version_mismatch", "payload_too_large",
                  "unsupported_media_type", "validation", "rate_limited", "unavailable", "internal"]
 
-IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                   "description": "A retry with the same key and body returns the first response and changes nothing."}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                   "description": "The caller's own name for this request (a single line, 1-200 characters). A retry"
+                                  " with the same key and body returns the first response and changes nothing; the"
+                                  " same key with another body is 409 `conflict`."}
 
 CASE_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 USERNAME = {"name": "username", "in": "path", "required": True,
@@ -540,3 +543,9 @@ for _path in OPENAPI["paths"].values():
     for _operation in _path.values():
         if "requestBody" in _operation:
             _operation["responses"].update(_problems(400, 413, 415))
+
+
+# Every POST takes Idempotency-Key (README "Idempotency"), whether or not its entry above names it.
+for _operation in (path.get("post") for path in OPENAPI["paths"].values()):
+    if _operation is not None and IDEMPOTENCY_KEY not in _operation.setdefault("parameters", []):
+        _operation["parameters"].append(IDEMPOTENCY_KEY)

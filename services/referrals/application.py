@@ -59,23 +59,25 @@ class Referrals(ServiceStore):
         return self._withdrawn_since(case_id, made.id, caller) or made
 
     def act_as_provider(self, caller: Caller, referral_id: UUID, action: str, data: dict,
-                        texts: CaseTexts) -> Referral:
-        referral = self._referral(referral_id)
-        access.check(caller, action, self.queries.case_state(referral.case_id), provider_id=referral.provider_id)
-        by = caller.recorded()
-        {"accept": lambda: referral.accept(by=by),
-         "decline": lambda: referral.decline(sealed(texts, referral.case_id, data["reason"]), by=by),
-         "complete": lambda: referral.complete(sealed(texts, referral.case_id, data["outcome"]), by=by)}[action]()
-        self._save(referral)
-        return referral
+                        texts: CaseTexts, idempotency_key: str | None = None) -> Referral:
+        def act() -> Referral:
+            referral = self._referral(referral_id)
+            access.check(caller, action, self.queries.case_state(referral.case_id), provider_id=referral.provider_id)
+            by = caller.recorded()
+            {"accept": lambda: referral.accept(by=by),
+             "decline": lambda: referral.decline(sealed(texts, referral.case_id, data["reason"]), by=by),
+             "complete": lambda: referral.complete(sealed(texts, referral.case_id, data["outcome"]), by=by)}[action]()
+            return referral
+        return self.command_once(caller, idempotency_key, [action, str(referral_id), data], act, _CHANGED)
 
     def withdraw(self, caller: Caller, referral_id: UUID, reason: str, texts: CaseTexts,
-                 hint: bool = False) -> Referral:
-        referral = self._referral(referral_id)
-        access.check(caller, "withdraw", self.queries.case_state(referral.case_id), hint=hint)
-        referral.withdraw(sealed(texts, referral.case_id, reason), by=caller.recorded())
-        self._save(referral)
-        return referral
+                 hint: bool = False, idempotency_key: str | None = None) -> Referral:
+        def withdraw() -> Referral:
+            referral = self._referral(referral_id)
+            access.check(caller, "withdraw", self.queries.case_state(referral.case_id), hint=hint)
+            referral.withdraw(sealed(texts, referral.case_id, reason), by=caller.recorded())
+            return referral
+        return self.command_once(caller, idempotency_key, ["withdraw", str(referral_id), reason], withdraw, _CHANGED)
 
     # --- reads, each decided by the access policy --------------------------------------
 
@@ -152,12 +154,6 @@ class Referrals(ServiceStore):
         system = Caller(username="system", role=Role.SYSTEM, correlation_id=caller.correlation_id)
         return self._withdraw_open(referral_id, cause, system.recorded())
 
-    def _save(self, referral: Referral) -> None:
-        try:
-            self.save(referral)
-        except IntegrityError:
-            raise Conflict("The referral changed meanwhile; reload it and try again.") from None
-
     def _provider(self, provider_id: UUID) -> Provider:
         try:
             return self.get_one(provider_id, Provider, "No such provider.")
@@ -166,6 +162,9 @@ class Referrals(ServiceStore):
 
     def _referral(self, referral_id: UUID) -> Referral:
         return self.get_one(referral_id, Referral, "No such referral.")
+
+
+_CHANGED = "The referral changed meanwhile; reload it and try again."
 
 
 def sealed(texts: CaseTexts, case_id: UUID, text: str) -> str:

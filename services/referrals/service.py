@@ -81,11 +81,11 @@ class ReferralsService(Observable):
                     lambda referral: cursors.make(*referral_key(referral)))
 
     @rpc(expected_exceptions=EXPECTED)
-    def act_as_provider(self, caller, referral_id, action, data):
+    def act_as_provider(self, caller, referral_id, action, data, idempotency_key=None):
         caller = read_caller(caller)
         data = load(PROVIDER_ACTIONS[action](), data or {})
         referral = self.store.act_as_provider(caller, parse_id(referral_id, "referral"), action, data,
-                                              self._texts(caller))
+                                              self._texts(caller), idempotency_key)
         return self._views(caller, [referral])[0]
 
     @rpc(expected_exceptions=EXPECTED)
@@ -93,11 +93,11 @@ class ReferralsService(Observable):
         return str(self.store.case_of_referral(read_caller(caller), parse_id(referral_id, "referral")))
 
     @rpc(expected_exceptions=EXPECTED)
-    def withdraw(self, caller, referral_id, data, hint=False):
+    def withdraw(self, caller, referral_id, data, hint=False, idempotency_key=None):
         caller = read_caller(caller)
         referral = self.store.withdraw(caller, parse_id(referral_id, "referral"),
                                        load(schemas.ReasonSchema(), data)["reason"], self._texts(caller),
-                                       hint=hint is True)
+                                       hint=hint is True, idempotency_key=idempotency_key)
         return self._views(caller, [referral], hint=hint is True)[0]
 
     def _cursors(self, listing: str) -> Cursors:

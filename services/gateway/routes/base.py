@@ -6,8 +6,9 @@ from nameko.extensions import DependencyProvider
 
 from services.gateway import policy
 from services.gateway.application import Identity, public_event
-from services.gateway.auth import LoginThrottle, PasswordChangeRequired, Sessions, Tokens, Unauthorized
-from services.gateway.http import call, command_options, json_body, respond
+from services.gateway.auth import Claims, LoginThrottle, PasswordChangeRequired, Sessions, Tokens, Unauthorized
+from services.gateway.http import call, command_options, idempotency_key, json_body, respond
+from services.gateway.idempotency import Answers, Scope
 from services.gateway.queries import Callers, UserList
 from services.gateway.settings import DEFAULT_ADMIN_PASSWORD, GatewaySettings
 from shared.caller import Caller
@@ -64,6 +65,17 @@ class Gateway(Observable):
         return Sessions(self.identity, self.settings.refresh_token_seconds)
 
     @property
+    def answers(self) -> Answers:
+        return Answers(self.identity, self.settings.cipher_key, self.settings.request_timeout)
+
+    def once(self, request, scope: Scope, run, *request_parts):
+        """`run()`'s response, or, for a retry with the same Idempotency-Key, the first request's (for
+        the routes the gateway answers itself; each service remembers its own). The request is its
+        method, its path and `request_parts` (its body, as read)."""
+        return self.answers.once(scope, idempotency_key(request), [request.method, request.path, *request_parts],
+                                 run)
+
+    @property
     def throttle(self) -> LoginThrottle:
         return LoginThrottle(self.identity, self.settings.login_failure_limit,
                              self.settings.login_failure_window_seconds, self.settings.login_address_failure_limit)
@@ -72,10 +84,7 @@ class Gateway(Observable):
         """The caller an access token stands for (http.route gives it to every route that needs a login):
         a token whose session ended (logout, deactivation, a change of role or supervisor, a password
         changed or reset) is refused on every instance at once, and so is an inactive user's."""
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-        claims = self.tokens.read(token.strip())
+        claims = self.bearer_claims(request)
         if not self.sessions.active(claims.session_id, claims.username):
             raise Unauthorized("The access token is invalid or expired.")
         caller = Callers(self.identity).caller(claims.username, correlation_id, claims.session_id)
@@ -85,6 +94,13 @@ class Gateway(Observable):
                 request.method, request.path):
             raise PasswordChangeRequired("Your password was reset: set a new one first (POST /v1/users/me/password).")
         return caller
+
+    def bearer_claims(self, request) -> Claims:
+        """What the access token says (signed, not expired), whether or not its session still lives."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Send 'Authorization: Bearer <token>'.")
+        return self.tokens.read(token.strip())
 
     def provider_exists(self, caller: Caller):
         """Whether the referral pathway has a provider with this id (the referrals service says)."""

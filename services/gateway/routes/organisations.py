@@ -16,9 +16,12 @@ class OrganisationRoutes(Gateway):
     @route("POST", "/v1/organisations")
     def create_organisation(self, request, caller):
         policy.check(caller, Administration.CREATE_ORGANISATION)
-        organisation = self.identity.create_organisation(caller, clean(CreateOrganisationSchema(), json_body(request)),
-                                                         idempotency_key(request))
-        return respond(201, views.organisation(organisation), {"Location": f"/v1/organisations/{organisation.id}"})
+        data, key = clean(CreateOrganisationSchema(), json_body(request)), idempotency_key(request)
+
+        def create():
+            organisation = self.identity.create_organisation(caller, data, key)
+            return respond(201, views.organisation(organisation), {"Location": f"/v1/organisations/{organisation.id}"})
+        return self.once(request, self.answers.user(caller.username), create, data)
 
     @route("GET", "/v1/organisations", query=PageQuerySchema)
     def organisation_list(self, request, caller, query):

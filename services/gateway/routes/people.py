@@ -16,6 +16,7 @@ from services.gateway.schemas import (
     RefreshSchema,
     TokenRequestSchema,
 )
+from shared.logs import correlation_id
 from shared.validation import clean, load
 
 
@@ -26,10 +27,17 @@ class PeopleRoutes(Gateway):
 
     @route("POST", "/v1/auth/token", authenticated=False)
     def token(self, request):
+        """A new session. A retry with the Idempotency-Key gets the first answer, and only with the
+        same username and password: any other is a login attempt of its own."""
         credentials = load(TokenRequestSchema(), json_body(request))
-        username, address, throttle = credentials["username"], request.remote_addr, self.throttle
+        username, password = credentials["username"], credentials["password"]
+        return self.once(request, self.answers.login(username, password),
+                         lambda: self._login(username, password, request.remote_addr), credentials)
+
+    def _login(self, username: str, password: str, address: str | None):
+        throttle = self.throttle
         throttle.check(username, address)
-        user = self.identity.authenticate(username, credentials["password"])
+        user = self.identity.authenticate(username, password)
         if user is None:
             throttle.failed(username, address)
             raise Unauthorized("Wrong username or password.")
@@ -39,8 +47,13 @@ class PeopleRoutes(Gateway):
 
     @route("POST", "/v1/auth/refresh", authenticated=False)
     def refresh(self, request):
-        """A new pair for a refresh token that works once; a reused one ends its session."""
-        presented = load(RefreshSchema(), json_body(request))["refresh_token"]
+        """A new pair for a refresh token that works once; a reused one ends its session. A client that
+        lost the answer and retries with the Idempotency-Key gets the same pair: not a reuse."""
+        body = load(RefreshSchema(), json_body(request))
+        presented = body["refresh_token"]
+        return self.once(request, self.answers.refresh(presented), lambda: self._refreshed(presented), body)
+
+    def _refreshed(self, presented: str):
         session_id, username, refresh_token = self.sessions.refresh(presented)
         user = self.identity.user(username)
         if user is None or not user.active:
@@ -48,17 +61,24 @@ class PeopleRoutes(Gateway):
             raise Unauthorized("The refresh token is invalid, expired or used; log in again.")
         return respond(200, views.token(self.tokens.issue(user, session_id), self.tokens.ttl_seconds, refresh_token))
 
-    @route("POST", "/v1/auth/logout")
-    def logout(self, request, caller):
-        self.sessions.end(caller.extra["session_id"])
-        return Response(status=204)
+    @route("POST", "/v1/auth/logout", authenticated=False)
+    def logout(self, request):
+        """Ends the token's session. Its retry with the Idempotency-Key, for the same session, gets 204
+        again, though the token no longer works (without the key, it gets 401)."""
+        claims = self.bearer_claims(request)
+
+        def end():
+            caller = self.caller_for(request, correlation_id.get() or "")
+            self.sessions.end(caller.extra["session_id"])
+            return Response(status=204)
+        return self.once(request, self.answers.user(claims.username), end, claims.session_id)
 
     @route("POST", "/v1/users")
     def create_user(self, request, caller):
         policy.check(caller, Administration.CREATE_USER)
         data = clean(CreateUserSchema(), json_body(request))
-        user = self.identity.create_user(caller, data, self.provider_exists(caller))
-        return respond(201, views.user(user))
+        return self.once(request, self.answers.user(caller.username), lambda: respond(201, views.user(
+            self.identity.create_user(caller, data, self.provider_exists(caller)))), data)
 
     @route("GET", "/v1/users/me")
     def me(self, request, caller):
@@ -74,11 +94,14 @@ class PeopleRoutes(Gateway):
         """The caller's own password; their other sessions end. A wrong current password counts as a
         failed login of the account (a stolen token must not become a way to guess the password)."""
         data = load(PasswordChangeSchema(), json_body(request))
-        throttle = self.throttle
-        throttle.check(caller.username)
-        try:
-            self.identity.change_password(caller, data["current_password"], data["new_password"])
-        except WrongPassword:
-            throttle.failed(caller.username)
-            raise
-        return Response(status=204)
+
+        def change():
+            throttle = self.throttle
+            throttle.check(caller.username)
+            try:
+                self.identity.change_password(caller, data["current_password"], data["new_password"])
+            except WrongPassword:
+                throttle.failed(caller.username)
+                raise
+            return Response(status=204)
+        return self.once(request, self.answers.user(caller.username), change, data)

@@ -49,11 +49,11 @@ class ReferralRoutes(Gateway):
 
     @route("POST", "/v1/referrals/<string:referral_id>/withdraw")
     def withdraw_referral(self, request, caller, referral_id):
-        body = json_body(request)
+        body, key = json_body(request), idempotency_key(request)
         case_id = self.ask(self.referrals.case_of_referral, caller, referral_id)
         self.ask(self.cases.case_in_scope, caller, case_id)  # the case's caseworker or supervisor
-        return respond(200, self.ask(self.referrals.withdraw, caller, referral_id, body, True))
+        return respond(200, self.ask(self.referrals.withdraw, caller, referral_id, body, True, key))
 
     def _provider_action(self, request, caller, referral_id, action):
-        body = json_body(request) or {}
-        return respond(200, self.ask(self.referrals.act_as_provider, caller, referral_id, action, body))
+        body, key = json_body(request) or {}, idempotency_key(request)
+        return respond(200, self.ask(self.referrals.act_as_provider, caller, referral_id, action, body, key))

@@ -32,31 +32,40 @@ class StaffRoutes(Gateway):
     @route("POST", "/v1/users/<string:username>/deactivate")
     def deactivate(self, request, caller, username):
         check(caller, Administration.DEACTIVATE_USER)
-        json_body(request)  # no body is needed; a body sent must still be JSON
-        return respond(200, views.user(self.identity.deactivate(caller, username, self.caseload(caller))))
+        body = json_body(request)  # no body is needed; a body sent must still be JSON
+        return self.once(request, self.answers.user(caller.username), lambda: respond(200, views.user(
+            self.identity.deactivate(caller, username, self.caseload(caller)))), body)
 
     @route("POST", "/v1/users/<string:username>/reactivate")
     def reactivate(self, request, caller, username):
         check(caller, Administration.REACTIVATE_USER)
-        json_body(request)
-        return respond(200, views.user(self.identity.reactivate(caller, username)))
+        body = json_body(request)
+        return self.once(request, self.answers.user(caller.username), lambda: respond(200, views.user(
+            self.identity.reactivate(caller, username))), body)
 
     @route("POST", "/v1/users/<string:username>/password-reset")
     def reset_password(self, request, caller, username):
-        """A temporary password; the account is unlocked too, so the user can log in with it at once."""
+        """A temporary password; the account is unlocked too, so the user can log in with it at once.
+        A retry with the Idempotency-Key gets the same temporary password (kept sealed), not another."""
         check(caller, Administration.RESET_PASSWORD)
-        json_body(request)
-        temporary = self.identity.reset_password(caller, username)
-        self.throttle.unlock(username)
-        return respond(200, {"temporary_password": temporary})
+        body = json_body(request)
+
+        def reset():
+            temporary = self.identity.reset_password(caller, username)
+            self.throttle.unlock(username)
+            return respond(200, {"temporary_password": temporary})
+        return self.once(request, self.answers.user(caller.username), reset, body)
 
     @route("POST", "/v1/users/<string:username>/unlock")
     def unlock(self, request, caller, username):
         check(caller, Administration.UNLOCK_USER)
-        json_body(request)
-        user = self.identity.read_user(caller, username)
-        self.throttle.unlock(username)
-        return respond(200, views.user(user))
+        body = json_body(request)
+
+        def unlock():
+            user = self.identity.read_user(caller, username)
+            self.throttle.unlock(username)
+            return respond(200, views.user(user))
+        return self.once(request, self.answers.user(caller.username), unlock, body)
 
     def caseload(self, caller: Caller):
         """The open cases a user holds (the cases service says: a count and case numbers only)."""
