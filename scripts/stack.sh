@@ -34,6 +34,7 @@ install_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v curl >/dev/null || missing+=(curl)
   [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
+  command -v npm >/dev/null || missing+=(nodejs npm)  # the OpenAPI linter (tools/openapi-lint)
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root_for_apt "${missing[@]}"
   log "installing ${missing[*]}"
@@ -54,6 +55,17 @@ install_venv() {
       && "$VENV/bin/pip" install -e "$ROOT[test]"; } > "$RUN/log/pip.log" 2>&1 \
     || { tail -n 30 "$RUN/log/pip.log" >&2; exit 1; }
   rm -f "$VENV"/.installed-*; touch "$stamp"
+}
+
+install_lint_tools() {
+  # The OpenAPI linter `make test` runs (Spectral, pinned by tools/openapi-lint/package-lock.json).
+  local tools=$ROOT/tools/openapi-lint
+  local stamp=$tools/node_modules/.installed-$(sha256sum "$tools/package-lock.json" | cut -c1-16)
+  [ -f "$stamp" ] && return 0
+  log "installing the OpenAPI linter into $tools/node_modules (log: $RUN/log/npm.log)"
+  mkdir -p "$RUN/log"
+  (cd "$tools" && npm ci --no-audit --no-fund) > "$RUN/log/npm.log" 2>&1 || { tail -n 30 "$RUN/log/npm.log" >&2; exit 1; }
+  rm -f "$tools"/node_modules/.installed-*; touch "$stamp"
 }
 
 pg_running() { [ -f "$RUN/pg/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" status >/dev/null 2>&1; }
@@ -254,7 +266,7 @@ stop_services() {
 }
 
 case "${1:-}" in
-  install) install_packages; install_venv ;;
+  install) install_packages; install_venv; install_lint_tools ;;
   infra-start) start_postgres; start_rabbitmq ;;
   infra-stop) stop_rabbitmq; stop_postgres ;;
   postgres-start) start_postgres ;;

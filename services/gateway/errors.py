@@ -57,6 +57,43 @@ PROBLEMS: dict[type, tuple[int, str, str]] = {
     TooManyAttempts: (429, "rate_limited", "Too many attempts"),
     ServiceUnavailable: (503, "unavailable", "Service unavailable"),
 }
+INTERNAL = (500, "internal", "Internal error")  # nothing maps the error: a defect, logged, never a trace
+
+# What each code means and what a client should do about it: the OpenAPI document's Problem schema and
+# README's API section say it to client developers. Clients branch on `code`, never on `detail`.
+ADVICE: dict[str, tuple[str, str]] = {
+    "malformed": ("The body is not JSON (or nests deeper than 16 levels), or a header (If-Match) is malformed.",
+                  "Fix the request; retrying it unchanged fails the same way."),
+    "payload_too_large": ("The body is larger than 256 KiB.", "Send less (no request needs that much)."),
+    "unsupported_media_type": ("A body was sent without `Content-Type: application/json`.",
+                               "Send JSON with that content type."),
+    "unauthenticated": ("No access token, or one that is invalid, expired or whose session ended (logout, "
+                        "deactivation, a change of role or supervisor, a password change or reset).",
+                        "Refresh the session (POST /v1/auth/refresh) or log in again."),
+    "password_change_required": ("The user's password was reset: their token is good only to set a new one.",
+                                 "Ask the user for a new password: POST /v1/users/me/password."),
+    "forbidden": ("The caller's role may not do this.", "Do not offer the action to this role."),
+    "not_found": ("No such resource, or one outside the caller's scope (existence is never revealed).",
+                  "Treat it as gone: drop it from local state."),
+    "method_not_allowed": ("The path does not take this method; `Allow` lists those it takes.",
+                           "Use one of the methods in `Allow`."),
+    "invalid_transition": ("The command is not valid in the resource's current state; `detail` says why, "
+                           "for a person to read.", "Re-read the resource and show the user its state."),
+    "conflict": ("The request conflicts with what exists (a name taken, an Idempotency-Key reused with "
+                 "another body, a user still holding cases).", "Change the request; `detail` says what to change."),
+    "version_mismatch": ("If-Match names a version the case has moved past: someone else changed it.",
+                         "Re-read the case (its ETag), reconcile, and send the command again with the new "
+                         "version."),
+    "validation": ("Fields are invalid: `errors` maps each field's path to its messages.",
+                   "Show the messages next to the fields; fix and resend."),
+    "rate_limited": ("Too many failed logins for the account (or from the address).",
+                     "Wait the seconds `Retry-After` gives, or ask an admin to unlock the account."),
+    "unavailable": ("A backing service, the database or the broker is unavailable, or the request could not "
+                    "finish in time.", "Retry later, with backoff; a command sent with an Idempotency-Key "
+                                       "can be retried safely."),
+    "internal": ("An error the gateway does not know (a defect); it has been logged.",
+                 "Retry later; report it with the response's X-Correlation-Id."),
+}
 UNAVAILABLE = (UnknownService, OperationalError, InterfaceError, ConnectionError, OSError)
 # A service's own database or broker trouble, reported over RPC by name.
 REMOTE_UNAVAILABLE = {"OperationalError", "InterfaceError", "PersistenceError", "PoolTimeout",
@@ -93,4 +130,4 @@ def problem_for(exc: BaseException) -> Response:
                        "A backing service is unavailable; try again shortly.")
     kind = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
     log.error("unexpected error: %s", kind, exc_info=not isinstance(exc, RemoteError))
-    return problem(500, "internal", "Internal error", "Something went wrong; it has been logged.")
+    return problem(*INTERNAL, "Something went wrong; it has been logged.")

@@ -41,8 +41,15 @@ def route(method: str, url: str, *, authenticated: bool = True, query: type[Sche
             params = {"caller": self.caller_for(request, cid)} if authenticated else {}
             args = query_args(request, query or NoQuery)
             return params | {"query": args} if query else params
-        return http(method, url)(_served(handler, method, url, read))
+        served = _served(handler, method, url, read)
+        served.route_of = (authenticated, query)  # what the OpenAPI document says of it (openapi.py)
+        return http(method, url)(served)
     return decorate
+
+
+def route_of(handler) -> tuple[bool, type[Schema] | None]:
+    """Whether a route needs a login, and the schema of its query parameters (None: it takes none)."""
+    return getattr(handler, "route_of", (False, None))
 
 
 class _AnyMethod(HttpRequestHandler):

@@ -112,3 +112,13 @@ class InboxQuerySchema(PageQuerySchema):
 
 class PreferencesSchema(Strict):
     email_notifications = fields.Boolean(required=True)
+
+
+class UserListFilterSchema(Strict):
+    """GET /v1/users's parameters as the OpenAPI document shows them (queries.user_filters checks them)."""
+    role = Line(validate=validate.OneOf(ROLES))
+    organisation = fields.UUID()
+    active = fields.Boolean()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = Line(validate=validate.Regexp(USERNAME_PATTERN), metadata={"description": "The next_cursor of the "
+                                                                                         "previous page."})

@@ -137,8 +137,8 @@ def test_every_service_serves_prometheus_metrics(system):
 def test_openapi_document_is_served(api):
     document = api.get("/v1/openapi.json").json()
     assert document["openapi"].startswith("3.1")
-    assert {"/v1/auth/token", "/v1/users", "/v1/users/me", "/v1/cases", "/v1/cases/{id}",
-            "/v1/cases/{id}/follow-ups", "/v1/cases/{id}/closure"} <= set(document["paths"])
+    assert {"/v1/auth/token", "/v1/users", "/v1/users/me", "/v1/cases", "/v1/cases/{case_id}",
+            "/v1/cases/{case_id}/follow-ups", "/v1/cases/{case_id}/closure"} <= set(document["paths"])
 
 
 def test_a_stopped_service_answers_503_and_the_request_does_not_run_later(people, system, test_env):

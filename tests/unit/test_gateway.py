@@ -9,7 +9,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from services.gateway.auth import PasswordChangeRequired, Tokens, TooManyAttempts, Unauthorized
 from services.gateway.domain import check_password, password_refusal
 from services.gateway.errors import BadRequest, ServiceUnavailable, problem_for
-from services.gateway.openapi import OPENAPI
+from services.gateway.openapi import CODES
 from services.gateway.policy import may_before_password_change
 from shared import errors
 from shared.validation import field_paths
@@ -81,7 +81,7 @@ def test_every_error_becomes_a_problem_document(error, status):
     assert response.status_code == status == body["status"]
     assert response.content_type == "application/problem+json"
     assert set(body) >= {"type", "code", "title", "status", "detail"}
-    assert body["code"] in OPENAPI["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+    assert body["code"] in CODES
     assert body["type"] == f"https://casetrail.example/problems/{body['code']}"
     if status == 500:
         assert "survivor" not in body["detail"] and "Traceback" not in body["detail"]
@@ -110,19 +110,62 @@ def test_an_rpc_call_that_does_not_answer_in_time_is_service_unavailable():
         call(eventlet.sleep, 1, timeout=0.05)
 
 
-def test_every_gateway_route_is_in_the_openapi_document():
+def _gateway_routes():
     import inspect
-    import re
 
     from nameko.web.handlers import HttpRequestHandler
 
-    from services.gateway.openapi import OPENAPI
     from services.gateway.service import GatewayService
-    routes = {(entrypoint.method.lower(), re.sub(r"<string:\w+>", "{id}",
-                                                    entrypoint.url.replace("<string:username>", "{username}")))
-              for _, attribute in inspect.getmembers(GatewayService, inspect.isfunction)
-              if attribute.__module__.startswith("services.gateway.")  # not Observable's /health, /metrics
-              for entrypoint in getattr(attribute, "nameko_entrypoints", ())
-              if isinstance(entrypoint, HttpRequestHandler) and entrypoint.method != "*"}  # "*": unknown routes
-    documented = {(method, path) for path, item in OPENAPI["paths"].items() for method in item}
-    assert routes and routes <= documented, routes - documented
+    return [(attribute, entrypoint) for _, attribute in inspect.getmembers(GatewayService, inspect.isfunction)
+            for entrypoint in getattr(attribute, "nameko_entrypoints", ())
+            if isinstance(entrypoint, HttpRequestHandler) and entrypoint.method != "*"]  # "*": unknown routes
+
+
+def test_every_gateway_route_is_in_the_openapi_document_with_its_handler_as_operation_id():
+    import re
+
+    from services.gateway.openapi import document
+    from services.gateway.service import GatewayService
+    paths = document(GatewayService)["paths"]
+    routes = _gateway_routes()
+    assert len(routes) > 50
+    for handler, entrypoint in routes:
+        operation = paths[re.sub(r"<string:(\w+)>", r"{\1}", entrypoint.url)][entrypoint.method.lower()]
+        assert operation["operationId"] == handler.__name__
+        assert operation["tags"] and operation["summary"] and operation["description"]
+    assert sum(len(item) for item in paths.values()) == len(routes)
+
+
+def test_a_route_without_its_documentation_cannot_be_served():
+    from services.gateway.http import route
+    from services.gateway.openapi import document
+
+    class Undocumented:
+        @route("GET", "/v1/nowhere")
+        def nowhere(self, request, caller):
+            raise AssertionError("never called")
+    with pytest.raises(LookupError, match="nowhere"):
+        document(Undocumented)
+
+
+def test_the_documented_query_parameters_are_those_the_route_takes():
+    from services.gateway.http import route_of
+    from services.gateway.openapi import document
+    from services.gateway.service import GatewayService
+    operations = {operation["operationId"]: operation for item in document(GatewayService)["paths"].values()
+                  for operation in item.values()}
+    for handler, _ in _gateway_routes():
+        taken = set(route_of(handler)[1]().fields) if route_of(handler)[1] else set()
+        documented = {parameter["name"] for parameter in operations[handler.__name__].get("parameters", ())
+                      if "$ref" not in parameter and parameter["in"] == "query"}
+        assert documented == taken, handler.__name__
+
+
+def test_the_problem_schema_names_every_code_the_gateway_gives_and_what_each_means():
+    from services.gateway.errors import ADVICE, INTERNAL, PROBLEMS
+    from services.gateway.openapi import document
+    from services.gateway.service import GatewayService
+    problem = document(GatewayService)["components"]["schemas"]["Problem"]
+    codes = {code for _, code, _ in (*PROBLEMS.values(), INTERNAL)}
+    assert set(problem["properties"]["code"]["enum"]) == codes == set(ADVICE)
+    assert all(f"| `{code}` |" in problem["description"] for code in codes)
