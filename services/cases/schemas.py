@@ -54,6 +54,11 @@ class ListCasesSchema(Strict):
     cursor = Line(load_default=None, allow_none=True)
 
 
+class ChangesQuerySchema(Strict):
+    since = Line(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
+
+
 class ConsentSchema(Strict):
     services = fields.Boolean(required=True)
     share_with_providers = fields.Boolean(required=True)

@@ -171,6 +171,28 @@ OPENAPI = {
                     + [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200, "default": 50}}],
                     "responses": {"200": {"description": "A page", "content": _json(_ref("CaseList"))},
                                   **_problems(401, 403, 422, 503)}}},
+        "/v1/changes": {"get": {
+            "summary": "What changed in the caller's scope since a cursor, for clients that sync (caseworker, "
+                       "supervisor). Start without `since`; keep each answer's `next_cursor` (always present) and "
+                       "pass it as `since` next time. `reset: true`: the answer starts from nothing (no cursor, or "
+                       "the caller's scope changed since it was given): drop the local copy, then apply the items. "
+                       "`updated`: GET the case (listed again also when only its consent, referrals or approvals "
+                       "changed: `version` is the case file's ETag version); `left_scope`: remove it. A cursor "
+                       "this service did not give out is 422 (`since`).",
+            "parameters": [{"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 100}},
+                           {"name": "limit", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}}],
+            "responses": {"200": {"description": "A page of changes, oldest first", "content": _json({
+                "type": "object", "required": ["items", "next_cursor", "reset"], "properties": {
+                    "items": {"type": "array", "items": {
+                        "type": "object", "required": ["case_id", "version", "change"], "properties": {
+                            "case_id": {"type": "string", "format": "uuid"},
+                            "case_number": {"type": "string", "description": "with `updated` only"},
+                            "version": {"type": "integer"},
+                            "change": {"type": "string", "enum": ["updated", "left_scope"]}}}},
+                    "next_cursor": {"type": "string"},
+                    "reset": {"type": "boolean"}}})},
+                **_problems(401, 403, 422, 503)}}},
         "/v1/cases/{id}/consent": _case_command("Record the survivor's consent (its own stream)", 201,
                                                 "Consent", "ConsentView"),
         "/v1/cases/{id}/consent/withdraw": _case_command("Withdraw consent", 200, None, "ConsentView"),

@@ -4,7 +4,7 @@ from werkzeug.wrappers import Response
 
 from services.gateway.http import idempotency_key, json_body, respond, route
 from services.gateway.routes.base import Gateway
-from services.gateway.schemas import CaseListQuerySchema, CaseQuerySchema, PageQuerySchema
+from services.gateway.schemas import CaseListQuerySchema, CaseQuerySchema, ChangesQuerySchema, PageQuerySchema
 
 
 class CaseRoutes(Gateway):
@@ -16,6 +16,10 @@ class CaseRoutes(Gateway):
     @route("GET", "/v1/cases", query=CaseListQuerySchema)
     def list_cases(self, request, caller, query):
         return respond(200, self.ask(self.cases.list_cases, caller, query))
+
+    @route("GET", "/v1/changes", query=ChangesQuerySchema)
+    def list_changes(self, request, caller, query):
+        return respond(200, self.ask(self.cases.list_changes, caller, query))
 
     @route("GET", "/v1/cases/<string:case_id>", query=CaseQuerySchema)
     def get_case(self, request, caller, case_id, query):
