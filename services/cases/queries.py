@@ -150,8 +150,6 @@ class ChangesFeed:
     starts from nothing (no cursor, a cursor of another scope, or one ahead of what this service holds)
     lists everything in scope and says `reset`: the client's copy is to be replaced."""
 
-    CATCH_UP_SECONDS = 3.0  # read-your-writes: how long to wait for the projection to reach the log's head
-
     def __init__(self, store: "CaseStore"):
         self.store = store
         self.cursors = ChangesCursors(store.settings.master_key)
@@ -176,14 +174,15 @@ class ChangesFeed:
 
     def catch_up(self) -> None:
         """Read-your-writes: waits until the projection has followed the log as far as the log reached
-        when the request came (a command that returned before is in it), at most CATCH_UP_SECONDS;
-        then answers with what is there (late, never wrong: the cursor says how far it got)."""
+        when the request came (a command that returned before is in it), for at most `changes_wait`
+        (a quarter of RPC_TIMEOUT_SECONDS, so the gateway still gets an answer); then answers with what
+        is there (late, never wrong: the cursor says how far it got)."""
         head = self.store.max_notification_id()
         if self.store.position(CaseChanges.name) >= head:
             return
         for wake in self.store.commit_listeners:  # this instance's followers step now, not at their next poll
             wake()
-        deadline = time.monotonic() + self.CATCH_UP_SECONDS
+        deadline = time.monotonic() + self.store.settings.changes_wait
         while self.store.position(CaseChanges.name) < head and time.monotonic() < deadline:
             time.sleep(0.02)
 

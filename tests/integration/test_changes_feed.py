@@ -3,11 +3,12 @@ system: a client syncs, goes offline while others register, update, reassign awa
 erase, refer and record consent; then it catches up, page by page, and its copy is exactly what GET
 says of each case in its scope, nothing more. Resuming from an older cursor works; another team's and
 another organisation's cases never appear; a supervisor whose team changed is told to start over."""
+import time
 import uuid
 
 import pytest
 
-from tests.support import PASSWORD, wait_until
+from tests.support import PASSWORD, database, wait_until
 
 NEW_CASE = {"survivor": {"name": "Amina"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -226,3 +227,21 @@ def test_a_tampered_cursor_is_422_and_one_of_another_user_starts_over(people):
     # Another user's cursor is of another scope: everything of cw2's, from the start.
     answer = OfflineCopy(cw2, cursor=cursor).changes()
     assert answer["reset"] is True
+
+
+def test_the_feed_waits_for_its_projection_to_take_in_what_came_before(agency, test_env):
+    """While the projection is held back (its place in the log locked, as another instance following
+    would), the feed waits for it (a quarter of RPC_TIMEOUT_SECONDS), then answers with what it has:
+    late, never wrong. Once it is free the case is there."""
+    a = agency["a"]
+    client = OfflineCopy(a).sync()
+    wait = float(test_env["RPC_TIMEOUT_SECONDS"]) / 4
+    with database(test_env) as held:
+        held.execute("SELECT 1 FROM cases.positions WHERE follower = 'case_changes' FOR UPDATE")
+        case_id = register(a)
+        started = time.monotonic()
+        page = client.changes()
+        assert time.monotonic() - started >= wait
+        assert page["items"] == []
+    client.cursor = page["next_cursor"]
+    assert [item["case_id"] for item in client.changes()["items"]] == [case_id]
