@@ -142,7 +142,8 @@ def cases_settings() -> CasesSettings:
     return CasesSettings(**memory_settings("cases").plumbing(), master_key=AESGCM.generate_key(bit_length=256),
                          case_key_cache_seconds=10.0, case_number_prefix="GBV",
                          audit_keys=AuditKeys(Ed25519PrivateKey.generate()), checkpoint_dir=None,
-                         checkpoint_seconds=3600.0, overdue_scan_seconds=60.0, approvals_timeout=5.0)
+                         checkpoint_seconds=3600.0, overdue_scan_seconds=60.0, approvals_timeout=5.0,
+                         changes_wait=2.5)
 
 
 def cases() -> MemoryCases:

@@ -44,6 +44,7 @@ SCOPE_CHECKS = ("referrals", "refer")
 ROLES: dict[str, tuple[Role, ...]] = {
     "register_case": CASE_ROLES,
     "list_cases": CASE_ROLES,
+    "list_changes": CASE_ROLES,  # what changed in the caller's scope (GET /v1/changes): the case list's reach
     "referrals": CASE_ROLES,  # a case's referrals: listed or withdrawn by those who hold the case
     **{action: READERS for action in READS},
     **{action: CASE_ROLES for action in COMMANDS},
@@ -154,16 +155,16 @@ def redacted_for(caller: Caller) -> bool:
     return caller.role in REDACTED_ROLES
 
 
-def caseworkers_seen(caller: Caller) -> list[str]:
-    """Whose cases the caller's case list shows (the list's own form of REACH for "read"), always
-    together with `organisation_seen`."""
-    permit(caller, "list_cases")
+def caseworkers_seen(caller: Caller, listing: str = "list_cases") -> list[str]:
+    """Whose cases the caller's case list (or changes feed: `listing` "list_changes") shows (the
+    list's own form of REACH for "read"), always together with `organisation_seen`."""
+    permit(caller, listing)
     return list(caller.scope)
 
 
-def organisation_seen(caller: Caller) -> str:
-    """The one organisation whose cases the caller's case list shows: their own."""
-    permit(caller, "list_cases")
+def organisation_seen(caller: Caller, listing: str = "list_cases") -> str:
+    """The one organisation whose cases the caller's case list (or changes feed) shows: their own."""
+    permit(caller, listing)
     return organisation_in(caller)
 
 

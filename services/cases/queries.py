@@ -1,13 +1,21 @@
-"""The cases service's read side: the case list (a projection of the log) and its SQL, the figures
-for /metrics, a case's past states, referrals and activity, and the audit trail's reads (history,
-verification, signed exports and checkpoints). Which reads a caller may make is policy.py's to
-decide; every read of a case's record is itself recorded in the case's chain."""
+"""The cases service's read side: the case list (a projection of the log) and its SQL, the changes
+feed for offline sync (another projection), the figures for /metrics, a case's past states, referrals
+and activity, and the audit trail's reads (history, verification, signed exports and checkpoints).
+Which reads a caller may make is policy.py's to decide; every read of a case's record is itself
+recorded in the case's chain."""
+import hashlib
+import hmac
+import re
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.persistence import StoredEvent
 
 from services.cases import policy
@@ -22,7 +30,7 @@ from services.cases.attestation import (
 from services.cases.domain import Case, CaseActivity, Consent, activity_view
 from services.cases.views import case_view, damaged_item, history_item, index_item, redacted_item
 from shared.caller import Caller
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.metrics import gauge
 from shared.organisations import organisation_or_first
 from shared.outbox import Projection
@@ -79,6 +87,163 @@ class CaseIndex(Projection):
         curs.execute(store.sql(f"UPDATE {{schema}}.case_index SET {assignments} WHERE case_id = %s"),
                      (*(getattr(event, f) for f in fields), event.originator_version, event.timestamp,
                       event.originator_id))
+
+
+# --- the changes feed for offline sync (GET /v1/changes): kept by following the log too ---------------
+
+# Its tables (case_changes, case_departures) and sequence (case_change_seq): services/cases/migrations.
+_NEXT = "nextval('{schema}.case_change_seq')"
+
+
+class CaseChanges(Projection):
+    """Each case's latest change, and whom it was taken from: what the changes feed reads.
+
+    A change is anything that changes what GET /v1/cases/{id} shows: an event of the case file, of its
+    consent, or of its activity (referrals, approvals); reads of the case (its access stream) are not.
+    Each change takes the next `position` from case_change_seq. Only this projection takes them, while
+    it holds its place in the log (shared/outbox.py: FOR UPDATE), so positions commit in the order they
+    are taken and a reader that saw position P has seen every change at or below P."""
+
+    name = "case_changes"
+
+    def apply(self, store, curs, event) -> None:
+        if isinstance(event, Case.CaseRegistered):
+            curs.execute(store.sql(
+                "INSERT INTO {schema}.case_changes (case_id, case_number, organisation, assigned_to, version,"
+                f" position) VALUES (%s, %s, %s, %s, %s, {_NEXT})"),
+                (event.originator_id, event.case_number, organisation_or_first(getattr(event, "organisation", None)),
+                 event.assigned_to, event.originator_version))
+        elif isinstance(event, Case.CaseReassigned):
+            self._left(store, curs, event)
+            curs.execute(store.sql(f"UPDATE {{schema}}.case_changes SET assigned_to = %s, version = %s,"
+                                   f" position = {_NEXT} WHERE case_id = %s"),
+                         (event.caseworker, event.originator_version, event.originator_id))
+        elif isinstance(event, Case.Event):
+            curs.execute(store.sql(f"UPDATE {{schema}}.case_changes SET version = %s, position = {_NEXT}"
+                                   " WHERE case_id = %s"), (event.originator_version, event.originator_id))
+        elif isinstance(event, (Consent.Event, CaseActivity.Event)):  # the case file's version stays
+            curs.execute(store.sql(f"UPDATE {{schema}}.case_changes SET position = {_NEXT} WHERE case_id = %s"),
+                         (event.case_id,))  # type: ignore[attr-defined]  # each of their events names it
+
+    @staticmethod
+    def _left(store, curs, event) -> None:
+        """The case leaves the caseworker who held it: the latest such departure is kept per caseworker."""
+        curs.execute(store.sql(
+            "INSERT INTO {schema}.case_departures (case_id, caseworker, organisation, version, position)"
+            f" SELECT case_id, assigned_to, organisation, %s, {_NEXT} FROM {{schema}}.case_changes"
+            " WHERE case_id = %s AND assigned_to <> %s ON CONFLICT (case_id, caseworker)"
+            " DO UPDATE SET version = EXCLUDED.version, position = EXCLUDED.position"),
+            (event.originator_version, event.originator_id, event.caseworker))
+
+
+@dataclass(frozen=True)
+class ChangesCursor:
+    """Where a client's copy stands: every change up to `position` of the scope `scope` names."""
+    position: int
+    scope: str
+
+
+class ChangesFeed:
+    """GET /v1/changes: what changed in the caller's scope since a cursor, in position order. A case in
+    scope that changed is listed once, `updated`, with its file's version (its ETag); a case that left
+    the scope (reassigned away) is listed `left_scope`, with the version it left at. An answer that
+    starts from nothing (no cursor, a cursor of another scope, or one ahead of what this service holds)
+    lists everything in scope and says `reset`: the client's copy is to be replaced."""
+
+    def __init__(self, store: "CaseStore"):
+        self.store = store
+        self.cursors = ChangesCursors(store.settings.master_key)
+
+    def page(self, caller: Caller, since: str | None, limit: int) -> dict:
+        organisation = policy.organisation_seen(caller, "list_changes")
+        scope = sorted(set(policy.caseworkers_seen(caller, "list_changes")))
+        digest = scope_digest(organisation, scope)
+        cursor = self.cursors.read(since) if since is not None else None
+        self.catch_up()
+        with self.store.datastore.transaction() as curs:
+            # One snapshot: the head and the rows below it are read as of the same moment.
+            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            head = self._head(curs)
+            reset = cursor is None or cursor.scope != digest or cursor.position > head
+            after = 0 if reset or cursor is None else cursor.position
+            rows = self._changes(curs, organisation, scope, after, head, limit + 1, departures=not reset)
+        items = rows[:limit]
+        reached = items[-1]["position"] if len(rows) > limit else head
+        return {"items": [change_item(row) for row in items], "reset": reset,
+                "next_cursor": self.cursors.make(ChangesCursor(reached, digest))}
+
+    def catch_up(self) -> None:
+        """Read-your-writes: waits until the projection has followed the log as far as the log reached
+        when the request came (a command that returned before is in it), for at most `changes_wait`
+        (a quarter of RPC_TIMEOUT_SECONDS, so the gateway still gets an answer); then answers with what
+        is there (late, never wrong: the cursor says how far it got)."""
+        head = self.store.max_notification_id()
+        if self.store.position(CaseChanges.name) >= head:
+            return
+        for wake in self.store.commit_listeners:  # this instance's followers step now, not at their next poll
+            wake()
+        deadline = time.monotonic() + self.store.settings.changes_wait
+        while self.store.position(CaseChanges.name) < head and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _head(self, curs) -> int:
+        curs.execute(self.store.sql("SELECT greatest((SELECT max(position) FROM {schema}.case_changes),"
+                                    " (SELECT max(position) FROM {schema}.case_departures), 0) AS head"))
+        row = curs.fetchone()
+        return row["head"] if row else 0
+
+    def _changes(self, curs, organisation: str, scope: list[str], after: int, head: int, limit: int,
+                 departures: bool) -> list[dict]:
+        params = {"organisation": organisation, "scope": scope, "after": after, "head": head, "limit": limit}
+        updated = ("SELECT case_id, case_number, version, position, 'updated' AS change FROM {schema}.case_changes"
+                   " WHERE organisation = %(organisation)s AND assigned_to = ANY(%(scope)s)"
+                   " AND position > %(after)s AND position <= %(head)s")
+        # A case reassigned away from someone in scope to someone outside it, after the cursor; once.
+        left = ("SELECT DISTINCT ON (d.case_id) d.case_id, NULL AS case_number, d.version, d.position,"
+                " 'left_scope' AS change FROM {schema}.case_departures d JOIN {schema}.case_changes c USING (case_id)"
+                " WHERE d.organisation = %(organisation)s AND d.caseworker = ANY(%(scope)s)"
+                " AND d.position > %(after)s AND d.position <= %(head)s AND NOT c.assigned_to = ANY(%(scope)s)"
+                " ORDER BY d.case_id, d.position DESC")
+        union = f"({updated}) UNION ALL ({left})" if departures else updated
+        curs.execute(self.store.sql(f"SELECT * FROM ({union}) AS changes ORDER BY position LIMIT %(limit)s"), params)
+        return curs.fetchall()
+
+
+def change_item(row: dict) -> dict:
+    """An item of the feed: ids, a version and what happened; nothing identifying."""
+    item = {"case_id": str(row["case_id"]), "version": row["version"], "change": row["change"]}
+    return {**item, "case_number": row["case_number"]} if row["case_number"] else item
+
+
+def scope_digest(organisation: str, caseworkers: list[str]) -> str:
+    """Names a scope (an organisation and whose cases in it): a cursor holds it, so a cursor minted for
+    another scope (a supervisor's team changed, another user's) is known for one."""
+    named = "\n".join([str(organisation), *sorted(caseworkers)])
+    return hashlib.sha256(named.encode()).hexdigest()[:32]
+
+
+class ChangesCursors:
+    """Cursors of the changes feed: `<position>.<scope digest>.<MAC>`, the MAC keyed by a key derived
+    from CASES_MASTER_KEY (HKDF), so a cursor this service did not give out is refused (422)."""
+
+    PATTERN = re.compile(r"([0-9]{1,18})\.([0-9a-f]{32})\.([0-9a-f]{32})")
+
+    def __init__(self, master_key: bytes):
+        self.key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                        info=b"casetrail changes-feed cursor v1").derive(master_key)
+
+    def make(self, cursor: ChangesCursor) -> str:
+        body = f"{cursor.position}.{cursor.scope}"
+        return f"{body}.{self._mac(body)}"
+
+    def read(self, text: str) -> ChangesCursor:
+        found = self.PATTERN.fullmatch(text) if len(text) <= 100 else None
+        if found is None or not hmac.compare_digest(self._mac(f"{found[1]}.{found[2]}"), found[3]):
+            raise InvalidInput({"since": ["Not a cursor this feed gave out: start again without `since`."]})
+        return ChangesCursor(int(found[1]), found[2])
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def case_gauges(store: "CaseStore") -> list:

@@ -54,6 +54,11 @@ class ListCasesSchema(PageSchema):
     case_number = Line(validate=validate.Length(min=1, max=64))  # exact; one outside the caller's scope: none
 
 
+class ChangesQuerySchema(Strict):
+    since = Line(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
+
+
 class ConsentSchema(Strict):
     services = fields.Boolean(required=True)
     share_with_providers = fields.Boolean(required=True)

@@ -15,7 +15,7 @@ from services.cases import policy, schemas
 from services.cases.application import DECISIONS, CaseReactions, Cases, CaseTexts
 from services.cases.attestation import CheckpointInvalid
 from services.cases.domain import Case
-from services.cases.queries import AuditTrail, CaseIndex, CaseQueries
+from services.cases.queries import AuditTrail, CaseChanges, CaseIndex, CaseQueries, ChangesFeed
 from services.cases.settings import CasesSettings
 from services.cases.views import case_view, consent_view, public_event
 from shared.caller import Caller, read_caller
@@ -105,7 +105,7 @@ class AuditEntrypoints:
 class CasesService(AuditEntrypoints, Observable):
     name = "cases"
     settings: CasesSettings = Configured(CasesSettings)
-    store: Cases = EventSourced(Cases, publication=public_event, projections=(CaseIndex(),))
+    store: Cases = EventSourced(Cases, publication=public_event, projections=(CaseIndex(), CaseChanges()))
     # Asked before a submission; shorter than the gateway's own wait.
     approvals = SignedRpcProxy("approvals", deadline="approvals_timeout")
 
@@ -143,6 +143,14 @@ class CasesService(AuditEntrypoints, Observable):
         caller = read_caller(caller)
         policy.permit(caller, "list_cases")
         return self.queries.list_cases(caller, load(schemas.ListCasesSchema(), filters))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_changes(self, caller, query):
+        """What changed in the caller's scope since their cursor (GET /v1/changes), for clients that sync."""
+        caller = read_caller(caller)
+        policy.permit(caller, "list_changes")
+        query = load(schemas.ChangesQuerySchema(), query or {})
+        return ChangesFeed(self.store).page(caller, query["since"], query["limit"])
 
     @rpc(expected_exceptions=EXPECTED)
     def caseload(self, caller, username):

@@ -38,6 +38,7 @@ class CasesSettings(Settings):
     checkpoint_seconds: float  # AUDIT_CHECKPOINT_SECONDS
     overdue_scan_seconds: float  # OVERDUE_SCAN_SECONDS
     approvals_timeout: float  # half RPC_TIMEOUT_SECONDS: asked before a submission, within the gateway's own wait
+    changes_wait: float  # a quarter of RPC_TIMEOUT_SECONDS: the changes feed's wait for its projection
 
     @classmethod
     def from_env(cls, environ: Environ | None = None) -> "CasesSettings":
@@ -50,7 +51,8 @@ class CasesSettings(Settings):
                    checkpoint_dir=directory("AUDIT_CHECKPOINT_DIR", environ),
                    checkpoint_seconds=number("AUDIT_CHECKPOINT_SECONDS", 3600, environ, positive=True),
                    overdue_scan_seconds=number("OVERDUE_SCAN_SECONDS", 60, environ, positive=True),
-                   approvals_timeout=number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True) / 2)
+                   approvals_timeout=number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True) / 2,
+                   changes_wait=number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True) / 4)
 
 
 @dataclass(frozen=True)

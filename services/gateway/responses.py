@@ -285,6 +285,27 @@ class HistoryItemView(Strict):
 HistoryPage = _page(HistoryItemView, "HistoryPage")
 
 
+class ChangeView(Strict):
+    """A case that changed in the caller's scope (`updated`: GET it) or left it (`left_scope`: drop it)."""
+    case_id = fields.UUID(required=True)
+    version = fields.Integer(required=True, metadata={"description": "The case file's ETag version; a case is "
+                                                                     "listed again also when only its consent, "
+                                                                     "referrals or approvals changed."})
+    change = _one_of(("updated", "left_scope"), required=True)
+    case_number = fields.String(metadata={"description": "With `updated` only."})
+
+
+class ChangesPage(Strict):
+    """A page of the changes feed, oldest change first."""
+    items = fields.List(fields.Nested(ChangeView), required=True)
+    next_cursor = fields.String(required=True, metadata={"description": "Always present: give it as `since` "
+                                                                        "next time, even when nothing changed."})
+    reset = fields.Boolean(required=True, metadata={"description": "The answer starts from nothing (no `since`, "
+                                                                   "or the caller's scope changed since it was "
+                                                                   "given): drop the local copy, then apply the "
+                                                                   "items."})
+
+
 class VerificationView(Strict):
     valid = fields.Boolean(required=True)
     events = fields.Integer(required=True)

@@ -88,6 +88,11 @@ class CaseListQuerySchema(Strict):
     cursor = Line()
 
 
+class ChangesQuerySchema(Strict):
+    since = Line()
+    limit = Line()
+
+
 class CaseQuerySchema(Strict):
     as_of = Line()
 

@@ -177,7 +177,8 @@ def test_a_database_made_by_the_previous_release_is_upgraded_and_nothing_is_lost
     # is the first organisation's.
     added = {(c[0], c[1], c[3]) for c in set(after[0]["columns"]) - set(before[0]["columns"])}
     assert {(s, t, c) for s, t, c in added if t not in ("organisations", "sessions", "login_failures", "user_list",
-                                                             "idempotent_answers")} == {
+                                                             "idempotent_answers", "case_changes",
+                                                             "case_departures")} == {
         ("cases", "case_index", "organisation"), ("approvals", "approval_queue", "organisation"),
         ("approvals", "case_state", "organisation"), ("referrals", "case_state", "organisation"),
         ("notifications", "people", "active"), ("notifications", "people", "details_version"),
@@ -227,6 +228,10 @@ def reads_back_as_the_previous_release(api: Api, keys: dict, expected: dict) -> 
     for key, answer in expected["referrals"].items():
         assert get(holders[key], f"/v1/cases/{cases[key]}/referrals") == answer, key
     assert {u: get(u, "/v1/cases") for u in expected["lists"]} == expected["lists"]
+    # The changes feed (issue 20) follows the log from its start: each one's cases, as their list shows them.
+    for user, listed in expected["lists"].items():
+        wait_until(lambda: {(i["case_id"], i["version"], i["change"]) for i in get(user, "/v1/changes")["items"]} == {
+            (case["id"], case["version"], "updated") for case in listed["items"]}, what=f"{user}'s changes feed")
     assert {u: get(u, "/v1/approvals") for u in expected["approvals"]} == expected["approvals"]
     assert get("clinic1", "/v1/referrals") == expected["provider_referrals"]
     assert {u: get(u, "/v1/notifications") for u in expected["inbox"]} == expected["inbox"]

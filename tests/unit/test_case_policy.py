@@ -99,7 +99,7 @@ def answer(caller: Caller, action: str, case) -> str:
 
 def test_the_table_names_every_action_of_the_policy():
     assert set(EXPECTED) == set(READS) | set(COMMANDS) | {"referrals", "texts"}
-    assert set(EXPECTED) | {"register_case", "list_cases", "caseload"} == set(ROLES)
+    assert set(EXPECTED) | {"register_case", "list_cases", "list_changes", "caseload"} == set(ROLES)
 
 
 def test_only_an_admin_asks_how_many_open_cases_a_member_of_staff_holds():

@@ -33,6 +33,7 @@ KEPT_BY = {
 # Schemas whose fields no case event keeps, and why.
 NOT_KEPT = {
     "ListCasesSchema": "query of the case list",
+    "ChangesQuerySchema": "query of the changes feed: a cursor and a page size",
     "ReassignSchema": "a username",
     "CommandOptionsSchema": "request headers",
     "AsOfSchema": "a time",

@@ -43,7 +43,7 @@ def test_every_services_own_settings_have_readmes_defaults():
     assert cases.pop("audit_keys").current_key_id.startswith("ed25519:")
     assert cases == {"master_key": MASTER_KEY, "case_key_cache_seconds": 10.0, "case_number_prefix": "GBV",
                      "checkpoint_dir": None, "checkpoint_seconds": 3600.0, "overdue_scan_seconds": 60.0,
-                     "approvals_timeout": 5.0}
+                     "approvals_timeout": 5.0, "changes_wait": 2.5}
     assert own(ReferralsSettings.from_env(REQUIRED)) == {"texts_timeout": 5.0}
     assert own(ApprovalsSettings.from_env(REQUIRED)) == {"texts_timeout": 5.0}
     assert own(NotificationsSettings.from_env(REQUIRED)) == {
@@ -63,7 +63,8 @@ def test_settings_are_read_from_the_environment_given():
     assert (gateway.rpc_timeout, gateway.request_timeout, gateway.access_token_seconds) == (4.0, 8.0, 60)
     assert GatewaySettings.from_env({**given, "ACCESS_TOKEN_SECONDS": "30"}).access_token_seconds == 30
     cases = CasesSettings.from_env(given)
-    assert (cases.checkpoint_dir, cases.case_number_prefix, cases.approvals_timeout) == (Path("/anchors"), "CP", 2.0)
+    assert (cases.checkpoint_dir, cases.case_number_prefix, cases.approvals_timeout, cases.changes_wait) == (
+        Path("/anchors"), "CP", 2.0, 1.0)
     assert cases.service == "cases" and cases.cipher_key == "k"  # and every service's settings too
     assert ReferralsSettings.from_env(given).texts_timeout == 2.0
     notifications = NotificationsSettings.from_env(given)

@@ -9,6 +9,7 @@ from services.gateway.responses import (
     AuditBundleView,
     CasePage,
     CaseView,
+    ChangesPage,
     ConsentView,
     HistoryPage,
     PublicKeysView,
@@ -16,7 +17,7 @@ from services.gateway.responses import (
     VerificationView,
 )
 from services.gateway.routes.base import Gateway
-from services.gateway.schemas import CaseListQuerySchema, CaseQuerySchema, PageQuerySchema
+from services.gateway.schemas import CaseListQuerySchema, CaseQuerySchema, ChangesQuerySchema, PageQuerySchema
 
 COMMAND = {"takes": ("If-Match", "Idempotency-Key"), "errors": (409,)}  # 409: not in the case's current state
 CASE_COMMAND = {**COMMAND, "returns": CaseView, "headers": ("ETag",)}
@@ -41,6 +42,17 @@ class CaseRoutes(Gateway):
     @route("GET", "/v1/cases", query=CaseListQuerySchema)
     def list_cases(self, request, caller, query):
         return respond(200, self.ask(self.cases.list_cases, caller, query))
+
+    @doc("What changed in the caller's scope since a cursor, for clients that keep an offline copy "
+         "(caseworker, supervisor)", returns=ChangesPage, query=case.ChangesQuerySchema)
+    @route("GET", "/v1/changes", query=ChangesQuerySchema)
+    def list_changes(self, request, caller, query):
+        """Start without `since`; keep each answer's `next_cursor` (always present) and pass it as `since` next
+        time. `reset: true`: the answer starts from nothing (no cursor, or the caller's scope changed since it
+        was given): drop the local copy, then apply the items. `updated`: GET the case; `left_scope`: remove
+        it. Fewer items than `limit`: the client is up to date. A cursor this service did not give out is 422
+        (`since`)."""
+        return respond(200, self.ask(self.cases.list_changes, caller, query))
 
     @doc("A case file; with `as_of`, as it was then (an auditor sees identifying fields redacted)",
          returns=CaseView, headers=("ETag",), query=case.AsOfSchema)
