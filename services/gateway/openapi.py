@@ -203,11 +203,11 @@ OPENAPI = {
                                    **_problems(400, 401, 404, 409, 422, 503)}},
             "get": {"summary": "The case's referrals, newest first", "parameters": [CASE_ID, *PAGE],
                     "responses": {"200": {"description": "Referrals", "content": _json(_list("Referral"))},
-                                  **_problems(401, 404, 503)}}},
+                                  **_problems(401, 404, 422, 503)}}},
         "/v1/referrals": {"get": {"summary": "Referrals, newest first: a provider's own; a caseworker's (and team's)",
                                   "parameters": PAGE,
                                   "responses": {"200": {"description": "Referrals", "content": _json(_list("Referral"))},
-                                                **_problems(401, 403, 503)}}},
+                                                **_problems(401, 403, 422, 503)}}},
         **{f"/v1/referrals/{{id}}/{action}": {"post": {
             "summary": summary, "parameters": [CASE_ID | {"description": "The referral's id"}],
             **({"requestBody": {"required": True, "content": _json({"type": "object", "required": [field],
@@ -256,7 +256,7 @@ OPENAPI = {
         "/v1/webhooks/{id}/deliveries": {"get": {
             "summary": "Deliveries to a webhook, with every attempt (admin), newest first",
             "parameters": [CASE_ID | {"description": "The webhook's id"}, *PAGE],
-            "responses": {"200": {"description": "Deliveries"}, **_problems(401, 403, 404, 503)}}},
+            "responses": {"200": {"description": "Deliveries"}, **_problems(401, 403, 404, 422, 503)}}},
         "/v1/approvals": {"get": {
             "summary": "The caller's approval queue (supervisor: their team's requests; caseworker: their own), "
                        "oldest first",
