@@ -45,12 +45,15 @@ class Follower:
         self.failures: dict[int, int] = {}  # notification id -> failed attempts, in this process
         store.add_follower(name)
 
-    def step(self) -> int:
-        """Handles operators' retries, then the next batch; returns how many events it moved past."""
+    def step(self, lock_wait: float | None = None) -> int:
+        """Handles operators' retries, then the next batch; returns how many events it moved past.
+        `lock_wait`: give up (LockNotAvailable, an outage: no attempt counted) on a row lock held longer."""
         with self.store.transaction() as curs:
             # No need to wait for this commit to reach the disk: after a crash a follower re-derives
             # what it lost from the log (the relay publishes again, consumers dedupe).
             curs.execute("SET LOCAL synchronous_commit = off")
+            if lock_wait is not None:
+                curs.execute(f"SET LOCAL lock_timeout = {max(1, int(lock_wait * 1000))}")
             position = self.store.lock_position(curs, self.name)
             if position is None:
                 return 0  # another instance is following
@@ -204,8 +207,9 @@ class Projector(Follower):
 
 
 # How long a save waits for its service's projections to reach it; past that it returns all the same
-# (the write stands, the lists show it once the followers get there) rather than hold the caller.
-READ_YOUR_WRITES_SECONDS = 3.0
+# (the write stands, the lists show it once the followers get there) rather than hold the caller: well
+# under the gateway's wait for a service (RPC_TIMEOUT_SECONDS), so a stuck read model never fails a command.
+READ_YOUR_WRITES_SECONDS = 1.0
 
 
 class ReadModels:
@@ -228,7 +232,7 @@ class ReadModels:
         for projector in self.projectors:
             while self.store.position(projector.name) < notification_id:
                 try:
-                    moved = projector.step()
+                    moved = projector.step(lock_wait=max(deadline - time.monotonic(), 0.01))
                 except Exception as exc:  # the follower's own loop reports and retries it
                     log.debug("%s %s could not catch up: %s", self.store.settings.service, projector.name,
                               describe(exc))

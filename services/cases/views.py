@@ -36,6 +36,7 @@ def case_view(case: Case, consent: Consent | None = None, now: datetime | None =
         "erasure": case.erasure,
         "created_at": iso(case.created_on), "updated_at": iso(case.modified_on),
     }
+    view = plain(view)  # times the case keeps as strings (an erasure's, its activity's) in UTC with Z
     return redacted(view, CASE_FILE) if redact else view
 
 

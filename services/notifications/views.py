@@ -2,7 +2,7 @@
 Ids, case numbers, usernames and words we chose: never survivor data."""
 from datetime import datetime
 
-from shared.times import iso
+from shared.times import iso, shown
 
 
 def page(items: list[dict], next_cursor: str | None) -> dict:
@@ -31,9 +31,10 @@ def listed_webhook(row: dict, url: str) -> dict:
 
 
 def delivery(delivery_id, status: str, tries: list, body: dict) -> dict:
-    """`tries` as PostgreSQL's json_agg wrote them: each time with an offset, shown in UTC with Z."""
+    """`tries` as PostgreSQL's json_agg wrote them, and `body` as it was sent (before issue 20 with an
+    offset): each time shown in UTC with Z."""
     return {"id": str(delivery_id), "status": status, "attempts": [dict(t, at=iso(t["at"])) for t in tries],
-            "body": body}
+            "body": dict(body, occurred_at=shown(body["occurred_at"])) if "occurred_at" in body else body}
 
 
 def webhook_body(event_id, kind: str, case_id, case_number: str, message: str, occurred_at: datetime) -> dict:

@@ -53,7 +53,8 @@ def stage(api, case) -> str:
     return api.get(f"/v1/cases/{case['id']}").json()["stage"]
 
 
-def test_the_queue_lists_pending_requests_first_and_oldest_first(team):
+def test_the_queue_lists_requests_oldest_first_in_an_order_decisions_do_not_change(team):
+    """Issue 20: a stable order to page in (oldest first); `status=pending` is what waits, oldest first."""
     supervisor, caseworker = team
     cases = [case_with_plan(caseworker) for _ in range(4)]
     requests = []
@@ -66,11 +67,13 @@ def test_the_queue_lists_pending_requests_first_and_oldest_first(team):
     wait_until(lambda: len(supervisor.get("/v1/approvals", params={"status": "pending"}).json()["items"]) == 2,
                what="both decisions in the queue")
     for reader in (supervisor, caseworker):
-        items = reader.get("/v1/approvals").json()["items"]
-        assert [i["id"] for i in items] == [requests[n]["id"] for n in (1, 3, 0, 2)], items
-        assert [i["status"] for i in items] == ["pending", "pending", "approved", "rejected"]
-    pending = [i["requested_at"] for i in supervisor.get("/v1/approvals", params={"status": "pending"}).json()["items"]]
-    assert pending == sorted(pending) and len(pending) == 2
+        items = [i for i in reader.get("/v1/approvals", params={"limit": 200}).json()["items"]
+                 if i["id"] in {r["id"] for r in requests}]
+        assert [i["id"] for i in items] == [r["id"] for r in requests], items
+        assert [i["status"] for i in items] == ["approved", "pending", "rejected", "pending"]
+    pending = supervisor.get("/v1/approvals", params={"status": "pending", "limit": 200}).json()["items"]
+    assert [i["id"] for i in pending if i["id"] in {r["id"] for r in requests}] == [requests[1]["id"], requests[3]["id"]]
+    assert [i["requested_at"] for i in pending] == sorted(i["requested_at"] for i in pending)
 
 
 def test_high_risk_policy_approves_low_risk_closures_at_once_and_sends_high_risk_ones_to_the_supervisor(

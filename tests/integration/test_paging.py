@@ -72,8 +72,8 @@ def lists(people, pathway, api):
                         {"provider_id": pathway[provider]["id"], "service_type": pathway[provider]["service_types"][0]})
         assert made.status_code == 201, made.text
     for _ in range(3):
-        admin.post("/v1/providers", {"name": unique("Provider"), "service_types": ["legal"], "area": "Kakuma",
-                                     "contact": "c"})
+        admin.post("/v1/providers", {"name": unique("Provider"), "service_types": ["legal"], "area": "Paging",
+                                     "contact": "c"})  # an area of its own: other tests search Kakuma
         admin.post("/v1/organisations", {"name": unique("Agency")})
         hook = admin.post("/v1/webhooks", {"url": "http://127.0.0.1:9/paging-hook", "events": ["approval_requested"],
                                            "secret": "a-secret-of-sixteen"})
@@ -263,8 +263,9 @@ def test_every_time_in_every_answer_is_utc_ending_in_z(lists, people, pathway):
         "organisations": admin.get("/v1/organisations").json(), "providers": cw1.get("/v1/providers").json(),
         "verify": cw1.get(f"/v1/cases/{case['id']}/verify").json(),
         "registered": registered(cw1),
+        "erased": sup1.post(f"/v1/cases/{registered(cw1)['id']}/erase", {"reason": "asked to be forgotten"}).json(),
     }
     found = [(name, where, value) for name, answer in answers.items() for where, value in times_in(answer)]
     kinds = {name for name, _, _ in found}
-    assert {"case", "cases", "history", "referrals", "notifications", "approvals", "webhooks"} <= kinds, kinds
+    assert {"case", "cases", "history", "referrals", "notifications", "approvals", "webhooks", "erased"} <= kinds
     assert [entry for entry in found if not entry[2].endswith("Z")] == [], "times not in UTC with Z"
