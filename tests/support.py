@@ -336,6 +336,19 @@ class Api:
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
 
+    def every(self, path: str, params: dict | None = None) -> list[dict]:
+        """Every item of a list, page after page (lists page, oldest first: a recent item may be past the
+        first page)."""
+        items, params = [], {**(params or {}), "limit": 200}
+        while True:
+            response = self.get(path, params=params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items += page["items"]
+            if not page["next_cursor"]:
+                return items
+            params["cursor"] = page["next_cursor"]
+
     def login(self, username: str, password: str) -> "Api":
         response = self.post("/v1/auth/token", {"username": username, "password": password})
         assert response.status_code == 200, response.text

@@ -28,8 +28,8 @@ def stage(api, case) -> str:
 
 
 def requests_for(api, case, status=None) -> list[dict]:
-    query = f"?status={status}" if status else ""
-    return [item for item in api.get(f"/v1/approvals{query}").json()["items"] if item["case_id"] == case["id"]]
+    params = {"status": status} if status else None
+    return [item for item in api.every("/v1/approvals", params) if item["case_id"] == case["id"]]
 
 
 def pending_request(api, case) -> dict:

@@ -32,7 +32,7 @@ def new_case(api, survivor: dict, **extra) -> dict:
 
 
 def approve(supervisor, case, kind, comment="ok"):
-    request = wait_until(lambda: next((i for i in supervisor.get("/v1/approvals?status=pending").json()["items"]
+    request = wait_until(lambda: next((i for i in supervisor.every("/v1/approvals", {"status": "pending"})
                                        if i["case_id"] == case["id"] and i["type"] == kind), None),
                          what=f"the {kind} approval request")
     decided = post(supervisor, f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": comment}, 200)
@@ -191,7 +191,7 @@ def test_a_planted_survivor_name_is_nowhere_but_the_cases_service(people, pathwa
     approvals = Approvals(Settings.for_service("approvals"))
     try:
         comments = [approvals.repository.get(uuid.UUID(item["id"])).comment
-                    for item in sup1.get("/v1/approvals?status=approved").json()["items"] if item["case_id"] == case["id"]]
+                    for item in sup1.every("/v1/approvals", {"status": "approved"}) if item["case_id"] == case["id"]]
         assert len(comments) == 2 and all(c.startswith("sealed:") for c in comments)
     finally:
         approvals.close()

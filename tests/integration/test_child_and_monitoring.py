@@ -55,7 +55,7 @@ def test_when_caregiver_consents_and_child_does_not_a_supervisor_approves_the_pl
         cases[name] = case
     wait_until(lambda: cw1.get(f"/v1/cases/{cases['agree']['id']}").json()["plan"]["status"] == "approved",
                what="the policy approving the plan where the child assents")
-    request = wait_until(lambda: next((i for i in sup1.get("/v1/approvals?status=pending").json()["items"]
+    request = wait_until(lambda: next((i for i in sup1.every("/v1/approvals", {"status": "pending"})
                                        if i["case_id"] == cases["disagree"]["id"]), None),
                          what="the forced approval request")
     assert cw1.get(f"/v1/cases/{cases['disagree']['id']}").json()["plan"]["status"] == "submitted"

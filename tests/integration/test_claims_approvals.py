@@ -36,7 +36,7 @@ def case_with_plan(cw, risk="medium") -> dict:
 
 def queued(api, case, status=None) -> list[dict]:
     params = {"status": status} if status else None
-    return [i for i in api.get("/v1/approvals", params=params).json()["items"] if i["case_id"] == case["id"]]
+    return [i for i in api.every("/v1/approvals", params) if i["case_id"] == case["id"]]
 
 
 def pending_request(supervisor, case, kind="case_plan") -> dict:

@@ -71,8 +71,7 @@ def planned(people) -> dict:
 
 
 def pending_approval(people, case, kind) -> dict:
-    return wait_until(lambda: next((i for i in people["sup1"].get("/v1/approvals", params={"status": "pending"})
-                                    .json()["items"] if i["case_id"] == case["id"] and i["type"] == kind), None),
+    return wait_until(lambda: next((i for i in people["sup1"].every("/v1/approvals", {"status": "pending"}) if i["case_id"] == case["id"] and i["type"] == kind), None),
                       what=f"the {kind} request")
 
 

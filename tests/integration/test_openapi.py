@@ -97,7 +97,7 @@ def test_a_generated_client_walks_a_case_journey(client_package, api, people):
         Survivor,
         TokenRequest,
     )
-    from casetrail_client.types import Unset
+    from casetrail_client.types import UNSET, Unset
 
     def logged_in(username: str, password: str = PASSWORD) -> AuthenticatedClient:
         session = token.sync(client=Client(base_url=api.base), body=TokenRequest(username=username, password=password))
@@ -124,7 +124,14 @@ def test_a_generated_client_walks_a_case_journey(client_package, api, people):
     assert submitted.status_code == 202 and submitted.parsed.plan.status.value == "submitted"
 
     def waiting():
-        return [item for item in approval_queue.sync(client=sup1).items if item.case_id == case.id]
+        # The queue pages, oldest first: walk it as a client would, by next_cursor.
+        found, cursor = [], UNSET
+        while True:
+            page = approval_queue.sync(client=sup1, limit=200, cursor=cursor)
+            found += [item for item in page.items if item.case_id == case.id]
+            if not page.next_cursor:
+                return found
+            cursor = page.next_cursor
     wait_until(waiting, what="the plan's approval request in the supervisor's queue")
     request = waiting()[0]
     assert request.status.value == "pending" and request.requested_by == "cw1"

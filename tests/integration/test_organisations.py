@@ -68,7 +68,7 @@ def with_plan(api) -> dict:
 
 
 def queued(api, case) -> list[dict]:
-    return [item for item in api.get("/v1/approvals").json()["items"] if item["case_id"] == case["id"]]
+    return [item for item in api.every("/v1/approvals") if item["case_id"] == case["id"]]
 
 
 # --- organisations and users ------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_each_organisation_has_its_own_approval_policy_and_it_is_applied(people,
     assert b["cw"].get(f"/v1/cases/{b_case['id']}").json()["plan"]["status"] == "submitted"
     # A's supervisor and auditor see nothing of it, and cannot decide it; B's supervisor can.
     assert queued(a["sup"], b_case) == [] and queued(a["cw"], b_case) == []
-    assert all(item["case_id"] != b_case["id"] for item in a["sup"].get("/v1/approvals?status=pending").json()["items"])
+    assert all(item["case_id"] != b_case["id"] for item in a["sup"].every("/v1/approvals", {"status": "pending"}))
     refused = a["sup"].post(f"/v1/approvals/{request['id']}/decision", {"decision": "approve"})
     assert refused.status_code == 404, refused.text
     assert a["sup"].post(f"/v1/approvals/{request['id']}/decision",

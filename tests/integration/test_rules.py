@@ -41,8 +41,7 @@ def new_case(cw, body=None) -> dict:
 def approve(people, case, kind):
     """sup1 approves the request the policy ("always") routed to them."""
     sup1 = people["sup1"]
-    request = wait_until(lambda: next((i for i in sup1.get("/v1/approvals", params={"status": "pending"}).json()[
-        "items"] if i["case_id"] == case["id"] and i["type"] == kind), None), what=f"the {kind} request")
+    request = wait_until(lambda: next((i for i in sup1.every("/v1/approvals", {"status": "pending"}) if i["case_id"] == case["id"] and i["type"] == kind), None), what=f"the {kind} request")
     decided = sup1.post(f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": "ok"})
     assert decided.status_code == 200, decided.text
 
