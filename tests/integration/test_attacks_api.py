@@ -50,3 +50,26 @@ def test_a_replay_after_the_case_was_reassigned_away_shows_nothing_of_it(team):
         assert replayed.status_code == 404, replayed.text
         assert "Zainab" not in replayed.text and "perpetrator" not in replayed.text and "Kakuma" not in replayed.text
 
+
+def test_a_providers_replay_after_they_moved_to_another_provider_shows_nothing_of_the_referral(people, pathway,
+                                                                                             api):
+    admin, cw1 = people["admin"], people["cw1"]
+    name = f"pro-{uuid.uuid4().hex[:8]}"
+    made = admin.post("/v1/users", {"username": name, "password": PASSWORD, "role": "provider", "display_name": name,
+                                    "provider_id": pathway["clinic"]["id"]})
+    assert made.status_code == 201, made.text
+    focal = api.login(name, PASSWORD)
+    case = cw1.post("/v1/cases", {"survivor": {"name": "Zainab"}, "risk_level": "low"}).json()
+    assert cw1.post(f"/v1/cases/{case['id']}/consent", CONSENT).status_code == 201
+    referral = cw1.post(f"/v1/cases/{case['id']}/referrals", {
+        "provider_id": pathway["clinic"]["id"], "service_type": "medical", "urgency": "urgent",
+        "notes": "Bruising on the arms; comes with her sister."})
+    assert referral.status_code == 201, referral.text
+    key, path = str(uuid.uuid4()), f"/v1/referrals/{referral.json()['id']}/accept"
+    assert focal.post(path, headers=keyed(key)).status_code == 200
+    moved = admin.request("PATCH", f"/v1/users/{name}", {"provider_id": pathway["legal"]["id"]})
+    assert moved.status_code == 200, moved.text
+    focal = api.login(name, PASSWORD)  # a change of provider ends the sessions? it may: log in again
+    replayed = focal.post(path, headers=keyed(key))
+    assert replayed.status_code == 404, replayed.text
+    assert "Bruising" not in replayed.text and case["case_number"] not in replayed.text
