@@ -338,13 +338,17 @@ class ServiceStore(Application):
         return first
 
     def command_once(self, caller: "Caller", idempotency_key: str | None, request, command: Callable[[], Any],
-                     clash: str = "It changed meanwhile; reload it and try again.") -> Any:
+                     clash: str = "It changed meanwhile; reload it and try again.",
+                     reached: Callable[[Any], None] = lambda first: None) -> Any:
         """Runs `command()` (get, decide, change: it returns the changed aggregate, unsaved) and saves it
         with a row naming (user, Idempotency-Key) in the same transaction. A retry of the same request
-        gets the aggregate as that first save left it, changing nothing; the key with another request
-        is Conflict. Without a key, a clash with another writer is Conflict(`clash`)."""
+        gets the aggregate as that first save left it, changing nothing, once `reached(first)` (the
+        access policy, without the state's say) lets the caller still see it (else it raises, NotFound);
+        the key with another request is Conflict. Without a key, a clash with another writer is
+        Conflict(`clash`)."""
         request_hash = fingerprint(request)
         if idempotency_key and (first := self.replay(caller, idempotency_key, request_hash)):
+            reached(first)
             return first
         try:
             changed = command()
@@ -355,6 +359,7 @@ class ServiceStore(Application):
             # A retry that raced the first request finds the aggregate already changed (refused) or
             # the row already written (IntegrityError): the first one's answer is the answer.
             if idempotency_key and (first := self.replay(caller, idempotency_key, request_hash)):
+                reached(first)
                 return first
             if isinstance(refused, IntegrityError):
                 raise Conflict(clash) from None

@@ -40,10 +40,12 @@ class Cases(CaseStore):
 
     def register_case(self, caller: Caller, data: dict, idempotency_key: str | None = None) -> Case:
         policy.permit(caller, "register_case")
-        return self.create_once(Case, caller, idempotency_key, data, lambda case_id, request_hash: Case(
+        case = self.create_once(Case, caller, idempotency_key, data, lambda case_id, request_hash: Case(
             id=case_id, case_number=self.next_case_number(), assigned_to=caller.username,  # type: ignore[call-arg]
             request_hash=request_hash, by=caller.recorded(), registered_at=self.clock().isoformat(),
             organisation=policy.organisation_of(caller), **data))
+        # A retry gets the first answer only while the caller may still read the case.
+        return self._replayed(caller, case.id, "read", case) if idempotency_key else case
 
     def record_consent(self, caller: Caller, case_id: UUID, terms: dict, options: dict) -> Consent:
         def record(case: Case) -> Consent:
@@ -116,7 +118,7 @@ class Cases(CaseStore):
         request_hash = fingerprint({"command": command, "case": str(case_id), "data": data})
         for _ in range(3):
             if key and (first := self.replay(caller, key, request_hash)):
-                return first
+                return self._replayed(caller, case_id, command, first)
             case = self.case_for(caller, case_id, command)
             if if_match is not None and if_match != case.version:
                 raise VersionMismatch(f"The case is at version {case.version}; reload it before changing it.")
@@ -132,8 +134,15 @@ class Cases(CaseStore):
                 if if_match is not None:
                     break
         if key and (first := self.replay(caller, key, request_hash)):
-            return first
+            return self._replayed(caller, case_id, command, first)
         raise VersionMismatch("The case changed while this was being saved; reload it and try again.")
+
+    def _replayed(self, caller: Caller, case_id: UUID, action: str, first: Any) -> Any:
+        """A retry's first answer, shown only to a caller the policy still lets do `action` on the case as
+        it is now (its state aside: the command was done): a case reassigned away, or moved to another
+        organisation, is 404 to its replays as to any request, never the case file and what was added since."""
+        policy.reach(caller, action, lambda: self.standing(case_id))
+        return first
 
 
 

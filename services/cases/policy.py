@@ -94,15 +94,24 @@ def permit(caller: Caller, action: str) -> None:
 def decide(caller: Caller, action: str, case: Callable[[], S]) -> S:
     """The whole decision. `case` loads the case (raising NotFound for an unknown id) and is called
     only once the role may act, so a refused role never learns whether an id exists."""
+    found = reach(caller, action, case)
+    relation = relation_to(caller, found.assigned_to, found.organisation)
+    if action == "give_feedback" and relation == "own":
+        raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
+    if action in COMMANDS and (why := found.refusal(action)):
+        raise InvalidTransition(why)
+    return found
+
+
+def reach(caller: Caller, action: str, case: Callable[[], S]) -> S:
+    """Steps 1 and 2 alone: whether the caller may do `action` on the case as it is now, whatever its state
+    says of the action. What a retry (Idempotency-Key) asks before it is shown the first answer: a case
+    that left the caller's scope since is 404 to its replays too."""
     permit(caller, action)
     found = case()
     relation = relation_to(caller, found.assigned_to, found.organisation)
     if not REACH.get((caller.role, relation), lambda action: False)(action):
         raise NotFound("No such case.")
-    if action == "give_feedback" and relation == "own":
-        raise Forbidden("Feedback is collected by someone other than the case's own caseworker.")
-    if action in COMMANDS and (why := found.refusal(action)):
-        raise InvalidTransition(why)
     return found
 
 

@@ -68,7 +68,8 @@ class Referrals(ServiceStore):
              "decline": lambda: referral.decline(sealed(texts, referral.case_id, data["reason"]), by=by),
              "complete": lambda: referral.complete(sealed(texts, referral.case_id, data["outcome"]), by=by)}[action]()
             return referral
-        return self.command_once(caller, idempotency_key, [action, str(referral_id), data], act, _CHANGED)
+        return self.command_once(caller, idempotency_key, [action, str(referral_id), data], act, _CHANGED,
+                                 reached=lambda first: self._replay_reached(caller, action, first))
 
     def withdraw(self, caller: Caller, referral_id: UUID, reason: str, texts: CaseTexts,
                  hint: bool = False, idempotency_key: str | None = None) -> Referral:
@@ -77,7 +78,11 @@ class Referrals(ServiceStore):
             access.check(caller, "withdraw", self.queries.case_state(referral.case_id), hint=hint)
             referral.withdraw(sealed(texts, referral.case_id, reason), by=caller.recorded())
             return referral
-        return self.command_once(caller, idempotency_key, ["withdraw", str(referral_id), reason], withdraw, _CHANGED)
+        return self.command_once(caller, idempotency_key, ["withdraw", str(referral_id), reason], withdraw, _CHANGED,
+                                 reached=lambda first: self._replay_reached(caller, "withdraw", first))
+
+    def _replay_reached(self, caller: Caller, action: str, first: Referral) -> None:
+        access.check_replay(caller, action, self.queries.case_state(first.case_id), first.provider_id)
 
     # --- reads, each decided by the access policy --------------------------------------
 

@@ -114,6 +114,17 @@ def _check_case_side(caller: Caller, action: str, case: CaseState, hint: bool) -
                                 "providers: record consent to services and sharing first.")
 
 
+def check_replay(caller: Caller, action: str, case: CaseState, provider_id: UUID | str | None) -> None:
+    """Whether a retry (Idempotency-Key) of `action` may be shown its first answer: only while the caller
+    still reaches the referral (its provider's focal point, or the case's caseworker or supervisor), its
+    state aside (the action was done). Else 404, as to any request of theirs."""
+    if action in CASE_ACTIONS:
+        if not in_scope(caller, case):
+            raise NotFound("No such referral.")
+    elif caller.role != Role.PROVIDER or not _is_provider(caller, provider_id):
+        raise NotFound("No such referral.")
+
+
 def _check_provider(caller: Caller, case: CaseState, provider_id: UUID | str | None) -> None:
     if caller.role != Role.PROVIDER or not _is_provider(caller, provider_id):
         raise NotFound("No such referral.")  # never tell one provider about another's referrals
