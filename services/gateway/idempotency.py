@@ -58,6 +58,10 @@ class Answers:
     def user(self, username: str) -> Scope:
         return Scope(f"user:{username}")
 
+    def session(self, session_id: str) -> Scope:
+        """A logout's: each session's logout is a request of its own, whoever's sessions they are."""
+        return Scope(f"session:{session_id}")
+
     def login(self, username: str, password: str) -> Scope:
         return Scope(f"login:{self.mac('login', username, password)}")
 

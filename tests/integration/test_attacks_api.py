@@ -210,3 +210,14 @@ def test_a_providers_replay_after_they_moved_to_another_provider_shows_nothing_o
     replayed = focal.post(path, headers=keyed(key))
     assert replayed.status_code == 404, replayed.text
     assert "Bruising" not in replayed.text and case["case_number"] not in replayed.text
+
+
+def test_two_sessions_of_one_user_log_out_with_the_same_key_and_both_end(people, api):
+    """A client library that makes its keys per action ("logout") must not keep a second device's
+    session alive: each session's logout is a request of its own."""
+    username = new_user(people["admin"], "auditor")
+    phone, laptop, key = api.login(username, PASSWORD), api.login(username, PASSWORD), "logout"
+    for device in (phone, laptop):
+        assert device.post("/v1/auth/logout", headers=keyed(key)).status_code == 204
+        assert device.post("/v1/auth/logout", headers=keyed(key)).status_code == 204  # its own retry
+        assert device.get("/v1/users/me").status_code == 401

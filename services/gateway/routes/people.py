@@ -85,7 +85,7 @@ class PeopleRoutes(Gateway):
             caller = self.caller_for(request, correlation_id.get() or "")
             self.sessions.end(caller.extra["session_id"])
             return Response(status=204)
-        return self.once(request, self.answers.user(claims.username), end, claims.session_id)
+        return self.once(request, self.answers.session(claims.session_id), end)
 
     @doc("Create a user (admin); the password is never shown back", body=CreateUserSchema, status=201,
          returns=UserView, errors=(409,), example={
