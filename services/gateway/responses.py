@@ -53,20 +53,6 @@ class TokenView(Strict):
     refresh_token = fields.String(required=True, metadata={"description": "Works once: POST /v1/auth/refresh."})
 
 
-class UserView(Strict):
-    id = fields.UUID(required=True)
-    username = fields.String(required=True)
-    role = _one_of(ROLES, required=True)
-    display_name = fields.String(required=True)
-    supervisor = fields.String(required=True, allow_none=True)
-    provider_id = fields.UUID(required=True, allow_none=True)
-    email = fields.String(required=True, allow_none=True)
-    email_notifications = fields.Boolean(required=True)
-    organisation = fields.UUID(required=True, allow_none=True, metadata={"description": "Null for the admin."})
-    active = fields.Boolean(required=True)
-    password_change_required = fields.Boolean(required=True)
-
-
 class ListedUserView(Strict):
     id = fields.UUID(required=True)
     username = fields.String(required=True)
@@ -76,7 +62,13 @@ class ListedUserView(Strict):
     provider_id = fields.UUID(required=True, allow_none=True)
     email = fields.String(required=True, allow_none=True)
     active = fields.Boolean(required=True)
-    organisation = fields.UUID(required=True, allow_none=True)
+    organisation = fields.UUID(required=True, allow_none=True, metadata={"description": "Null for the admin."})
+
+
+class UserView(ListedUserView):
+    """A user as read one at a time: as listed, with their preferences and whether a password change is due."""
+    email_notifications = fields.Boolean(required=True)
+    password_change_required = fields.Boolean(required=True)
 
 
 UserPage = _page(ListedUserView, "UserPage")
