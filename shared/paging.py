@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from marshmallow import fields, validate
 
 from shared.envelope import Strict
 from shared.errors import InvalidInput
+from shared.keys import derived_key
 from shared.text import Line
 
 DEFAULT_LIMIT = 50
@@ -38,9 +37,7 @@ class Cursors:
     """Seals and opens the cursors of one list (`listing`: its name; a cursor opens only there)."""
 
     def __init__(self, secret: str, listing: str):
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"casetrail list cursor").derive(secret.encode())
-        self.aead, self.listing = AESGCM(key), listing.encode()
+        self.aead, self.listing = AESGCM(derived_key(secret, b"casetrail list cursor")), listing.encode()
 
     def make(self, *key: Any) -> str:
         """The cursor after a row whose key is `key` (strings, numbers)."""

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.persistence import StoredEvent
 
 from services.cases import policy
@@ -31,6 +29,7 @@ from services.cases.domain import Case, CaseActivity, Consent, activity_view
 from services.cases.views import case_view, damaged_item, history_item, index_item, redacted_item
 from shared.caller import Caller
 from shared.errors import InvalidInput, NotFound
+from shared.keys import derived_key
 from shared.metrics import gauge
 from shared.organisations import organisation_or_first
 from shared.outbox import Projection
@@ -229,8 +228,7 @@ class ChangesCursors:
     PATTERN = re.compile(r"([0-9]{1,18})\.([0-9a-f]{32})\.([0-9a-f]{32})")
 
     def __init__(self, master_key: bytes):
-        self.key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                        info=b"casetrail changes-feed cursor v1").derive(master_key)
+        self.key = derived_key(master_key, b"casetrail changes-feed cursor v1")
 
     def make(self, cursor: ChangesCursor) -> str:
         body = f"{cursor.position}.{cursor.scope}"

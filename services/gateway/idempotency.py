@@ -21,21 +21,15 @@ from dataclasses import dataclass
 
 import eventlet
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from werkzeug.wrappers import Response
 
 from shared.errors import Conflict
+from shared.keys import derived_key
 from shared.store import ServiceStore
 
 RETENTION_SECONDS = 24 * 3600  # how long a key is remembered (README "Idempotency")
 REPLAYED_HEADERS = ("ETag", "Location")
-
-
-def _derived(secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"casetrail idempotency " + purpose
-                ).derive(secret.encode())
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,8 @@ class Answers:
         """`pending_seconds`: how long a first request may run (the request deadline); a claim older
         than that was abandoned (its process stopped) and the next retry runs the request anew."""
         self.store, self.pending_seconds = store, pending_seconds
-        self._mac_key, self._sealing = _derived(secret, b"fingerprint"), AESGCM(_derived(secret, b"answer"))
+        self._mac_key = derived_key(secret, b"casetrail idempotency fingerprint")
+        self._sealing = AESGCM(derived_key(secret, b"casetrail idempotency answer"))
 
     def mac(self, *parts) -> str:
         return hmac.new(self._mac_key, json.dumps(parts, sort_keys=True, default=str).encode(),
