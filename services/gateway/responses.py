@@ -353,14 +353,18 @@ class ApprovalPolicyView(Strict):
     closure = _one_of(values(Rule), required=True)
 
 
-class ApprovalRequestView(Strict):
+class _ApprovalFields(Strict):
+    """What every answer about an approval request names."""
     id = fields.UUID(required=True)
     case_id = fields.UUID(required=True)
     case_number = fields.String(required=True)
     type = _one_of(values(Kind), required=True)
     requested_by = fields.String(required=True)
-    requested_at = _time(required=True)
     status = _one_of(values(ApprovalStatus), required=True)
+
+
+class ApprovalRequestView(_ApprovalFields):
+    requested_at = _time(required=True)
     decided_by = fields.String(metadata={"description": "Once decided."})
     comment = fields.String(allow_none=True, metadata={"description": "The decision's comment, once decided."})
 
@@ -368,13 +372,7 @@ class ApprovalRequestView(Strict):
 ApprovalPage = _page(ApprovalRequestView, "ApprovalPage")
 
 
-class DecidedApprovalView(Strict):
-    id = fields.UUID(required=True)
-    case_id = fields.UUID(required=True)
-    case_number = fields.String(required=True)
-    type = _one_of(values(Kind), required=True)
-    requested_by = fields.String(required=True)
-    status = _one_of(values(ApprovalStatus), required=True)
+class DecidedApprovalView(_ApprovalFields):
     decided_by = fields.String(required=True, allow_none=True)
     comment = fields.String(required=True, allow_none=True)
 
