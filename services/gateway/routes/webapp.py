@@ -79,8 +79,9 @@ class WebAppRoutes(Gateway):
             refuse_unknown_route(type(self), request)
         return app_file(request, "index.html")
 
-    @doc("A file of the web app (its scripts, styles, translations, service worker); unknown files are 404",
-         media_type="*/*")
+    @doc("A file of the web app (its scripts, styles, translations, service worker), with the Content-Type of "
+         "its kind; unknown files are 404",
+         media_type="application/octet-stream")
     @route("GET", "/app/<path:path>", authenticated=False, cacheable=True)
     def web_app_file(self, request, path):
         return app_file(request, path)
