@@ -35,6 +35,7 @@ install_packages() {
   command -v curl >/dev/null || missing+=(curl)
   [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
   command -v npm >/dev/null || missing+=(nodejs npm)  # the OpenAPI linter (tools/openapi-lint)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the web app's browser tests (tests/integration/test_web_app.py)
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root_for_apt "${missing[@]}"
   log "installing ${missing[*]}"
@@ -290,6 +291,7 @@ case "${1:-}" in
     install_packages; install_venv; start_postgres; start_rabbitmq; start_services; start_prometheus
     secrets
     echo "Casetrail is up: http://127.0.0.1:$GATEWAY_PORT (API contract: /v1/openapi.json)"
+    echo "Web app: http://127.0.0.1:$GATEWAY_PORT/"
     echo "Prometheus: http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts)"
     echo "Admin: ${ADMIN_USERNAME:-admin} / ${ADMIN_PASSWORD:-admin-change-me}  (set ADMIN_PASSWORD before the first 'make up' to choose it)"
     echo "Logs: make logs · stop: make down" ;;

@@ -33,6 +33,7 @@ class Doc:
     errors: tuple[int, ...] = ()  # error statuses beyond those every route of its kind gives
     description: str | None = None  # by default the handler's docstring
     signed_in: bool | None = None  # needs a bearer token though its @route checks none itself (logout)
+    media_type: str | None = None  # what it answers when not JSON: the web app's files (routes/webapp.py)
 
     def __post_init__(self):
         unknown = set(self.headers) - set(RESPONSE_HEADERS) | set(self.takes) - set(REQUEST_HEADERS)

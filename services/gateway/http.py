@@ -33,17 +33,21 @@ from shared.validation import load, printable, refuse_unsafe_strings
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
-def route(method: str, url: str, *, authenticated: bool = True, query: type[Schema] | None = None):
+def route(method: str, url: str, *, authenticated: bool = True, query: type[Schema] | None = None,
+          cacheable: bool = False, every_method: bool = False):
     """Declares an HTTP route; the handler gets `caller` when the route needs a login, and `query` (its
-    parameters, validated by the schema) when it takes any: an unknown parameter is refused."""
+    parameters, validated by the schema) when it takes any: an unknown parameter is refused. Every answer is
+    `Cache-Control: no-store` but a `cacheable` route's successes (the web app's files), which set their own.
+    An `every_method` route gets its path's every method, and refuses those it does not take with
+    `refuse_unknown_route` (the web app's shell at `/`, which no answer to unknown routes may shadow)."""
     def decorate(handler):
         def read(self, request, cid: str) -> dict:
             params = {"caller": self.caller_for(request, cid)} if authenticated else {}
             args = query_args(request, query or NoQuery)
             return params | {"query": args} if query else params
-        served = _served(handler, method, url, read)
+        served = _served(handler, method, url, read, cacheable)
         served.route_of = (authenticated, query)  # what the OpenAPI document says of it (openapi.py)
-        return http(method, url)(served)
+        return (_EveryMethod.decorator if every_method else http)(method, url)(served)
     return decorate
 
 
@@ -57,11 +61,17 @@ class _AnyMethod(HttpRequestHandler):
         return Rule(self.url)  # no methods: it takes any, even one no route knows
 
 
+class _EveryMethod(HttpRequestHandler):
+    def get_url_rule(self):
+        return Rule(self.url)  # every method: its handler refuses the others (405)
+
+
 def unknown_routes(handler):
     """Declares the answer to what no route takes: 404, or 405 (with Allow) for a path that takes other
-    methods. werkzeug matches every declared route before this one."""
+    methods. werkzeug matches every declared route before this one. `/` is the web app's (routes/webapp.py):
+    two rules of one path would be tried in an arbitrary order."""
     served = _served(handler, "*", "unknown", lambda self, request, cid: {})
-    return _AnyMethod.decorator("*", "/")(_AnyMethod.decorator("*", "/<path:path>")(served))
+    return _AnyMethod.decorator("*", "/<path:path>")(served)
 
 
 def refuse_unknown_route(service: type, request) -> None:
@@ -91,7 +101,7 @@ def _declared_routes(service: type) -> MapAdapter:
     return Map(rules).bind("gateway")
 
 
-def _served(handler, method: str, url: str, read):
+def _served(handler, method: str, url: str, read, cacheable: bool = False):
     """`handler` with a correlation id, a deadline, the parameters `read(self, request, cid)` gives it,
     every failure as a problem document, and the headers every response carries."""
     @wraps(handler)
@@ -116,7 +126,8 @@ def _served(handler, method: str, url: str, read):
             correlation_id.reset(token)
         response.headers["X-Correlation-Id"] = cid
         with_cors(response, request.headers.get("Origin"), self.settings.cors_origins)
-        response.headers["Cache-Control"] = "no-store"  # answers hold survivor data: no cache keeps them
+        if not cacheable or response.status_code >= 400 or "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"  # answers hold survivor data: no cache keeps them
         HTTP_DURATION.labels(method, url, str(response.status_code)).observe(time.perf_counter() - started)
         return response
     return serve

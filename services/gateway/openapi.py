@@ -20,7 +20,7 @@ from services.gateway.responses import HealthView
 from services.gateway.schemas import NoQuery
 
 VERSION = "1.0.0"
-ID_PATTERN = re.compile(r"<(?:string:)?(\w+)>")
+ID_PATTERN = re.compile(r"<(?:string:|path:)?(\w+)>")
 USERNAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{2,63}$"}
 STATUS_CODES: dict[int, list[str]] = {}
 for _status, _code, _title in (*PROBLEMS.values(), INTERNAL):
@@ -141,6 +141,10 @@ def _path(url: str) -> tuple[str, list[dict]]:
     """An OpenAPI path for a werkzeug rule, and its path parameters: a username, or an id (a UUID)."""
     params = []
     for name in ID_PATTERN.findall(url):
+        if name == "path":  # the web app's files
+            params.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+                           "description": "A file of the web app, by its path under `/app/`."})
+            continue
         schema = USERNAME if name == "username" else {"type": "string", "format": "uuid"}
         params.append({"name": name, "in": "path", "required": True, "schema": schema,
                        "description": "A username." if name == "username" else f"The {name.removesuffix('_id')}'s id."})
@@ -186,8 +190,14 @@ def _operation(handler, api_doc: Doc, tag: str, path_params: list[dict]) -> dict
     success: dict = {"description": api_doc.summary}
     if api_doc.returns is not None:
         success["content"] = {"application/json": {"schema": api_doc.returns}}
+    if api_doc.media_type is not None:  # a file of the web app: revalidated with its ETag, not no-store
+        success["content"] = {api_doc.media_type: {"schema": {"type": "string"}}}
     headers = {} if plumbing else {"X-Correlation-Id": {"$ref": "#/components/headers/X-Correlation-Id"},
                                    "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}}
+    if api_doc.media_type is not None:
+        headers |= {"Cache-Control": {"$ref": "#/components/headers/FileCacheControl"},
+                    "ETag": {"$ref": "#/components/headers/FileETag"},
+                    "Content-Security-Policy": {"$ref": "#/components/headers/Content-Security-Policy"}}
     headers |= {name: {"$ref": f"#/components/headers/{name}"} for name in api_doc.headers}
     if headers:
         success["headers"] = headers
@@ -268,6 +278,13 @@ HEADERS = {
              "schema": {"type": "string"}},
     "Location": {"description": "The new resource's path.", "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
+    "FileCacheControl": {"description": "`no-cache`: a file of the web app is revalidated (If-None-Match: its "
+                                        "ETag, then 304) before each use; its service worker keeps the shell "
+                                        "offline.", "schema": {"type": "string", "enum": ["no-cache"]}},
+    "FileETag": {"description": "A hash of the file: send it as If-None-Match to get 304 while it is unchanged.",
+                 "schema": {"type": "string"}},
+    "Content-Security-Policy": {"description": "The app runs only its own scripts and styles, talks only to "
+                                               "this origin, and is never framed.", "schema": {"type": "string"}},
 }
 PARAMETERS = {
     "If-Match": {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},

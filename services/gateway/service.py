@@ -8,11 +8,12 @@ from services.gateway.routes.organisations import OrganisationRoutes
 from services.gateway.routes.people import PeopleRoutes
 from services.gateway.routes.referrals import ReferralRoutes
 from services.gateway.routes.staff import StaffRoutes
+from services.gateway.routes.webapp import WebAppRoutes
 from services.gateway.routes.work import ApprovalRoutes, NotificationRoutes
 
 
 class GatewayService(PeopleRoutes, StaffRoutes, OrganisationRoutes, CaseRoutes, CaseCommandRoutes, ReferralRoutes,
-                     ApprovalRoutes, NotificationRoutes):
+                     ApprovalRoutes, NotificationRoutes, WebAppRoutes):
     name = "gateway"
 
     @unknown_routes

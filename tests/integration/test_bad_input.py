@@ -248,7 +248,7 @@ def test_malformed_cursors_are_refused_naming_the_cursor(people):
 def test_unknown_routes_and_wrong_methods_are_problem_documents(api, people):
     cw1 = people["cw1"]
     for client in (cw1, Api(api.base)):
-        for path in ("/", "/nope", "/v1/nope", "/v1/cases/x/y/z", "/v1/cases/"):
+        for path in ("/nope", "/v1/nope", "/v1/cases/x/y/z", "/v1/cases/", "/app/nope.js", "/app/"):
             for method in ("GET", "POST", "PUT", "DELETE"):
                 missing = problem(client.request(method, path), 404)
                 assert missing["code"] == "not_found" and missing["type"].endswith("/not_found")
@@ -257,7 +257,9 @@ def test_unknown_routes_and_wrong_methods_are_problem_documents(api, people):
                                 ("POST", f"/v1/cases/{NOWHERE}", "GET, HEAD"),
                                 ("GET", f"/v1/cases/{NOWHERE}/assessment", "POST"),
                                 ("BREW", "/v1/providers", "GET, HEAD, POST"),
-                                ("GET", "/v1/auth/token", "POST")):
+                                ("GET", "/v1/auth/token", "POST"),
+                                ("POST", "/", "GET, HEAD"),  # the web app's shell (tests/integration/test_web_app.py)
+                                ("BREW", "/", "GET, HEAD")):
         response = cw1.request(method, path)
         wrong = problem(response, 405)
         assert wrong["code"] == "method_not_allowed" and response.headers["Allow"] == allow, (method, path)

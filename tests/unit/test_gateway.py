@@ -130,7 +130,7 @@ def test_every_gateway_route_is_in_the_openapi_document_with_its_handler_as_oper
     routes = _gateway_routes()
     assert len(routes) > 50
     for handler, entrypoint in routes:
-        operation = paths[re.sub(r"<string:(\w+)>", r"{\1}", entrypoint.url)][entrypoint.method.lower()]
+        operation = paths[re.sub(r"<(?:string|path):(\w+)>", r"{\1}", entrypoint.url)][entrypoint.method.lower()]
         assert operation["operationId"] == handler.__name__
         assert operation["tags"] and operation["summary"] and operation["description"]
     assert sum(len(item) for item in paths.values()) == len(routes)

@@ -1,0 +1,40 @@
+// The service worker: keeps the app's shell (its HTML, scripts, styles, catalogues) so the app opens
+// without a network. It never keeps an API answer: /v1 goes to the network, always (the offline copy
+// of cases is the app's own, encrypted, in IndexedDB). Online, each file is fetched (revalidated with
+// its ETag) and the kept copy refreshed; offline, the kept copy is used.
+const VERSION = 'casetrail-shell-1';
+const SHELL = [
+  '/', '/app/app.css', '/app/main.js', '/app/dom.js', '/app/api.js', '/app/i18n.js', '/app/session.js',
+  '/app/crypto.js', '/app/store.js', '/app/views/common.js', '/app/views/login.js', '/app/views/cases.js',
+  '/app/views/register.js', '/app/views/casefile.js', '/app/i18n/en.json', '/app/i18n/fr.json',
+  '/app/i18n/ar.json', '/app/icon.svg', '/app/manifest.webmanifest',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(VERSION).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(caches.keys()
+    .then((names) => Promise.all(names.filter((name) => name !== VERSION).map((name) => caches.delete(name))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  const shell = event.request.mode === 'navigate' ? '/' : url.pathname.startsWith('/app/') ? url.pathname : null;
+  if (shell === null) return; // the API: network only
+  event.respondWith((async () => {
+    const cache = await caches.open(VERSION);
+    try {
+      const response = await fetch(event.request.mode === 'navigate' ? '/' : event.request);
+      if (response.ok) await cache.put(shell, response.clone());
+      return response;
+    } catch (offline) {
+      const kept = await cache.match(shell);
+      if (kept) return kept;
+      throw offline;
+    }
+  })());
+});
