@@ -7,7 +7,7 @@ VENV ?= .venv
 # are linted next.
 TYPED_PATHS := shared $(wildcard services/*/domain.py services/*/application.py services/*/policy.py \
                                  services/*/settings.py services/*/migrations)
-LINT_PATHS := $(TYPED_PATHS) tests
+LINT_PATHS := $(TYPED_PATHS) tests web/tests
 
 .PHONY: up down logs status test unit lint fuzz install bench audit quarantine migrations
 
