@@ -3,15 +3,26 @@
 import { h, show } from './dom.js';
 import { initialLanguage, LANGUAGES, language, setLanguage, t } from './i18n.js';
 import * as session from './session.js';
-import { caseFileView } from './views/casefile.js';
-import { casesView } from './views/cases.js';
+import { caseLinks, caseRoutes } from './views/case_routes.js';
 import { heading } from './views/common.js';
 import { loginView } from './views/login.js';
-import { registerView } from './views/register.js';
+import { offlineLinks, offlineRoutes } from './views/offline_routes.js';
+import { roleLinks, roleRoutes } from './views/role_routes.js';
 
 const main = document.getElementById('main');
 const bar = document.getElementById('bar');
-const CASE_ROLES = ['caseworker', 'supervisor'];
+// Routes by area (each file owns its screens); the first whose pattern matches and whose roles include
+// the user's is shown. A role's home is its first link.
+const ROUTES = [...offlineRoutes, ...caseRoutes, ...roleRoutes];
+const LINKS = [caseLinks, roleLinks, offlineLinks];
+
+function home(role) {
+  return linksOf(role)[0]?.[0];
+}
+
+function linksOf(role) {
+  return LINKS.flatMap((links) => links[role] || []);
+}
 
 function go(hash) {
   if (location.hash === hash) render();
@@ -30,8 +41,7 @@ function languageSwitch() {
 
 function renderBar() {
   const user = session.current();
-  const links = user && CASE_ROLES.includes(user.role)
-    ? [h('a', { href: '#/cases' }, t('nav.cases')), h('a', { href: '#/cases/new' }, t('nav.register'))] : [];
+  const links = user ? linksOf(user.role).map(([href, key]) => h('a', { href }, t(key))) : [];
   show(bar, h('span', { class: 'brand' }, t('app.name')),
     h('nav', { 'aria-label': t('nav.label') }, links),
     languageSwitch(),
@@ -47,6 +57,14 @@ function comingNext(user) {
   main.replaceChildren(heading(t('home.title', { name: user.display_name })), h('p', {}, t('home.coming_next')));
 }
 
+function routeFor(path, role) {
+  for (const route of ROUTES) {
+    const match = route.roles.includes(role) ? path.match(route.pattern) : null;
+    if (match) return { view: route.view, match };
+  }
+  return null;
+}
+
 async function render() {
   renderBar();
   const user = session.current();
@@ -56,14 +74,11 @@ async function render() {
   let focusTarget;
   if (!user) {
     focusTarget = loginView(main, context);
-  } else if (!CASE_ROLES.includes(user.role)) {
-    comingNext(user);
-  } else if (path === '/cases/new') {
-    focusTarget = registerView(main, context);
-  } else if (/^\/cases\/[0-9a-f-]{36}$/.test(path)) {
-    await caseFileView(main, { ...context, caseId: path.split('/')[2] });
   } else {
-    await casesView(main, context);
+    const route = routeFor(path, user.role);
+    if (route) focusTarget = await route.view(main, context, route.match);
+    else if (home(user.role) && home(user.role) !== `#${path}`) go(home(user.role));
+    else comingNext(user);
   }
   (focusTarget || document.getElementById('page-title'))?.focus();
 }

@@ -5,6 +5,7 @@ import { h } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import * as store from '../store.js';
 import { alertBox, heading, riskText, stageText } from './common.js';
+import { supervisorActions } from './supervise.js';
 
 function rows(pairs) {
   return h('dl', { class: 'facts' }, pairs.filter(([, value]) => value !== undefined && value !== null && value !== '')
@@ -18,7 +19,8 @@ function section(titleKey, ...content) {
   return h('section', { 'aria-labelledby': id }, h('h2', { id }, t(titleKey)), ...content);
 }
 
-export async function caseFileView(main, { caseId }) {
+export async function caseFileView(main, context) {
+  const { caseId } = context;
   main.replaceChildren(heading(t('case.title')), h('p', { 'aria-busy': 'true' }, t('common.loading')));
   let file;
   let offline = false;
@@ -64,5 +66,6 @@ export async function caseFileView(main, { caseId }) {
       [t('cases.overdue'), yesNo(file.follow_up.overdue)],
       [t('case.follow_ups'), String(file.follow_up.count)]])),
     section('case.closure', rows([[t('case.closure_status'), t(`closure.${file.closure.status}`)]])),
+    ...supervisorActions(file, context),
     h('p', {}, h('a', { href: '#/cases' }, t('nav.cases'))));
 }
