@@ -35,7 +35,7 @@ install_packages() {
   command -v curl >/dev/null || missing+=(curl)
   [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
   command -v npm >/dev/null || missing+=(nodejs npm)  # the OpenAPI linter (tools/openapi-lint)
-  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the web app's browser tests (tests/integration/test_web_app.py)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the web app's browser tests (web/tests)
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root_for_apt "${missing[@]}"
   log "installing ${missing[*]}"
@@ -58,15 +58,18 @@ install_venv() {
   rm -f "$VENV"/.installed-*; touch "$stamp"
 }
 
-install_lint_tools() {
-  # The OpenAPI linter `make test` runs (Spectral, pinned by tools/openapi-lint/package-lock.json).
-  local tools=$ROOT/tools/openapi-lint
-  local stamp=$tools/node_modules/.installed-$(sha256sum "$tools/package-lock.json" | cut -c1-16)
-  [ -f "$stamp" ] && return 0
-  log "installing the OpenAPI linter into $tools/node_modules (log: $RUN/log/npm.log)"
-  mkdir -p "$RUN/log"
-  (cd "$tools" && npm ci --no-audit --no-fund) > "$RUN/log/npm.log" 2>&1 || { tail -n 30 "$RUN/log/npm.log" >&2; exit 1; }
-  rm -f "$tools"/node_modules/.installed-*; touch "$stamp"
+install_node_tools() {
+  # What `make test` runs on Node or loads from npm, each pinned by its package-lock.json: the OpenAPI
+  # linter (Spectral, tools/openapi-lint) and axe-core for the web app's accessibility check (tools/browser-tests).
+  local tools stamp
+  for tools in "$ROOT/tools/openapi-lint" "$ROOT/tools/browser-tests"; do
+    stamp=$tools/node_modules/.installed-$(sha256sum "$tools/package-lock.json" | cut -c1-16)
+    [ -f "$stamp" ] && continue
+    log "installing $(basename "$tools") into $tools/node_modules (log: $RUN/log/npm.log)"
+    mkdir -p "$RUN/log"
+    (cd "$tools" && npm ci --no-audit --no-fund) > "$RUN/log/npm.log" 2>&1 || { tail -n 30 "$RUN/log/npm.log" >&2; exit 1; }
+    rm -f "$tools"/node_modules/.installed-*; touch "$stamp"
+  done
 }
 
 pg_running() { [ -f "$RUN/pg/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" status >/dev/null 2>&1; }
@@ -267,7 +270,7 @@ stop_services() {
 }
 
 case "${1:-}" in
-  install) install_packages; install_venv; install_lint_tools ;;
+  install) install_packages; install_venv; install_node_tools ;;
   infra-start) start_postgres; start_rabbitmq ;;
   infra-stop) stop_rabbitmq; stop_postgres ;;
   postgres-start) start_postgres ;;

@@ -16,7 +16,11 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "tools" / "browser-tests" / "node_modules" / "axe-core" / "axe.min.js"
+# The accessibility rules checked on every screen: WCAG 2.1 A and AA, and axe's best practices.
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 PASSWORD = "a-long-enough-password"
 
 
@@ -113,3 +117,21 @@ def sign_in(base):
         page.get_by_label("Password", exact=True).fill(password)
         page.get_by_role("button", name="Sign in").click()
     return sign_in_
+
+
+@pytest.fixture(scope="session")
+def axe_check():
+    """Runs axe-core on the page as it is now; returns its violations, each as 'rule: target, ...' (none
+    is the goal). axe is evaluated through the browser's debugging protocol: the app's CSP (script-src
+    'self') is left as it is, as users get it."""
+    assert AXE.exists(), "run `make install` (scripts/stack.sh installs tools/browser-tests)"
+    source = AXE.read_text(encoding="utf-8")
+
+    def check(page: Page) -> list[str]:
+        page.wait_for_load_state("networkidle")
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(source)
+        result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_RULES)
+        return [f"{v['id']} ({v['impact']}): " + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+                for v in result["violations"]]
+    return check
