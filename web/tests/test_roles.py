@@ -160,11 +160,11 @@ def test_an_auditor_reads_a_cases_history_verifies_it_and_downloads_its_export(a
 
     sign_in(page, auditor)
     expect(heading(page)).to_have_text("Find a case")
-    page.get_by_label("Case id or case number").fill(case["case_number"])
+    page.get_by_label("Case id").fill(case["case_number"])
     page.get_by_role("button", name="Open the case's audit").click()
     expect(page.get_by_role("alert")).to_contain_text("finds a case by its id")
-    page.get_by_label("Case id or case number").fill(case["id"])
-    page.get_by_label("Case id or case number").press("Enter")
+    page.get_by_label("Case id").fill(case["id"])
+    page.get_by_label("Case id").press("Enter")
     expect(heading(page)).to_have_text(f"Audit of case {case['case_number']}")
     history = page.get_by_role("table")
     expect(history.get_by_role("row", name=re.compile(r"^1 CaseRegistered"))).to_contain_text(
