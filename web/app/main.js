@@ -54,7 +54,7 @@ function renderBar() {
 }
 
 function comingNext(user) {
-  main.replaceChildren(heading(t('home.title', { name: user.display_name })), h('p', {}, t('home.coming_next')));
+  show(main, heading(t('home.title', { name: user.display_name })), h('p', {}, t('home.coming_next')));
 }
 
 function routeFor(path, role) {

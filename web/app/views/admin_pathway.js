@@ -2,7 +2,7 @@
 // approval policy: when a plan or a closure needs a supervisor's approval (always, high risk only,
 // never).
 import { api, every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { t } from '../i18n.js';
 import { alertBox, field, heading, select } from './common.js';
 import { busy, carriedMessage, carry, dataTable, fill, formKey, statusLine, submitting } from './role_kit.js';
@@ -37,7 +37,7 @@ function section(id, title, ...content) {
 export async function organisationsView(main, { go }) {
   const name = h('input', { name: 'name', required: true, maxlength: 200, autocomplete: 'off' });
   const results = busy();
-  main.replaceChildren(heading(t('admin.organisations_title')), carriedMessage(), results,
+  show(main, heading(t('admin.organisations_title')), carriedMessage(), results,
     section('admin-new-organisation', t('admin.new_organisation'), createForm('/v1/organisations',
       () => ({ name: name.value.trim() }), (created) => {
         carry(t('admin.organisation_created', { name: created.name }));
@@ -63,7 +63,7 @@ export async function providersView(main, { go }) {
   const [name, area, contact] = ['name', 'area', 'contact'].map(input);
   const services = servicesFieldset();
   const results = busy();
-  main.replaceChildren(heading(t('admin.providers_title')), carriedMessage(), results,
+  show(main, heading(t('admin.providers_title')), carriedMessage(), results,
     section('admin-new-provider', t('admin.new_provider'), createForm('/v1/providers', () => ({
       name: name.value.trim(), service_types: services.chosen(), area: area.value.trim(),
       contact: contact.value.trim() }), (created) => {
@@ -103,18 +103,18 @@ function policyForm(organisation, policy) {
 }
 
 export async function policyView(main, { go, params }) {
-  main.replaceChildren(heading(t('admin.policy_title')), busy());
+  show(main, heading(t('admin.policy_title')), busy());
   let organisations;
   try {
     organisations = await every('/v1/organisations');
   } catch (error) {
-    main.replaceChildren(heading(t('admin.policy_title')), alertBox(error));
+    show(main, heading(t('admin.policy_title')), alertBox(error));
     return;
   }
   const organisation = organisations.find((o) => o.id === params.get('organisation')) || organisations[0];
   const chooser = select('organisation', organisations.map((o) => [o.id, o.name]), { value: organisation.id });
   const policy = busy();
-  main.replaceChildren(heading(t('admin.policy_title')), h('p', {}, t('admin.policy_intro')),
+  show(main, heading(t('admin.policy_title')), h('p', {}, t('admin.policy_intro')),
     h('form', { class: 'filters', 'aria-label': t('admin.choose_organisation'), onsubmit: (event) => {
       event.preventDefault();
       go(`#/admin/policy?organisation=${chooser.value}`);

@@ -2,7 +2,7 @@
 // a new user (role, organisation, supervisor, and a provider for a provider's focal point), and one
 // user's account: deactivate or reactivate, a temporary password, unlock after failed logins.
 import { api, every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { t } from '../i18n.js';
 import { alertBox, field, heading, select } from './common.js';
 import { busy, carriedMessage, carry, dataTable, fill, formKey, statusLine, submitting } from './role_kit.js';
@@ -33,7 +33,7 @@ function usersPage(page, filters) {
 export async function usersView(main, { go, params }) {
   const filters = { role: params.get('role') || '', active: params.get('active') || '' };
   const results = busy();
-  main.replaceChildren(heading(t('admin.users_title')), carriedMessage(),
+  show(main, heading(t('admin.users_title')), carriedMessage(),
     h('p', {}, h('a', { href: '#/admin/users/new', class: 'button primary' }, t('admin.new_user'))),
     filtersForm(go, filters), results);
   await fill(results, async () => (await api('GET', '/v1/users', { params: { ...filters, limit: PAGE,
@@ -50,13 +50,13 @@ function newUserBody(controls) {
 }
 
 export async function newUserView(main, { go }) {
-  main.replaceChildren(heading(t('admin.new_user')), busy());
+  show(main, heading(t('admin.new_user')), busy());
   let organisations;
   let providers;
   try {
     [organisations, providers] = await Promise.all([every('/v1/organisations'), every('/v1/providers')]);
   } catch (error) {
-    main.replaceChildren(heading(t('admin.new_user')), alertBox(error));
+    show(main, heading(t('admin.new_user')), alertBox(error));
     return undefined;
   }
   const controls = {
@@ -76,7 +76,7 @@ export async function newUserView(main, { go }) {
   const key = formKey();
   const errors = h('div', {});
   const submit = h('button', { type: 'submit', class: 'primary' }, t('admin.create_user'));
-  main.replaceChildren(h('form', { class: 'card', 'aria-labelledby': 'page-title', onsubmit: (event) => {
+  show(main, h('form', { class: 'card', 'aria-labelledby': 'page-title', onsubmit: (event) => {
     event.preventDefault();
     submitting(submit, errors, async () => {
       try {
@@ -118,12 +118,12 @@ function accountAction(username, action, shown) {
 
 export async function userView(main, { go }, match) {
   const username = decodeURIComponent(match[1]);
-  main.replaceChildren(heading(username), busy());
+  show(main, heading(username), busy());
   let user;
   try {
     user = (await api('GET', `/v1/users/${encodeURIComponent(username)}`)).body;
   } catch (error) {
-    main.replaceChildren(heading(username), alertBox(error));
+    show(main, heading(username), alertBox(error));
     return;
   }
   const status = statusLine();
@@ -131,7 +131,7 @@ export async function userView(main, { go }, match) {
   const pairs = [['admin.display_name', user.display_name], ['admin.role', t(`role.${user.role}`)],
     ['admin.supervisor', user.supervisor], ['admin.email', user.email],
     ['admin.status', user.active ? t('admin.active') : t('admin.inactive')]];
-  main.replaceChildren(heading(t('admin.user_heading', { username })), status,
+  show(main, heading(t('admin.user_heading', { username })), status,
     h('dl', { class: 'facts' }, pairs.filter(([, value]) => value).map(([key, value]) => [h('dt', {}, t(key)),
       h('dd', {}, value)])),
     h('section', { 'aria-labelledby': 'admin-account' }, h('h2', { id: 'admin-account' }, t('admin.account')),

@@ -2,7 +2,7 @@
 // filter kept in the address (#/approvals?status=...); a pending one is decided on its own screen:
 // approve, or reject with a comment (the API refuses a rejection without one).
 import { api, every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import { alertBox, field, heading, select } from './common.js';
 import { busy, carriedMessage, carry, dataTable, fill, formKey, submitting } from './role_kit.js';
@@ -22,7 +22,7 @@ export async function approvalsView(main, { go, params }) {
   const chooser = select('status', STATUSES.map((s) => [s, t(`approval_status.${s}`)]),
     { value: status, empty: t('approvals.any') });
   const results = busy();
-  main.replaceChildren(heading(t('approvals.title')), carriedMessage(),
+  show(main, heading(t('approvals.title')), carriedMessage(),
     h('form', { class: 'filters', role: 'search', 'aria-label': t('approvals.filter'), onsubmit: (event) => {
       event.preventDefault();
       go(`#/approvals?status=${chooser.value}`);
@@ -41,16 +41,16 @@ async function pendingRequest(id) {
 
 export async function decisionView(main, { go }, match) {
   const id = match[1];
-  main.replaceChildren(heading(t('approvals.decide_title')), busy());
+  show(main, heading(t('approvals.decide_title')), busy());
   let request;
   try {
     request = await pendingRequest(id);
   } catch (error) {
-    main.replaceChildren(heading(t('approvals.decide_title')), alertBox(error));
+    show(main, heading(t('approvals.decide_title')), alertBox(error));
     return undefined;
   }
   if (!request) {
-    main.replaceChildren(heading(t('approvals.decide_title')), h('p', {}, t('approvals.gone')),
+    show(main, heading(t('approvals.decide_title')), h('p', {}, t('approvals.gone')),
       h('p', {}, h('a', { href: '#/approvals' }, t('approvals.nav'))));
     return undefined;
   }
@@ -64,7 +64,7 @@ function decisionForm(main, go, request) {
   const decide = (decision) => async (event) => {
     const button = event.currentTarget;
     if (decision === 'reject' && !comment.value.trim()) {
-      errors.replaceChildren(h('div', { class: 'alert', role: 'alert' }, t('approvals.comment_needed')));
+      show(errors, h('div', { class: 'alert', role: 'alert' }, t('approvals.comment_needed')));
       comment.focus();
       return;
     }
@@ -80,7 +80,7 @@ function decisionForm(main, go, request) {
       go('#/approvals');
     });
   };
-  main.replaceChildren(heading(t('approvals.decide_heading', { kind: t(`approval_kind.${request.type}`),
+  show(main, heading(t('approvals.decide_heading', { kind: t(`approval_kind.${request.type}`),
     number: request.case_number })),
   h('dl', { class: 'facts' },
     h('dt', {}, t('cases.number')), h('dd', {}, h('a', { href: `#/cases/${request.case_id}` }, request.case_number)),

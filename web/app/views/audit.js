@@ -3,7 +3,7 @@
 // the chain's verification, and the signed export offered as a JSON file (a Blob URL: nothing leaves
 // the page, and the Content-Security-Policy needs no change).
 import { api, every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import { alertBox, field, heading } from './common.js';
 import { busy, dataTable, fill, statusLine, submitting } from './role_kit.js';
@@ -14,12 +14,12 @@ export function findView(main, { go }) {
   const wanted = h('input', { name: 'case', required: true, autocomplete: 'off', spellcheck: 'false' });
   const errors = h('div', {});
   const submit = h('button', { type: 'submit', class: 'primary' }, t('audit.find'));
-  main.replaceChildren(heading(t('audit.find_title')),
+  show(main, heading(t('audit.find_title')),
     h('form', { class: 'card', role: 'search', 'aria-labelledby': 'page-title', onsubmit: (event) => {
       event.preventDefault();
       const caseId = wanted.value.trim();
       if (CASE_ID.test(caseId)) go(`#/audit/${caseId.toLowerCase()}`);
-      else errors.replaceChildren(h('div', { class: 'alert', role: 'alert' }, t('audit.by_id_only')));
+      else show(errors, h('div', { class: 'alert', role: 'alert' }, t('audit.by_id_only')));
     } }, errors, field(t('audit.case'), wanted, t('audit.case_hint')), submit));
   return wanted;
 }
@@ -44,7 +44,7 @@ function verifySection(caseId) {
   const result = h('div', { 'aria-live': 'polite' });
   const button = h('button', { type: 'button', class: 'primary' }, t('audit.verify'));
   button.addEventListener('click', () => submitting(button, result, async () => {
-    result.replaceChildren(...verification((await api('GET', `/v1/cases/${caseId}/verify`)).body));
+    show(result, ...verification((await api('GET', `/v1/cases/${caseId}/verify`)).body));
   }));
   return h('section', { 'aria-labelledby': 'audit-verify' }, h('h2', { id: 'audit-verify' }, t('audit.verification')),
     h('p', {}, t('audit.verify_intro')), button, result);
@@ -60,7 +60,7 @@ function exportSection(caseId, caseNumber) {
     if (exported) URL.revokeObjectURL(exported);
     // The bundle is canonical JSON (RFC 8785); JSON.stringify of what was parsed writes it the same.
     exported = URL.createObjectURL(new Blob([JSON.stringify(bundle)], { type: 'application/json' }));
-    result.replaceChildren(statusLine(t('audit.export_ready')), h('p', {}, h('a', { href: exported,
+    show(result, statusLine(t('audit.export_ready')), h('p', {}, h('a', { href: exported,
       download: `casetrail-${caseNumber}.json`, class: 'button primary' }, t('audit.download'))));
   }));
   return h('section', { 'aria-labelledby': 'audit-export' }, h('h2', { id: 'audit-export' }, t('audit.export')),
@@ -69,17 +69,17 @@ function exportSection(caseId, caseNumber) {
 
 export async function auditCaseView(main, context, match) {
   const caseId = match[1];
-  main.replaceChildren(heading(t('audit.title')), busy());
+  show(main, heading(t('audit.title')), busy());
   let file;
   try {
     file = (await api('GET', `/v1/cases/${caseId}`)).body;
   } catch (error) {
-    main.replaceChildren(heading(t('audit.title')), alertBox(error),
+    show(main, heading(t('audit.title')), alertBox(error),
       h('p', {}, h('a', { href: '#/audit' }, t('audit.nav'))));
     return;
   }
   const history = busy();
-  main.replaceChildren(heading(t('audit.heading', { number: file.case_number })),
+  show(main, heading(t('audit.heading', { number: file.case_number })),
     verifySection(caseId), exportSection(caseId, file.case_number),
     h('section', { 'aria-labelledby': 'audit-history' }, h('h2', { id: 'audit-history' }, t('audit.history')), history),
     h('p', {}, h('a', { href: '#/audit' }, t('audit.nav'))));

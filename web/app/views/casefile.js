@@ -2,7 +2,7 @@
 // steps the caseworker can take at the case's stage (each its own screen, views/steps/). Offline, the
 // copy kept at the last visit (sealed, store.js).
 import { every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import { alertBox, heading, riskText, stageText } from './common.js';
 import { DOMAINS } from './steps/follow_up.js';
@@ -117,18 +117,18 @@ function approvalsSection(approvals) {
 
 export async function caseFileView(main, context) {
   const { caseId } = context;
-  main.replaceChildren(heading(t('case.title')), h('p', { 'aria-busy': 'true' }, t('common.loading')));
+  show(main, heading(t('case.title')), h('p', { 'aria-busy': 'true' }, t('common.loading')));
   let loaded;
   try {
     loaded = await loadCase(caseId);
   } catch (error) {
-    main.replaceChildren(heading(t('case.title')), alertBox(error),
+    show(main, heading(t('case.title')), alertBox(error),
       h('p', {}, h('a', { href: '#/cases' }, t('nav.cases'))));
     return;
   }
   const { file, offline } = loaded;
   const survivor = file.survivor || {};
-  main.replaceChildren(
+  show(main, 
     heading(t('case.heading', { number: file.case_number })),
     offline ? h('p', { class: 'notice' }, t('case.offline_copy')) : null,
     section('case.summary', rows([

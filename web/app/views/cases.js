@@ -1,7 +1,7 @@
 // "My cases" (a supervisor: the team's): overdue follow-ups first, then by case number, with stage and
 // risk filters kept in the address (#/cases?stage=...&risk_level=...). Offline, the last list seen.
 import { every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import * as session from '../session.js';
 import * as store from '../store.js';
@@ -27,7 +27,7 @@ export async function casesView(main, { go, params }) {
   };
   const title = session.current()?.role === 'supervisor' ? t('cases.team_title') : t('cases.title');
   const results = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', {}, t('common.loading')));
-  main.replaceChildren(
+  show(main, 
     heading(title),
     h('p', {}, h('a', { href: '#/cases/new', class: 'button primary' }, t('nav.register'))),
     h('form', { class: 'filters', role: 'search', 'aria-label': t('cases.filters'), onsubmit: apply },
@@ -44,13 +44,13 @@ export async function casesView(main, { go, params }) {
   } catch (error) {
     cases = error.code === 'offline' ? await store.load(key).catch(() => undefined) : undefined;
     if (!cases) {
-      results.replaceChildren(alertBox(error));
+      show(results, alertBox(error));
       results.setAttribute('aria-busy', 'false');
       return;
     }
     offline = true;
   }
-  results.replaceChildren(
+  show(results, 
     offline ? h('p', { class: 'notice' }, t('cases.offline_copy')) : null,
     cases.length ? casesTable(cases) : h('p', {}, t('cases.none')));
   results.setAttribute('aria-busy', 'false');

@@ -1,4 +1,4 @@
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { t } from '../i18n.js';
 import * as session from '../session.js';
 import { alertBox, field, heading } from './common.js';
@@ -11,7 +11,7 @@ export function loginView(main, { go }) {
   const submit = h('button', { type: 'submit', class: 'primary' }, t('login.submit'));
   const form = h('form', { class: 'card narrow', 'aria-labelledby': 'page-title', onsubmit: async (event) => {
     event.preventDefault();
-    errors.replaceChildren();
+    show(errors);
     submit.disabled = true;
     try {
       await session.login(username.value.trim(), password.value);
@@ -25,6 +25,6 @@ export function loginView(main, { go }) {
     }
   } }, heading(t('login.title')), h('p', {}, t('login.intro')), errors,
   field(t('login.username'), username), field(t('login.password'), password), submit);
-  main.replaceChildren(form);
+  show(main, form);
   return username;
 }

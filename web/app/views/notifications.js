@@ -2,7 +2,7 @@
 // first, each linked to its case and marked read once dealt with. Each is told by its type, with the
 // case number: the same words in every language (the API's message is English only).
 import { api, every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import { alertBox, heading } from './common.js';
 
@@ -19,12 +19,12 @@ function notificationRow(item, markRead) {
 
 export async function notificationsView(main) {
   const status = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', {}, t('common.loading')));
-  main.replaceChildren(heading(t('notifications.title')), status);
+  show(main, heading(t('notifications.title')), status);
   let items;
   try {
     items = await every('/v1/notifications', {}, 200);
   } catch (error) {
-    status.replaceChildren(alertBox(error));
+    show(status, alertBox(error));
     status.setAttribute('aria-busy', 'false');
     return;
   }
@@ -32,7 +32,7 @@ export async function notificationsView(main) {
     button.disabled = true;
     try {
       await api('POST', `/v1/notifications/${item.id}/read`);
-      state.replaceChildren(t('notifications.read'));
+      show(state, t('notifications.read'));
       row.classList.remove('unread');
       const next = row.nextElementSibling?.querySelector('button') || main.querySelector('#page-title');
       button.remove();
@@ -42,7 +42,7 @@ export async function notificationsView(main) {
       status.prepend(alertBox(error));
     }
   };
-  status.replaceChildren(items.length ? h('table', { class: 'cases' },
+  show(status, items.length ? h('table', { class: 'cases' },
     h('caption', {}, t('notifications.count', { n: items.length, unread: items.filter((item) => !item.read).length })),
     h('thead', {}, h('tr', {}, ['notifications.what', 'notifications.when', 'notifications.state', 'notifications.action']
       .map((key) => h('th', { scope: 'col' }, t(key))))),

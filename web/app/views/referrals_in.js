@@ -2,7 +2,7 @@
 // rest; each opens on its own screen to accept it, decline it with a reason, or complete it with its
 // outcome. A provider sees only what the survivor consented to share (the API decides).
 import { api, every } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import { alertBox, field, heading } from './common.js';
 import { busy, carriedMessage, carry, dataTable, fill, formKey, submitting } from './role_kit.js';
@@ -24,7 +24,7 @@ function referralRow(referral) {
 
 export async function referralsView(main) {
   const results = busy();
-  main.replaceChildren(heading(t('referrals.title')), carriedMessage(), results);
+  show(main, heading(t('referrals.title')), carriedMessage(), results);
   await fill(results, () => every('/v1/referrals'), (referrals) => (referrals.length
     ? dataTable(t('referrals.count', { n: referrals.length }), ['cases.number', 'referrals.service',
       'referrals.urgency', 'referrals.status', 'referrals.received'], referrals.sort(byUrgency).map(referralRow))
@@ -67,21 +67,21 @@ function answerForm(referral, go, action, text) {
 }
 
 export async function referralView(main, { go }, match) {
-  main.replaceChildren(heading(t('referrals.one_title')), busy());
+  show(main, heading(t('referrals.one_title')), busy());
   let referral;
   try {
     referral = (await every('/v1/referrals')).find((item) => item.id === match[1]);
   } catch (error) {
-    main.replaceChildren(heading(t('referrals.one_title')), alertBox(error));
+    show(main, heading(t('referrals.one_title')), alertBox(error));
     return;
   }
   if (!referral) {
-    main.replaceChildren(heading(t('referrals.one_title')), alertBox({ code: 'not_found' }));
+    show(main, heading(t('referrals.one_title')), alertBox({ code: 'not_found' }));
     return;
   }
   const answers = referral.status === 'requested'
     ? [answerForm(referral, go, 'accept'), answerForm(referral, go, 'decline', 'reason')]
     : referral.status === 'accepted' ? [answerForm(referral, go, 'complete', 'outcome')] : [];
-  main.replaceChildren(heading(t('referrals.heading', { number: referral.case_number })), facts(referral),
+  show(main, heading(t('referrals.heading', { number: referral.case_number })), facts(referral),
     ...answers, h('p', {}, h('a', { href: '#/referrals' }, t('referrals.nav'))));
 }

@@ -1,7 +1,7 @@
 // Register a case: the survivor, the risk, and for a child the caregiver (or why the child is
 // unaccompanied). One Idempotency-Key per form, so a retried or doubled submission registers once.
 import { api, newKey } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { t } from '../i18n.js';
 import { alertBox, field, heading, riskText, RISKS, select } from './common.js';
 
@@ -51,7 +51,7 @@ export function registerView(main, { go }) {
   };
   const form = h('form', { class: 'card', 'aria-labelledby': 'page-title', onsubmit: async (event) => {
     event.preventDefault();
-    errors.replaceChildren();
+    show(errors);
     submit.disabled = true;
     try {
       const created = await api('POST', '/v1/cases', { body: body(), idempotencyKey: key });
@@ -72,6 +72,6 @@ export function registerView(main, { go }) {
   child,
   field(t('register.intake_notes'), notes),
   h('div', { class: 'actions' }, submit, h('a', { href: '#/cases', class: 'button' }, t('common.cancel'))));
-  main.replaceChildren(form);
+  show(main, form);
   return name;
 }

@@ -1,7 +1,7 @@
 // What the other roles' screens share: a table with its caption and scoped headers, a region that
 // loads, a polite status line, and the one Idempotency-Key a form keeps.
 import { newKey } from '../api.js';
-import { h } from '../dom.js';
+import { h, show } from '../dom.js';
 import { t } from '../i18n.js';
 import { alertBox } from './common.js';
 
@@ -21,9 +21,9 @@ export function busy() {
 export async function fill(region, load, render) {
   try {
     const answer = await load();
-    region.replaceChildren(...[render(answer)].flat());
+    show(region, ...[render(answer)].flat());
   } catch (error) {
-    region.replaceChildren(alertBox(error));
+    show(region, alertBox(error));
   }
   region.setAttribute('aria-busy', 'false');
 }
@@ -41,12 +41,12 @@ export function formKey() {
 
 // Runs a form's submission once at a time: errors shown in `errors`, the button disabled meanwhile.
 export async function submitting(button, errors, action) {
-  errors.replaceChildren();
+  show(errors);
   button.disabled = true;
   try {
     await action();
   } catch (error) {
-    errors.replaceChildren(alertBox(error));
+    show(errors, alertBox(error));
   } finally {
     button.disabled = false;
   }

@@ -4,7 +4,7 @@
 // the case number. Other roles get nothing.
 import { every } from '../api.js';
 import { sendCommand } from '../commands.js';
-import { h, uid } from '../dom.js';
+import { h, show, uid } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import * as session from '../session.js';
 import { field } from './common.js';
@@ -26,7 +26,7 @@ function settle(outcome, file, context, status) {
 async function suggest(list, file) {
   const cases = await every('/v1/cases').catch(() => []);
   const names = [...new Set(cases.map((item) => item.assigned_to))].filter((name) => name !== file.assigned_to);
-  list.replaceChildren(...names.sort().map((name) => h('option', { value: name })));
+  show(list, ...names.sort().map((name) => h('option', { value: name })));
 }
 
 function reassignForm(file, context) {
@@ -65,7 +65,7 @@ function eraseForm(file, context) {
       return;
     }
     if (typed.value.trim() !== file.case_number) {
-      errors.replaceChildren(h('div', { class: 'alert', role: 'alert' }, t('supervise.erase_mismatch')));
+      show(errors, h('div', { class: 'alert', role: 'alert' }, t('supervise.erase_mismatch')));
       typed.focus();
       return;
     }

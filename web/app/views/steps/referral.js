@@ -1,15 +1,15 @@
 // A referral from the pathway: the service needed, then a provider offering it (GET /v1/providers by
 // service type), the urgency and notes. The API refuses it (409) unless consent allows services and sharing.
 import { every } from '../../api.js';
-import { h } from '../../dom.js';
+import { h, show } from '../../dom.js';
 import { t } from '../../i18n.js';
 import { alertBox, field, select } from '../common.js';
 import { SERVICE_TYPES } from './assessment.js';
 import { choices, stepScreen, stepView, textField } from './step.js';
 
 async function offerProviders(providerSelect, serviceType, status) {
-  providerSelect.replaceChildren(h('option', { value: '' }, t('common.choose')));
-  status.replaceChildren();
+  show(providerSelect, h('option', { value: '' }, t('common.choose')));
+  show(status);
   if (!serviceType) return;
   try {
     const providers = await every('/v1/providers', { service_type: serviceType });
@@ -17,7 +17,7 @@ async function offerProviders(providerSelect, serviceType, status) {
       `${provider.name} (${provider.area})`)));
     status.textContent = t('step.providers_found', { n: providers.length });
   } catch (error) {
-    status.replaceChildren(alertBox(error));
+    show(status, alertBox(error));
   }
 }
 

@@ -3,7 +3,7 @@
 // for the form's life (a double submit applies once). A refusal changes nothing and names the fields.
 import { api, newKey } from '../../api.js';
 import { sendCommand } from '../../commands.js';
-import { h, uid } from '../../dom.js';
+import { h, show, uid } from '../../dom.js';
 import { t } from '../../i18n.js';
 import * as store from '../../store.js';
 import { alertBox, field, heading } from '../common.js';
@@ -90,7 +90,7 @@ export function stepScreen(main, context, file, { titleKey, intro, path, method 
   const button = h('button', { type: 'submit', class: 'primary' }, submit);
   const form = h('form', { class: 'card', 'aria-labelledby': 'page-title', novalidate: true, onsubmit: async (event) => {
     event.preventDefault();
-    errors.replaceChildren();
+    show(errors);
     form.querySelectorAll('[aria-invalid]').forEach((control) => control.removeAttribute('aria-invalid'));
     button.disabled = true;
     try {
@@ -109,12 +109,12 @@ export function stepScreen(main, context, file, { titleKey, intro, path, method 
   } },
   errors, intro ? h('p', {}, intro) : null, fields,
   h('div', { class: 'actions' }, button, h('a', { href: caseHref(file), class: 'button' }, t('common.cancel'))));
-  main.replaceChildren(heading(title), h('p', {}, t('case.heading', { number: file.case_number })), form);
+  show(main, heading(title), h('p', {}, t('case.heading', { number: file.case_number })), form);
   return form.querySelector('input, select, textarea, button');
 }
 
 function queuedNotice(main, file, title) {
-  main.replaceChildren(heading(title), h('p', { class: 'notice', role: 'status' }, t('step.queued')),
+  show(main, heading(title), h('p', { class: 'notice', role: 'status' }, t('step.queued')),
     h('p', {}, h('a', { href: caseHref(file) }, t('step.back_to_case'))));
   main.querySelector('#page-title').focus();
 }
@@ -122,12 +122,12 @@ function queuedNotice(main, file, title) {
 // A step route's view: loads the case, then lets `build(main, context, file)` draw the step.
 export function stepView(build) {
   return async (main, context) => {
-    main.replaceChildren(heading(t('case.title')), h('p', { 'aria-busy': 'true' }, t('common.loading')));
+    show(main, heading(t('case.title')), h('p', { 'aria-busy': 'true' }, t('common.loading')));
     let loaded;
     try {
       loaded = await loadCase(context.caseId);
     } catch (error) {
-      main.replaceChildren(heading(t('case.title')), alertBox(error),
+      show(main, heading(t('case.title')), alertBox(error),
         h('p', {}, h('a', { href: '#/cases' }, t('nav.cases'))));
       return undefined;
     }
