@@ -82,8 +82,9 @@ export function flush() {
 
 async function sendWaiting() {
   const stopped = new Set();
-  for (const command of await store.queued()) {
-    if (stopped.has(command.caseId)) continue;
+  for (const { id } of await store.queued()) {
+    const command = await store.queuedCommand(id); // as it is now: an earlier one may have carried its version
+    if (!command || stopped.has(command.caseId)) continue;
     if (command.status !== 'waiting') { stopped.add(command.caseId); continue; }
     const outcome = await sendQueued(command);
     if (outcome === 'offline') return;

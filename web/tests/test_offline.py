@@ -16,6 +16,17 @@ CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_
 QUEUE_CONSENT = """([caseId, version, body]) => import('/app/commands.js').then((commands) => commands.sendCommand(
   {caseId, path: `/v1/cases/${caseId}/consent`, body, version, label: 'case.consent'}))"""
 
+# Three steps made offline on the version the caseworker saw: each needs the one before, and the plan's If-Match
+# must be the version the assessment produces.
+QUEUE_STEPS = """([caseId, version, consent]) => import('/app/commands.js').then(async (commands) => [
+  await commands.sendCommand({caseId, path: `/v1/cases/${caseId}/consent`, body: consent, version,
+    label: 'case.consent'}),
+  await commands.sendCommand({caseId, path: `/v1/cases/${caseId}/assessment`, version, label: 'case.assessment',
+    body: {needs: ['medical'], safety_concerns: 'Lives with the aggressor'}}),
+  await commands.sendCommand({caseId, path: `/v1/cases/${caseId}/plan`, method: 'PUT', version, label: 'case.plan',
+    body: {goals: [{need: 'medical', action: 'Clinic visit', responsible: 'Caseworker', due_date: '2030-01-31'}]}}),
+])"""
+
 # Every record of every store, with the sealed bytes decoded as text: what someone holding the device would read.
 RAW_RECORDS = """() => new Promise((resolve, reject) => {
   const request = indexedDB.open('casetrail');
@@ -93,12 +104,14 @@ def test_offline_sign_in_queue_and_send_when_the_network_returns(admin, new_user
     open_case_file(page, case)
     expect(page.get_by_text(name)).to_be_visible()
 
-    assert page.evaluate(QUEUE_CONSENT, [case["id"], case["version"], CONSENT]) == {"queued": True}
-    expect(page.get_by_role("status")).to_contain_text("1 changes waiting.")
+    assert page.evaluate(QUEUE_STEPS, [case["id"], case["version"], CONSENT]) == [{"queued": True}] * 3
+    expect(page.get_by_role("status")).to_contain_text("3 changes waiting.")
     page.get_by_role("navigation").get_by_role("link", name="Changes waiting").click()
-    row = page.get_by_role("row", name=re.compile(case["case_number"]))
-    expect(row).to_contain_text("Consent")
-    expect(row).to_contain_text("Waiting for the network")
+    rows = page.get_by_role("row", name=re.compile(case["case_number"]))
+    expect(rows).to_have_count(3)
+    for row, step in zip(rows.all(), ["Consent", "Assessment", "Case action plan"], strict=True):
+        expect(row).to_contain_text(step)
+        expect(row).to_contain_text("Waiting for the network")
     records = page.evaluate(RAW_RECORDS)
     assert any(record.startswith(f"{caseworker}/q/") for record in records), records
     assert any(record.startswith(f"{caseworker}/case/{case['id']}") for record in records), records
@@ -110,8 +123,9 @@ def test_offline_sign_in_queue_and_send_when_the_network_returns(admin, new_user
     sign_in_here(page, caseworker, PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("My cases")
     synced(page)
-    consent = server_consent(api, case["id"])
-    assert consent and consent["services"] is True
+    file = api.ok("GET", f"/v1/cases/{case['id']}")
+    assert file["consent"]["services"] is True and file["assessment"]["needs"] == ["medical"]
+    assert file["plan"]["status"] == "draft" and file["plan"]["goals"][0]["action"] == "Clinic visit"
     page.get_by_role("navigation").get_by_role("link", name="Changes waiting").click()
     expect(page.get_by_text("Every change has been sent.")).to_be_visible()
     assert not unexpected(page), page.problems
@@ -158,12 +172,24 @@ def test_logout_with_changes_waiting_asks_first_and_wipes_the_device(admin, new_
     sign_in(page, caseworker)
     open_case_file(page, case)
     page.context.set_offline(True)
-    assert page.evaluate(QUEUE_CONSENT, [case["id"], case["version"], CONSENT]) == {"queued": True}
+    assert page.evaluate(QUEUE_STEPS, [case["id"], case["version"], CONSENT]) == [{"queued": True}] * 3
     assert "casetrail" in page.evaluate(DATABASES)
+
+    page.get_by_role("navigation").get_by_role("link", name="Changes waiting").click()
+    rows = page.get_by_role("row", name=re.compile(case["case_number"]))
+    expect(rows).to_have_count(3)
+    rows.last.get_by_role("button", name="Discard").click()
+    expect(page.get_by_role("alert")).to_have_text("Discard this change? It will never reach the server.")
+    page.get_by_role("button", name="No, keep it").click()
+    expect(rows).to_have_count(3)
+    rows.last.get_by_role("button", name="Discard").click()
+    page.get_by_role("button", name="Yes, discard it").click()
+    expect(rows).to_have_count(2)
+    expect(page.get_by_role("status")).to_contain_text("2 changes waiting.")
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Log out and delete your changes?")
-    expect(page.get_by_role("alert")).to_contain_text("1 changes have not reached the server yet.")
+    expect(page.get_by_role("alert")).to_contain_text("2 changes have not reached the server yet.")
     page.get_by_role("button", name="Log out and delete them").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     assert "casetrail" not in page.evaluate(DATABASES)
