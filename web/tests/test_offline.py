@@ -7,8 +7,8 @@ import uuid
 from conftest import PASSWORD
 from playwright.sync_api import Page, expect
 
-# What the browser logs, as errors, of requests that fail by design here: no network, a 412 answered.
-EXPECTED = re.compile(r"ERR_INTERNET_DISCONNECTED|status of 412|Failed to fetch")
+# What the browser logs, as errors, of requests that fail by design here: no network, a 412 or 409 answered.
+EXPECTED = re.compile(r"ERR_INTERNET_DISCONNECTED|status of 412 |status of 409 |Failed to fetch")
 
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
            "given_by": "survivor"}
@@ -211,4 +211,27 @@ def test_the_idle_timeout_warns_then_wipes_the_device(base, new_user, page, sign
     expect(warning).to_be_hidden()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in", timeout=15000)
     assert "casetrail" not in page.evaluate(DATABASES)
+    assert not unexpected(page), page.problems
+
+
+def test_a_queued_change_the_server_refuses_is_kept_and_shown_never_dropped(admin, new_user, page, sign_in):
+    caseworker = new_user("caseworker", supervisor=new_user("supervisor"))
+    api = admin.login(caseworker)
+    case = a_case(api, "Refused Test")
+    sign_in(page, caseworker)
+    open_case_file(page, case)
+    page.context.set_offline(True)
+    assessment = """([caseId, version]) => import('/app/commands.js').then((commands) => commands.sendCommand({caseId,
+      path: `/v1/cases/${caseId}/assessment`, version, label: 'case.assessment',
+      body: {needs: ['legal'], safety_concerns: 'None known'}}))"""
+    assert page.evaluate(assessment, [case["id"], case["version"]]) == {"queued": True}
+    page.context.set_offline(False)
+    synced(page)  # no consent yet: the server refuses the assessment (409)
+    assert api.ok("GET", f"/v1/cases/{case['id']}")["assessment"] is None
+
+    page.get_by_role("navigation").get_by_role("link", name="Changes waiting").click()
+    row = page.get_by_role("row", name=re.compile(case["case_number"]))
+    expect(row).to_contain_text("Assessment")
+    expect(row).to_contain_text("Refused: This cannot be done at the case's current stage.")
+    expect(page.get_by_role("status")).to_contain_text("1 changes waiting.")
     assert not unexpected(page), page.problems
