@@ -1,11 +1,14 @@
 // The app's entry: the bar (navigation, language, who is signed in), the router (#/...), and the
 // service worker that keeps the shell offline. Screens by role: see web/README.md.
+import { onQueueChange, pending } from './commands.js';
 import { h, show } from './dom.js';
 import { initialLanguage, LANGUAGES, language, setLanguage, t } from './i18n.js';
 import * as session from './session.js';
+import * as sync from './sync.js';
 import { caseLinks, caseRoutes } from './views/case_routes.js';
 import { heading } from './views/common.js';
 import { loginView } from './views/login.js';
+import { logoutOrConfirm } from './views/logout.js';
 import { offlineLinks, offlineRoutes } from './views/offline_routes.js';
 import { roleLinks, roleRoutes } from './views/role_routes.js';
 
@@ -47,7 +50,7 @@ function renderBar() {
     languageSwitch(),
     user ? h('div', { class: 'who' }, h('span', {}, t('nav.signed_in', { name: user.display_name,
       role: t(`role.${user.role}`) })),
-    h('button', { type: 'button', onclick: async () => { await session.logout(); go('#/login'); } }, t('nav.logout')))
+    h('button', { type: 'button', onclick: () => logoutOrConfirm(go) }, t('nav.logout')))
       : null);
   document.querySelector('.skip').textContent = t('nav.skip');
   document.title = t('app.name');
@@ -72,8 +75,9 @@ async function render() {
   const params = new URLSearchParams(query);
   const context = { go, params };
   let focusTarget;
-  if (!user) {
+  if (!user || session.needsSignIn()) {
     focusTarget = loginView(main, context);
+    if (user) main.querySelector('h1')?.after(h('p', { class: 'notice' }, t('offline.sign_in_again')));
   } else {
     const route = routeFor(path, user.role);
     if (route) focusTarget = await route.view(main, context, route.match);
@@ -83,8 +87,41 @@ async function render() {
   (focusTarget || document.getElementById('page-title'))?.focus();
 }
 
-session.onChange(() => renderBar());
+// The bar's status line (#status, a polite live region): offline, signed in offline, changes waiting.
+async function renderStatus() {
+  const status = document.getElementById('status');
+  const waiting = session.current() ? (await pending()).length : 0;
+  const parts = [];
+  if (session.needsSignIn()) parts.push(t('offline.back_online'));
+  else if (session.offline()) parts.push(t('offline.signed_in_offline'));
+  else if (!navigator.onLine && session.current()) parts.push(t('offline.offline'));
+  if (waiting) parts.push(t('offline.waiting', { n: waiting }));
+  const text = parts.join(' · ');
+  if (status.textContent !== text) status.textContent = text;
+}
+
+// A minute before the idle timeout wipes the device: a warning naming what would be lost.
+async function renderIdle(warning) {
+  document.getElementById('idle')?.remove();
+  if (!warning) return;
+  const n = (await pending()).length;
+  const back = h('button', { type: 'button', class: 'primary', onclick: () => session.stillHere() }, t('idle.still_here'));
+  main.before(h('aside', { id: 'idle', class: 'idle', 'aria-label': t('idle.label') },
+    h('div', { class: 'alert', role: 'alert' }, h('p', {}, t('idle.warning', { n })), back)));
+}
+
+session.onChange((user) => {
+  renderBar();
+  renderStatus();
+  if (user && !session.offline()) sync.start();
+  else sync.stop();
+});
+session.onEnd(() => go('#/login'));
+session.onIdle(renderIdle);
+onQueueChange(renderStatus);
 window.addEventListener('hashchange', render);
+window.addEventListener('online', () => { renderStatus(); if (session.offline()) render(); });
+window.addEventListener('offline', renderStatus);
 
 async function start() {
   await setLanguage(initialLanguage());

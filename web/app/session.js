@@ -1,14 +1,23 @@
 // Who is signed in: tokens (api.js, memory only), the user (GET /v1/users/me), and the key of the
 // offline copy, derived from the password at login and kept only in memory (store.js). Logout and
 // the idle timeout end the session on the server and wipe the offline copy.
-import { api, useTokens, whenSessionEnds } from './api.js';
+//
+// Offline sign-in: without a network, a user whose copy is on the device signs in with the password
+// that opens it (its sealed check value); they work on the copy and the queue, and when the network
+// returns they are asked to sign in again (`needsSignIn()`), which sends the queue.
+import { api, ApiError, Offline, useTokens, whenSessionEnds } from './api.js';
 import { deriveKey, randomSalt, seal, open } from './crypto.js';
 import * as store from './store.js';
 
 export const IDLE_MINUTES = 15;
+const IDLE_OVERRIDE = 'casetrail.idle_seconds'; // tests shorten the timeout; not survivor data
 let user = null;
+let signedInOffline = false;
 let idleTimer = null;
+let warningTimer = null;
 let listeners = [];
+const endListeners = [];
+const idleListeners = [];
 
 export function current() {
   return user;
@@ -18,8 +27,28 @@ export function onChange(listener) {
   listeners.push(listener);
 }
 
+// `listener()` after the session ended (logout, idle timeout, refused session): nothing of it may stay shown.
+export function onEnd(listener) {
+  endListeners.push(listener);
+}
+
+// `listener(warning)`: true a minute before the idle timeout, false when the user is back.
+export function onIdle(listener) {
+  idleListeners.push(listener);
+}
+
 function changed() {
   for (const listener of listeners) listener(user);
+}
+
+// Signed in from the device's copy alone (no tokens): commands wait in the queue.
+export function offline() {
+  return Boolean(user) && signedInOffline;
+}
+
+// Signed in offline, and the network is back: sign in again to send the queue.
+export function needsSignIn() {
+  return offline() && navigator.onLine;
 }
 
 async function unlockOfflineCopy(username, password) {
@@ -32,6 +61,7 @@ async function unlockOfflineCopy(username, password) {
       return;
     } catch {
       await store.wipe(); // the password changed: the old copy cannot be read, start again
+      meta = null;
     }
   }
   const salt = randomSalt();
@@ -42,14 +72,42 @@ async function unlockOfflineCopy(username, password) {
 }
 
 export async function login(username, password) {
-  const pair = (await api('POST', '/v1/auth/token', { body: { username, password }, auth: false })).body;
+  let pair;
+  try {
+    pair = (await api('POST', '/v1/auth/token', { body: { username, password }, auth: false })).body;
+  } catch (error) {
+    if (error instanceof Offline) return loginOffline(username, password);
+    throw error;
+  }
   useTokens(pair);
   user = (await api('GET', '/v1/users/me')).body;
+  signedInOffline = false;
   try {
     await unlockOfflineCopy(username, password);
+    await store.save('user', user);
   } catch {
     // no IndexedDB (a private window): the app works online only
   }
+  watchIdle();
+  changed();
+  return user;
+}
+
+// Without a network: the password must open this user's copy (its check value); no copy, no sign-in.
+async function loginOffline(username, password) {
+  const meta = await store.getMeta(username).catch(() => undefined);
+  if (!meta) throw new Offline();
+  const key = await deriveKey(password, meta.salt);
+  try {
+    await open(key, meta.check, `${username}/check`);
+  } catch {
+    throw new ApiError(401, { code: 'unauthenticated' });
+  }
+  store.unlock(username, key);
+  const kept = await store.load('user');
+  if (!kept) throw new Offline();
+  user = kept;
+  signedInOffline = true;
   watchIdle();
   changed();
   return user;
@@ -67,18 +125,45 @@ export async function logout() {
 async function end() {
   useTokens(null);
   user = null;
+  signedInOffline = false;
   clearTimeout(idleTimer);
+  clearTimeout(warningTimer);
+  warned(false);
   await store.wipe();
   changed();
+  for (const listener of endListeners) listener();
 }
 
-whenSessionEnds(() => { if (user) end(); });
+// A session signed in offline has no tokens: a 401 then means "sign in again", not "wipe the queue".
+whenSessionEnds(() => { if (user && !offline()) end(); });
+
+export function idleSeconds() {
+  let override = null;
+  try { override = Number(localStorage.getItem(IDLE_OVERRIDE)); } catch { /* storage may be off */ }
+  return override > 0 ? override : IDLE_MINUTES * 60;
+}
+
+function warned(warning) {
+  for (const listener of idleListeners) listener(warning);
+}
+
+let watching = false;
+
+// The idle timeout wipes the device; a minute before (half the time when it is shorter), a warning.
+export function stillHere() {
+  clearTimeout(idleTimer);
+  clearTimeout(warningTimer);
+  warned(false);
+  if (!user) return;
+  const seconds = idleSeconds();
+  warningTimer = setTimeout(() => { if (user) warned(true); }, (seconds - Math.min(60, seconds / 2)) * 1000);
+  idleTimer = setTimeout(() => { if (user) logout(); }, seconds * 1000);
+}
 
 function watchIdle() {
-  const restart = () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => { if (user) logout(); }, IDLE_MINUTES * 60 * 1000);
-  };
-  for (const event of ['pointerdown', 'keydown']) document.addEventListener(event, restart, { passive: true });
-  restart();
+  if (!watching) {
+    for (const event of ['pointerdown', 'keydown']) document.addEventListener(event, stillHere, { passive: true });
+    watching = true;
+  }
+  stillHere();
 }

@@ -1,8 +1,8 @@
 // The offline copy (IndexedDB): each record sealed with the session's key (crypto.js). Stores:
 //   meta  - per user: the PBKDF2 salt and a sealed check value (to unlock offline), not secret;
 //   cases - the case files and the caseworker's list, sealed;
-//   queue - commands made offline, sealed (the next step: see web/README.md).
-// wipe() deletes the whole database: at logout and after the idle timeout.
+//   queue - commands not sent yet (made offline, refused, or in conflict), sealed, in the order made.
+// wipe() deletes the whole database, queue included: at logout and after the idle timeout.
 import { seal, open } from './crypto.js';
 
 const NAME = 'casetrail';
@@ -60,6 +60,75 @@ export async function load(name) {
   const record = `${owner}/${name}`;
   const sealed = await run('cases', 'readonly', (store) => store.get(record));
   return sealed ? open(sessionKey, sealed, record) : undefined;
+}
+
+export function owned() {
+  return owner;
+}
+
+export async function remove(name) {
+  if (!sessionKey) return;
+  await run('cases', 'readwrite', (store) => store.delete(`${owner}/${name}`));
+}
+
+// Every record of the owner's whose name starts with `prefix`, as [name, value], in key order.
+async function entries(storeName, prefix) {
+  const start = `${owner}/${prefix}`;
+  const sealed = await run(storeName, 'readonly', (store) => collect(store, IDBKeyRange.bound(start, `${start}\uffff`)));
+  return Promise.all(sealed.map(async ([record, value]) =>
+    [record.slice(owner.length + 1), await open(sessionKey, value, record)]));
+}
+
+function collect(store, range) {
+  const found = [];
+  const request = store.openCursor(range);
+  const done = { get result() { return found; } };
+  request.onsuccess = () => {
+    const cursor = request.result;
+    if (!cursor) return;
+    found.push([cursor.key, cursor.value]);
+    cursor.continue();
+  };
+  return done;
+}
+
+export async function names(prefix) {
+  if (!sessionKey) return [];
+  return (await entries('cases', prefix)).map(([name]) => name);
+}
+
+// The queue: each command under `q/<time><counter>`, so the keys sort in the order the commands were made.
+let made = 0;
+
+export async function enqueue(command) {
+  if (!sessionKey) throw new Error('locked');
+  made += 1;
+  const id = `${Date.now().toString(36).padStart(10, '0')}${made.toString(36).padStart(4, '0')}`;
+  await putQueued({ ...command, id });
+  return id;
+}
+
+export async function putQueued(command) {
+  const record = `${owner}/q/${command.id}`;
+  const sealed = await seal(sessionKey, command, record);
+  await run('queue', 'readwrite', (store) => store.put(sealed, record));
+}
+
+export async function queued() {
+  if (!sessionKey) return [];
+  return (await entries('queue', 'q/')).map(([, command]) => command);
+}
+
+export async function queuedCommand(id) {
+  if (!sessionKey) return undefined;
+  const record = `${owner}/q/${id}`;
+  const sealed = await run('queue', 'readonly', (store) => store.get(record));
+  return sealed ? open(sessionKey, sealed, record) : undefined;
+}
+
+export async function removeQueued(id) {
+  if (!sessionKey) return;
+  await run('queue', 'readwrite', (store) => store.delete(`${owner}/q/${id}`));
 }
 
 export async function wipe() {

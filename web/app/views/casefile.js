@@ -2,6 +2,7 @@
 // steps the caseworker can take at the case's stage (each its own screen, views/steps/). Offline, the
 // copy kept at the last visit (sealed, store.js).
 import { every } from '../api.js';
+import { pendingFor } from '../commands.js';
 import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import { alertBox, heading, riskText, stageText } from './common.js';
@@ -115,6 +116,30 @@ function approvalsSection(approvals) {
       by: approval.decided_by || approval.requested_by })))));
 }
 
+// Commands made on this device for the case and not yet accepted (queue.js lists and sends them).
+async function waitingNotice(caseId) {
+  const waiting = await pendingFor(caseId).catch(() => []);
+  if (!waiting.length) return null;
+  return h('p', { class: 'notice', role: 'status' }, t('case.changes_waiting', { n: waiting.length }), ' ',
+    h('a', { href: '#/queue' }, t('nav.queue')));
+}
+
+// Why a plan or closure was approved or rejected: the supervisor's comment is the approvals service's
+// (the case file only says there is one), read from the caller's approval queue.
+async function decisionComments(file, offline) {
+  if (offline || !(file.approvals || []).some((approval) => approval.commented)) return null;
+  let commented;
+  try {
+    commented = (await every('/v1/approvals')).filter((item) => item.case_id === file.id && item.comment);
+  } catch {
+    return null;
+  }
+  if (!commented.length) return null;
+  return section('case.decision_comments', h('ul', {}, commented.map((item) => h('li', {},
+    t('case.decision_comment', { type: t(`approval_type.${item.type}`), status: t(`approval_status.${item.status}`),
+      by: item.decided_by || '' }), ' ', h('q', {}, item.comment)))));
+}
+
 export async function caseFileView(main, context) {
   const { caseId } = context;
   show(main, heading(t('case.title')), h('p', { 'aria-busy': 'true' }, t('common.loading')));
@@ -128,9 +153,11 @@ export async function caseFileView(main, context) {
   }
   const { file, offline } = loaded;
   const survivor = file.survivor || {};
-  show(main, 
+  const [waiting, comments] = await Promise.all([waitingNotice(caseId), decisionComments(file, offline)]);
+  show(main,
     heading(t('case.heading', { number: file.case_number })),
     offline ? h('p', { class: 'notice' }, t('case.offline_copy')) : null,
+    waiting,
     section('case.summary', rows([
       [t('cases.stage'), stageText(file.stage)], [t('cases.risk'), riskText(file.risk_level)],
       [t('cases.assigned_to'), file.assigned_to], [t('case.child'), yesNo(file.is_child)],
@@ -158,6 +185,7 @@ export async function caseFileView(main, context) {
     monitoringSection(file.monitoring),
     referralsSection(file),
     approvalsSection(file.approvals || []),
+    comments,
     section('case.closure', rows([[t('case.closure_status'), t(`closure.${file.closure.status}`)],
       [t('step.closure_reason'), file.closure.reason && t(`closure_reason.${file.closure.reason}`)]])),
     ...supervisorActions(file, context),
