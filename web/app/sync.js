@@ -14,8 +14,12 @@ export const FULL_LIST = `list?${new URLSearchParams({ stage: '', risk_level: ''
 let timer = null;
 let running = null;
 
+// Only caseworkers and supervisors hold cases (and may read the changes feed).
+const SYNCED_ROLES = ['caseworker', 'supervisor'];
+
 export function start() {
   clearInterval(timer);
+  if (!SYNCED_ROLES.includes(session.current()?.role)) return Promise.resolve();
   timer = setInterval(() => { refresh(); }, EVERY_MINUTE);
   return refresh();
 }

@@ -115,7 +115,7 @@ def refer(page: Page, provider_name: str) -> None:
     page.get_by_role("radio", name="Urgent").check()
     page.get_by_role("button", name="Send the referral").click()
     referrals = section(page, "Referrals")
-    expect(referrals.get_by_role("row", name=re.compile("Medical"))).to_contain_text("Requested")
+    expect(referrals.get_by_role("row", name=re.compile("Medical"))).to_contain_text("Waiting for an answer")
     expect(referrals).to_contain_text(provider_name)
 
 
