@@ -1,8 +1,9 @@
 """A child's case walked from registration to closure, and reopened, in the browser: consent with the child's
 assent, assessment, a plan of two goals submitted and approved, a referral from the pathway, a follow-up
 with the domain ratings, a conference, closure approved, reopening. A bad input shows the field's error
-and changes nothing; the keyboard alone submits a step. The supervisor decides through the API (their
-screen is the roles helper's)."""
+and changes nothing; the keyboard alone submits a step. Three people, each in a browser of their own: the
+caseworker, the supervisor who decides the plan and the closure on their approvals screen, and the
+provider's focal point who accepts and completes the referral on theirs."""
 import re
 import time
 import uuid
@@ -26,6 +27,32 @@ def approve(supervisor: Api, case_id: str, kind: str) -> None:
         return [item for item in items if item["case_id"] == case_id and item["type"] == kind]
     request = eventually(pending)[0]
     supervisor.ok("POST", f"/v1/approvals/{request['id']}/decision", {"decision": "approve", "comment": "Agreed."})
+
+
+def decide_in_browser(page: Page, case_number: str, kind: str) -> None:
+    """The supervisor approves the case's request from their queue (it reaches the queue over the bus: the
+    screen is read again until it shows)."""
+    def listed():
+        page.goto(page.url.split("#")[0] + "#/approvals?status=pending")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Approvals")
+        page.wait_for_load_state("networkidle")
+        return page.get_by_role("row", name=re.compile(case_number)).count() > 0
+    eventually(listed)
+    row = page.get_by_role("row", name=re.compile(case_number))
+    expect(row).to_contain_text(kind)
+    row.get_by_role("link", name="Decide").click()
+    page.get_by_label("Comment").fill("Agreed.")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Approved: case {case_number}")
+
+
+def answer_referral_in_browser(page: Page, case_number: str, action: str, **fields: str) -> None:
+    expect(page.get_by_role("heading", level=1)).to_have_text("Incoming referrals")
+    page.get_by_role("link", name=case_number).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Referral of case {case_number}")
+    for label, value in fields.items():
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name=action).click()
 
 
 def open_case(page: Page, case_number: str) -> None:
@@ -141,7 +168,8 @@ def follow_up(page: Page, supervisor: Api, case_id: str) -> None:
     expect(section(page, "Follow-up")).to_contain_text("1")
 
 
-def conference_and_closure(page: Page, supervisor: Api, case_id: str, case_number: str) -> None:
+def conference_and_closure(page: Page, supervisor_page: Page, supervisor: Api, case_id: str,
+                           case_number: str) -> None:
     step(page, "Record a case conference")
     page.get_by_label("Participants").fill("Caseworker\nHealth worker")
     page.get_by_label("Decisions").fill("Continue the counselling.")
@@ -153,38 +181,47 @@ def conference_and_closure(page: Page, supervisor: Api, case_id: str, case_numbe
     page.get_by_label("Notes").fill("Goals reached.")
     page.get_by_role("button", name="Request closure").click()
     closure = section(page, "Closure")
-    expect(closure).to_contain_text(re.compile("Requested|Approved"))
-    if "Requested" in closure.inner_text():
-        approve(supervisor, case_id, "closure")
-        eventually(lambda: supervisor.ok("GET", f"/v1/cases/{case_id}")["stage"] == "closed")
-        open_case(page, case_number)
+    expect(closure).to_contain_text("Requested")  # the policy: always
+    decide_in_browser(supervisor_page, case_number, "Case closure")
+    eventually(lambda: supervisor.ok("GET", f"/v1/cases/{case_id}")["stage"] == "closed")
+    open_case(page, case_number)
     expect(section(page, "Summary")).to_contain_text("Closed")
     expect(section(page, "Closure")).to_contain_text("The needs are met")
 
 
-def test_a_caseworker_walks_a_childs_case_from_registration_to_closure_and_reopens_it(
-        admin, new_user, page, sign_in, base):
+def test_a_childs_case_walks_from_registration_to_closure_across_the_roles_and_reopens(
+        admin, new_user, page, open_page, sign_in, base):
     supervisor_name = new_user("supervisor")
     caseworker = new_user("caseworker", supervisor=supervisor_name)
     provider_name = f"Clinic {uuid.uuid4().hex[:6]}"
     provider = admin.ok("POST", "/v1/providers", {"name": provider_name, "service_types": ["medical", "psychosocial"],
                                                   "area": "North district", "contact": "+000 555 0199"})
-    new_user("provider", provider_id=provider["id"])  # the provider's focal point
+    focal_point = new_user("provider", provider_id=provider["id"])
     supervisor = admin.login(supervisor_name)
+    supervisor_page, provider_page = open_page(), open_page()
+    sign_in(supervisor_page, supervisor_name)
 
     sign_in(page, caseworker)
     case_id, case_number = register_child_case(page)
     record_consent_with_assent(page, supervisor, case_id)
     assess_and_plan(page)
-    if "Waiting for approval" in section(page, "Case action plan").inner_text():
-        approve(supervisor, case_id, "case_plan")
-        eventually(lambda: supervisor.ok("GET", f"/v1/cases/{case_id}")["plan"]["status"] == "approved")
-        open_case(page, case_number)
+    assert "Waiting for approval" in section(page, "Case action plan").inner_text()  # the policy: always
+    decide_in_browser(supervisor_page, case_number, "Case action plan")
+    eventually(lambda: supervisor.ok("GET", f"/v1/cases/{case_id}")["plan"]["status"] == "approved")
+    open_case(page, case_number)
     expect(section(page, "Summary")).to_contain_text("Implementation")
 
     refer(page, provider_name)
+    sign_in(provider_page, focal_point)
+    answer_referral_in_browser(provider_page, case_number, "Accept the referral")
+    expect(provider_page.get_by_role("row", name=re.compile(case_number))).to_contain_text("Accepted")
+    answer_referral_in_browser(provider_page, case_number, "Complete the referral", Outcome="Examined; treated.")
+    expect(provider_page.get_by_role("row", name=re.compile(case_number))).to_contain_text("Completed")
+    open_case(page, case_number)
+    expect(section(page, "Referrals").get_by_role("row", name=re.compile("Medical"))).to_contain_text("Completed")
+
     follow_up(page, supervisor, case_id)
-    conference_and_closure(page, supervisor, case_id, case_number)
+    conference_and_closure(page, supervisor_page, supervisor, case_id, case_number)
 
     step(page, "Reopen the case")
     page.get_by_label("Why the case is reopened").fill("The survivor asked for help again.")
@@ -193,6 +230,8 @@ def test_a_caseworker_walks_a_childs_case_from_registration_to_closure_and_reope
     # Chromium logs each refused request; the two bad inputs above were refused on purpose.
     refused = [problem for problem in page.problems if "status of 422" in problem]
     assert len(refused) == 2 and len(page.problems) == 2, page.problems
+    assert not supervisor_page.problems and not provider_page.problems, (supervisor_page.problems,
+                                                                          provider_page.problems)
 
 
 def test_notifications_link_to_the_case_and_are_marked_read(admin, new_user, page, sign_in):
