@@ -6,6 +6,7 @@ COPY shared shared
 COPY services services
 RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home casetrail
 COPY config config
+COPY web/app web/app
 COPY scripts/container-entrypoint.sh scripts/
 ENV PSYCOPG_WAIT_FUNC=wait_select \
     PYTHONWARNINGS="ignore::Warning:nameko.cli.commands,ignore::Warning:nameko.containers" \
