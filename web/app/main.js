@@ -56,8 +56,8 @@ function renderBar() {
   document.title = t('app.name');
 }
 
-function comingNext(user) {
-  show(main, heading(t('home.title', { name: user.display_name })), h('p', {}, t('home.coming_next')));
+function comingNext(screen, user) {
+  show(screen, heading(t('home.title', { name: user.display_name })), h('p', {}, t('home.coming_next')));
 }
 
 function routeFor(path, role) {
@@ -68,23 +68,30 @@ function routeFor(path, role) {
   return null;
 }
 
+// Each render draws into a screen of its own: a view still waiting for an answer when the user has moved
+// on (another link, the language, a logout) finishes into its detached screen, never over the newer one.
+let latest = 0;
+
 async function render() {
+  const mine = ++latest;
   renderBar();
+  const screen = h('div', { class: 'screen' });
+  show(main, screen);
   const user = session.current();
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
   const context = { go, params };
   let focusTarget;
   if (!user || session.needsSignIn()) {
-    focusTarget = loginView(main, context);
-    if (user) main.querySelector('h1')?.after(h('p', { class: 'notice' }, t('offline.sign_in_again')));
+    focusTarget = loginView(screen, context);
+    if (user) screen.querySelector('h1')?.after(h('p', { class: 'notice' }, t('offline.sign_in_again')));
   } else {
     const route = routeFor(path, user.role);
-    if (route) focusTarget = await route.view(main, context, route.match);
+    if (route) focusTarget = await route.view(screen, context, route.match);
     else if (home(user.role) && home(user.role) !== `#${path}`) go(home(user.role));
-    else comingNext(user);
+    else comingNext(screen, user);
   }
-  (focusTarget || document.getElementById('page-title'))?.focus();
+  if (mine === latest) (focusTarget || document.getElementById('page-title'))?.focus();
 }
 
 // The bar's status line (#status, a polite live region): offline, signed in offline, changes waiting.

@@ -95,6 +95,9 @@ def open_page(browser):
         page.problems = []
         page.on("console", lambda message: page.problems.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: page.problems.append(str(error)))
+        page.refused = []  # which requests the console's "Failed to load resource" lines were
+        page.on("response", lambda response: page.refused.append(
+            f"{response.status} {response.request.method} {response.url}") if response.status >= 400 else None)
         return page
 
     yield open_

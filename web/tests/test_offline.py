@@ -131,7 +131,8 @@ def test_offline_sign_in_queue_and_send_when_the_network_returns(admin, new_user
     assert not unexpected(page), page.problems
 
 
-def test_a_change_queued_on_a_case_that_moved_on_is_reconciled_never_overwritten(admin, new_user, page, sign_in):
+def test_a_change_queued_on_a_case_that_moved_on_is_reconciled_never_overwritten(admin, new_user, page, sign_in,
+                                                                                   axe_check):
     supervisor = new_user("supervisor")
     caseworker = new_user("caseworker", supervisor=supervisor)
     colleague = new_user("caseworker", supervisor=supervisor)
@@ -159,6 +160,7 @@ def test_a_change_queued_on_a_case_that_moved_on_is_reconciled_never_overwritten
     expect(now).to_contain_text(f"by {supervisor}")
     current = api.ok("GET", f"/v1/cases/{case['id']}")["version"]
     expect(now).to_contain_text(str(current))
+    assert not axe_check(page), axe_check(page)
     page.get_by_role("button", name="Send my change on the current version").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case['case_number']}")
     consent = server_consent(api, case["id"])
@@ -166,7 +168,7 @@ def test_a_change_queued_on_a_case_that_moved_on_is_reconciled_never_overwritten
     assert not unexpected(page), page.problems
 
 
-def test_logout_with_changes_waiting_asks_first_and_wipes_the_device(admin, new_user, page, sign_in):
+def test_logout_with_changes_waiting_asks_first_and_wipes_the_device(admin, new_user, page, sign_in, axe_check):
     caseworker = new_user("caseworker", supervisor=new_user("supervisor"))
     case = a_case(admin.login(caseworker), "Wipe Test")
     sign_in(page, caseworker)
@@ -178,6 +180,7 @@ def test_logout_with_changes_waiting_asks_first_and_wipes_the_device(admin, new_
     page.get_by_role("navigation").get_by_role("link", name="Changes waiting").click()
     rows = page.get_by_role("row", name=re.compile(case["case_number"]))
     expect(rows).to_have_count(3)
+    assert not axe_check(page), axe_check(page)
     rows.last.get_by_role("button", name="Discard").click()
     expect(page.get_by_role("alert")).to_have_text("Discard this change? It will never reach the server.")
     page.get_by_role("button", name="No, keep it").click()
@@ -190,6 +193,7 @@ def test_logout_with_changes_waiting_asks_first_and_wipes_the_device(admin, new_
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Log out and delete your changes?")
     expect(page.get_by_role("alert")).to_contain_text("2 changes have not reached the server yet.")
+    assert not axe_check(page), axe_check(page)
     page.get_by_role("button", name="Log out and delete them").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     assert "casetrail" not in page.evaluate(DATABASES)

@@ -91,6 +91,7 @@ def test_the_other_roles_screens_are_photographed(admin, new_user, open_page, si
     page.get_by_role("link", name="Decide").first.click()
     page.get_by_label("Comment").fill("The goals fit the needs.")
     page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text("Approved: case")
     page.goto(base + f"/#/cases/{cases[0]['id']}")
     photograph(page, folder, "case-file-supervisor", "Case GBV-")
 
