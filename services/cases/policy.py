@@ -44,6 +44,9 @@ SCOPE_CHECKS = ("referrals", "refer")
 ROLES: dict[str, tuple[Role, ...]] = {
     "register_case": CASE_ROLES,
     "list_cases": CASE_ROLES,
+    # An auditor lists no cases, but finds one of their organisation by its exact number
+    # (GET /v1/cases?case_number=): a list item carries nothing identifying a survivor.
+    "find_case": (Role.AUDITOR,),
     "list_changes": CASE_ROLES,  # what changed in the caller's scope (GET /v1/changes): the case list's reach
     "referrals": CASE_ROLES,  # a case's referrals: listed or withdrawn by those who hold the case
     **{action: READERS for action in READS},
@@ -162,6 +165,26 @@ def team_of(caller: Caller) -> list[str]:
 
 def redacted_for(caller: Caller) -> bool:
     return caller.role in REDACTED_ROLES
+
+
+def permit_case_list(caller: Caller, filters: object) -> None:
+    """Step 1 for GET /v1/cases, asked before its filters are parsed (`filters` as sent): a caseworker
+    or supervisor lists their scope's cases; an auditor only finds a case by its `case_number`."""
+    if caller.role in ROLES["find_case"]:
+        if not (isinstance(filters, dict) and "case_number" in filters):
+            raise Forbidden("An auditor lists no cases; find one by its number: GET /v1/cases?case_number=<number>.")
+        permit(caller, "find_case")
+        return
+    permit(caller, "list_cases")
+
+
+def case_list_reach(caller: Caller, filters: dict) -> tuple[str, list[str] | None]:
+    """The organisation whose cases GET /v1/cases shows (the caller's own), and whose cases of it:
+    the caller's scope, or None for anyone's (an auditor finding a case by its number)."""
+    permit_case_list(caller, filters)
+    if caller.role in ROLES["find_case"]:
+        return organisation_in(caller), None
+    return organisation_seen(caller), caseworkers_seen(caller)
 
 
 def caseworkers_seen(caller: Caller, listing: str = "list_cases") -> list[str]:

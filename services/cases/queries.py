@@ -352,8 +352,12 @@ class CaseQueries:
         return {"open_cases": len(numbers), "case_numbers": numbers[:shown]}
 
     def _where(self, caller: Caller, filters: dict, after: tuple | None) -> tuple[list[str], list]:
-        where: list[str] = ["organisation = %s", "assigned_to = ANY(%s)"]
-        params: list[Any] = [policy.organisation_seen(caller), policy.caseworkers_seen(caller)]
+        organisation, caseworkers = policy.case_list_reach(caller, filters)
+        where: list[str] = ["organisation = %s"]
+        params: list[Any] = [organisation]
+        if caseworkers is not None:
+            where.append("assigned_to = ANY(%s)")
+            params.append(caseworkers)
         for column in ("stage", "risk_level", "assigned_to", "case_number"):
             if column in filters:
                 where.append(f"{column} = %s")

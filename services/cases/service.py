@@ -141,7 +141,7 @@ class CasesService(AuditEntrypoints, Observable):
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, caller, filters):
         caller = read_caller(caller)
-        policy.permit(caller, "list_cases")
+        policy.permit_case_list(caller, filters)
         return self.queries.list_cases(caller, load(schemas.ListCasesSchema(), filters))
 
     @rpc(expected_exceptions=EXPECTED)

@@ -112,6 +112,13 @@ class Identity(ServiceStore):
         policy.check(caller, policy.Administration.READ_USERS)
         return self._existing(username)
 
+    def team(self, caller: Caller) -> list[User]:
+        """The active members of the supervisor's team in username order: whom the cases service lets them
+        reassign a case to (the caller's `team`, as it is sent with every call), a deactivated one aside."""
+        policy.check_team_reader(caller)
+        members = [self.user(username) for username in sorted(caller.team)]
+        return [member for member in members if member is not None and member.active]
+
     def list_users(self, caller: Caller, filters: dict) -> tuple[list[dict], str | None]:
         policy.check(caller, policy.Administration.READ_USERS)
         return queries.list_users(self, filters)

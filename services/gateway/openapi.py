@@ -103,7 +103,8 @@ QUERY_PARAMETERS = {  # what the query parameters of the lists mean, wherever th
     "unread": "Only unread notifications.", "service_type": "Only providers of this service.",
     "area": "Only providers of this area.", "role": "Only users of this role.",
     "organisation": "Only users of this organisation (its id).", "active": "Only active (true) or inactive users.",
-    "case_number": "Only the case of this number (`GBV-2026-000123`); none outside the caller's scope.",
+    "case_number": ("Only the case of this number (`GBV-2026-000123`); none outside the caller's"
+                    " scope. The one way an auditor uses this list."),
     "since": "The `next_cursor` of the previous answer; none: from the start (`reset`).",
 }
 

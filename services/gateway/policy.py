@@ -1,9 +1,9 @@
 """What the gateway decides itself, and the one place it does: who administers users, organisations,
 webhooks, the provider directory and the approval policies (an admin; anyone else is 403 before the
-request is read or forwarded), and what a user whose password was reset may do before they set a new
-one. Everything about a case, a referral, an approval or a notification is decided by the service
-that owns it (its own policy.py), which the gateway asks by forwarding the call with the caller it
-proved. Pure: no I/O."""
+request is read or forwarded), who lists a team (its supervisor), and what a user whose password was
+reset may do before they set a new one. Everything about a case, a referral, an approval or a
+notification is decided by the service that owns it (its own policy.py), which the gateway asks by
+forwarding the call with the caller it proved. Pure: no I/O."""
 from enum import StrEnum
 
 from shared.caller import Caller
@@ -51,6 +51,13 @@ _REFUSALS = {
 
 def may(caller: Caller, action: Administration) -> bool:
     return caller.role == Role.ADMIN
+
+
+def check_team_reader(caller: Caller) -> None:
+    """GET /v1/team: a supervisor's own team, whom they may reassign a case to (the least a reassignment
+    needs: usernames and display names). No one else has a team to list; an admin lists users."""
+    if caller.role != Role.SUPERVISOR:
+        raise Forbidden("Only a supervisor lists their team (an admin lists users: GET /v1/users).")
 
 
 # What a user whose password was reset may still do (anything else: 403 password_change_required).

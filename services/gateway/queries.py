@@ -9,7 +9,7 @@ from services.gateway.domain import Organisation, User
 from shared.caller import Caller
 from shared.organisations import organisation_or_first
 from shared.outbox import Projection
-from shared.paging import Cursors
+from shared.paging import Cursors, PageSchema
 from shared.validation import load
 from shared.vocabulary import Role
 
@@ -85,6 +85,16 @@ def list_users(identity: "Identity", filters: dict) -> tuple[list[dict], str | N
                                   " ORDER BY username LIMIT %s"), (*params, limit + 1))
         rows = curs.fetchall()
     return rows[:limit], cursors.make(rows[limit - 1]["username"]) if len(rows) > limit else None
+
+
+def team_page(identity: "Identity", members: list[User], query: dict) -> tuple[list[User], str | None]:
+    """A page of a team (`members` in username order) after the cursor; and the next cursor, if more."""
+    paging = load(PageSchema(), query)
+    cursors = Cursors(identity.settings.cipher_key, "team")
+    after = cursors.read(paging["cursor"], 1)
+    rest = [member for member in members if after is None or member.username > after[0]]
+    limit = paging["limit"]
+    return rest[:limit], cursors.make(rest[limit - 1].username) if len(rest) > limit else None
 
 
 def user_filters(query: dict) -> dict:

@@ -74,6 +74,15 @@ class UserView(ListedUserView):
 UserPage = _page(ListedUserView, "UserPage")
 
 
+class TeamMemberView(Strict):
+    """A caseworker of the supervisor's team, active: whom a case may be reassigned to."""
+    username = fields.String(required=True)
+    display_name = fields.String(required=True)
+
+
+TeamPage = _page(TeamMemberView, "TeamPage")
+
+
 class TemporaryPasswordView(Strict):
     temporary_password = fields.String(required=True)
 

@@ -24,6 +24,11 @@ def listed_user(row: dict) -> dict:
             "organisation": str(row["organisation"]) if row.get("organisation") else None}
 
 
+def team_member(user) -> dict:
+    """What a supervisor is shown of a member of their team: whom to reassign a case to, nothing more."""
+    return {"username": user.username, "display_name": user.display_name}
+
+
 def token(access_token: str, expires_in: int, refresh_token: str) -> dict:
     return {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in,
             "refresh_token": refresh_token}

@@ -11,11 +11,13 @@ from services.cases.policy import (
     COMMANDS,
     READS,
     ROLES,
+    case_list_reach,
     caseworkers_seen,
     decide,
     organisation_of,
     organisation_seen,
     permit,
+    permit_case_list,
     permit_texts,
 )
 from shared.caller import Caller
@@ -99,7 +101,7 @@ def answer(caller: Caller, action: str, case) -> str:
 
 def test_the_table_names_every_action_of_the_policy():
     assert set(EXPECTED) == set(READS) | set(COMMANDS) | {"referrals", "texts"}
-    assert set(EXPECTED) | {"register_case", "list_cases", "list_changes", "caseload"} == set(ROLES)
+    assert set(EXPECTED) | {"register_case", "list_cases", "find_case", "list_changes", "caseload"} == set(ROLES)
 
 
 def test_only_an_admin_asks_how_many_open_cases_a_member_of_staff_holds():
@@ -149,6 +151,22 @@ def test_registering_and_listing_are_for_caseworkers_and_supervisors():
             caseworkers_seen(CALLERS[who])
     assert caseworkers_seen(CALLERS["cw_team"]) == ["cw2"]  # a colleague's cases are not in one's list
     assert caseworkers_seen(CALLERS["sup_team"]) == ["sup1", "cw1", "cw2"]
+
+
+def test_an_auditor_finds_a_case_of_their_organisation_by_its_number_and_lists_nothing_else():
+    auditor = CALLERS["auditor"]
+    assert case_list_reach(auditor, {"case_number": "GBV-2026-000001"}) == (FIRST, None)  # anyone's case
+    assert case_list_reach(ELSEWHERE_CALLERS["auditor"], {"case_number": "GBV-2026-000001"}) == (ELSEWHERE, None)
+    for filters in ({}, {"stage": "intake"}, {"assigned_to": "cw1"}, None, ["case_number"]):
+        with pytest.raises(Forbidden, match="case_number"):
+            permit_case_list(auditor, filters)
+    for who in ("provider", "admin"):
+        with pytest.raises(Forbidden):
+            permit_case_list(CALLERS[who], {"case_number": "GBV-2026-000001"})
+    # A caseworker's and a supervisor's list, by number or not, stays their scope's.
+    for filters in ({}, {"case_number": "GBV-2026-000001"}):
+        assert case_list_reach(CALLERS["cw_own"], filters) == (FIRST, ["cw1"])
+        assert case_list_reach(CALLERS["sup_team"], filters) == (FIRST, ["sup1", "cw1", "cw2"])
 
 
 def test_a_provider_reaches_a_cases_text_only_through_a_referral_to_it():

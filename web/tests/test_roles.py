@@ -64,7 +64,9 @@ def test_a_supervisor_approves_and_rejects_plans_reassigns_a_case_and_erases_one
     worker, boss = admin.login(caseworker), admin.login(supervisor)
     approved, rejected = submitted_plan(worker, boss), submitted_plan(worker, boss)
     moved, erased = new_case(worker), new_case(worker, "Forget Me")
-    new_case(admin.login(colleague))  # the colleague holds a case: the app suggests them
+    gone = new_user("caseworker", supervisor=supervisor)  # deactivated: never offered
+    admin.ok("POST", f"/v1/users/{gone}/deactivate")
+    new_user("caseworker", supervisor=new_user("supervisor"))  # another team's: never offered
 
     sign_in(page, supervisor)
     expect(heading(page)).to_have_text("My team's cases")
@@ -91,7 +93,12 @@ def test_a_supervisor_approves_and_rejects_plans_reassigns_a_case_and_erases_one
 
     page.goto(page.url.split("#")[0] + f"#/cases/{moved['id']}")
     expect(heading(page)).to_have_text(f"Case {moved['case_number']}")
-    page.get_by_label("Caseworker's username").fill(colleague)
+    choice = page.get_by_label("Caseworker", exact=True)
+    # The team as GET /v1/team gives it, the case's own caseworker aside: nothing to type.
+    expect(choice.locator("option")).to_have_text(["Choose a caseworker", f"Caseworker {colleague[-4:]} ({colleague})"])
+    page.get_by_role("button", name="Reassign the case").click()  # nobody chosen: the browser asks first
+    assert boss.ok("GET", f"/v1/cases/{moved['id']}")["assigned_to"] == caseworker
+    choice.select_option(colleague)
     page.get_by_role("button", name="Reassign the case").click()
     expect(page.locator("section").first).to_contain_text(colleague)
     assert boss.ok("GET", f"/v1/cases/{moved['id']}")["assigned_to"] == colleague
@@ -158,14 +165,22 @@ def test_an_auditor_reads_a_cases_history_verifies_it_and_downloads_its_export(a
     case = new_case(admin.login(caseworker), "<img src=x onerror=alert(1)>")  # shown as text, never markup
     auditor = new_user("auditor")
 
+    elsewhere = admin.ok("POST", "/v1/organisations", {"name": f"Elsewhere {uuid.uuid4().hex[:6]}"})["id"]
+    outsider = new_user("caseworker", supervisor=new_user("supervisor", organisation=elsewhere),
+                        organisation=elsewhere)
+    theirs = new_case(admin.login(outsider))  # another organisation's case: never found
+
     sign_in(page, auditor)
     expect(heading(page)).to_have_text("Find a case")
-    page.get_by_label("Case id").fill(case["case_number"])
-    page.get_by_role("button", name="Open the case's audit").click()
-    expect(page.get_by_role("alert")).to_contain_text("finds a case by its id")
-    page.get_by_label("Case id").fill(case["id"])
-    page.get_by_label("Case id").press("Enter")
+    wanted = page.get_by_label("Case number or id")
+    for number in (theirs["case_number"], "GBV-1999-999999"):
+        wanted.fill(number)
+        page.get_by_role("button", name="Open the case's audit").click()
+        expect(page.get_by_role("alert")).to_have_text(f"No case of your organisation has the number {number}.")
+    wanted.fill(case["case_number"].lower())  # typed in small letters: found all the same
+    wanted.press("Enter")
     expect(heading(page)).to_have_text(f"Audit of case {case['case_number']}")
+    assert page.url.endswith(f"#/audit/{case['id']}")
     history = page.get_by_role("table")
     expect(history.get_by_role("row", name=re.compile(r"^1 CaseRegistered"))).to_contain_text(
         f"{caseworker} (caseworker)")
@@ -182,6 +197,11 @@ def test_an_auditor_reads_a_cases_history_verifies_it_and_downloads_its_export(a
     bundle = json.loads(open(download.value.path(), encoding="utf-8").read())
     assert bundle["signature"]["algorithm"] == "Ed25519"
     assert "<img" not in json.dumps(bundle)  # an auditor's export is redacted
+
+    page.get_by_role("link", name="Find a case").first.click()  # by its id, as before
+    page.get_by_label("Case number or id").fill(case["id"])
+    page.get_by_label("Case number or id").press("Enter")
+    expect(heading(page)).to_have_text(f"Audit of case {case['case_number']}")
     assert not page.problems, page.problems
 
 

@@ -38,9 +38,13 @@ class CaseRoutes(Gateway):
         case = self.ask(self.cases.register_case, caller, json_body(request), idempotency_key(request))
         return respond(201, case, {"ETag": f'"{case["version"]}"', "Location": f"/v1/cases/{case['id']}"})
 
-    @doc("Cases in the caller's scope, by case number", returns=CasePage, query=case.ListCasesSchema)
+    @doc("Cases in the caller's scope, by case number (caseworker, supervisor); an auditor finds a case of "
+         "their organisation by its `case_number`", returns=CasePage, query=case.ListCasesSchema)
     @route("GET", "/v1/cases", query=CaseListQuerySchema)
     def list_cases(self, request, caller, query):
+        """An auditor lists no cases (403) but finds one by its exact `case_number`: the list's items carry
+        nothing identifying a survivor. A number of another organisation, like an unknown one, is an empty
+        list."""
         return respond(200, self.ask(self.cases.list_cases, caller, query))
 
     @doc("What changed in the caller's scope since a cursor, for clients that keep an offline copy "

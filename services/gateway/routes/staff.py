@@ -1,19 +1,22 @@
 """An admin runs the agency's staff: lists and reads users, changes them, deactivates and reactivates
-them, resets a forgotten password and unlocks an account locked by failed logins."""
+them, resets a forgotten password and unlocks an account locked by failed logins. A supervisor lists
+their team."""
 from services.gateway import views
 from services.gateway.apidoc import doc
 from services.gateway.http import json_body, respond, route
 from services.gateway.policy import Administration, check
-from services.gateway.queries import user_filters
-from services.gateway.responses import TemporaryPasswordView, UserPage, UserView
+from services.gateway.queries import team_page, user_filters
+from services.gateway.responses import TeamPage, TemporaryPasswordView, UserPage, UserView
 from services.gateway.routes.base import Gateway
 from services.gateway.schemas import (
     ChangeUserSchema,
     NoQuery,
+    PageQuerySchema,
     UserListFilterSchema,
     UserListQuerySchema,
 )
 from shared.caller import Caller
+from shared.paging import PageSchema
 from shared.validation import clean
 
 ANY_BODY = (400, 413, 415)  # no body is needed, but one sent must be JSON
@@ -21,7 +24,7 @@ ANY_BODY = (400, 413, 415)  # no body is needed, but one sent must be JSON
 
 class StaffRoutes(Gateway):
     """An admin runs the agencies' staff: lists, reads and changes users, deactivates and reactivates them,
-    resets a forgotten password, unlocks an account."""
+    resets a forgotten password, unlocks an account. A supervisor lists their team."""
     tag = "staff"
 
     @doc("Users, in username order (admin); never a password or its hash", returns=UserPage,
@@ -31,6 +34,15 @@ class StaffRoutes(Gateway):
         check(caller, Administration.READ_USERS)
         rows, cursor = self.identity.list_users(caller, user_filters(query))
         return respond(200, {"items": [views.listed_user(row) for row in rows], "next_cursor": cursor})
+
+    @doc("The supervisor's team (supervisor): the active caseworkers they may reassign a case to, in username "
+         "order", returns=TeamPage, query=PageSchema)
+    @route("GET", "/v1/team", query=PageQuerySchema)
+    def team(self, request, caller, query):
+        """Only usernames and display names: what naming the caseworker of a reassignment needs. Another
+        team's, another organisation's and deactivated users are never listed; anyone but a supervisor: 403."""
+        members, cursor = team_page(self.identity, self.identity.team(caller), query)
+        return respond(200, {"items": [views.team_member(member) for member in members], "next_cursor": cursor})
 
     @doc("A user (admin)", returns=UserView)
     @route("GET", "/v1/users/<string:username>", query=NoQuery)

@@ -1,5 +1,5 @@
-// An auditor's screens: find a case by its id (an auditor may not list cases, so no case number can
-// be looked up), then its history (every event of the chain, its data shown as text, never markup),
+// An auditor's screens: find a case by its number (GET /v1/cases?case_number=, the one listing an
+// auditor may make: their organisation's case of that number, or none) or by its id, then its history (every event of the chain, its data shown as text, never markup),
 // the chain's verification, and the signed export offered as a JSON file (a Blob URL: nothing leaves
 // the page, and the Content-Security-Policy needs no change).
 import { api, every } from '../api.js';
@@ -10,6 +10,16 @@ import { busy, dataTable, fill, statusLine, submitting } from './role_kit.js';
 
 const CASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+// The id of the case of this number in the auditor's organisation, or null. Numbers are written in
+// capitals; one typed in small letters is tried so too.
+async function caseIdOf(number) {
+  for (const tried of new Set([number, number.toUpperCase()])) {
+    const found = (await api('GET', '/v1/cases', { params: { case_number: tried } })).body.items;
+    if (found.length) return found[0].id;
+  }
+  return null;
+}
+
 export function findView(main, { go }) {
   const wanted = h('input', { name: 'case', required: true, autocomplete: 'off', spellcheck: 'false' });
   const errors = h('div', {});
@@ -17,9 +27,16 @@ export function findView(main, { go }) {
   show(main, heading(t('audit.find_title')),
     h('form', { class: 'card', role: 'search', 'aria-labelledby': 'page-title', onsubmit: (event) => {
       event.preventDefault();
-      const caseId = wanted.value.trim();
-      if (CASE_ID.test(caseId)) go(`#/audit/${caseId.toLowerCase()}`);
-      else show(errors, h('div', { class: 'alert', role: 'alert' }, t('audit.by_id_only')));
+      const typed = wanted.value.trim();
+      if (CASE_ID.test(typed)) {
+        go(`#/audit/${typed.toLowerCase()}`);
+        return;
+      }
+      submitting(submit, errors, async () => {
+        const caseId = await caseIdOf(typed);
+        if (caseId) go(`#/audit/${caseId}`);
+        else show(errors, h('div', { class: 'alert', role: 'alert' }, t('audit.no_such_number', { number: typed })));
+      });
     } }, errors, field(t('audit.case'), wanted, t('audit.case_hint')), submit));
   return wanted;
 }

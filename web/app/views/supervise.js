@@ -4,10 +4,10 @@
 // the case number. Other roles get nothing.
 import { every } from '../api.js';
 import { sendCommand } from '../commands.js';
-import { h, show, uid } from '../dom.js';
+import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import * as session from '../session.js';
-import { field } from './common.js';
+import { field, select } from './common.js';
 import { statusLine, submitting } from './role_kit.js';
 
 function section(id, title, ...content) {
@@ -21,30 +21,51 @@ function settle(outcome, file, context, status) {
   else context.go(`#/cases/${file.id}`);
 }
 
-// The team's caseworkers the supervisor can see (those holding the team's cases): suggestions only,
-// since the API has no list of a supervisor's team.
-async function suggest(list, file) {
-  const cases = await every('/v1/cases').catch(() => []);
-  const names = [...new Set(cases.map((item) => item.assigned_to))].filter((name) => name !== file.assigned_to);
-  show(list, ...names.sort().map((name) => h('option', { value: name })));
+// Whom a reassignment may name: the supervisor's active team (GET /v1/team), the case's own
+// caseworker aside, as "display name (username)".
+async function teamChoices(file) {
+  const team = await every('/v1/team');
+  return team.filter((member) => member.username !== file.assigned_to).map((member) => [member.username,
+    t('supervise.member', { name: member.display_name, username: member.username })]);
+}
+
+// The caseworker control: a choice of the team once it is loaded; a typed username only when the team
+// cannot be loaded (no network: the reassignment is then queued like any command). Answers a reader of
+// the caseworker named.
+function caseworkerControl(file, slot, submit) {
+  let control = null;
+  const offer = (made, label, hint) => {
+    control = made;
+    show(slot, field(label, made, hint));
+    submit.disabled = false;
+  };
+  teamChoices(file).then((choices) => {
+    if (choices.length) {
+      offer(select('caseworker', choices, { empty: t('supervise.choose'), required: true }),
+        t('supervise.caseworker'), t('supervise.caseworker_hint'));
+    } else {
+      show(slot, h('p', {}, t('supervise.no_team')));
+      submit.hidden = true;
+    }
+  }, () => offer(h('input', { name: 'caseworker', required: true, autocomplete: 'off', autocapitalize: 'none',
+    spellcheck: 'false' }), t('supervise.caseworker_username'), t('supervise.team_unavailable')))
+    .finally(() => slot.setAttribute('aria-busy', 'false'));
+  return () => control.value.trim();
 }
 
 function reassignForm(file, context) {
-  const listId = uid('team');
-  const caseworker = h('input', { name: 'caseworker', required: true, list: listId, autocomplete: 'off',
-    autocapitalize: 'none', spellcheck: 'false' });
-  const team = h('datalist', { id: listId });
-  suggest(team, file);
+  const slot = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', {}, t('common.loading')));
   const errors = h('div', {});
   const status = statusLine();
-  const submit = h('button', { type: 'submit' }, t('supervise.reassign'));
+  const submit = h('button', { type: 'submit', disabled: true }, t('supervise.reassign'));
+  const caseworker = caseworkerControl(file, slot, submit);
   return section('supervise-reassign', t('supervise.reassign_title'),
     h('form', { onsubmit: (event) => {
       event.preventDefault();
       submitting(submit, errors, async () => settle(await sendCommand({ caseId: file.id,
-        path: `/v1/cases/${file.id}/reassign`, body: { caseworker: caseworker.value.trim() }, version: file.version,
+        path: `/v1/cases/${file.id}/reassign`, body: { caseworker: caseworker() }, version: file.version,
         label: 'supervise.reassign' }), file, context, status));
-    } }, errors, status, field(t('supervise.caseworker'), caseworker, t('supervise.caseworker_hint')), team, submit));
+    } }, errors, status, slot, submit));
 }
 
 function eraseForm(file, context) {
