@@ -30,7 +30,7 @@ from services.gateway.domain import (
     supervisor_to_find,
 )
 from shared.caller import Caller
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from shared.organisations import FIRST_ORGANISATION
 from shared.store import ServiceStore, fingerprint, request_id
 from shared.vocabulary import CASE_ROLES, Role
@@ -118,6 +118,15 @@ class Identity(ServiceStore):
         policy.check_team_reader(caller)
         members = [self.user(username) for username in sorted(caller.team)]
         return [member for member in members if member is not None and member.active]
+
+    def check_reassignable(self, caller: Caller, body: object) -> None:
+        """A case goes only to someone who can sign in. A deactivated caseworker stays in their supervisor's
+        team (whose cases the supervisor still reads, reopens or erases), so the cases service, which knows
+        the team, cannot tell: the gateway, which knows who is active, refuses them here."""
+        named = body.get("caseworker") if isinstance(body, dict) else None
+        if isinstance(named, str) and named in caller.team and (user := self.user(named)) and not user.active:
+            raise InvalidTransition(f"{named} is deactivated and cannot sign in: reassign the case to an active "
+                                    f"member of your team (GET /v1/team).")
 
     def list_users(self, caller: Caller, filters: dict) -> tuple[list[dict], str | None]:
         policy.check(caller, policy.Administration.READ_USERS)

@@ -161,3 +161,18 @@ def test_only_a_supervisor_lists_a_team(agencies, pathway, people):
         refused = who.get("/v1/team")
         assert refused.status_code == 403 and refused.json()["code"] == "forbidden", refused.text
     assert a["cw"].get("/v1/team", params={"cursor": "forged"}).status_code == 403  # refused before it is read
+
+
+def test_a_case_is_never_reassigned_to_a_deactivated_caseworker(agencies):
+    """The deactivated caseworker is still in the supervisor's team (their old cases stay readable), but
+    cannot sign in: a case handed to them would be held by nobody. Refused, and the case unchanged."""
+    a = agencies["A"]
+    case = registered(a["cw"])
+    refused = a["sup"].post(f"/v1/cases/{case['id']}/reassign", {"caseworker": a["names"]["gone"]},
+                            headers={"If-Match": f'"{case["version"]}"'})
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition", refused.text
+    assert "deactivated" in refused.json()["detail"]
+    after = a["sup"].get(f"/v1/cases/{case['id']}").json()
+    assert after["assigned_to"] == a["names"]["cw"] and after["version"] == case["version"]
+    moved = a["sup"].post(f"/v1/cases/{case['id']}/reassign", {"caseworker": a["names"]["cw2"]})
+    assert moved.status_code == 200, moved.text

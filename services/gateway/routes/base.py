@@ -117,9 +117,11 @@ class Gateway(Observable):
         """A service's answer, or 503 when it gives none in time (its proxy's deadline: RPC_TIMEOUT_SECONDS)."""
         return call(method, *args)
 
-    def case_command(self, request, caller: Caller, case_id: str, command, status: int, body: bool = True):
-        """`command`: the cases service's method (self.cases.<name>); the case's version as ETag."""
-        args = (json_body(request),) if body else ()
+    def case_command(self, request, caller: Caller, case_id: str, command, status: int, body: bool = True,
+                     read: dict | None = None):
+        """`command`: the cases service's method (self.cases.<name>); the case's version as ETag. `read`: the
+        body when the route has read it already."""
+        args = ((read if read is not None else json_body(request)),) if body else ()
         result = self.ask(command, caller, case_id, *args, command_options(request))
         headers = {"ETag": f'"{result["version"]}"'} if "case_number" in result else None
         return respond(status, result, headers)

@@ -166,7 +166,9 @@ class CaseCommandRoutes(Gateway):
          example={"caseworker": "cw2"}, **CASE_COMMAND)
     @route("POST", "/v1/cases/<string:case_id>/reassign")
     def reassign(self, request, caller, case_id):
-        return self.case_command(request, caller, case_id, self.cases.reassign, 200)
+        body = json_body(request)
+        self.identity.check_reassignable(caller, body)
+        return self.case_command(request, caller, case_id, self.cases.reassign, 200, read=body)
 
     @doc("Record the survivor's feedback on a closed case (the case's team, never its own caseworker)",
          body=case.FeedbackSchema, status=201, returns=RecordedView, example={"answers": {"helpful": "Yes."}},
