@@ -182,9 +182,9 @@ def test_an_auditor_reads_a_cases_history_verifies_it_and_downloads_its_export(a
     expect(heading(page)).to_have_text(f"Audit of case {case['case_number']}")
     assert page.url.endswith(f"#/audit/{case['id']}")
     history = page.get_by_role("table")
-    expect(history.get_by_role("row", name=re.compile(r"^1 CaseRegistered"))).to_contain_text(
+    expect(history.get_by_role("row", name=re.compile(r"^1 Case registered CaseRegistered"))).to_contain_text(
         f"{caseworker} (caseworker)")
-    expect(history).to_contain_text("ConsentRecorded")
+    expect(history).to_contain_text("Consent recorded")
     assert page.locator("img").count() == 0
 
     page.get_by_role("button", name="Verify the chain").click()

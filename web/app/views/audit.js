@@ -41,12 +41,20 @@ export function findView(main, { go }) {
   return wanted;
 }
 
+// An event's name for people (its technical name beside it: what the audit CLI and exports say).
+function eventName(type) {
+  if (!type) return '';
+  const key = `event.${type}`;
+  const name = t(key);
+  return name === key ? h('code', {}, type) : [name, ' ', h('code', { class: 'event-type' }, type)];
+}
+
 function historyRow(item) {
   const actor = item.actor ? t('audit.actor', { name: item.actor.username, role: t(`role.${item.actor.role}`) }) : '';
   const data = item.data ? h('details', {}, h('summary', {}, t('audit.data')),
     h('pre', { class: 'data' }, JSON.stringify(item.data, null, 2))) : t(item.missing ? 'audit.missing'
     : item.unreadable ? 'audit.unreadable' : 'common.none');
-  return [String(item.sequence), item.type || '', formatDate(item.occurred_at, true), actor,
+  return [String(item.sequence), eventName(item.type), formatDate(item.occurred_at, true), actor,
     h('code', { class: 'hash' }, item.hash), data];
 }
 
