@@ -131,6 +131,7 @@ window.addEventListener('online', () => { renderStatus(); if (session.offline())
 window.addEventListener('offline', renderStatus);
 
 async function start() {
+  await session.wipeIfIdle();
   await setLanguage(initialLanguage());
   await render();
   if ('serviceWorker' in navigator) {

@@ -15,6 +15,7 @@ let user = null;
 let signedInOffline = false;
 let idleTimer = null;
 let warningTimer = null;
+let activityRecorded = 0;
 let listeners = [];
 const endListeners = [];
 const idleListeners = [];
@@ -137,6 +138,25 @@ async function end() {
 // A session signed in offline has no tokens: a 401 then means "sign in again", not "wipe the queue".
 whenSessionEnds(() => { if (user && !offline()) end(); });
 
+// A tab closed without logging out leaves no timer running: when the app starts, a copy last used longer
+// ago than the idle timeout is wiped before anything else.
+export async function wipeIfIdle() {
+  try {
+    const last = await store.lastActivity();
+    if (last !== null && Date.now() - last >= idleSeconds() * 1000) await store.wipe();
+  } catch {
+    await store.wipe(); // a copy whose age cannot be read is not kept
+  }
+}
+
+// The device's last activity, at most every quarter of the timeout (and 30 s): wiping early errs safe.
+function recordActivity() {
+  const now = Date.now();
+  if (now - activityRecorded < Math.min(30, idleSeconds() / 4) * 1000) return;
+  activityRecorded = now;
+  store.recordActivity(now).catch(() => {});
+}
+
 export function idleSeconds() {
   let override = null;
   try { override = Number(localStorage.getItem(IDLE_OVERRIDE)); } catch { /* storage may be off */ }
@@ -155,6 +175,7 @@ export function stillHere() {
   clearTimeout(warningTimer);
   warned(false);
   if (!user) return;
+  recordActivity();
   const seconds = idleSeconds();
   warningTimer = setTimeout(() => { if (user) warned(true); }, (seconds - Math.min(60, seconds / 2)) * 1000);
   idleTimer = setTimeout(() => { if (user) logout(); }, seconds * 1000);
@@ -165,5 +186,6 @@ function watchIdle() {
     for (const event of ['pointerdown', 'keydown']) document.addEventListener(event, stillHere, { passive: true });
     watching = true;
   }
+  activityRecorded = 0;
   stillHere();
 }

@@ -1,11 +1,13 @@
 // The offline copy (IndexedDB): each record sealed with the session's key (crypto.js). Stores:
-//   meta  - per user: the PBKDF2 salt and a sealed check value (to unlock offline), not secret;
+//   meta  - per user: the PBKDF2 salt and a sealed check value (to unlock offline), not secret; and the time
+//           of the last activity (throttled), so that a copy left idle in a closed tab is wiped at the next start;
 //   cases - the case files and the caseworker's list, sealed;
 //   queue - commands not sent yet (made offline, refused, or in conflict), sealed, in the order made.
 // wipe() deletes the whole database, queue included: at logout and after the idle timeout.
 import { seal, open } from './crypto.js';
 
 const NAME = 'casetrail';
+const LAST_ACTIVITY = '.last-activity'; // a key no username can take (they start with a letter or digit)
 let database = null;
 let sessionKey = null;
 let owner = null;
@@ -31,8 +33,25 @@ function run(store, mode, action) {
   }));
 }
 
-export function getMeta(username) {
-  return run('meta', 'readonly', (store) => store.get(username));
+export async function getMeta(username) {
+  const meta = await run('meta', 'readonly', (store) => store.get(username));
+  return meta?.salt ? meta : undefined;
+}
+
+export function recordActivity(when) {
+  return run('meta', 'readwrite', (store) => store.put(when, LAST_ACTIVITY));
+}
+
+// Whether the device holds a copy, found without creating one (where the browser can tell).
+async function present() {
+  if (!indexedDB.databases) return true;
+  return (await indexedDB.databases()).some((db) => db.name === NAME);
+}
+
+// When the device's copy was last used: null when there is none, 0 when it never recorded a time.
+export async function lastActivity() {
+  if (!(await present())) return null;
+  return (await run('meta', 'readonly', (store) => store.get(LAST_ACTIVITY))) ?? 0;
 }
 
 export function putMeta(username, meta) {
