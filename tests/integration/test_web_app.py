@@ -2,6 +2,7 @@
 running test system. Those run in a pytest process of their own: this one is monkey-patched by eventlet
 for nameko, and Playwright's event loop deadlocks with eventlet at teardown (web/README.md)."""
 import os
+import shlex
 import subprocess
 import sys
 
@@ -32,7 +33,7 @@ def test_the_app_in_a_real_browser(api, people, test_env, tmp_path):
            "CASETRAIL_ADMIN_PASSWORD": test_env["ADMIN_PASSWORD"]}
     command = [sys.executable, "-m", "pytest", str(BROWSER_TESTS), "-p", "no:pytest_nameko", "-o", "addopts=",
                "-p", "no:cacheprovider", "-q", "-rfE", f"--basetemp={tmp_path / 'browser'}",
-               *os.environ.get("BROWSER_PYTEST_ARGS", "").split()]
+               *shlex.split(os.environ.get("BROWSER_PYTEST_ARGS", ""))]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     print(run.stdout, run.stderr)
     assert run.returncode == 0, f"the browser tests failed:\n{run.stdout[-20000:]}\n{run.stderr[-5000:]}"

@@ -16,6 +16,10 @@ let signedInOffline = false;
 let idleTimer = null;
 let warningTimer = null;
 let activityRecorded = 0;
+let lastTouched = 0; // this tab's last key or pointer event (activityRecorded is the device's, throttled)
+// Wrong passwords in a row at offline sign-in before the device's copy is wiped: offline, nothing else
+// slows a guesser down (online, the server locks the account after as many).
+export const OFFLINE_ATTEMPTS = 5;
 let listeners = [];
 const endListeners = [];
 const idleListeners = [];
@@ -102,8 +106,12 @@ async function loginOffline(username, password) {
   try {
     await open(key, meta.check, `${username}/check`);
   } catch {
+    const failures = (await store.offlineFailures().catch(() => 0)) + 1;
+    if (failures >= OFFLINE_ATTEMPTS) await store.wipe();
+    else await store.setOfflineFailures(failures).catch(() => {});
     throw new ApiError(401, { code: 'unauthenticated' });
   }
+  await store.setOfflineFailures(0).catch(() => {});
   store.unlock(username, key);
   const kept = await store.load('user');
   if (!kept) throw new Offline();
@@ -123,14 +131,15 @@ export async function logout() {
   await end();
 }
 
-async function end() {
+async function end({ wipe = true } = {}) {
   useTokens(null);
   user = null;
   signedInOffline = false;
   clearTimeout(idleTimer);
   clearTimeout(warningTimer);
   warned(false);
-  await store.wipe();
+  if (wipe) await store.wipe();
+  else store.lock();
   changed();
   for (const listener of endListeners) listener();
 }
@@ -150,8 +159,27 @@ export async function wipeIfIdle() {
 }
 
 // The device's last activity, at most every quarter of the timeout (and 30 s): wiping early errs safe.
-function recordActivity() {
-  const now = Date.now();
+// This tab was idle for the whole timeout. The device's copy is wiped, unless another tab of the device
+// was used since (the device's last activity is newer than this tab's): then this tab only signs out.
+async function idleOut() {
+  if (!user) return;
+  const device = await store.lastActivity().catch(() => null);
+  const elsewhere = device !== null && device > lastTouched && Date.now() - device < idleSeconds() * 1000;
+  try {
+    await api('POST', '/v1/auth/logout');
+  } catch {
+    // offline or already ended
+  }
+  await end({ wipe: !elsewhere });
+}
+
+// A timer may fire late, or not at all, while the device sleeps or the tab is in the background: coming
+// back, a tab idle for longer than the timeout ends at once, before anything is shown.
+function checkIdleOnReturn() {
+  if (document.visibilityState === 'visible' && user && Date.now() - lastTouched >= idleSeconds() * 1000) idleOut();
+}
+
+function recordActivity(now) {
   if (now - activityRecorded < Math.min(30, idleSeconds() / 4) * 1000) return;
   activityRecorded = now;
   store.recordActivity(now).catch(() => {});
@@ -175,15 +203,17 @@ export function stillHere() {
   clearTimeout(warningTimer);
   warned(false);
   if (!user) return;
-  recordActivity();
+  lastTouched = Date.now();
+  recordActivity(lastTouched);
   const seconds = idleSeconds();
   warningTimer = setTimeout(() => { if (user) warned(true); }, (seconds - Math.min(60, seconds / 2)) * 1000);
-  idleTimer = setTimeout(() => { if (user) logout(); }, seconds * 1000);
+  idleTimer = setTimeout(idleOut, seconds * 1000);
 }
 
 function watchIdle() {
   if (!watching) {
     for (const event of ['pointerdown', 'keydown']) document.addEventListener(event, stillHere, { passive: true });
+    document.addEventListener('visibilitychange', checkIdleOnReturn);
     watching = true;
   }
   activityRecorded = 0;

@@ -8,6 +8,7 @@ import { seal, open } from './crypto.js';
 
 const NAME = 'casetrail';
 const LAST_ACTIVITY = '.last-activity'; // a key no username can take (they start with a letter or digit)
+const OFFLINE_FAILURES = '.offline-failures'; // wrong passwords in a row at offline sign-in
 let database = null;
 let sessionKey = null;
 let owner = null;
@@ -19,7 +20,12 @@ function opened() {
     request.onupgradeneeded = () => {
       for (const store of ['meta', 'cases', 'queue']) request.result.createObjectStore(store);
     };
-    request.onsuccess = () => { database = request.result; resolve(database); };
+    request.onsuccess = () => {
+      database = request.result;
+      // Another tab deletes the database (its logout or idle timeout): let go, or the deletion waits for us.
+      database.onversionchange = () => { database?.close(); database = null; };
+      resolve(database);
+    };
     request.onerror = () => reject(request.error);
   });
 }
@@ -52,6 +58,20 @@ async function present() {
 export async function lastActivity() {
   if (!(await present())) return null;
   return (await run('meta', 'readonly', (store) => store.get(LAST_ACTIVITY))) ?? 0;
+}
+
+export async function offlineFailures() {
+  return (await run('meta', 'readonly', (store) => store.get(OFFLINE_FAILURES))) ?? 0;
+}
+
+export function setOfflineFailures(count) {
+  return run('meta', 'readwrite', (store) => store.put(count, OFFLINE_FAILURES));
+}
+
+// Forgets the key, keeps the copy (another tab of the device is still working in it).
+export function lock() {
+  sessionKey = null;
+  owner = null;
 }
 
 export function putMeta(username, meta) {

@@ -2,7 +2,7 @@
 // without a network. It never keeps an API answer: /v1 goes to the network, always (the offline copy
 // of cases is the app's own, encrypted, in IndexedDB). Online, each file is fetched (revalidated with
 // its ETag) and the kept copy refreshed; offline, the kept copy is used.
-const VERSION = 'casetrail-shell-4';
+const VERSION = 'casetrail-shell-5';
 // One file a line, in order: add a file where it sorts (a unit test checks the list against the folder).
 const SHELL = [
   '/',
@@ -63,12 +63,15 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
-  const shell = event.request.mode === 'navigate' ? '/' : url.pathname.startsWith('/app/') ? url.pathname : null;
+  // A page load of / is the app; any other page load (an API address typed in the bar, a file of the app
+  // opened on its own) goes to the network as it is, never answered with the app.
+  const navigate = event.request.mode === 'navigate';
+  const shell = navigate ? (url.pathname === '/' ? '/' : null) : url.pathname.startsWith('/app/') ? url.pathname : null;
   if (shell === null) return; // the API: network only
   event.respondWith((async () => {
     const cache = await caches.open(VERSION);
     try {
-      const response = await fetch(event.request.mode === 'navigate' ? '/' : event.request);
+      const response = await fetch(event.request);
       if (response.ok) await cache.put(shell, response.clone());
       return response;
     } catch (offline) {

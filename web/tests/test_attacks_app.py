@@ -478,3 +478,61 @@ def sign_in_here_in(page: Page, code: str, username: str) -> None:
     page.get_by_label(CATALOGUES[code]["login.username"], exact=True).fill(username)
     page.get_by_label(CATALOGUES[code]["login.password"], exact=True).fill(PASSWORD)
     page.get_by_role("button", name=CATALOGUES[code]["login.submit"]).click()
+
+
+# --- 8. Found by the attacks, fixed after: guessing offline, two tabs, the service worker -----------------------
+
+def test_five_wrong_passwords_at_offline_sign_in_wipe_the_device(admin, base, new_user, page, sign_in):
+    """Offline, nothing slows a guesser but the key derivation: after five wrong passwords in a row the copy
+    is gone, and the right password finds nothing to open."""
+    caseworker = new_user("caseworker", supervisor=new_user("supervisor"))
+    case = a_case(admin.login(caseworker), f"Guess Me-{uuid.uuid4().hex[:6]}")
+    page = work_and_close_the_tab(page, base, sign_in, caseworker, case, 600)
+    page.goto(base + "/")
+    heading_is(page, "Sign in")
+    page.context.set_offline(True)
+    for attempt in range(1, 6):
+        sign_in_here(page, caseworker, f"wrong-password-{attempt}")
+        expect(page.get_by_role("alert")).to_have_text(WRONG)
+        if attempt < 5:
+            assert "casetrail" in page.evaluate(DATABASES), attempt
+    wiped(page)
+    sign_in_here(page, caseworker, PASSWORD)
+    expect(page.get_by_role("alert")).to_have_text(NOT_HERE)
+    page.context.set_offline(False)
+
+
+def test_one_idle_tab_signs_out_without_wiping_the_copy_another_tab_works_in(admin, base, new_user, page, sign_in):
+    caseworker = new_user("caseworker", supervisor=new_user("supervisor"))
+    name = f"Two Tabs-{uuid.uuid4().hex[:6]}"
+    case = a_case(admin.login(caseworker), name)
+    page.goto(base + "/")
+    page.evaluate("([name, seconds]) => localStorage.setItem(name, seconds)", [IDLE_SECONDS, "8"])
+    sign_in(page, caseworker)
+    heading_is(page, "My cases")
+    working = page.context.new_page()
+    sign_in(working, caseworker)
+    heading_is(working, "My cases")
+    for _ in range(12):  # the second tab is used throughout; the first is left alone
+        working.keyboard.press("Shift")
+        working.wait_for_timeout(1000)
+    heading_is(page, "Sign in")  # the idle tab signed out
+    heading_is(working, "My cases")
+    assert "casetrail" in working.evaluate(DATABASES)
+    open_case_file(working, case)
+    expect(working.get_by_text(name)).to_be_visible()
+    working.wait_for_timeout(9000)  # now both are idle: the last one to time out wipes the device
+    heading_is(working, "Sign in")
+    wiped(working)
+
+
+def test_the_service_worker_answers_only_page_loads_of_the_app_with_the_app(base, page):
+    page.goto(base + "/")
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    assert page.evaluate("() => navigator.serviceWorker.controller !== null")  # the worker answers this page
+    for address in ("/v1/openapi.json", "/app/icon.svg"):
+        page.goto(base + address)
+        assert page.evaluate("() => document.getElementById('main') === null"), address
+    page.goto(base + "/v1/openapi.json")
+    assert '"openapi"' in page.content()
