@@ -5,7 +5,7 @@
 import { api, every } from '../api.js';
 import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
-import { alertBox, field, heading } from './common.js';
+import { alertBox, eventText, field, heading } from './common.js';
 import { busy, dataTable, fill, statusLine, submitting } from './role_kit.js';
 
 const CASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,12 +41,9 @@ export function findView(main, { go }) {
   return wanted;
 }
 
-// An event's name for people (its technical name beside it: what the audit CLI and exports say).
+// An event's name for people, its technical name beside it (what the audit CLI and exports say).
 function eventName(type) {
-  if (!type) return '';
-  const key = `event.${type}`;
-  const name = t(key);
-  return name === key ? h('code', {}, type) : [name, ' ', h('code', { class: 'event-type' }, type)];
+  return type ? [eventText(type), ' ', h('code', { class: 'event-type' }, type)] : '';
 }
 
 function historyRow(item) {

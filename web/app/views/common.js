@@ -47,3 +47,10 @@ export function stageText(stage) {
 export function riskText(risk) {
   return t(`risk.${risk}`);
 }
+
+// A history event's name for people ('Case registered'), or its technical name when it has none.
+export function eventText(type) {
+  const key = `event.${type}`;
+  const name = t(key);
+  return name === key ? type : name;
+}

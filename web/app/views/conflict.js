@@ -7,7 +7,7 @@ import { queuedCommand, resend } from '../commands.js';
 import { h, show } from '../dom.js';
 import { formatDate, t } from '../i18n.js';
 import * as store from '../store.js';
-import { alertBox, heading, riskText, stageText } from './common.js';
+import { alertBox, eventText, heading, riskText, stageText } from './common.js';
 import { discardButton, labelText } from './queue.js';
 
 function value(item) {
@@ -41,7 +41,7 @@ async function since(command) {
     && (!command.seenAt || event.occurred_at > command.seenAt));
   if (!recent.length) return h('p', {}, t('conflict.no_events'));
   return h('ul', {}, recent.map((event) => h('li', {}, t('conflict.event', {
-    what: event.type, who: event.actor?.username || '', when: formatDate(event.occurred_at, true) }))));
+    what: eventText(event.type), who: event.actor?.username || '', when: formatDate(event.occurred_at, true) }))));
 }
 
 function box(titleId, title, ...content) {
