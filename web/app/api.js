@@ -22,7 +22,14 @@ export class Offline extends Error {
 let tokens = null; // {access_token, refresh_token}: in memory only, never stored
 let onSessionEnded = () => {};
 
+// Requests of the session in flight: ended with it (their answers would belong to nobody on screen).
+let session = new AbortController();
+
 export function useTokens(pair) {
+  if (!pair) {
+    session.abort();
+    session = new AbortController();
+  }
   tokens = pair ? { access_token: pair.access_token, refresh_token: pair.refresh_token } : null;
 }
 
@@ -56,9 +63,10 @@ async function send(method, path, { body, ifMatch, idempotencyKey, params, auth 
   try {
     response = await fetch(url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store', credentials: 'omit',
+      cache: 'no-store', credentials: 'omit', signal: auth ? session.signal : undefined,
     });
-  } catch {
+  } catch (error) {
+    if (error.name === 'AbortError') throw new ApiError(401, { code: 'unauthenticated' });
     throw new Offline();
   }
   return response;

@@ -111,6 +111,9 @@ def test_every_screen_of_every_role_passes_axe(team, open_page, sign_in, axe_che
         found.update(violations)
         assert REACHED[role] <= seen, (role, sorted(REACHED[role] - seen), sorted(seen))
         page.locator("#language").select_option("en")
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        page.wait_for_load_state("networkidle")  # the screen drawn again in English has its answers
+        expect(page.locator("[aria-busy=true]")).to_have_count(0)
         page.get_by_role("button", name="Log out").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     assert not found, "\n".join(f"{where}: {v}" for where, violations in found.items() for v in violations)
