@@ -32,6 +32,7 @@ from shared.bus import SIGNATURE_HEADER, publish_event
 from shared.caller import Caller
 from shared.envelope import OWNERS
 from shared.identity import CallerKeys, sign_event
+from shared.organisations import FIRST
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "scripts" / "stack.sh"
@@ -413,6 +414,18 @@ def post(api: "Api", path: str, body=None, status: int | None = None):
     if status is not None:
         assert response.status_code == status, response.text
     return response
+
+
+def new_member(admin: "Api", role: str, organisation: str | None, supervisor: str | None = None,
+               display_name: str = "") -> str:
+    """A user of that role in the organisation (the first one when None), with a fresh name and PASSWORD."""
+    username = f"{role[:3]}-{uuid.uuid4().hex[:8]}"
+    body = {"username": username, "password": PASSWORD, "role": role, "display_name": display_name or username,
+            "supervisor": supervisor, **({"organisation": organisation} if organisation is not None else {})}
+    response = admin.post("/v1/users", body)
+    assert response.status_code == 201, response.text
+    assert response.json()["organisation"] == (organisation or FIRST)
+    return username
 
 
 def new_user(admin: "Api", role: str, supervisor: str | None = None) -> str:

@@ -5,22 +5,13 @@ import uuid
 
 import pytest
 
-from tests.support import PASSWORD, wait_until
+from tests.support import PASSWORD, new_member, wait_until
 
 NEW_CASE = {"survivor": {"name": "Halima", "phone": "+000 555 0199", "location": "Camp 4"}, "risk_level": "high"}
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def member(admin, role: str, organisation: str, supervisor: str | None = None, display_name: str = "") -> str:
-    username = unique(role[:3])
-    response = admin.post("/v1/users", {"username": username, "password": PASSWORD, "role": role,
-                                        "display_name": display_name or username, "supervisor": supervisor,
-                                        "organisation": organisation})
-    assert response.status_code == 201, response.text
-    return username
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +25,15 @@ def agencies(people, api):
         created = admin.post("/v1/organisations", {"name": unique(f"Agency {agency}")})
         assert created.status_code == 201, created.text
         organisation = created.json()["id"]
-        sup = member(admin, "supervisor", organisation)
-        names = {"sup": sup, "cw": member(admin, "caseworker", organisation, sup, "Amal Yusuf"),
-                 "cw2": member(admin, "caseworker", organisation, sup, "Brice Ndayi"),
-                 "gone": member(admin, "caseworker", organisation, sup),
-                 "sub": member(admin, "supervisor", organisation, sup),
-                 "other": member(admin, "supervisor", organisation),
-                 "aud": member(admin, "auditor", organisation)}
-        names["cw3"] = member(admin, "caseworker", organisation, names["sub"])
-        names["cw4"] = member(admin, "caseworker", organisation, names["other"])
+        sup = new_member(admin, "supervisor", organisation)
+        names = {"sup": sup, "cw": new_member(admin, "caseworker", organisation, sup, "Amal Yusuf"),
+                 "cw2": new_member(admin, "caseworker", organisation, sup, "Brice Ndayi"),
+                 "gone": new_member(admin, "caseworker", organisation, sup),
+                 "sub": new_member(admin, "supervisor", organisation, sup),
+                 "other": new_member(admin, "supervisor", organisation),
+                 "aud": new_member(admin, "auditor", organisation)}
+        names["cw3"] = new_member(admin, "caseworker", organisation, names["sub"])
+        names["cw4"] = new_member(admin, "caseworker", organisation, names["other"])
         deactivated = admin.post(f"/v1/users/{names['gone']}/deactivate")
         assert deactivated.status_code == 200, deactivated.text
         found[agency] = {"id": organisation, "names": names,

@@ -9,7 +9,7 @@ import pytest
 from services.cases.settings import CasesSettings
 from shared.organisations import FIRST
 from shared.settings import Settings
-from tests.support import PASSWORD, database, wait_until
+from tests.support import PASSWORD, database, new_member, wait_until
 
 NEW_CASE = {"survivor": {"name": "Halima"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -19,18 +19,6 @@ PLAN = {"goals": [{"need": "psychosocial", "action": "counselling", "responsible
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def new_member(admin, role: str, organisation: str | None, supervisor: str | None = None) -> str:
-    username = unique(role[:3])
-    body = {"username": username, "password": PASSWORD, "role": role, "display_name": username,
-            "supervisor": supervisor}
-    if organisation is not None:
-        body["organisation"] = organisation
-    response = admin.post("/v1/users", body)
-    assert response.status_code == 201, response.text
-    assert response.json()["organisation"] == (organisation or FIRST)
-    return username
 
 
 @pytest.fixture(scope="module")
