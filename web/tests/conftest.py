@@ -9,6 +9,7 @@ monkey-patched by eventlet for nameko, and Playwright's own event loop deadlocks
       .venv/bin/python -m pytest web/tests -p no:pytest_nameko -o addopts=
 """
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -48,6 +49,16 @@ class Api:
     def login(self, username: str, password: str = PASSWORD) -> "Api":
         return Api(self.base, self.ok("POST", "/v1/auth/token", {"username": username, "password": password})
                    ["access_token"])
+
+
+def eventually(check, what: str = "the condition", seconds: float = 20.0):
+    """What `check()` returns once it is truthy: the services talk over the bus, so what one does shows in
+    another a moment later."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.25)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ by an id are one kind), so a screen added later is checked without being named h
 (queue, conflict, logout with changes waiting) are checked in test_offline.py, where they are reached."""
 import os
 import re
-import time
 
 import pytest
+from conftest import eventually
 from playwright.sync_api import expect
 
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -49,12 +49,6 @@ def walk(page, axe_check, role: str, start: list[str]) -> tuple[dict[str, list[s
     return found, seen
 
 
-def eventually(check, seconds: float = 20.0):
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.3)
-    return found
 
 
 @pytest.fixture(scope="module")

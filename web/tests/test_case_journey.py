@@ -5,20 +5,10 @@ and changes nothing; the keyboard alone submits a step. Three people, each in a 
 caseworker, the supervisor who decides the plan and the closure on their approvals screen, and the
 provider's focal point who accepts and completes the referral on theirs."""
 import re
-import time
 import uuid
 
-from conftest import Api
+from conftest import Api, eventually
 from playwright.sync_api import Page, expect
-
-
-def eventually(check, seconds: float = 15.0):
-    """What `check()` returns once it is truthy (the services talk over the bus: a moment later)."""
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.25)
-    return found
 
 
 def approve(supervisor: Api, case_id: str, kind: str) -> None:

@@ -5,9 +5,9 @@ cases are built through the API by their caseworker, as the app's other actors w
 import json
 import os
 import re
-import time
 import uuid
 
+from conftest import eventually
 from playwright.sync_api import expect
 
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -16,13 +16,6 @@ PLAN = {"goals": [{"need": "psychosocial", "action": "counselling", "responsible
                    "due_date": "2030-12-15"}]}
 
 
-def wait_for(check, what: str, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"waited {seconds}s for {what}")
 
 
 def new_case(caseworker, name: str = "Survivor Test") -> dict:
@@ -37,7 +30,7 @@ def submitted_plan(caseworker, supervisor) -> dict:
     caseworker.ok("POST", f"/v1/cases/{case['id']}/assessment", {"needs": ["psychosocial"], "safety_concerns": "x"})
     caseworker.ok("PUT", f"/v1/cases/{case['id']}/plan", PLAN)
     caseworker.ok("POST", f"/v1/cases/{case['id']}/plan/submit")
-    wait_for(lambda: [r for r in supervisor.ok("GET", "/v1/approvals", params={"status": "pending"})["items"]
+    eventually(lambda: [r for r in supervisor.ok("GET", "/v1/approvals", params={"status": "pending"})["items"]
                       if r["case_id"] == case["id"]], "the plan in the supervisor's queue")
     return case
 
@@ -51,7 +44,7 @@ def referral(caseworker, case: dict, provider: dict) -> dict:
                                  "service_type": "medical", "notes": "Needs care this week."},
                                  headers={"Idempotency-Key": key})
         return answer.status_code == 201 and answer.json()
-    return wait_for(made, "the referral made")
+    return eventually(made, "the referral made")
 
 
 def heading(page):

@@ -4,10 +4,10 @@ into the test's own folder otherwise. Each screen must show its heading and no e
     CASETRAIL_SCREENSHOTS=docs/screenshots make test   # or BROWSER_PYTEST_ARGS="-k screenshots"
 """
 import os
-import time
 from pathlib import Path
 
 import pytest
+from conftest import eventually
 from playwright.sync_api import expect
 
 SIZE = {"width": 1200, "height": 760}
@@ -68,12 +68,6 @@ def a_case_in_implementation(caseworker, supervisor, name: str) -> dict:
     return case
 
 
-def waiting(check, seconds: float = 20.0):
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.3)
-    return found
 
 
 def test_the_other_roles_screens_are_photographed(admin, new_user, open_page, sign_in, base, folder):
@@ -81,7 +75,7 @@ def test_the_other_roles_screens_are_photographed(admin, new_user, open_page, si
     caseworker = admin.login(new_user("caseworker", supervisor=supervisor_name))
     supervisor = admin.login(supervisor_name)
     cases = [a_case_in_implementation(caseworker, supervisor, name) for name in ("Amina K.", "Grace W.")]
-    waiting(lambda: len(supervisor.ok("GET", "/v1/approvals", params={"status": "pending"})["items"]) == 2)
+    eventually(lambda: len(supervisor.ok("GET", "/v1/approvals", params={"status": "pending"})["items"]) == 2)
 
     page = open_page()
     page.set_viewport_size(SIZE)
@@ -98,8 +92,8 @@ def test_the_other_roles_screens_are_photographed(admin, new_user, open_page, si
     provider = admin.ok("POST", "/v1/providers", {"name": "Hope Clinic", "service_types": ["medical"],
                                                   "area": "Kakuma", "contact": "+254 700 000 000"})
     focal_point = new_user("provider", provider_id=provider["id"])
-    waiting(lambda: caseworker.ok("GET", f"/v1/cases/{cases[0]['id']}")["stage"] == "implementation")
-    waiting(lambda: caseworker.post(f"/v1/cases/{cases[0]['id']}/referrals", {
+    eventually(lambda: caseworker.ok("GET", f"/v1/cases/{cases[0]['id']}")["stage"] == "implementation")
+    eventually(lambda: caseworker.post(f"/v1/cases/{cases[0]['id']}/referrals", {
         "provider_id": provider["id"], "service_type": "medical", "urgency": "urgent",
         "notes": "Needs care this week."}).status_code == 201)
     provider_page = open_page()
