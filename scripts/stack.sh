@@ -36,6 +36,8 @@ install_packages() {
   [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
   command -v npm >/dev/null || missing+=(nodejs npm)  # the OpenAPI linter (tools/openapi-lint)
   [ -x /usr/bin/chromium ] || missing+=(chromium)  # the web app's browser tests (web/tests)
+  # Playwright's own Node.js (the driver that speaks to Chromium) needs libatomic, which minimal Debian lacks.
+  compgen -G '/usr/lib/*/libatomic.so.1' >/dev/null || missing+=(libatomic1)
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root_for_apt "${missing[@]}"
   log "installing ${missing[*]}"
