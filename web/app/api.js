@@ -1,6 +1,7 @@
 // The one way the app talks to the server: the public /v1 API, same origin, bearer tokens.
 // Every error is the API's problem+json, surfaced as an ApiError with its stable `code`;
 // a request that never reached the server is an Offline error (the command queue's cue).
+import { learnt } from './network.js';
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -67,8 +68,10 @@ async function send(method, path, { body, ifMatch, idempotencyKey, params, auth 
     });
   } catch (error) {
     if (error.name === 'AbortError') throw new ApiError(401, { code: 'unauthenticated' });
+    learnt(false);
     throw new Offline();
   }
+  learnt(true);
   return response;
 }
 

@@ -3,6 +3,7 @@
 import { onQueueChange, pending } from './commands.js';
 import { h, show } from './dom.js';
 import { initialLanguage, LANGUAGES, language, setLanguage, t } from './i18n.js';
+import { onReachability, serverReachable } from './network.js';
 import * as session from './session.js';
 import * as sync from './sync.js';
 import { caseLinks, caseRoutes } from './views/case_routes.js';
@@ -87,7 +88,11 @@ async function render() {
     if (user) screen.querySelector('h1')?.after(h('p', { class: 'notice' }, t('offline.sign_in_again')));
   } else {
     const route = routeFor(path, user.role);
-    if (route) focusTarget = await route.view(screen, context, route.match);
+    if (route) {
+      const drawing = route.view(screen, context, route.match); // draws its heading at once, then loads
+      if (mine === latest) document.getElementById('page-title')?.focus(); // announced while it loads
+      focusTarget = await drawing;
+    }
     else if (home(user.role) && home(user.role) !== `#${path}`) go(home(user.role));
     else comingNext(screen, user);
   }
@@ -101,7 +106,7 @@ async function renderStatus() {
   const parts = [];
   if (session.needsSignIn()) parts.push(t('offline.back_online'));
   else if (session.offline()) parts.push(t('offline.signed_in_offline'));
-  else if (!navigator.onLine && session.current()) parts.push(t('offline.offline'));
+  else if (!serverReachable() && session.current()) parts.push(t('offline.offline'));
   if (waiting) parts.push(t('offline.waiting', { n: waiting }));
   const text = parts.join(' · ');
   if (status.textContent !== text) status.textContent = text;
@@ -127,8 +132,7 @@ session.onEnd(() => go('#/login'));
 session.onIdle(renderIdle);
 onQueueChange(renderStatus);
 window.addEventListener('hashchange', render);
-window.addEventListener('online', () => { renderStatus(); if (session.offline()) render(); });
-window.addEventListener('offline', renderStatus);
+onReachability(() => { renderStatus(); if (session.offline()) render(); });
 
 async function start() {
   await session.wipeIfIdle();

@@ -7,6 +7,7 @@
 // returns they are asked to sign in again (`needsSignIn()`), which sends the queue.
 import { api, ApiError, Offline, useTokens, whenSessionEnds } from './api.js';
 import { deriveKey, randomSalt, seal, open } from './crypto.js';
+import { serverReachable } from './network.js';
 import * as store from './store.js';
 
 export const IDLE_MINUTES = 15;
@@ -53,7 +54,7 @@ export function offline() {
 
 // Signed in offline, and the network is back: sign in again to send the queue.
 export function needsSignIn() {
-  return offline() && navigator.onLine;
+  return offline() && serverReachable();
 }
 
 async function unlockOfflineCopy(username, password) {

@@ -4,6 +4,7 @@
 // `left_scope` removes it. The list is read again whenever anything changed. Then the queue is sent.
 import { api, hasTokens } from './api.js';
 import { flush } from './commands.js';
+import { onReachability } from './network.js';
 import * as session from './session.js';
 import * as store from './store.js';
 import { casesList } from './views/cases.js';
@@ -29,7 +30,7 @@ export function stop() {
   timer = null;
 }
 
-window.addEventListener('online', () => { if (timer) refresh(); });
+onReachability((reachable) => { if (reachable && timer) refresh(); });
 
 // Never throws: offline, or refused, the copy stays as it was.
 export function refresh() {

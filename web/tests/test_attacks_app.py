@@ -385,9 +385,11 @@ A_CASE = re.compile(r"^Case (?!file$)")  # a case file's heading, once loaded ("
 
 
 def focus_on_arrival(page: Page, h1: str, first_field: str | None = None) -> None:
+    """The screen's h1 (or a form's first field) has the focus once the screen is drawn (polled: the screen
+    may still be loading its data when its heading shows)."""
     expect(page.get_by_role("heading", level=1)).to_have_text(A_CASE if h1 == "Case *" else h1)
-    focused = page.evaluate(FOCUSED)
-    assert (focused["id"] == "page-title") if first_field is None else focused["text"] == first_field, focused
+    target = page.locator("#page-title") if first_field is None else page.get_by_label(first_field, exact=True)
+    expect(target).to_be_focused()
 
 
 def test_a_caseworker_registers_a_case_and_records_consent_with_the_keyboard_alone(admin, new_user, page, sign_in):
