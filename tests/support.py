@@ -416,6 +416,13 @@ def post(api: "Api", path: str, body=None, status: int | None = None):
     return response
 
 
+def new_organisation(admin: "Api", label: str = "Agency") -> str:
+    """A new organisation with a fresh name (`label` and a random suffix), made by the admin; its id."""
+    created = admin.post("/v1/organisations", {"name": f"{label}-{uuid.uuid4().hex[:8]}"})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
 def new_member(admin: "Api", role: str, organisation: str | None, supervisor: str | None = None,
                display_name: str = "") -> str:
     """A user of that role in the organisation (the first one when None), with a fresh name and PASSWORD."""

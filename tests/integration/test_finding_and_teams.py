@@ -1,17 +1,13 @@
 """Two things the web app needs and the API did not give (issue 21): an auditor finds a case by its case
 number (GET /v1/cases?case_number=), and a supervisor lists the caseworkers they may reassign a case
 to (GET /v1/team). All through the gateway, on the real system, with two organisations."""
-import uuid
 
 import pytest
 
-from tests.support import PASSWORD, new_member, wait_until
+from tests.support import PASSWORD, new_member, new_organisation, wait_until
 
 NEW_CASE = {"survivor": {"name": "Halima", "phone": "+000 555 0199", "location": "Camp 4"}, "risk_level": "high"}
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +18,7 @@ def agencies(people, api):
     admin = people["admin"]
     found = {}
     for agency in ("A", "B"):
-        created = admin.post("/v1/organisations", {"name": unique(f"Agency {agency}")})
-        assert created.status_code == 201, created.text
-        organisation = created.json()["id"]
+        organisation = new_organisation(admin, f"Agency {agency}")
         sup = new_member(admin, "supervisor", organisation)
         names = {"sup": sup, "cw": new_member(admin, "caseworker", organisation, sup, "Amal Yusuf"),
                  "cw2": new_member(admin, "caseworker", organisation, sup, "Brice Ndayi"),

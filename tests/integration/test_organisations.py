@@ -9,7 +9,7 @@ import pytest
 from services.cases.settings import CasesSettings
 from shared.organisations import FIRST
 from shared.settings import Settings
-from tests.support import PASSWORD, database, new_member, wait_until
+from tests.support import PASSWORD, database, new_member, new_organisation, wait_until
 
 NEW_CASE = {"survivor": {"name": "Halima"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -27,9 +27,7 @@ def agencies(people, api):
     admin = people["admin"]
     found = {}
     for agency in ("A", "B"):
-        created = admin.post("/v1/organisations", {"name": unique(f"Agency {agency}")})
-        assert created.status_code == 201, created.text
-        organisation = created.json()["id"]
+        organisation = new_organisation(admin, f"Agency {agency}")
         sup = new_member(admin, "supervisor", organisation)
         cw = new_member(admin, "caseworker", organisation, supervisor=sup)
         cw2 = new_member(admin, "caseworker", organisation, supervisor=sup)

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.support import PASSWORD, wait_until
+from tests.support import PASSWORD, new_organisation, wait_until
 
 NEW_CASE = {"survivor": {"name": "Zawadi"}, "risk_level": "medium"}
 CONSENT = {"services": True, "share_with_providers": True, "mandatory_reporting_explained": True,
@@ -157,7 +157,7 @@ def test_case_number_finds_a_case_in_scope_and_nothing_outside_it(people, api):
     assert ids(found["items"]) == [mine["id"]] and found["next_cursor"] is None
     assert people["sup1"].get("/v1/cases", params={"case_number": mine["case_number"]}).json()["items"]
     # Another team's, a teammate's not assigned to them, another organisation's, none at all: empty, the same.
-    organisation = admin.post("/v1/organisations", {"name": unique("Agency")}).json()["id"]
+    organisation = new_organisation(admin)
     outsider = unique("sup")
     assert admin.post("/v1/users", {"username": outsider, "password": PASSWORD, "role": "supervisor",
                                     "display_name": "x", "organisation": organisation}).status_code == 201
