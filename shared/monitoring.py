@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no types, and types-PyYAML is not installed
 
 # Every alert of one kind from one service is one notification; a page waits less than a warning.
 GROUP_BY = ["alertname", "service"]
