@@ -97,3 +97,16 @@ def test_prometheus_config_follows_the_installations_ports_and_passes_promtool(t
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:19093"]
     checked = subprocess.run(["promtool", "check", "config", str(out)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr  # the rule files found from the run folder
+
+
+def test_compose_runs_alertmanager_on_loopback_with_a_config_written_by_the_same_code():
+    from tests.unit.test_deploy import compose_config
+    services = compose_config()["services"]
+    alertmanager = services["alertmanager"]
+    assert alertmanager["image"] == "prom/alertmanager:v0.25.0"
+    assert all(p["host_ip"] == "127.0.0.1" for p in alertmanager["ports"])
+    assert "--cluster.listen-address=" in alertmanager["command"]  # no gossip port on every interface
+    assert alertmanager["depends_on"]["alertmanager-config"]["condition"] == "service_completed_successfully"
+    assert services["alertmanager-config"]["command"] == ["alertmanager-config"]
+    entrypoint = (ROOT / "scripts/container-entrypoint.sh").read_text()
+    assert "python -m shared.monitoring alertmanager" in entrypoint
