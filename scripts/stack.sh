@@ -164,6 +164,10 @@ rabbit_running() { [ -f "$RUN/rmq/pid" ] && kill -0 "$(cat "$RUN/rmq/pid")" 2>/d
 start_rabbitmq() {
   ( rabbit_env; rabbit_prometheus
     if ! rabbit_running; then
+      # A taken metrics port would stop the broker from booting at all: say which.
+      if (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_PROMETHEUS_PORT") 2>/dev/null; then
+        log "RABBITMQ_PROMETHEUS_PORT $RABBITMQ_PROMETHEUS_PORT is taken: RabbitMQ could not serve its metrics there"; exit 1
+      fi
       pgrep -x epmd >/dev/null || echo started > "$RUN/rmq/epmd-ours"
       /usr/lib/rabbitmq/bin/rabbitmq-server -detached
       # The pid file appears a moment after -detached returns.
@@ -211,6 +215,7 @@ start_monitor() {
   local name=$1 url=$2; shift 2
   mkdir -p "$RUN/pids" "$RUN/log"
   if ! monitor_running "$name"; then
+    if curl -s -o /dev/null "$url"; then log "$name: something else answers $url (is its port taken?)"; exit 1; fi
     setsid env -i PATH=/usr/bin:/bin "$@" >> "$RUN/log/$name.log" 2>&1 < /dev/null &
     echo $! > "$RUN/pids/$name.pid"
   fi
@@ -255,7 +260,7 @@ start_node_exporter() {
 alert_settings() {
   local key value
   if [ -f "$RUN/alerting.env" ]; then
-    while IFS='=' read -r key value; do
+    while IFS='=' read -r key value || [ -n "$key" ]; do
       case $key in ALERT_*) [ -n "${!key+x}" ] || export "$key=$value" ;; esac
     done < "$RUN/alerting.env"
   fi
@@ -339,7 +344,7 @@ start_services() {
   for s in $SERVICES; do
     service_running "$s" && continue
     # shellcheck disable=SC2046
-    ( cd "$ROOT"; connect_as "$s"
+    ( cd "$ROOT"; connect_as "$s"; unset ALERT_SMTP_PASSWORD ALERT_WEBHOOK_URL  # Alertmanager's alone
       WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid env $(others_secrets "$s") "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
         >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
   done
