@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Casetrail's local stack without systemd: PostgreSQL, RabbitMQ, the nameko services, and what watches
-# them (Prometheus, Alertmanager, postgres_exporter, node_exporter), all on 127.0.0.1, all state under $CASETRAIL_RUN_DIR (default .run/). Every start is idempotent.
+# Casetrail's local stack without systemd: PostgreSQL, RabbitMQ, the nameko services and what watches
+# them (Prometheus, Alertmanager, postgres_exporter, node_exporter), all on 127.0.0.1, all state under
+# $CASETRAIL_RUN_DIR (default .run/). Every start is idempotent.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
