@@ -227,8 +227,14 @@ start_monitor() {
   log "$name did not become ready; see $RUN/log/$name.log"; tail -n 20 "$RUN/log/$name.log" >&2; exit 1
 }
 
-# A running Prometheus or Alertmanager reads its (rewritten) configuration again.
-reload_monitor() { monitor_running "$1" && kill -HUP "$(cat "$RUN/pids/$1.pid")"; return 0; }
+# A configuration written anew ($1.new) replaces the one in use ($1) only when it differs; a running
+# Prometheus or Alertmanager (pid file $2) then reads it again.
+replace_config() {
+  if cmp -s "$1.new" "$1"; then rm -f "$1.new"; return 0; fi
+  mv "$1.new" "$1"
+  monitor_running "$2" && kill -HUP "$(cat "$RUN/pids/$2.pid")"
+  return 0
+}
 
 stop_monitor() {
   if monitor_running "$1"; then
@@ -281,11 +287,11 @@ start_alertmanager() {
     rm -f "$d/smtp-password"
   fi
   # The webhook's URL (often a secret of its own) reaches the renderer through a pipe, never a command line.
-  ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.monitoring alertmanager --out "$d/alertmanager.yml" \
+  ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.monitoring alertmanager --out "$d/alertmanager.yml.new" \
       --email-to "$ALERT_EMAIL_TO" --email-from "$ALERT_EMAIL_FROM" --smarthost "$ALERT_SMTP_HOST:$ALERT_SMTP_PORT" \
       --smtp-username "$ALERT_SMTP_USERNAME" "${password[@]}" --require-tls "$ALERT_SMTP_REQUIRE_TLS" \
       --webhook-url-file <(printf '%s' "$ALERT_WEBHOOK_URL") )
-  reload_monitor alertmanager
+  replace_config "$d/alertmanager.yml" alertmanager
   # --cluster.listen-address= : no gossip with other Alertmanagers (it would listen on every interface).
   start_monitor alertmanager "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" /usr/bin/prometheus-alertmanager \
     --config.file="$d/alertmanager.yml" --storage.path="$d/data" --cluster.listen-address= \
@@ -298,10 +304,10 @@ start_prometheus() {
   local port=() s
   for s in $SERVICES; do port+=(--port "$s=$(http_port "$s")"); done
   ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.monitoring prometheus \
-      --config "$ROOT/deploy/prometheus/prometheus.yml" --out "$RUN/prometheus.yml" "${port[@]}" \
+      --config "$ROOT/deploy/prometheus/prometheus.yml" --out "$RUN/prometheus.yml.new" "${port[@]}" \
       --port "postgres=$POSTGRES_EXPORTER_PORT" --port "rabbitmq=$RABBITMQ_PROMETHEUS_PORT" \
       --port "node=$NODE_EXPORTER_PORT" --alertmanager "127.0.0.1:$ALERTMANAGER_PORT" )
-  reload_monitor prometheus
+  replace_config "$RUN/prometheus.yml" prometheus
   start_monitor prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" /usr/bin/prometheus \
     --config.file="$RUN/prometheus.yml" --storage.tsdb.path="$RUN/prometheus" \
     --storage.tsdb.retention.time=15d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
