@@ -92,6 +92,20 @@ def test_the_quarantine_login_reads_quarantine_tables_and_nothing_else(system, t
     assert quarantine_cli.main(["list"]) == 0
 
 
+def test_the_monitoring_login_reads_the_servers_statistics_and_no_services_data(test_env):
+    """postgres_exporter's login (make up): pg_monitor, and no right on any service's schema."""
+    with login(test_env, "monitoring") as monitoring:
+        assert monitoring.execute("SELECT pg_has_role('pg_monitor', 'MEMBER')").fetchone()[0]
+        assert monitoring.execute("SELECT setting FROM pg_settings WHERE name = 'max_connections'").fetchone()
+        assert monitoring.execute("SELECT count(*) FROM pg_stat_database").fetchone()[0] > 0
+        for service in SERVICES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"schema {service}"):
+                monitoring.execute(f"SELECT count(*) FROM {service}.quarantine")
+        rights = monitoring.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles"
+                                    " WHERE rolname = current_user")
+        assert rights.fetchone() == (False, False, False)
+
+
 def test_the_superuser_is_not_reachable_over_tcp(test_env):
     for password in (None, "", "postgres"):
         with pytest.raises(psycopg.OperationalError):
