@@ -292,6 +292,8 @@ start_alertmanager() {
       --smtp-username "$ALERT_SMTP_USERNAME" "${password[@]}" --require-tls "$ALERT_SMTP_REQUIRE_TLS" \
       --webhook-url-file <(printf '%s' "$ALERT_WEBHOOK_URL") )
   replace_config "$d/alertmanager.yml" alertmanager
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$ALERT_SMTP_HOST" "$ALERT_SMTP_PORT" 2>/dev/null \
+    || log "nothing answers at $ALERT_SMTP_HOST:$ALERT_SMTP_PORT (ALERT_SMTP_HOST, ALERT_SMTP_PORT): alerts cannot be e-mailed"
   # --cluster.listen-address= : no gossip with other Alertmanagers (it would listen on every interface).
   start_monitor alertmanager "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" /usr/bin/prometheus-alertmanager \
     --config.file="$d/alertmanager.yml" --storage.path="$d/data" --cluster.listen-address= \
