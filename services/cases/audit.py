@@ -320,7 +320,11 @@ def rotate_master_key(source, args) -> int:
     def progress(done: int) -> None:
         if args.progress:
             print(f"\r{done:,} case keys re-wrapped under {master.current_id}", end="", file=sys.stderr, flush=True)
-    rotation = rewrap(source.store, master, source.operator.username, args.batch, progress)
+    try:
+        rotation = rewrap(source.store, master, source.operator.username, args.batch, progress)
+    except KeyboardInterrupt:
+        print("\nstopped: what was re-wrapped is kept, the rest is as it was; run again to go on", file=sys.stderr)
+        return DOES_NOT_HOLD
     if args.progress:
         print(file=sys.stderr)
     print(json.dumps(rotation.summary(master)))

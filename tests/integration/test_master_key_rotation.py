@@ -267,3 +267,23 @@ def test_the_cli_without_the_key_that_wraps_changes_nothing_and_says_so(store):
     assert code == 3 and "CASES_RETIRED_MASTER_KEYS (item 1) must be 32 bytes" in err and "not-a-key" not in err
     code, _, err = finished(audit(store, "rotate-master-key", "--batch", "0"))
     assert code == 2 and "--batch" in err
+
+
+def test_the_cli_stopped_with_ctrl_c_says_what_it_kept(store):
+    old = store.settings.master_key
+    cases = sorted(journey(store) for _ in range(3))
+    keys = {"CASES_MASTER_KEY": b64(NEW), "CASES_RETIRED_MASTER_KEYS": b64(old)}
+    s = store.settings
+    with psycopg.connect(host=s.postgres_host, port=s.postgres_port, dbname=s.postgres_dbname,
+                         user=s.postgres_user, password=s.postgres_password) as holding:
+        holding.execute(f"SELECT 1 FROM {s.postgres_schema}.case_keys WHERE case_id = %s FOR UPDATE", (cases[1],))
+        running = audit(store, "rotate-master-key", "--batch", "1", **keys)
+        deadline = time.monotonic() + 60
+        while fingerprint(NEW) not in wrapped_under(store).values() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        running.send_signal(signal.SIGINT)
+        code, _, err = finished(running)
+        holding.rollback()
+    assert code == 1 and "stopped: what was re-wrapped is kept" in err, err
+    assert wrapped_under(store) == {cases[0]: fingerprint(NEW), cases[1]: fingerprint(old), cases[2]: fingerprint(old)}
