@@ -310,6 +310,7 @@ case "${1:-}" in
   rotate-master-key)  # README "Keys: backup and rotation": a new CASES_MASTER_KEY (the old one retired, still
     # unwrapping), the cases service restarted with both (the only service that holds them), then every case
     # key re-wrapped. Stopped part-way: `make audit ARGS=rotate-master-key` resumes the re-wrap, no new key.
+    service_running cases || { log "the cases service is not running: make up first"; exit 1; }
     secrets
     ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m services.cases.keyring new-master-key "$RUN/secrets.env" )
     stop_service cases; start_services

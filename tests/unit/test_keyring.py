@@ -118,3 +118,9 @@ def test_a_changes_cursor_given_out_before_a_rotation_is_still_read_after_it():
         ChangesCursors(MasterKeys(NEW)).read(before)
     with pytest.raises(InvalidInput):
         after.read(before[:-1] + ("0" if before[-1] != "0" else "1"))
+
+
+def test_only_the_cases_service_is_given_the_retired_master_keys():
+    from shared.secrets import SERVICES, own
+    assert [service for service in SERVICES if own(service, "CASES_RETIRED_MASTER_KEYS")] == ["cases"]
+    assert [service for service in SERVICES if own(service, "CASES_MASTER_KEY")] == ["cases"]
