@@ -287,3 +287,31 @@ def test_the_cli_stopped_with_ctrl_c_says_what_it_kept(store):
         holding.rollback()
     assert code == 1 and "stopped: what was re-wrapped is kept" in err, err
     assert wrapped_under(store) == {cases[0]: fingerprint(NEW), cases[1]: fingerprint(old), cases[2]: fingerprint(old)}
+
+
+def test_cases_keep_being_written_while_the_cli_rotates(store, instances):
+    old = store.settings.master_key
+    before = [journey(store) for _ in range(12)]
+    serving = instances(NEW, old)  # the cases service, restarted with the new key
+    written: list[uuid.UUID] = []
+    stop = threading.Event()
+
+    def caseworker() -> None:
+        while not stop.is_set():
+            written.append(journey(serving))
+            serving.assess(CW, before[len(written) % len(before)], {
+                "needs": ["legal"], "safety_concerns": "moved house", "notes": None, "risk_level": None}, {})
+    writing = threading.Thread(target=caseworker)
+    writing.start()
+    try:
+        code, out, err = finished(audit(store, "rotate-master-key", "--batch", "1",
+                                        CASES_MASTER_KEY=b64(NEW), CASES_RETIRED_MASTER_KEYS=b64(old)))
+    finally:
+        stop.set()
+        writing.join(60)
+    assert code == 0, err
+    assert json.loads(out)["rewrapped"] == 12 and written
+    after = instances(NEW)
+    everyone = before + written
+    assert [name_of(after, case_id) for case_id in everyone] == [SURVIVOR["name"]] * len(everyone)
+    assert all(AuditTrail(after).verify(AUDITOR, case_id)["valid"] for case_id in everyone)
