@@ -15,6 +15,7 @@ import binascii
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID
@@ -61,11 +62,11 @@ class MasterKeys:
     current: bytes = field(repr=False)
     retired: tuple[bytes, ...] = field(default=(), repr=False)
 
-    @property
+    @cached_property
     def current_id(self) -> str:
         return fingerprint(self.current)
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, bytes]:
         """Every held key by fingerprint, current first; a retired key equal to the current one counts once."""
         keys = {self.current_id: self.current}
