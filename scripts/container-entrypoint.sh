@@ -3,8 +3,7 @@
 #   secrets    as root, into /secrets: the installation's secrets (once; later runs add only what is
 #              missing), its CA and the servers' certificates (shared/tls.py), each service's own file
 #              (/secrets/services/<service>.env, readable by that service's uid alone), and what
-#              PostgreSQL and RabbitMQ need (/secrets/postgres, /secrets/rabbitmq, owned by their uid 999),
-#              and postgres_exporter its login's password (/secrets/monitoring, for its uid alone)
+#              PostgreSQL and RabbitMQ need (/secrets/postgres, /secrets/rabbitmq, owned by their uid 999)
 #   provision  the database roles, schemas and grants (shared/access.py), as the superuser over TLS
 #   (none)     the service SERVICE, with its own file only
 set -eu
@@ -39,6 +38,7 @@ make_secrets() {
   ( set -a; . "$SECRETS/secrets.env"; python -m shared.access broker ) > "$SECRETS/rabbitmq/definitions.json"
   chown -R 999:999 "$SECRETS/postgres" "$SECRETS/rabbitmq"
   chmod 700 "$SECRETS/postgres" "$SECRETS/rabbitmq"
+  # postgres_exporter's login password (its `monitoring` login), for its uid alone.
   sed -n 's/^MONITORING_DB_PASSWORD=//p' "$SECRETS/secrets.env" | tail -1 > "$SECRETS/monitoring/postgres-password"
   chown -R "$MONITORING_UID:$MONITORING_UID" "$SECRETS/monitoring"; chmod 700 "$SECRETS/monitoring"
 }
