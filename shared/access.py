@@ -3,7 +3,8 @@ own code needs, read from that code: the events it owns (shared/envelope.py OWNE
 it calls (its RpcProxy dependencies), the events it listens to (its @on_event handlers) and whether
 it serves RPC. The two operator CLIs have identities of their own: `audit` (the cases service's
 database rights, under a login of its own) and `quarantine` (each service's quarantine table, and
-handing an event back to its consumer's queue).
+handing an event back to its consumer's queue); so does the metrics exporter, `monitoring`
+(PostgreSQL's built-in pg_monitor: statistics and settings, no table of any service).
 
 scripts/stack.sh applies this at every start (`python -m shared.access broker|database`); the
 integration tests apply it under names of their own (tests/integration/conftest.py)."""
@@ -20,7 +21,7 @@ from shared.envelope import events_of
 from shared.settings import ProvisionSettings
 
 SERVICES = ("cases", "referrals", "approvals", "notifications", "gateway")
-DATABASE_IDENTITIES = (*SERVICES, "audit", "quarantine")
+DATABASE_IDENTITIES = (*SERVICES, "audit", "quarantine", "monitoring")
 BROKER_IDENTITIES = (*SERVICES, "quarantine")
 
 EVENTS, RPC, REQUEUE = "casetrail.events", "nameko-rpc", "casetrail.requeue"
@@ -172,6 +173,8 @@ def provision_database(admin, dbname: str, roles: dict[str, Role], schemas: dict
     admin.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET role = {}").format(
         audit, database, sql.Literal(roles["cases"].name)))
     grant_quarantine(admin, roles["quarantine"].name, schemas.values())
+    # postgres_exporter reads the server's statistics and settings: pg_monitor, and no schema of any service.
+    admin.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(roles["monitoring"].name)))
 
 
 def ensure_role(admin, role: Role) -> None:

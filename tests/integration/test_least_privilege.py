@@ -92,6 +92,20 @@ def test_the_quarantine_login_reads_quarantine_tables_and_nothing_else(system, t
     assert quarantine_cli.main(["list"]) == 0
 
 
+def test_the_monitoring_login_reads_the_servers_statistics_and_no_service_data(system, test_env):
+    """postgres_exporter's login: pg_monitor (every session's state, the settings, database sizes), nothing more."""
+    with login(test_env, "monitoring") as monitoring:
+        others = monitoring.execute("SELECT count(*) FROM pg_stat_activity WHERE usename <> current_user"
+                                    " AND state IS NOT NULL").fetchone()[0]
+        assert others > 0  # pg_monitor sees the services' sessions, not only its own
+        assert int(monitoring.execute("SELECT setting FROM pg_settings WHERE name = 'max_connections'").fetchone()[0])
+        for service in SERVICES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"schema {service}"):
+                monitoring.execute(f"SELECT count(*) FROM {service}.{service}_events")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            monitoring.execute("CREATE TABLE public.kept (x int)")
+
+
 def test_the_superuser_is_not_reachable_over_tcp(test_env):
     for password in (None, "", "postgres"):
         with pytest.raises(psycopg.OperationalError):
