@@ -9,7 +9,7 @@ TYPED_PATHS := shared $(wildcard services/*/domain.py services/*/application.py 
                                  services/*/settings.py services/*/migrations)
 LINT_PATHS := $(TYPED_PATHS) tests web/tests
 
-.PHONY: up down logs status test unit lint fuzz install bench audit quarantine migrations
+.PHONY: up down logs status test unit lint fuzz install bench audit rotate-master-key quarantine migrations
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
 	@$(STACK) up
@@ -42,6 +42,9 @@ unit: install
 
 audit:         ## the audit CLI on the running installation: make audit ARGS="verify --all"
 	@$(STACK) audit $(ARGS)
+
+rotate-master-key:  ## a new CASES_MASTER_KEY, the cases service restarted with it, every case key re-wrapped (README: Keys)
+	@$(STACK) rotate-master-key
 
 migrations:    ## schema migrations on the running installation: make migrations ARGS=status (or upgrade)
 	@$(STACK) migrations $(ARGS)

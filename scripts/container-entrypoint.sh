@@ -13,6 +13,7 @@ set -eu
 SECRETS=${SECRETS_DIR:-/secrets}
 CA=$SECRETS/tls/ca.crt
 SERVICES="cases referrals approvals notifications gateway"
+MONITORING_UID=10016  # postgres_exporter's, in docker-compose.yml
 
 # Each service runs as a uid of its own (docker-compose.yml), so it can read no other service's file.
 uid_of() {
@@ -22,7 +23,7 @@ uid_of() {
 
 make_secrets() {
   umask 077
-  mkdir -p "$SECRETS/tls" "$SECRETS/services" "$SECRETS/postgres" "$SECRETS/rabbitmq"
+  mkdir -p "$SECRETS/tls" "$SECRETS/services" "$SECRETS/postgres" "$SECRETS/rabbitmq" "$SECRETS/monitoring"
   python -m shared.secrets "$SECRETS/secrets.env" >> "$SECRETS/secrets.env"
   grep -q '^POSTGRES_SUPERUSER_PASSWORD=' "$SECRETS/secrets.env" \
     || echo "POSTGRES_SUPERUSER_PASSWORD=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS/secrets.env"
@@ -40,6 +41,9 @@ make_secrets() {
   ( set -a; . "$SECRETS/secrets.env"; python -m shared.access broker ) > "$SECRETS/rabbitmq/definitions.json"
   chown -R 999:999 "$SECRETS/postgres" "$SECRETS/rabbitmq"
   chmod 700 "$SECRETS/postgres" "$SECRETS/rabbitmq"
+  # postgres_exporter's login password (its `monitoring` login), for its uid alone.
+  sed -n 's/^MONITORING_DB_PASSWORD=//p' "$SECRETS/secrets.env" | tail -1 > "$SECRETS/monitoring/postgres-password"
+  chown -R "$MONITORING_UID:$MONITORING_UID" "$SECRETS/monitoring"; chmod 700 "$SECRETS/monitoring"
 }
 
 # Kubernetes gives the job its Secret as environment variables instead of the file.

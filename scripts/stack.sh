@@ -383,6 +383,23 @@ stop_services() {
   for s in $SERVICES; do rm -f "$RUN/pids/$s.pid"; done
 }
 
+# One service, stopped as stop_services stops them all (a master key rotation restarts only the cases service).
+stop_service() {
+  local s=$1 p
+  service_running "$s" || return 0
+  p=$(cat "$RUN/pids/$s.pid")
+  kill -TERM "$p"
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then kill -KILL "$p"; fi
+  rm -f "$RUN/pids/$s.pid"
+}
+
+audit_cli() {
+  secrets; connect_as audit; cd "$ROOT"
+  export AUDIT_OPERATOR=${AUDIT_OPERATOR:-installation-operator} AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints}
+  PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@"
+}
+
 case "${1:-}" in
   install) install_packages; install_venv; install_node_tools ;;
   infra-start) start_postgres; start_rabbitmq ;;
@@ -403,9 +420,15 @@ case "${1:-}" in
     PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m shared.migrations "$@" ;;
   audit)  # the audit CLI, with the cases service's settings and keys, under a database login of its own
     # Reads are recorded as the installation's operator identity (README: Audit), never a name typed here.
-    shift; secrets; connect_as audit; cd "$ROOT"
-    export AUDIT_OPERATOR=${AUDIT_OPERATOR:-installation-operator} AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints}
-    PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@" ;;
+    shift; audit_cli "$@" ;;
+  rotate-master-key)  # README "Keys: backup and rotation": a new CASES_MASTER_KEY (the old one retired, still
+    # unwrapping), the cases service restarted with both (the only service that holds them), then every case
+    # key re-wrapped. Stopped part-way: `make audit ARGS=rotate-master-key` resumes the re-wrap, no new key.
+    service_running cases || { log "the cases service is not running: make up first"; exit 1; }
+    secrets
+    ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m services.cases.keyring new-master-key "$RUN/secrets.env" )
+    stop_service cases; start_services
+    audit_cli rotate-master-key --progress ;;
   up)
     install_packages; install_venv; start_postgres; start_rabbitmq; start_services; start_monitoring
     secrets
@@ -422,5 +445,5 @@ case "${1:-}" in
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     for m in $MONITORS; do monitor_running "$m" && echo "$m: running" || echo "$m: stopped"; done
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq,monitoring}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|quarantine ARGS|migrations ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq,monitoring}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|rotate-master-key|quarantine ARGS|migrations ARGS" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily
 from werkzeug.wrappers import Response
 
+from shared.errors import REFUSALS
 from shared.logs import correlation_id
 from shared.rpc import rpc
 from shared.settings import metrics_settings
@@ -27,10 +28,11 @@ log = logging.getLogger(__name__)
 # prometheus_client 0.26 names version=1.0.0, which Prometheus 2.x does not take.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-COMMANDS = Counter("casetrail_commands_total", "RPC commands and queries handled, by outcome (ok or the error's class)",
-                   ["service", "command", "outcome"])
+COMMANDS = Counter("casetrail_commands_total", "RPC commands and queries handled, by outcome (ok or the error's class)"
+                   " and kind (ok, refused: the caller may not do it; fault: the system failed)",
+                   ["service", "command", "outcome", "kind"])
 COMMAND_DURATION = Histogram("casetrail_command_duration_seconds", "Time to handle an RPC command or query",
-                             ["service", "command", "outcome"])
+                             ["service", "command", "outcome", "kind"])
 HANDLER_DURATION = Histogram("casetrail_event_handler_duration_seconds", "Time to handle one bus event",
                              ["service", "consumer", "outcome"])
 TIMER_DURATION = Histogram("casetrail_timer_duration_seconds", "Time of one run of a periodic task",
@@ -54,6 +56,14 @@ RPC_ERRORS = Counter("casetrail_rpc_errors_total",
                      ["target", "method", "error"])
 HTTP_DURATION = Histogram("casetrail_http_request_duration_seconds", "Gateway request time",
                           ["method", "route", "status"])
+
+
+def outcome_kind(error: type[BaseException] | None) -> str:
+    """`ok`; `refused` for a domain error (the caller asked what it may not have: a caseworker's everyday
+    refusal, not an operator's concern); `fault` for anything else (a timeout, a bug, an outage)."""
+    if error is None:
+        return "ok"
+    return "refused" if issubclass(error, REFUSALS) else "fault"
 
 
 def metrics_response() -> Response:
@@ -133,12 +143,14 @@ class WorkerMetrics(DependencyProvider):
             return
         elapsed = time.perf_counter() - started
         service, method = self.container.service_name, worker_ctx.entrypoint.method_name
-        outcome = "ok" if exc_info is None else exc_info[0].__name__
-        kind = type(worker_ctx.entrypoint).__name__
+        error = None if exc_info is None else exc_info[0]
+        outcome = "ok" if error is None else error.__name__
+        entrypoint = type(worker_ctx.entrypoint).__name__
         if isinstance(worker_ctx.entrypoint, Rpc):
-            COMMANDS.labels(service, method, outcome).inc()
-            COMMAND_DURATION.labels(service, method, outcome).observe(elapsed)
-        elif kind == "EventConsumer":
+            kind = outcome_kind(error)
+            COMMANDS.labels(service, method, outcome, kind).inc()
+            COMMAND_DURATION.labels(service, method, outcome, kind).observe(elapsed)
+        elif entrypoint == "EventConsumer":
             HANDLER_DURATION.labels(service, method, outcome).observe(elapsed)
         elif isinstance(worker_ctx.entrypoint, Timer):  # @every (shared/configured.py) too
             TIMER_DURATION.labels(service, method, outcome).observe(elapsed)

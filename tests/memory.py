@@ -86,11 +86,11 @@ def record_case_state(tables: Tables, envelope: dict) -> None:
 class MemoryCaseKeys(CaseKeys):
     """services/cases/protection.py's `case_keys` table, in `tables["case_keys"]`."""
 
-    def _row(self, case_id: UUID, wrapped_new: bytes | None) -> dict | None:
+    def _row(self, case_id: UUID, wrapped_new: tuple[bytes, str] | None) -> dict | None:
         with self.store.transaction() as tables:
             keys = tables.setdefault("case_keys", {})
             if wrapped_new is not None and case_id not in keys:
-                keys[case_id] = {"wrapped_key": wrapped_new, "erased_at": None}
+                keys[case_id] = {"wrapped_key": wrapped_new[0], "master_key_id": wrapped_new[1], "erased_at": None}
             return keys.get(case_id)
 
     def destruction(self, case_id: UUID) -> Callable[[Tables], None]:

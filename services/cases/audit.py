@@ -19,12 +19,16 @@ given on the command line:
     verify --all [--manifest FILE] [--progress]   every chain, and every chain against the latest
                                                   checkpoint in AUDIT_CHECKPOINT_DIR
     checkpoint                                    sign and write a checkpoint now
+    master-keys                                   which master keys wrap the case keys, and how many
+    rotate-master-key [--batch N] [--progress]    re-wrap every case key under CASES_MASTER_KEY (the
+                                                  service runs on; a stopped run resumes where it was)
 
 Output is redacted: identifying fields read "[redacted]".
 
 Exit codes: 0 done, and whatever was verified holds; 1 something verified does not hold (a chain,
-a bundle, a checkpoint); 2 bad usage, or no such case, or a file that cannot be read; 3 the
-database or the gateway cannot be reached; 4 the login or the read was refused."""
+a bundle, a checkpoint), or a rotation left case keys under other master keys; 2 bad usage, or no
+such case, or a file that cannot be read; 3 the database or the gateway cannot be reached; 4 the
+login or the read was refused."""
 import argparse
 import getpass
 import json
@@ -298,6 +302,41 @@ def checkpoint(source, args) -> int:
     return DONE
 
 
+def master_keys(source, args) -> int:
+    from services.cases.rotation import keys_by_master_key
+    master = _operator_store(source, "master-keys").settings.master_keys
+    in_use = keys_by_master_key(source.store)
+    print(json.dumps({"current": master.current_id, "retired": master.retired_ids,
+                      "case_keys": {str(key_id): n for key_id, n in in_use.items()},
+                      "retired_still_wrapping": [key_id for key_id in master.retired_ids if key_id in in_use],
+                      "wrapped_before_key_ids": in_use.get(None, 0)}))
+    return DONE
+
+
+def rotate_master_key(source, args) -> int:
+    from services.cases.rotation import rewrap
+    master = _operator_store(source, "rotate-master-key").settings.master_keys
+
+    def progress(done: int) -> None:
+        if args.progress:
+            print(f"\r{done:,} case keys re-wrapped under {master.current_id}", end="", file=sys.stderr, flush=True)
+    try:
+        rotation = rewrap(source.store, master, source.operator.username, args.batch, progress)
+    except KeyboardInterrupt:
+        print("\nstopped: what was re-wrapped is kept, the rest is as it was; run again to go on", file=sys.stderr)
+        return DOES_NOT_HOLD
+    if args.progress:
+        print(file=sys.stderr)
+    print(json.dumps(rotation.summary(master)))
+    return DONE if rotation.done else DOES_NOT_HOLD
+
+
+def _operator_store(source, command: str):
+    if not isinstance(source, Installation):
+        raise ValueError(f"{command} runs where the cases service runs (make audit ARGS={command})")  # noqa: TRY004
+    return source.store
+
+
 def _write(text: str, output: str | None) -> None:
     if output:
         Path(output).write_text(text + "\n")
@@ -306,7 +345,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 COMMANDS = {"replay": replay, "verify": verify, "export": export, "public-key": public_key,
-            "checkpoint": checkpoint}
+            "checkpoint": checkpoint, "master-keys": master_keys, "rotate-master-key": rotate_master_key}
 
 
 def parser(settings: AuditCliSettings) -> argparse.ArgumentParser:
@@ -332,6 +371,10 @@ def parser(settings: AuditCliSettings) -> argparse.ArgumentParser:
     keys = commands.add_parser("public-key", help="the keys that verify bundles and checkpoints")
     keys.add_argument("-o", "--output", help="file to write (default: stdout)")
     commands.add_parser("checkpoint", help="sign every chain's head now, into AUDIT_CHECKPOINT_DIR")
+    commands.add_parser("master-keys", help="which master keys wrap the case keys (fingerprints), and how many")
+    rotate = commands.add_parser("rotate-master-key", help="re-wrap every case key under CASES_MASTER_KEY")
+    rotate.add_argument("--batch", type=_positive, default=500, help="case keys per transaction (default 500)")
+    rotate.add_argument("--progress", action="store_true", help="show the count after each batch")
     bundle = commands.add_parser("verify-bundle", help="check a bundle offline; names what was changed")
     bundle.add_argument("file")
     bundle.add_argument("--keys", required=True, help="the public keys (saved from public-key)")
@@ -370,6 +413,12 @@ def open_source(args, settings: AuditCliSettings):
 def _fail(error: Exception, code: int) -> int:
     print(f"casetrail-audit: {error.args[0] if error.args else error}", file=sys.stderr)
     return code
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("a whole number, 1 or more")
+    return int(text)
 
 
 def _case_id(case: str) -> str:

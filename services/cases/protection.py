@@ -4,9 +4,11 @@ Which fields identify a survivor is said once, here, by path: `IDENTIFYING` for 
 `CASE_FILE` for the case's state (snapshots, views). The mapper seals those values with the case's
 AES-GCM key before the event is stored (the service-wide cipher then covers the whole event as
 before) and opens them when it is read. A value whose key was destroyed reads `"[erased]"`.
-Case keys live in `case_keys`, each wrapped under the master key from the environment."""
+Case keys live in `case_keys`, each wrapped under a master key from the environment (services/cases/keyring.py)
+and named by that key's fingerprint."""
 import base64
 import json
+import logging
 import os
 import time
 from collections import OrderedDict
@@ -17,8 +19,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper
 
+from services.cases.keyring import MasterKeyNotHeld, MasterKeys
 from shared.case_texts import SEALED as _SEALED
 from shared.case_texts import is_sealed
+from shared.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 ERASED = "[erased]"
 REDACTED = "[redacted]"
@@ -87,11 +93,11 @@ class KeyMissing(RuntimeError):
 
 
 class CaseKeys:
-    """Per-case data keys, wrapped under the master key. Keys are cached for `ttl` seconds, so
+    """Per-case data keys, wrapped under the master keys. Keys are cached for `ttl` seconds, so
     another instance of the service may still open a case's fields that long after erasure."""
 
-    def __init__(self, store, master_key: bytes, ttl: float = 10.0, size: int = 10_000):
-        self.store, self.master, self.ttl, self.size = store, AESGCM(master_key), ttl, size
+    def __init__(self, store, master: MasterKeys, ttl: float = 10.0, size: int = 10_000):
+        self.store, self.master, self.ttl, self.size = store, master, ttl, size
         self.cache: OrderedDict[UUID, tuple[float, bytes | None]] = OrderedDict()
 
     def key_for(self, case_id: UUID, create: bool) -> bytes | None:
@@ -107,27 +113,29 @@ class CaseKeys:
         return key
 
     def _load(self, case_id: UUID, create: bool) -> bytes | None:
-        wrapped_new = None
-        if create:
-            nonce = os.urandom(12)
-            wrapped_new = nonce + self.master.encrypt(nonce, AESGCM.generate_key(bit_length=256), case_id.bytes)
+        wrapped_new = self.master.wrap(case_id, AESGCM.generate_key(bit_length=256)) if create else None
         row = self._row(case_id, wrapped_new)
         if row is None:
             raise KeyMissing(f"case {case_id} has sealed fields but no key row")
         if row["wrapped_key"] is None:
             return None
-        wrapped = bytes(row["wrapped_key"])
-        return self.master.decrypt(wrapped[:12], wrapped[12:], case_id.bytes)
+        try:
+            return self.master.unwrap(case_id, bytes(row["wrapped_key"]), row.get("master_key_id"))
+        except MasterKeyNotHeld as not_held:
+            # An instance not yet given a rotated key ring: this read fails, nothing is written.
+            log.error("%s", not_held)
+            raise ServiceUnavailable("This case cannot be opened by this instance now; try again.") from None
 
-    def _row(self, case_id: UUID, wrapped_new: bytes | None) -> dict | None:
-        """The case's key row (`wrapped_key`, `erased_at`), first storing `wrapped_new` as its key if it has none."""
+    def _row(self, case_id: UUID, wrapped_new: tuple[bytes, str] | None) -> dict | None:
+        """The case's key row (`wrapped_key`, `master_key_id`, `erased_at`), first storing `wrapped_new`
+        (the wrapped key and its master key's fingerprint) as its key if it has none."""
         with self.store.transaction() as curs:
             if wrapped_new is not None:
                 # Committed before the events that use it: a key without events is harmless.
-                curs.execute(self.store.sql("INSERT INTO {schema}.case_keys (case_id, wrapped_key) VALUES (%s, %s)"
-                                            " ON CONFLICT DO NOTHING"), (case_id, wrapped_new))
-            curs.execute(self.store.sql("SELECT wrapped_key, erased_at FROM {schema}.case_keys WHERE case_id = %s"),
-                         (case_id,))
+                curs.execute(self.store.sql("INSERT INTO {schema}.case_keys (case_id, wrapped_key, master_key_id)"
+                                            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"), (case_id, *wrapped_new))
+            curs.execute(self.store.sql("SELECT wrapped_key, master_key_id, erased_at FROM {schema}.case_keys"
+                                        " WHERE case_id = %s"), (case_id,))
             return curs.fetchone()
 
     def destruction(self, case_id: UUID) -> tuple:

@@ -26,6 +26,7 @@ from services.cases.attestation import (
     write_checkpoint,
 )
 from services.cases.domain import Case, CaseActivity, Consent, activity_view
+from services.cases.keyring import MasterKeys
 from services.cases.views import case_view, damaged_item, history_item, index_item, redacted_item
 from shared.caller import Caller
 from shared.errors import InvalidInput, NotFound
@@ -151,7 +152,7 @@ class ChangesFeed:
 
     def __init__(self, store: "CaseStore"):
         self.store = store
-        self.cursors = ChangesCursors(store.settings.master_key)
+        self.cursors = ChangesCursors(store.settings.master_keys)
 
     def page(self, caller: Caller, since: str | None, limit: int) -> dict:
         organisation = policy.organisation_seen(caller, "list_changes")
@@ -223,25 +224,29 @@ def scope_digest(organisation: str, caseworkers: list[str]) -> str:
 
 class ChangesCursors:
     """Cursors of the changes feed: `<position>.<scope digest>.<MAC>`, the MAC keyed by a key derived
-    from CASES_MASTER_KEY (HKDF), so a cursor this service did not give out is refused (422)."""
+    from CASES_MASTER_KEY (HKDF), so a cursor this service did not give out is refused (422). A cursor
+    MACed under a retired master key (CASES_RETIRED_MASTER_KEYS) is still read: a rotation does not
+    send every offline client back to the beginning."""
 
     PATTERN = re.compile(r"([0-9]{1,18})\.([0-9a-f]{32})\.([0-9a-f]{32})")
 
-    def __init__(self, master_key: bytes):
-        self.key = derived_key(master_key, b"casetrail changes-feed cursor v1")
+    def __init__(self, master: MasterKeys):
+        self.keys = [derived_key(key, b"casetrail changes-feed cursor v1") for key in master.by_id.values()]
 
     def make(self, cursor: ChangesCursor) -> str:
         body = f"{cursor.position}.{cursor.scope}"
-        return f"{body}.{self._mac(body)}"
+        return f"{body}.{self._mac(self.keys[0], body)}"  # the current key's
 
     def read(self, text: str) -> ChangesCursor:
         found = self.PATTERN.fullmatch(text) if len(text) <= 100 else None
-        if found is None or not hmac.compare_digest(self._mac(f"{found[1]}.{found[2]}"), found[3]):
+        if found is None or not any(hmac.compare_digest(self._mac(key, f"{found[1]}.{found[2]}"), found[3])
+                                    for key in self.keys):
             raise InvalidInput({"since": ["Not a cursor this feed gave out: start again without `since`."]})
         return ChangesCursor(int(found[1]), found[2])
 
-    def _mac(self, body: str) -> str:
-        return hmac.new(self.key, body.encode(), hashlib.sha256).hexdigest()[:32]
+    @staticmethod
+    def _mac(key: bytes, body: str) -> str:
+        return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def case_gauges(store: "CaseStore") -> list:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.cases.attestation import AuditKeys
+from services.cases.keyring import MasterKeys, retired_keys
 from shared.settings import Environ, Settings, env, number
 
 
@@ -20,6 +21,11 @@ def master_key(environ: Environ | None = None) -> bytes:
     if len(key) != 32:
         raise RuntimeError("CASES_MASTER_KEY must be 32 bytes, base64-encoded")
     return key
+
+
+def retired_master_keys(environ: Environ | None = None) -> tuple[bytes, ...]:
+    """CASES_RETIRED_MASTER_KEYS: comma-separated base64 keys that only unwrap (a rotation's old keys)."""
+    return retired_keys(env("CASES_RETIRED_MASTER_KEYS", "", environ))
 
 
 def directory(name: str, environ: Environ | None = None) -> Path | None:
@@ -39,6 +45,12 @@ class CasesSettings(Settings):
     overdue_scan_seconds: float  # OVERDUE_SCAN_SECONDS
     approvals_timeout: float  # half RPC_TIMEOUT_SECONDS: asked before a submission, within the gateway's own wait
     changes_wait: float  # a quarter of RPC_TIMEOUT_SECONDS: the changes feed's wait for its projection
+    retired_master_keys: tuple[bytes, ...] = field(default=(), repr=False)  # CASES_RETIRED_MASTER_KEYS
+
+    @property
+    def master_keys(self) -> MasterKeys:
+        """The key ring: CASES_MASTER_KEY wraps, it and CASES_RETIRED_MASTER_KEYS unwrap."""
+        return MasterKeys(self.master_key, self.retired_master_keys)
 
     @classmethod
     def from_env(cls, environ: Environ | None = None) -> "CasesSettings":
@@ -52,7 +64,8 @@ class CasesSettings(Settings):
                    checkpoint_seconds=number("AUDIT_CHECKPOINT_SECONDS", 3600, environ, positive=True),
                    overdue_scan_seconds=number("OVERDUE_SCAN_SECONDS", 60, environ, positive=True),
                    approvals_timeout=number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True) / 2,
-                   changes_wait=number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True) / 4)
+                   changes_wait=number("RPC_TIMEOUT_SECONDS", 10, environ, positive=True) / 4,
+                   retired_master_keys=retired_master_keys(environ))
 
 
 @dataclass(frozen=True)

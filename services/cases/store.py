@@ -35,7 +35,7 @@ class CaseStore(ServiceStore):
 
     def __init__(self, settings: CasesSettings):
         super().__init__(settings)
-        self.keys = self.keys_class(self, settings.master_key, settings.case_key_cache_seconds)
+        self.keys = self.keys_class(self, settings.master_keys, settings.case_key_cache_seconds)
         cast(SealingMapper, self.mapper).keys = self.keys
         self.audit_keys = settings.audit_keys  # signs exports and checkpoints
 

@@ -180,8 +180,8 @@ def test_a_database_made_by_the_previous_release_is_upgraded_and_nothing_is_lost
     added = {(c[0], c[1], c[3]) for c in set(after[0]["columns"]) - set(before[0]["columns"])}
     assert {(s, t, c) for s, t, c in added if t not in ("organisations", "sessions", "login_failures", "user_list",
                                                              "idempotent_answers", "case_changes",
-                                                             "case_departures")} == {
-        ("cases", "case_index", "organisation"), ("approvals", "approval_queue", "organisation"),
+                                                             "case_departures", "master_key_rotations")} == {
+        ("cases", "case_index", "organisation"), ("cases", "case_keys", "master_key_id"), ("approvals", "approval_queue", "organisation"),
         ("approvals", "case_state", "organisation"), ("referrals", "case_state", "organisation"),
         ("notifications", "people", "active"), ("notifications", "people", "details_version"),
         ("notifications", "people", "active_version")}

@@ -74,6 +74,18 @@ def test_prometheus_sees_every_service_up_and_a_command_counter_move(prometheus,
     assert {"CasetrailEventsQuarantined", "CasetrailOutboxLagGrowing"} <= {r["name"] for g in rules for r in g["rules"]}
 
 
+def test_a_refused_command_is_counted_as_a_refusal_never_as_a_fault(system, people):
+    """The dashboard's "Refused commands" and "Command faults", and CasetrailCommandFaults, rest on this."""
+    cases = system["cases"]
+    refused = counter(cases, "casetrail_commands_total", command="get_case", outcome="NotFound", kind="refused")
+    faults = counter(cases, "casetrail_commands_total", kind="fault")
+    assert people["cw1"].get(f"/v1/cases/{uuid.uuid4()}").status_code == 404
+    # Counted once the worker ends, which may be just after its answer has been sent.
+    wait_until(lambda: counter(cases, "casetrail_commands_total", command="get_case", outcome="NotFound",
+                               kind="refused") == refused + 1, what="the refusal counted")
+    assert counter(cases, "casetrail_commands_total", kind="fault") == faults
+
+
 def test_two_instances_of_cases_and_notifications_share_the_work_once_and_in_order(system, people, test_env):
     env = service_env(test_env)
     extra = [ServiceProcess(name, env, Path(test_env["LOG_DIR"]), instance="-2") for name in ("cases", "notifications")]

@@ -99,7 +99,8 @@ def test_each_service_starts_with_its_own_secrets_and_logins_and_can_read_no_oth
     assert given["AMQP_URI"] == f"amqps://{login}:{written[f'{service.upper()}_AMQP_PASSWORD']}@rabbitmq:5671/"
     uid = uids()[service]
     for other in [*(f"services/{s}.env" for s in SERVICES if s != service), "secrets.env", "tls/ca.key",
-                  "tls/postgres.key", "tls/rabbitmq.key", "postgres/server.key", "rabbitmq/definitions.json"]:
+                  "tls/postgres.key", "tls/rabbitmq.key", "postgres/server.key", "rabbitmq/definitions.json",
+                  "monitoring/postgres-password"]:
         refused = subprocess.run(["cat", str(secrets_volume / other)], user=uid, group=uid, capture_output=True)
         assert refused.returncode != 0 and not refused.stdout, other
     readable = subprocess.run(["cat", str(secrets_volume / "tls/ca.crt")], user=uid, group=uid, capture_output=True)
@@ -123,3 +124,24 @@ def test_the_secrets_job_keeps_what_it_made_and_gives_the_servers_what_they_need
     password = (secrets_volume / "postgres/superuser-password").read_text().strip()
     assert len(password) >= 32 and f"POSTGRES_SUPERUSER_PASSWORD={password}" in lines
 
+
+
+def test_postgres_exporter_reads_its_own_login_and_nothing_else(secrets_volume):
+    """Its login (`monitoring`: pg_monitor, no service's data; shared/access.py) over verified TLS, its
+    password from a file only its uid reads; no service's uid is its."""
+    exporter = compose_config()["services"]["postgres-exporter"]
+    uid = int(exporter["user"])
+    assert uid not in uids().values()
+    environment = exporter["environment"]
+    assert environment["DATA_SOURCE_USER"] == identity("casetrail", "monitoring")
+    assert "sslmode=verify-full" in environment["DATA_SOURCE_URI"] and "sslrootcert=/secrets/tls/ca.crt" in \
+        environment["DATA_SOURCE_URI"]
+    assert "DATA_SOURCE_PASS" not in environment and "DATA_SOURCE_NAME" not in environment
+    assert exporter["read_only"] and exporter["cap_drop"] == ["ALL"]
+    written = read(secrets_volume / "secrets.env")
+    given = subprocess.run(["cat", environment["DATA_SOURCE_PASS_FILE"].replace("/secrets", str(secrets_volume))],
+                           user=uid, group=uid, capture_output=True, text=True)
+    assert given.returncode == 0 and given.stdout.strip() == written["MONITORING_DB_PASSWORD"]
+    for other in ("secrets.env", "tls/ca.key", "postgres/server.key", *(f"services/{s}.env" for s in SERVICES)):
+        refused = subprocess.run(["cat", str(secrets_volume / other)], user=uid, group=uid, capture_output=True)
+        assert refused.returncode != 0 and not refused.stdout, other

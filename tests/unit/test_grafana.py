@@ -1,6 +1,7 @@
 """The Grafana dashboard and provisioning files only use metrics the services expose."""
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,15 +69,54 @@ def test_dashboard_identity(dashboard):
     assert dashboard["schemaVersion"] == 39
 
 
-def test_every_panel_queries_the_provisioned_datasource(dashboard):
+def test_every_panel_queries_the_chosen_datasource(dashboard):
+    """No data source uid is written in the dashboard: each panel and query uses the `datasource`
+    variable (any Prometheus Grafana knows), so the dashboard imports into another Grafana as it is."""
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert {k: variables["datasource"][k] for k in ("type", "query")} == {"type": "datasource", "query": "prometheus"}
+    assert DATASOURCE_UID not in json.dumps(dashboard)
     panels = graph_panels(dashboard)
     assert panels
     for panel in panels:
-        assert panel["datasource"]["uid"] == DATASOURCE_UID, panel["title"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
             assert target["expr"].strip(), panel["title"]
-            assert target["datasource"]["uid"] == DATASOURCE_UID, panel["title"]
+            assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+
+
+def test_every_query_is_narrowed_by_the_service_and_instance_variables(dashboard):
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    for name in ("service", "instance"):
+        variable = variables[name]
+        assert variable["type"] == "query" and variable["datasource"]["uid"] == "${datasource}", name
+        assert variable["includeAll"] and variable["multi"] and variable["allValue"] == ".*", name
+        assert variable["query"]["query"].startswith('label_values(up{job="casetrail"'), name
+        assert variable["query"]["query"].endswith(f", {name})"), name
+    assert '$service' in variables["instance"]["query"]["query"]  # the instances of the chosen services
+    for expr in exprs(dashboard):
+        for selector in re.finditer(r"\b(casetrail_[a-z_]+|up)\b(\{[^}]*\})?", expr):
+            assert 'service=~"$service"' in (selector.group(2) or "") and 'instance=~"$instance"' in selector.group(2), expr
+
+
+def test_every_query_is_valid_promql(dashboard, tmp_path):
+    """Each query, with Grafana's variables as it would fill them, as a recording rule promtool must parse."""
+    rules = [{"record": f"dashboard:panel_{panel['id']}_{target['refId']}",
+              "expr": target["expr"].replace("$__rate_interval", "1m")}
+             for panel in graph_panels(dashboard) for target in panel["targets"]]
+    (tmp_path / "dashboard.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "dashboard.yml")],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_refused_commands_and_faults_are_apart(dashboard):
+    """A caseworker's refusals (NotFound, Forbidden...) are everyday answers; faults need an operator."""
+    titled = {p["title"]: [t["expr"] for t in p["targets"]] for p in graph_panels(dashboard)}
+    assert all('kind="refused"' in e for e in titled["Refused commands"])
+    assert all('kind="fault"' in e for e in titled["Command faults"])
+    for expr in exprs(dashboard):
+        assert 'outcome!="ok"' not in expr and not ('kind="refused"' in expr and 'kind="fault"' in expr), expr
 
 
 def test_panels_are_grouped_in_rows(dashboard):

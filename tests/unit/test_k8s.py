@@ -98,3 +98,77 @@ def test_kustomization_lists_every_manifest():
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert kustomization["namespace"] == "casetrail"
     assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS)
+
+
+def routed(ingress, path: str) -> bool:
+    """Whether an Ingress sends `path` to a backend, as Kubernetes defines its path types: Exact is the
+    whole path; Prefix matches whole elements of the path split by "/" (so /v1/ takes /v1 and /v1/cases,
+    never /v1x); ImplementationSpecific is unknown, so it counts as routing everything."""
+    elements = [e for e in path.split("/") if e]
+    for rule in ingress["spec"]["rules"]:
+        for entry in rule["http"]["paths"]:
+            prefix = [e for e in entry["path"].split("/") if e]
+            kind = entry["pathType"]
+            if (kind == "ImplementationSpecific" or (kind == "Exact" and entry["path"] == path)
+                    or (kind == "Prefix" and elements[:len(prefix)] == prefix)):
+                return True
+    return "defaultBackend" in ingress["spec"]
+
+
+def test_the_ingress_routes_what_clients_need_and_never_metrics():
+    [ingress] = of_kind("Ingress").values()
+    for path in ("/", "/app/main.js", "/app/i18n/en.json", "/v1/cases", "/v1/users/me", "/health"):
+        assert routed(ingress, path), path
+    for path in ("/metrics", "/metrics/", "/metrics/x", "/healthz", "/v1x", "/appx"):
+        assert not routed(ingress, path), path
+
+
+def test_routed_knows_a_catch_all_when_it_sees_one():
+    catch_all = {"spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix"}]}}]}}
+    assert routed(catch_all, "/metrics")
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """A label selector (matchLabels and matchExpressions with In, NotIn, Exists, DoesNotExist)."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if not {"In": lambda: labels.get(key) in values, "NotIn": lambda: labels.get(key) not in values,
+                "Exists": lambda: key in labels, "DoesNotExist": lambda: key not in labels}[operator]():
+            return False
+    return True
+
+
+def pod_labels():
+    workloads = {**of_kind("Deployment"), **of_kind("Job")}
+    return {name: w["spec"]["template"]["metadata"]["labels"] for name, w in workloads.items()}
+
+
+def test_every_pod_takes_no_connection_but_those_a_policy_allows():
+    policies = of_kind("NetworkPolicy").values()
+    [deny] = [p for p in policies if p["spec"]["podSelector"] == {}]
+    assert deny["spec"]["policyTypes"] == ["Ingress"] and not deny["spec"].get("ingress")
+    for name, labels in pod_labels().items():
+        assert any(selects(p["spec"]["podSelector"], labels) for p in policies), name
+
+
+def test_only_the_gateway_is_reachable_from_outside_and_metrics_only_from_prometheus():
+    labels = pod_labels()
+    for policy in of_kind("NetworkPolicy").values():
+        selected = {name for name, pod in labels.items() if selects(policy["spec"]["podSelector"], pod)}
+        for rule in policy["spec"].get("ingress", []):
+            assert rule.get("from") and rule.get("ports"), policy["metadata"]["name"]  # never "from anywhere"
+            assert [p["port"] for p in rule["ports"]] == ["http"], policy["metadata"]["name"]
+            for peer in rule["from"]:
+                assert "ipBlock" not in peer and "namespaceSelector" in peer and "podSelector" in peer, peer
+                namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                assert namespace != "casetrail", policy["metadata"]["name"]  # no pod-to-pod traffic is needed
+                if namespace == "monitoring":
+                    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+                    assert selected == set(SERVICES), policy["metadata"]["name"]
+                else:
+                    assert selected == {"gateway"}, policy["metadata"]["name"]
+    for name in SERVICES:  # the port the policies open is the one the Service and the probes use
+        [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8000}, name

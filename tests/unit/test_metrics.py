@@ -4,11 +4,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import eventlet.timeout
+import pytest
+from nameko.exceptions import RemoteError
+
+from shared import errors
+from shared.metrics import outcome_kind
+
 ROOT = Path(__file__).resolve().parents[2]
 
 WORKER = """
 from shared.metrics import COMMANDS
-COMMANDS.labels("cases", "register_case", "ok").inc()
+COMMANDS.labels("cases", "register_case", "ok", "ok").inc()
 """
 SCRAPE = """
 from prometheus_client.core import GaugeMetricFamily
@@ -30,6 +37,25 @@ def test_counters_of_every_worker_process_add_up_and_database_gauges_are_served(
     run(WORKER, tmp_path)
     run(WORKER, tmp_path)
     scraped = run(SCRAPE, tmp_path)
-    assert 'casetrail_commands_total{command="register_case",outcome="ok",service="cases"} 2.0' in scraped
+    assert 'casetrail_commands_total{command="register_case",kind="ok",outcome="ok",service="cases"} 2.0' in scraped
     assert 'casetrail_open_cases{risk_level="high",stage="engagement"} 3.0' in scraped
     assert 'casetrail_store_up{service="cases"} 1.0' in scraped
+
+
+@pytest.mark.parametrize("error", errors.REFUSALS)
+def test_a_domain_error_is_a_refusal(error):
+    """A caseworker's refused command (not found, forbidden, invalid...) is no fault for an operator."""
+    assert outcome_kind(error) == "refused"
+
+
+@pytest.mark.parametrize("error", [errors.ServiceUnavailable, eventlet.timeout.Timeout, RemoteError, KeyError,
+                                   RuntimeError, errors.CasetrailError])
+def test_anything_else_is_a_fault(error):
+    assert outcome_kind(error) == "fault"
+
+
+def test_every_expected_error_is_classed():
+    """A new domain error must be added to REFUSALS (or be a fault on purpose, as ServiceUnavailable)."""
+    declared = {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.CasetrailError)}
+    assert declared == {errors.CasetrailError, *errors.EXPECTED}
+    assert outcome_kind(None) == "ok"

@@ -43,7 +43,7 @@ def test_every_services_own_settings_have_readmes_defaults():
     assert cases.pop("audit_keys").current_key_id.startswith("ed25519:")
     assert cases == {"master_key": MASTER_KEY, "case_key_cache_seconds": 10.0, "case_number_prefix": "GBV",
                      "checkpoint_dir": None, "checkpoint_seconds": 3600.0, "overdue_scan_seconds": 60.0,
-                     "approvals_timeout": 5.0, "changes_wait": 2.5}
+                     "approvals_timeout": 5.0, "changes_wait": 2.5, "retired_master_keys": ()}
     assert own(ReferralsSettings.from_env(REQUIRED)) == {"texts_timeout": 5.0}
     assert own(ApprovalsSettings.from_env(REQUIRED)) == {"texts_timeout": 5.0}
     assert own(NotificationsSettings.from_env(REQUIRED)) == {
