@@ -27,6 +27,29 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def inhibit(source: str, targets: str, equal: list[str]) -> dict[str, Any]:
+    """`source` firing holds back the alerts named by `targets` (a regular expression), never itself."""
+    return {"source_matchers": [f'alertname="{source}"'],
+            "target_matchers": [f'alertname=~"{targets}"', f'alertname!="{source}"'], "equal": equal}
+
+
+# While the cause pages, what follows from it is held back (deploy/prometheus/alerts.yml names them all).
+INHIBIT_RULES = [
+    # A service that does not answer: its other alerts say nothing more.
+    inhibit("CasetrailServiceDown", "Casetrail.*", ["service"]),
+    # A service that cannot reach its database: its relay and consumers falling behind follow from it.
+    inhibit("CasetrailDatabaseUnreachable",
+            "CasetrailOutboxLagGrowing|CasetrailConsumerLagGrowing|CasetrailFollowerFailing", ["service"]),
+    # PostgreSQL down (one per installation): every service's database unreachable, and what follows.
+    inhibit("CasetrailPostgresDown", "CasetrailDatabaseUnreachable|CasetrailOutboxLagGrowing|CasetrailFollowerFailing"
+            "|CasetrailConsumerLagGrowing|CasetrailPostgresConnections.*", []),
+    # The page that a warning was the early sign of.
+    inhibit("CasetrailDiskAlmostFull", "CasetrailDiskFillingUp", ["instance", "mountpoint"]),
+    inhibit("CasetrailPostgresConnectionsExhausted", "CasetrailPostgresConnectionsNearLimit", ["instance"]),
+    inhibit("CasetrailCertificateExpiring", "CasetrailCertificateExpiresSoon", ["instance"]),
+]
+
+
 def alertmanager_config(email_to: str, email_from: str, smarthost: str, *, smtp_username: str = "",
                         smtp_password_file: str = "", require_tls: bool | None = None, webhook_url: str = "",
                         group_wait: str = "30s", group_interval: str = "5m", repeat_interval: str = "4h",
@@ -56,15 +79,7 @@ def alertmanager_config(email_to: str, email_from: str, smarthost: str, *, smtp_
             {"matchers": ['severity="critical"'], "receiver": "page", "repeat_interval": page_repeat_interval},
             # warning, and any other severity a rule may name: never dropped.
         ]},
-        "inhibit_rules": [
-            # A service that does not answer: its other alerts say nothing more.
-            {"source_matchers": ['alertname="CasetrailServiceDown"'],
-             "target_matchers": ['alertname!="CasetrailServiceDown"'], "equal": ["service"]},
-            # A service that cannot reach its database: its relay and consumers falling behind follow from it.
-            {"source_matchers": ['alertname="CasetrailDatabaseUnreachable"'],
-             "target_matchers": ['alertname=~"CasetrailOutboxLagGrowing|CasetrailConsumerLagGrowing|'
-                                 'CasetrailFollowerFailing"'], "equal": ["service"]},
-        ],
+        "inhibit_rules": INHIBIT_RULES,
         "receivers": receivers,
     }
 

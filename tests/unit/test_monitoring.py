@@ -1,5 +1,6 @@
 """Where alerts go and what Prometheus scrapes, as shared/monitoring.py writes them for an installation:
 checked by the tools that read them (amtool, promtool)."""
+import re
 import subprocess
 from pathlib import Path
 
@@ -74,6 +75,21 @@ def test_a_service_down_inhibits_its_other_alerts_only():
     rules = monitoring.alertmanager_config("a@b", "c@d", "127.0.0.1:25")["inhibit_rules"]
     down = next(r for r in rules if r["source_matchers"] == ['alertname="CasetrailServiceDown"'])
     assert down["equal"] == ["service"]
+
+
+def test_every_alert_an_inhibition_names_is_a_rule_and_none_holds_back_itself():
+    """A rule renamed in alerts.yml would silently end an inhibition (or, as its target, let noise through)."""
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    for inhibition in monitoring.INHIBIT_RULES:
+        source = inhibition["source_matchers"][0].removeprefix('alertname="').removesuffix('"')
+        assert source in names, source
+        targets = re.compile(inhibition["target_matchers"][0].removeprefix('alertname=~"').removesuffix('"'))
+        assert inhibition["target_matchers"][1] == f'alertname!="{source}"'
+        matched = {name for name in names if targets.fullmatch(name)} - {source}
+        assert matched, source
+        for alternative in targets.pattern.split("|"):
+            assert any(re.fullmatch(alternative, name) for name in names), alternative
 
 
 @pytest.mark.parametrize("value,expected", [("auto", None), ("", None), ("true", True), ("False", False)])
