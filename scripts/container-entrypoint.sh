@@ -5,6 +5,9 @@
 #              (/secrets/services/<service>.env, readable by that service's uid alone), and what
 #              PostgreSQL and RabbitMQ need (/secrets/postgres, /secrets/rabbitmq, owned by their uid 999)
 #   provision  the database roles, schemas and grants (shared/access.py), as the superuser over TLS
+#   alertmanager-config
+#              as root, into /alertmanager-config: where alerts go (shared/monitoring.py, the ALERT_*
+#              settings), readable by the alertmanager container's uid (65534) alone
 #   (none)     the service SERVICE, with its own file only
 set -eu
 SECRETS=${SECRETS_DIR:-/secrets}
@@ -51,8 +54,29 @@ provision() {
       --dbname "${POSTGRES_DBNAME:-casetrail}" --admin "${POSTGRES_SUPERUSER:-postgres}" "$@"
 }
 
+alertmanager_config() {
+  out=/alertmanager-config
+  umask 077
+  set -- --email-to "${ALERT_EMAIL_TO:-root@localhost}" --email-from "${ALERT_EMAIL_FROM:-casetrail-alerts@localhost}" \
+    --smarthost "${ALERT_SMTP_HOST:-127.0.0.1}:${ALERT_SMTP_PORT:-25}" --smtp-username "${ALERT_SMTP_USERNAME:-}" \
+    --require-tls "${ALERT_SMTP_REQUIRE_TLS:-auto}"
+  rm -f "$out/smtp-password"
+  if [ -n "${ALERT_SMTP_PASSWORD:-}" ]; then
+    printf '%s' "$ALERT_SMTP_PASSWORD" > "$out/smtp-password"
+    set -- "$@" --smtp-password-file /etc/alertmanager/casetrail/smtp-password  # where the alertmanager container reads it
+  fi
+  case ${ALERT_SMTP_HOST:-127.0.0.1} in 127.*|localhost|::1)
+    echo "ALERT_SMTP_HOST is this container: set it to a mail server the alertmanager container reaches" >&2 ;;
+  esac
+  # The webhook's URL through a pipe, never a command line.
+  printf '%s' "${ALERT_WEBHOOK_URL:-}" | python -m shared.monitoring alertmanager --out "$out/alertmanager.yml" \
+    --webhook-url-file /dev/stdin "$@"
+  chown -R 65534 "$out"
+}
+
 case "${1:-}" in
   secrets) make_secrets ;;
+  alertmanager-config) alertmanager_config ;;
   provision) shift; provision "$@" ;;
   *)
     own=$SECRETS/services/${SERVICE:?SERVICE names the service to run}.env

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Casetrail's local stack without systemd: PostgreSQL, RabbitMQ and the nameko services,
-# all on 127.0.0.1, all state under $CASETRAIL_RUN_DIR (default .run/). Every start is idempotent.
+# Casetrail's local stack without systemd: PostgreSQL, RabbitMQ, the nameko services and what watches
+# them (Prometheus, Alertmanager, postgres_exporter, node_exporter), all on 127.0.0.1, all state under
+# $CASETRAIL_RUN_DIR (default .run/). Every start is idempotent.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +12,8 @@ export POSTGRES_HOST=${POSTGRES_HOST:-127.0.0.1} POSTGRES_PORT=${POSTGRES_PORT:-
 export POSTGRES_DBNAME=${POSTGRES_DBNAME:-casetrail} POSTGRES_USER=${POSTGRES_USER:-postgres}
 export RABBITMQ_PORT=${RABBITMQ_PORT:-5673} RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-25673}
 export GATEWAY_PORT=${GATEWAY_PORT:-8000} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+ALERTMANAGER_PORT=${ALERTMANAGER_PORT:-9093} RABBITMQ_PROMETHEUS_PORT=${RABBITMQ_PROMETHEUS_PORT:-15692}
+POSTGRES_EXPORTER_PORT=${POSTGRES_EXPORTER_PORT:-9187} NODE_EXPORTER_PORT=${NODE_EXPORTER_PORT:-9100}
 SERVICES="cases referrals approvals notifications gateway"
 # Each service's HTTP port (/health, /metrics; the gateway also serves the API there).
 http_port() {
@@ -34,6 +37,9 @@ install_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v curl >/dev/null || missing+=(curl)
   [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
+  [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+  [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
+  [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
   command -v npm >/dev/null || missing+=(nodejs npm)  # the OpenAPI linter (tools/openapi-lint)
   [ -x /usr/bin/chromium ] || missing+=(chromium)  # the web app's browser tests (web/tests)
   # Playwright's own Node.js (the driver that speaks to Chromium) needs libatomic, which minimal Debian lacks.
@@ -143,11 +149,26 @@ rabbit_env() {
   [ -f "$R/enabled_plugins" ] || echo '[].' > "$R/enabled_plugins"
 }
 
+# The broker's own metrics (rabbitmq_prometheus), on 127.0.0.1 only: the listener is rewritten at every
+# start; an installation made before gets the plugin here, and serves it from its next start.
+rabbit_prometheus() {
+  sed -i '/^prometheus\.tcp\./d' "$RUN/rmq/rabbitmq.conf"
+  printf 'prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = %s\n' "$RABBITMQ_PROMETHEUS_PORT" >> "$RUN/rmq/rabbitmq.conf"
+  grep -q rabbitmq_prometheus "$RUN/rmq/enabled_plugins" && return 0
+  /usr/lib/rabbitmq/bin/rabbitmq-plugins enable --offline rabbitmq_prometheus >/dev/null
+  rabbit_running && log "RabbitMQ serves its metrics from its next start (make down; make up)"
+  return 0
+}
+
 rabbit_running() { [ -f "$RUN/rmq/pid" ] && kill -0 "$(cat "$RUN/rmq/pid")" 2>/dev/null; }
 
 start_rabbitmq() {
-  ( rabbit_env
+  ( rabbit_env; rabbit_prometheus
     if ! rabbit_running; then
+      # A taken metrics port would stop the broker from booting at all: say which.
+      if (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_PROMETHEUS_PORT") 2>/dev/null; then
+        log "RABBITMQ_PROMETHEUS_PORT $RABBITMQ_PROMETHEUS_PORT is taken: RabbitMQ could not serve its metrics there"; exit 1
+      fi
       pgrep -x epmd >/dev/null || echo started > "$RUN/rmq/epmd-ours"
       /usr/lib/rabbitmq/bin/rabbitmq-server -detached
       # The pid file appears a moment after -detached returns.
@@ -185,27 +206,118 @@ stop_rabbitmq() {
     fi )
 }
 
-prometheus_running() { [ -f "$RUN/pids/prometheus.pid" ] && kill -0 "$(cat "$RUN/pids/prometheus.pid")" 2>/dev/null; }
+# Prometheus, Alertmanager and the exporters: each started with nothing in its environment but what it
+# needs (never the installation's secrets), and ready when its URL answers.
+MONITORS="postgres-exporter node-exporter alertmanager prometheus"
+monitor_running() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
 
-start_prometheus() {
-  # Scrapes every service (deploy/prometheus/prometheus.yml) and evaluates the alert rules.
-  prometheus_running && return 0
-  mkdir -p "$RUN/prometheus" "$RUN/pids" "$RUN/log"
-  setsid /usr/bin/prometheus --config.file="$ROOT/deploy/prometheus/prometheus.yml" \
-    --storage.tsdb.path="$RUN/prometheus" --storage.tsdb.retention.time=15d \
-    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" >> "$RUN/log/prometheus.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/pids/prometheus.pid"
-  for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1 && return 0; sleep 0.5; done
-  log "Prometheus did not become ready; see $RUN/log/prometheus.log"; exit 1
+# start_monitor NAME URL [VAR=value...] COMMAND...
+start_monitor() {
+  local name=$1 url=$2; shift 2
+  mkdir -p "$RUN/pids" "$RUN/log"
+  if ! monitor_running "$name"; then
+    if curl -s -o /dev/null "$url"; then log "$name: something else answers $url (is its port taken?)"; exit 1; fi
+    setsid env -i PATH=/usr/bin:/bin "$@" >> "$RUN/log/$name.log" 2>&1 < /dev/null &
+    echo $! > "$RUN/pids/$name.pid"
+  fi
+  for _ in $(seq 60); do
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    monitor_running "$name" || break; sleep 0.5
+  done
+  log "$name did not become ready; see $RUN/log/$name.log"; tail -n 20 "$RUN/log/$name.log" >&2; exit 1
 }
 
-stop_prometheus() {
-  if prometheus_running; then
-    local pid; pid=$(cat "$RUN/pids/prometheus.pid"); kill -TERM "$pid"
+# A configuration written anew ($1.new) replaces the one in use ($1) only when it differs; a running
+# Prometheus or Alertmanager (pid file $2) then reads it again.
+replace_config() {
+  if cmp -s "$1.new" "$1"; then rm -f "$1.new"; return 0; fi
+  mv "$1.new" "$1"
+  monitor_running "$2" && kill -HUP "$(cat "$RUN/pids/$2.pid")"
+  return 0
+}
+
+stop_monitor() {
+  if monitor_running "$1"; then
+    local pid; pid=$(cat "$RUN/pids/$1.pid"); kill -TERM "$pid"
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  rm -f "$RUN/pids/prometheus.pid"
+  rm -f "$RUN/pids/$1.pid"
 }
+
+start_postgres_exporter() {
+  # As casetrail_monitoring (pg_monitor, shared/access.py), its password in a file only it reads.
+  secrets
+  mkdir -p "$RUN/postgres-exporter"
+  ( umask 077; printf '%s' "$MONITORING_DB_PASSWORD" > "$RUN/postgres-exporter/password" )
+  start_monitor postgres-exporter "http://127.0.0.1:$POSTGRES_EXPORTER_PORT/" \
+    DATA_SOURCE_URI="$POSTGRES_HOST:$POSTGRES_PORT/$POSTGRES_DBNAME?sslmode=disable" \
+    DATA_SOURCE_USER=casetrail_monitoring DATA_SOURCE_PASS_FILE="$RUN/postgres-exporter/password" \
+    /usr/bin/prometheus-postgres-exporter --web.listen-address="127.0.0.1:$POSTGRES_EXPORTER_PORT"
+}
+
+start_node_exporter() {
+  # What an operator acts on: disk space above all (PostgreSQL's and RabbitMQ's), memory, load.
+  start_monitor node-exporter "http://127.0.0.1:$NODE_EXPORTER_PORT/" /usr/bin/prometheus-node-exporter \
+    --web.listen-address="127.0.0.1:$NODE_EXPORTER_PORT" --collector.disable-defaults \
+    --collector.filesystem --collector.meminfo --collector.loadavg --collector.cpu
+}
+
+# Where alerts go: the installation's ALERT_* settings, from the environment or else $RUN/alerting.env
+# (KEY=value lines), so that every `make up` renders the same.
+alert_settings() {
+  local key value
+  if [ -f "$RUN/alerting.env" ]; then
+    while IFS='=' read -r key value || [ -n "$key" ]; do
+      case $key in ALERT_*) [ -n "${!key+x}" ] || export "$key=$value" ;; esac
+    done < "$RUN/alerting.env"
+  fi
+  ALERT_EMAIL_TO=${ALERT_EMAIL_TO:-root@localhost} ALERT_EMAIL_FROM=${ALERT_EMAIL_FROM:-casetrail-alerts@localhost}
+  ALERT_SMTP_HOST=${ALERT_SMTP_HOST:-127.0.0.1} ALERT_SMTP_PORT=${ALERT_SMTP_PORT:-25}
+  ALERT_SMTP_USERNAME=${ALERT_SMTP_USERNAME:-} ALERT_SMTP_PASSWORD=${ALERT_SMTP_PASSWORD:-}
+  ALERT_SMTP_REQUIRE_TLS=${ALERT_SMTP_REQUIRE_TLS:-auto} ALERT_WEBHOOK_URL=${ALERT_WEBHOOK_URL:-}
+}
+
+start_alertmanager() {
+  alert_settings
+  local d=$RUN/alertmanager password=()
+  mkdir -p "$d/data"; chmod 700 "$d"
+  if [ -n "$ALERT_SMTP_PASSWORD" ]; then
+    ( umask 077; printf '%s' "$ALERT_SMTP_PASSWORD" > "$d/smtp-password" ); password=(--smtp-password-file "$d/smtp-password")
+  else
+    rm -f "$d/smtp-password"
+  fi
+  # The webhook's URL (often a secret of its own) reaches the renderer through a pipe, never a command line.
+  ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.monitoring alertmanager --out "$d/alertmanager.yml.new" \
+      --email-to "$ALERT_EMAIL_TO" --email-from "$ALERT_EMAIL_FROM" --smarthost "$ALERT_SMTP_HOST:$ALERT_SMTP_PORT" \
+      --smtp-username "$ALERT_SMTP_USERNAME" "${password[@]}" --require-tls "$ALERT_SMTP_REQUIRE_TLS" \
+      --webhook-url-file <(printf '%s' "$ALERT_WEBHOOK_URL") )
+  replace_config "$d/alertmanager.yml" alertmanager
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$ALERT_SMTP_HOST" "$ALERT_SMTP_PORT" 2>/dev/null \
+    || log "nothing answers at $ALERT_SMTP_HOST:$ALERT_SMTP_PORT (ALERT_SMTP_HOST, ALERT_SMTP_PORT): alerts cannot be e-mailed"
+  # --cluster.listen-address= : no gossip with other Alertmanagers (it would listen on every interface).
+  start_monitor alertmanager "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" /usr/bin/prometheus-alertmanager \
+    --config.file="$d/alertmanager.yml" --storage.path="$d/data" --cluster.listen-address= \
+    --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --web.external-url="http://127.0.0.1:$ALERTMANAGER_PORT"
+}
+
+start_prometheus() {
+  # Scrapes every service and the servers under them, evaluates the alert rules and sends what fires to
+  # Alertmanager: deploy/prometheus/prometheus.yml with this installation's ports.
+  local port=() s
+  for s in $SERVICES; do port+=(--port "$s=$(http_port "$s")"); done
+  ( cd "$ROOT"; PYTHONPATH=$ROOT "$VENV/bin/python" -m shared.monitoring prometheus \
+      --config "$ROOT/deploy/prometheus/prometheus.yml" --out "$RUN/prometheus.yml.new" "${port[@]}" \
+      --port "postgres=$POSTGRES_EXPORTER_PORT" --port "rabbitmq=$RABBITMQ_PROMETHEUS_PORT" \
+      --port "node=$NODE_EXPORTER_PORT" --alertmanager "127.0.0.1:$ALERTMANAGER_PORT" )
+  replace_config "$RUN/prometheus.yml" prometheus
+  start_monitor prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" /usr/bin/prometheus \
+    --config.file="$RUN/prometheus.yml" --storage.tsdb.path="$RUN/prometheus" \
+    --storage.tsdb.retention.time=15d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+}
+
+start_monitoring() { start_postgres_exporter; start_node_exporter; start_alertmanager; start_prometheus; }
+
+stop_monitoring() { local m; for m in $MONITORS; do stop_monitor "$m"; done; }
 
 rabbitmqctl_cmd() { ( rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@" ); }
 
@@ -241,7 +353,7 @@ start_services() {
   for s in $SERVICES; do
     service_running "$s" && continue
     # shellcheck disable=SC2046
-    ( cd "$ROOT"; connect_as "$s"
+    ( cd "$ROOT"; connect_as "$s"; unset ALERT_SMTP_PASSWORD ALERT_WEBHOOK_URL  # Alertmanager's alone
       WEB_SERVER_ADDRESS=127.0.0.1:$(http_port "$s") setsid env $(others_secrets "$s") "$VENV/bin/nameko" run --config config/nameko.yaml "services.$s.service:${s^}Service" \
         >> "$RUN/log/$s.log" 2>&1 < /dev/null & echo $! > "$RUN/pids/$s.pid" )
   done
@@ -268,7 +380,7 @@ stop_services() {
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$p" 2>/dev/null && kill -KILL "$p"
   done
-  rm -f "$RUN"/pids/*.pid
+  for s in $SERVICES; do rm -f "$RUN/pids/$s.pid"; done
 }
 
 # One service, stopped as stop_services stops them all (a master key rotation restarts only the cases service).
@@ -292,6 +404,8 @@ case "${1:-}" in
   install) install_packages; install_venv; install_node_tools ;;
   infra-start) start_postgres; start_rabbitmq ;;
   infra-stop) stop_rabbitmq; stop_postgres ;;
+  monitoring-start) start_monitoring ;;  # needs PostgreSQL and RabbitMQ running
+  monitoring-stop) stop_monitoring ;;
   postgres-start) start_postgres ;;
   postgres-stop) stop_postgres ;;
   rabbitmq-start) start_rabbitmq ;;
@@ -316,18 +430,20 @@ case "${1:-}" in
     stop_service cases; start_services
     audit_cli rotate-master-key --progress ;;
   up)
-    install_packages; install_venv; start_postgres; start_rabbitmq; start_services; start_prometheus
+    install_packages; install_venv; start_postgres; start_rabbitmq; start_services; start_monitoring
     secrets
     echo "Casetrail is up: http://127.0.0.1:$GATEWAY_PORT (API contract: /v1/openapi.json)"
     echo "Web app: http://127.0.0.1:$GATEWAY_PORT/"
     echo "Prometheus: http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts)"
+    echo "Alertmanager: http://127.0.0.1:$ALERTMANAGER_PORT (alerts e-mailed to $ALERT_EMAIL_TO via $ALERT_SMTP_HOST:$ALERT_SMTP_PORT;" \
+      "$([ -n "$ALERT_WEBHOOK_URL" ] && echo "and to the webhook" || echo "no webhook: set ALERT_WEBHOOK_URL")) (README: Alerts reach people)"
     echo "Admin: ${ADMIN_USERNAME:-admin} / ${ADMIN_PASSWORD:-admin-change-me}  (set ADMIN_PASSWORD before the first 'make up' to choose it)"
     echo "Logs: make logs · stop: make down" ;;
-  down) stop_prometheus; stop_services; stop_rabbitmq; stop_postgres; echo "Casetrail is stopped." ;;
+  down) stop_monitoring; stop_services; stop_rabbitmq; stop_postgres; echo "Casetrail is stopped." ;;
   status)
     pg_running && echo "postgres: running" || echo "postgres: stopped"
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
-    prometheus_running && echo "prometheus: running" || echo "prometheus: stopped"
+    for m in $MONITORS; do monitor_running "$m" && echo "$m: running" || echo "$m: stopped"; done
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|rotate-master-key|quarantine ARGS|migrations ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq,monitoring}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|rotate-master-key|quarantine ARGS|migrations ARGS" >&2; exit 2 ;;
 esac

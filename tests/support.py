@@ -180,7 +180,11 @@ class Infrastructure:
         self.env = {**os.environ, "CASETRAIL_RUN_DIR": str(run_dir), "POSTGRES_PORT": str(free_port()),
                     "RABBITMQ_PORT": str(free_port()), "RABBITMQ_DIST_PORT": str(free_port()),
                     "RABBITMQ_NODENAME": f"casetrail-faults-{uuid.uuid4().hex[:6]}@localhost",
-                    "POSTGRES_DBNAME": "casetrail"}
+                    "POSTGRES_DBNAME": "casetrail",
+                    # what watches them (monitoring-start), and the broker's own metrics listener
+                    **{name: str(free_port()) for name in ("RABBITMQ_PROMETHEUS_PORT", "PROMETHEUS_PORT",
+                                                            "ALERTMANAGER_PORT", "POSTGRES_EXPORTER_PORT",
+                                                            "NODE_EXPORTER_PORT")}}
 
     def __call__(self, *command: str) -> str:
         return subprocess.run([str(STACK), *command], env=self.env, check=True, capture_output=True, text=True).stdout

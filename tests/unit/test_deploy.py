@@ -34,8 +34,11 @@ def test_docker_compose_file_is_valid_and_runs_every_service():
 
 def test_prometheus_scrapes_every_service():
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    labelled = {t["labels"]["service"] for job in config["scrape_configs"] for t in job["static_configs"]}
+    labelled = {t["labels"]["service"] for job in config["scrape_configs"] if job["job_name"] == "casetrail"
+                for t in job["static_configs"]}
     assert labelled == set(SERVICES)
+    # and the servers under them, by the job names the alert rules use
+    assert {"postgres", "rabbitmq", "node"} <= {job["job_name"] for job in config["scrape_configs"]}
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
