@@ -18,6 +18,8 @@ import yaml  # type: ignore[import-untyped]  # PyYAML ships no types, and types-
 
 # Every alert of one kind from one service is one notification; a page waits less than a warning.
 GROUP_BY = ["alertname", "service"]
+# Jobs that scrape another job's target on another path: they follow its port.
+SAME_TARGET = {"rabbitmq_queues": "rabbitmq"}
 
 
 def is_loopback(host: str) -> bool:
@@ -92,7 +94,7 @@ def prometheus_config(committed: Path, ports: dict[str, int], alertmanager: str)
     config["rule_files"] = [str((committed.parent / f).resolve()) for f in config.get("rule_files", [])]
     for job in config["scrape_configs"]:
         for group in job.get("static_configs", []):
-            name = group.get("labels", {}).get("service", job["job_name"])
+            name = group.get("labels", {}).get("service", SAME_TARGET.get(job["job_name"], job["job_name"]))
             if name in ports:
                 group["targets"] = [f"{t.rsplit(':', 1)[0]}:{ports[name]}" for t in group["targets"]]
     config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}

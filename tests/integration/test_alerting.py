@@ -149,8 +149,8 @@ def test_a_stack_installation_watches_postgresql_rabbitmq_and_the_machine(tmp_pa
             targets = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
             return {t["labels"]["job"]: t["health"] for t in targets if t["labels"]["job"] != "casetrail"}
         # The committed config scrapes every 15 s: the first scrape of each comes within that.
-        wait_until(lambda: healthy() == {"postgres": "up", "rabbitmq": "up", "node": "up"}, timeout=40,
-                   interval=1, what="postgres, rabbitmq and node up in Prometheus")
+        wait_until(lambda: healthy() == {"postgres": "up", "rabbitmq": "up", "rabbitmq_queues": "up", "node": "up"},
+                   timeout=40, interval=1, what="postgres, rabbitmq (both paths) and node up in Prometheus")
         for metric in ("pg_up", "pg_settings_max_connections", "rabbitmq_alarms_memory_used_watermark",
                        "node_filesystem_avail_bytes"):
             answer = requests.get(f"{prometheus}/api/v1/query", params={"query": metric}, timeout=5).json()
