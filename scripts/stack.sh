@@ -78,14 +78,16 @@ install_node_tools() {
   done
 }
 
+# postgres must be able to walk down to its folders.
+reachable_by_postgres() { local d=$1; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done; }
+
 pg_running() { [ -f "$RUN/pg/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" status >/dev/null 2>&1; }
 
 start_postgres() {
   mkdir -p "$RUN/pg" "$RUN/pgsock" "$RUN/log"
   chmod 755 "$RUN"; chown postgres: "$RUN/pg" "$RUN/pgsock"
   touch "$RUN/log/postgres.log"; chown postgres: "$RUN/log/postgres.log"
-  # postgres must be able to walk down to its folders.
-  local d=$RUN; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+  reachable_by_postgres "$RUN"
   if [ ! -f "$RUN/pg/PG_VERSION" ]; then
     runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -137,7 +139,7 @@ write_archiving() {
   local wal=$BACKUP_DIR/wal conf=$RUN/pg/archiving.conf
   if [ "$WAL_ARCHIVE" = on ]; then
     mkdir -p "$wal"; chown postgres: "$BACKUP_DIR" "$wal"; chmod 700 "$BACKUP_DIR" "$wal"
-    local d=$BACKUP_DIR; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+    reachable_by_postgres "$(dirname "$BACKUP_DIR")"
     cat > "$conf" <<CONF
 # Written by scripts/stack.sh at every start of PostgreSQL (WAL_ARCHIVE, BACKUP_DIR, ARCHIVE_TIMEOUT): edit those.
 archive_mode = on
@@ -329,6 +331,7 @@ backup() {
   pg_running || { log "PostgreSQL is not running (make up)"; exit 1; }
   [ "$(psql_q 'SHOW archive_mode')" = on ] || log "WARNING: WAL archiving is off: this backup restores to the moment it ends, no later (make down && make up turns archiving on)"
   mkdir -p "$BACKUP_DIR/base"; chown postgres: "$BACKUP_DIR" "$BACKUP_DIR/base"; chmod 700 "$BACKUP_DIR" "$BACKUP_DIR/base"
+  reachable_by_postgres "$(dirname "$BACKUP_DIR")"
   exec 9> "$BACKUP_DIR/base/.lock"
   flock -n 9 || { log "another backup is running"; exit 1; }
   local stamp; stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -358,10 +361,11 @@ prune_backups() {
   return 0
 }
 
-# The installation as it was at TARGET (a time date(1) reads, with its zone) or, TARGET=latest, at the
+# The installation as it was at TARGET (a time date(1) reads, with its zone) or, TARGET=latest, as of the
 # newest archived WAL: from the newest base backup finished before it, replaying archived WAL.
 restore() {
-  local target=${TARGET:-latest} epoch="" pg_target="" base="" b started=$SECONDS had_services=""
+  local target=${TARGET:-} epoch="" pg_target="" base="" b started=$SECONDS had_services=""
+  [ -n "$target" ] || { log "say what to restore: TARGET=latest (everything archived) or TARGET=\"2026-11-24 23:50:00+00\" (a moment, with its zone)"; exit 2; }
   if [ "$target" != latest ]; then
     epoch=$(date -u -d "$target" +%s.%N) || { log "TARGET: not a time: $target (e.g. TARGET=\"2026-11-24 23:50:00+00\" or TARGET=latest)"; exit 2; }
     pg_target=$(date -u -d "@$epoch" '+%Y-%m-%d %H:%M:%S.%6N+00')
@@ -403,13 +407,14 @@ CONF
   local log_from; log_from=$(( $(stat -c %s "$RUN/log/postgres.log" 2>/dev/null || echo 0) + 1 ))
   pg_ctl_start
   for _ in $(seq 3600); do
-    pg_running || { log "PostgreSQL stopped while recovering:"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
+    pg_running || { log "PostgreSQL stopped while recovering (a TARGET after the newest archived WAL is never reached:"
+                    log "TARGET=latest restores all of it):"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
     [ "$(psql_q 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] && break
     sleep 0.5
   done
   [ "$(psql_q 'SELECT pg_is_in_recovery()')" = f ] || { log "recovery did not end within 30 minutes; see $RUN/log/postgres.log"; exit 1; }
   local reached; reached=$(tail -c "+$log_from" "$RUN/log/postgres.log" | sed -n 's/.*last completed transaction was at log time \(.*\)$/\1/p' | tail -n 1)
-  log "recovered: the last transaction replayed committed at ${reached:-(none after the base backup)}"
+  log "database recovered, $((SECONDS - started)) s after the restore began: the last transaction replayed committed at ${reached:-(none after the base backup)}"
   start_postgres
   # The restored moment, as checkpoint names write it; none replayed: the base backup's start.
   local moment=${pg_target:-$reached} cutoff=${base%Z}000000Z
