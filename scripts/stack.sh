@@ -392,6 +392,9 @@ restore() {
     local aside; aside=$RUN/pg.before-restore-$(date -u +%Y%m%dT%H%M%SZ)
     mv "$RUN/pg" "$aside"; log "the data folder that was there is kept as $aside (remove it once the restore is checked)"
   fi
+  # A backup folder copied onto a new machine may belong to whoever copied it: restore_command runs as postgres.
+  chown -R postgres: "$BACKUP_DIR/wal" 2>/dev/null \
+    || log "WARNING: could not make $BACKUP_DIR/wal postgres's: recovery stops at the first segment it cannot read"
   cp -a "$BACKUP_DIR/base/$base/data" "$RUN/pg"
   chown -R postgres: "$RUN/pg"; chmod 700 "$RUN/pg"
   mkdir -p "$RUN/pgsock" "$RUN/log"; chown postgres: "$RUN/pgsock"
