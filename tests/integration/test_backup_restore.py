@@ -63,7 +63,8 @@ class Load:
         self.running = False
         self.thread.join(timeout=60)
 
-    def call(self, api: Api, path: str, body: dict) -> dict | None:
+    def call(self, api: Api, path: str, body: dict, versioned: bool = True) -> dict | None:
+        """The answer of an accepted command; remembered when it says the case's version it made."""
         started = time.time()
         try:
             response = api.post(path, body)
@@ -73,8 +74,8 @@ class Load:
             time.sleep(0.1)
             return None
         answer = response.json()
-        self.accepted.append(Command(answer.get("id") or path.split("/")[3], answer.get("version", 1), started,
-                                     time.time()))
+        if versioned:
+            self.accepted.append(Command(answer["id"], answer["version"], started, time.time()))
         return answer
 
     def run(self) -> None:
@@ -85,7 +86,7 @@ class Load:
             if case is None:
                 continue
             path = f"/v1/cases/{case['id']}"
-            if self.call(self.cw1, f"{path}/consent", CONSENT):
+            if self.call(self.cw1, f"{path}/consent", CONSENT, versioned=False):  # answers the consent record
                 self.call(self.sup1, f"{path}/reassign", {"caseworker": "cw2"})
 
     def cases(self) -> int:
@@ -186,9 +187,21 @@ def test_backup_under_load_then_restore_to_a_moment_loses_and_repeats_nothing(in
         subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D", str(infra.run_dir / "pg"), "-m", "immediate",
                         "stop"], check=True, capture_output=True)
         shutil.rmtree(infra.run_dir / "pg")
-    stop(processes)
-
     moment = datetime.datetime.fromtimestamp(target, datetime.UTC).isoformat()
+    # Refused while services are still connected (they would consume during the restore), and without the
+    # installation's keys; nothing is touched then.
+    refused = subprocess.run([str(STACK), "restore"], env={**infra.env, "TARGET": moment}, capture_output=True,
+                             text=True)
+    assert refused.returncode != 0 and "still connected" in refused.stderr, refused.stderr
+    stop(processes)
+    keys = infra.run_dir / "secrets.env"
+    keys.rename(keys.with_suffix(".away"))
+    refused = subprocess.run([str(STACK), "restore"], env={**infra.env, "TARGET": moment}, capture_output=True,
+                             text=True)
+    keys.with_suffix(".away").rename(keys)
+    assert refused.returncode != 0 and "no secrets file" in refused.stderr, refused.stderr
+    assert not (infra.run_dir / "pg").exists() and not list(infra.run_dir.glob("pg.before-restore-*"))
+
     started = time.monotonic()
     restored = stack(infra, "restore", TARGET=moment)
     kept = checkpoints(infra)
@@ -240,6 +253,11 @@ def test_backup_under_load_then_restore_to_a_moment_loses_and_repeats_nothing(in
                 f" >= (SELECT coalesce(max(notification_id), 0) FROM {s}.{s}_events)").fetchone()[0]
                 for s in ("cases", "referrals", "approvals", "gateway"))
     wait_until(relays_caught_up, timeout=60, what="every relay published its store again")
+    with infra.admin() as conn:
+        events = sum(conn.execute(f"SELECT count(*) FROM {s}.{s}_events").fetchone()[0]
+                     for s in ("cases", "referrals", "approvals", "gateway"))
+    print(f"backup drill: the relays' {events} events published again within {time.monotonic() - started:.1f} s"
+          f" of the restore's start")
     with infra.admin() as conn:
         moved = {str(row[0]) for row in conn.execute(
             "SELECT originator_id FROM cases.cases_events WHERE topic LIKE '%.CaseReassigned'").fetchall()}
