@@ -323,6 +323,10 @@ stop_services() {
 
 psql_db() { psql -h "$RUN/pgsock" -p "$POSTGRES_PORT" -U postgres -d "$POSTGRES_DBNAME" -v ON_ERROR_STOP=1 -tAc "$1"; }
 
+archiving_failing() {
+  [ "$(psql_q "SELECT coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) FROM pg_stat_archiver")" = t ]
+}
+
 base_backups() { ls -1 "$BACKUP_DIR/base" 2>/dev/null | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort; }
 
 # A base backup of the whole cluster (plain files, with the WAL it needs to be consistent and a manifest),
@@ -330,6 +334,8 @@ base_backups() { ls -1 "$BACKUP_DIR/base" 2>/dev/null | grep -E '^[0-9]{8}T[0-9]
 backup() {
   pg_running || { log "PostgreSQL is not running (make up)"; exit 1; }
   [ "$(psql_q 'SHOW archive_mode')" = on ] || log "WARNING: WAL archiving is off: this backup restores to the moment it ends, no later (make down && make up turns archiving on)"
+  [[ "$BACKUP_KEEP" =~ ^[1-9][0-9]*$ ]] || { log "BACKUP_KEEP must be a whole number of at least 1"; exit 2; }
+  archiving_failing && log "WARNING: WAL archiving is failing (see $RUN/log/postgres.log): nothing after its last success can be restored until it is fixed, and pg_wal grows"
   mkdir -p "$BACKUP_DIR/base"; chown postgres: "$BACKUP_DIR" "$BACKUP_DIR/base"; chmod 700 "$BACKUP_DIR" "$BACKUP_DIR/base"
   reachable_by_postgres "$(dirname "$BACKUP_DIR")"
   exec 9> "$BACKUP_DIR/base/.lock"
@@ -520,6 +526,11 @@ case "${1:-}" in
   restore) restore ;;
   status)
     pg_running && echo "postgres: running" || echo "postgres: stopped"
+    if pg_running && [ "$(psql_q 'SHOW archive_mode')" = on ]; then
+      archiving_failing && echo "wal archive: FAILING (see $RUN/log/postgres.log)" \
+        || echo "wal archive: $(psql_q "SELECT coalesce(last_archived_wal || ' at ' || last_archived_time, 'nothing yet') FROM pg_stat_archiver")"
+    fi
+    echo "newest base backup: $(base_backups | tail -n 1 | grep . || echo none) (in $BACKUP_DIR/base)"
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     prometheus_running && echo "prometheus: running" || echo "prometheus: stopped"
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
