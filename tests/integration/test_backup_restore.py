@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -138,6 +139,13 @@ def stop(processes: dict[str, ServiceProcess]) -> None:
         thread.join()
 
 
+def destroy(infra: Infrastructure) -> None:
+    """The disaster: the database server dies and its data folder is gone."""
+    subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D", str(infra.run_dir / "pg"), "-m", "immediate",
+                    "stop"], check=True, capture_output=True)
+    shutil.rmtree(infra.run_dir / "pg")
+
+
 def archived_at(infra: Infrastructure) -> float:
     """When PostgreSQL last finished archiving a WAL segment (0: never)."""
     with infra.admin("postgres") as conn:
@@ -183,10 +191,7 @@ def test_backup_under_load_then_restore_to_a_moment_loses_and_repeats_nothing(in
                     and archived_at(infra) > target + 1
                     and any(checkpoint_time(n) > target + 1 for n in checkpoints(infra)))
         wait_until(after_target, timeout=60, interval=0.2, what="work, a checkpoint and archived WAL after T")
-        # The disaster, under load: the server dies and its data folder is gone.
-        subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D", str(infra.run_dir / "pg"), "-m", "immediate",
-                        "stop"], check=True, capture_output=True)
-        shutil.rmtree(infra.run_dir / "pg")
+        destroy(infra)
     moment = datetime.datetime.fromtimestamp(target, datetime.UTC).isoformat()
     # Refused while services are still connected (they would consume during the restore), and without the
     # installation's keys; nothing is touched then.
@@ -282,3 +287,40 @@ def test_backup_under_load_then_restore_to_a_moment_loses_and_repeats_nothing(in
     assert sup1.post(f"/v1/cases/{case.json()['id']}/reassign", {"caseworker": "cw2"}).status_code == 200
     wait_until(lambda: any(item["case_id"] == case.json()["id"] for item in people["cw2"].every("/v1/notifications")),
                timeout=30, what="the new case's notification")
+
+    # A lost disk, restored as of the newest archived WAL (TARGET=latest) from the newest of the base backups
+    # taken since (on the new timeline; the oldest pruned with the WAL before the next): what it loses.
+    with Load(people) as load:
+        wait_until(lambda: load.cases() >= 3, timeout=60, what="the load started again")
+        stack(infra, "backup")
+        seen = load.cases()
+        wait_until(lambda: load.cases() >= seen + 3, timeout=60, what="work between backups")
+        stack(infra, "backup")
+        backups = Path(infra.env["BACKUP_DIR"])
+        bases = sorted(p.name for p in (backups / "base").iterdir() if not p.name.startswith("."))
+        assert len(bases) == 2  # BACKUP_KEEP
+        label = (backups / "base" / bases[0] / "data" / "backup_label").read_text()
+        first = re.search(r"\(file ([0-9A-F]{24})\)", label).group(1)
+        segments = [p.name[:24] for p in (backups / "wal").glob("*.gz") if re.fullmatch(r"[0-9A-F]{24}", p.name[:24])
+                    and p.name[24:] == ".gz"]
+        assert segments and all(segment[8:] >= first[8:] for segment in segments), (first, sorted(segments))
+        # Work goes on for longer than the archive timeout after the last backup, then the disk is lost.
+        resumed = time.monotonic()
+        wait_until(lambda: time.monotonic() - resumed > ARCHIVE_TIMEOUT * 1.5 and load.cases() >= seen + 6,
+                   timeout=60, what="work after the last backup")
+        destroyed = time.time()
+        destroy(infra)
+    stop(processes)
+    restored = stack(infra, "restore", TARGET="latest")
+    assert f"restoring base backup {bases[-1]}," in restored.stderr, restored.stderr
+    stack(infra, "audit", "verify", "--all")
+    with infra.admin() as conn:
+        present = {str(row[0]) for row in conn.execute(
+            "SELECT originator_id FROM cases.cases_events WHERE topic LIKE '%.CaseRegistered'").fetchall()}
+    registered = [c for c in load.accepted if c.version == 1]
+    kept = [c for c in registered if c.case in present]
+    assert kept and all(c.case in present for c in registered if c.answered < destroyed - ARCHIVE_TIMEOUT - 2)
+    lost = destroyed - max(c.answered for c in kept)
+    print(f"backup drill: restored as of the newest archived WAL, {lost:.1f} s of work before the disaster was"
+          f" lost ({len(registered) - len(kept)} of {len(registered)} registrations; ARCHIVE_TIMEOUT {ARCHIVE_TIMEOUT} s)")
+    assert lost <= ARCHIVE_TIMEOUT + 2
