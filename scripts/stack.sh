@@ -15,6 +15,7 @@ export GATEWAY_PORT=${GATEWAY_PORT:-8000} PROMETHEUS_PORT=${PROMETHEUS_PORT:-909
 # beside the data it protects is lost with it.
 BACKUP_DIR=${BACKUP_DIR:-$RUN/backups} BACKUP_KEEP=${BACKUP_KEEP:-7}
 WAL_ARCHIVE=${WAL_ARCHIVE:-on} ARCHIVE_TIMEOUT=${ARCHIVE_TIMEOUT:-60}
+BACKUP_DIR=$(realpath -m "$BACKUP_DIR")  # PostgreSQL runs the archive command in its data folder
 SERVICES="cases referrals approvals notifications gateway"
 # Each service's HTTP port (/health, /metrics; the gateway also serves the API there).
 http_port() {
