@@ -9,7 +9,7 @@ TYPED_PATHS := shared $(wildcard services/*/domain.py services/*/application.py 
                                  services/*/settings.py services/*/migrations)
 LINT_PATHS := $(TYPED_PATHS) tests web/tests
 
-.PHONY: up down logs status test unit lint fuzz install bench audit rotate-master-key quarantine migrations
+.PHONY: up down logs status test unit lint fuzz install bench audit rotate-master-key quarantine migrations backup restore
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and every service
 	@$(STACK) up
@@ -51,6 +51,12 @@ migrations:    ## schema migrations on the running installation: make migrations
 
 quarantine:    ## events set aside by a follower or consumer: make quarantine ARGS="list" (or show/retry)
 	@$(STACK) quarantine $(ARGS)
+
+backup:        ## a verified base backup now (WAL is archived all the time): README "Backups and restore"
+	@$(STACK) backup
+
+restore:       ## the installation as it was at TARGET: make restore TARGET="2026-11-24 23:50:00+00" (or TARGET=latest)
+	@TARGET="$(TARGET)" $(STACK) restore
 
 bench: install
 	@PSYCOPG_WAIT_FUNC=wait_select $(VENV)/bin/python -m bench $(BENCH)

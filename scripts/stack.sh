@@ -14,6 +14,11 @@ export RABBITMQ_PORT=${RABBITMQ_PORT:-5673} RABBITMQ_DIST_PORT=${RABBITMQ_DIST_P
 export GATEWAY_PORT=${GATEWAY_PORT:-8000} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 ALERTMANAGER_PORT=${ALERTMANAGER_PORT:-9093} RABBITMQ_PROMETHEUS_PORT=${RABBITMQ_PROMETHEUS_PORT:-15692}
 POSTGRES_EXPORTER_PORT=${POSTGRES_EXPORTER_PORT:-9187} NODE_EXPORTER_PORT=${NODE_EXPORTER_PORT:-9100}
+# Base backups and archived WAL (README: Backups and restore). Meant for another disk or machine: a copy
+# beside the data it protects is lost with it.
+BACKUP_DIR=${BACKUP_DIR:-$RUN/backups} BACKUP_KEEP=${BACKUP_KEEP:-7}
+WAL_ARCHIVE=${WAL_ARCHIVE:-on} ARCHIVE_TIMEOUT=${ARCHIVE_TIMEOUT:-60}
+BACKUP_DIR=$(realpath -m "$BACKUP_DIR")  # PostgreSQL runs the archive command in its data folder
 SERVICES="cases referrals approvals notifications gateway"
 # Each service's HTTP port (/health, /metrics; the gateway also serves the API there).
 http_port() {
@@ -80,14 +85,16 @@ install_node_tools() {
   done
 }
 
+# postgres must be able to walk down to its folders.
+reachable_by_postgres() { local d=$1; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done; }
+
 pg_running() { [ -f "$RUN/pg/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" status >/dev/null 2>&1; }
 
 start_postgres() {
   mkdir -p "$RUN/pg" "$RUN/pgsock" "$RUN/log"
   chmod 755 "$RUN"; chown postgres: "$RUN/pg" "$RUN/pgsock"
   touch "$RUN/log/postgres.log"; chown postgres: "$RUN/log/postgres.log"
-  # postgres must be able to walk down to its folders.
-  local d=$RUN; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+  reachable_by_postgres "$RUN"
   if [ ! -f "$RUN/pg/PG_VERSION" ]; then
     runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -95,10 +102,10 @@ start_postgres() {
   write_pg_hba
   if pg_running; then
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" reload >/dev/null
+    archiving_as_wanted
   else
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/log/postgres.log" -w \
-      -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c password_encryption=scram-sha-256" start >/dev/null \
-      || { log "PostgreSQL did not start (is port $POSTGRES_PORT taken?):"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
+    write_archiving
+    pg_ctl_start
   fi
   psql_q "SELECT 1 FROM pg_database WHERE datname='$POSTGRES_DBNAME'" | grep -q 1 \
     || psql_q "CREATE DATABASE \"$POSTGRES_DBNAME\"" >/dev/null
@@ -113,6 +120,7 @@ write_pg_hba() {
 # Written by scripts/stack.sh at every start: edit that instead.
 # TYPE  DATABASE  USER      ADDRESS       METHOD
 local   all       postgres                peer map=admin
+local   replication postgres              peer map=admin
 local   all       all                     scram-sha-256
 host    all       postgres  127.0.0.1/32  reject
 host    all       postgres  ::1/128       reject
@@ -122,6 +130,49 @@ HBA
   printf '# Written by scripts/stack.sh: who may log in as the superuser over the socket.\nadmin root postgres\nadmin postgres postgres\n' \
     > "$RUN/pg/pg_ident.conf"
   chown postgres: "$RUN/pg/pg_hba.conf" "$RUN/pg/pg_ident.conf"; chmod 600 "$RUN/pg/pg_hba.conf" "$RUN/pg/pg_ident.conf"
+}
+
+pg_ctl_start() {
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/log/postgres.log" -w -t 600 \
+    -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c password_encryption=scram-sha-256" start >/dev/null \
+    || { log "PostgreSQL did not start (is port $POSTGRES_PORT taken?):"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
+}
+
+# WAL archiving, written into the data folder before each start (archive_mode takes effect only then):
+# each finished WAL segment is compressed into $BACKUP_DIR/wal, written beside its final name, synced,
+# then renamed, so a segment there is always whole. A segment archived already counts as archived only
+# if it is the same (PostgreSQL may offer one again after a crash).
+write_archiving() {
+  local wal=$BACKUP_DIR/wal conf=$RUN/pg/archiving.conf
+  if [ "$WAL_ARCHIVE" = on ]; then
+    mkdir -p "$wal"; chown postgres: "$BACKUP_DIR" "$wal"; chmod 700 "$BACKUP_DIR" "$wal"
+    reachable_by_postgres "$(dirname "$BACKUP_DIR")"
+    cat > "$conf" <<CONF
+# Written by scripts/stack.sh at every start of PostgreSQL (WAL_ARCHIVE, BACKUP_DIR, ARCHIVE_TIMEOUT): edit those.
+archive_mode = on
+archive_timeout = $ARCHIVE_TIMEOUT
+archive_command = 'f="$wal/%f.gz"; test ! -f "\$f" && gzip -1 -c "%p" > "\$f.part" && sync "\$f.part" && mv "\$f.part" "\$f" && sync "$wal" || { test -f "\$f" && gzip -dc "\$f" | cmp -s - "%p"; }'
+CONF
+  else
+    printf '# Written by scripts/stack.sh: WAL_ARCHIVE=%s\narchive_mode = off\n' "$WAL_ARCHIVE" > "$conf"
+  fi
+  chown postgres: "$conf"
+  rm -f "$RUN/pg/restore-target.conf"
+  include_conf archiving.conf
+  include_conf restore-target.conf
+}
+
+include_conf() {
+  grep -qx "include_if_exists = '$1'" "$RUN/pg/postgresql.conf" \
+    || echo "include_if_exists = '$1'" >> "$RUN/pg/postgresql.conf"
+}
+
+# A running server keeps the archive_mode it started with: say so rather than restart it under the services.
+archiving_as_wanted() {
+  [ "$WAL_ARCHIVE" = on ] || return 0
+  [ "$(psql_q 'SHOW archive_mode')" = on ] && return 0
+  log "WARNING: PostgreSQL runs without WAL archiving, so no backup can restore to a moment after it was"
+  log "taken. It takes effect at PostgreSQL's next start: make down && make up."
 }
 
 psql_q() { psql -h "$RUN/pgsock" -p "$POSTGRES_PORT" -U postgres -d postgres -tAc "$1"; }
@@ -400,6 +451,177 @@ audit_cli() {
   PSYCOPG_WAIT_FUNC=wait_select PYTHONPATH=$ROOT exec "$VENV/bin/python" -m services.cases.audit "$@"
 }
 
+psql_db() { psql -h "$RUN/pgsock" -p "$POSTGRES_PORT" -U postgres -d "$POSTGRES_DBNAME" -v ON_ERROR_STOP=1 -tAc "$1"; }
+
+archiving_failing() {
+  [ "$(psql_q "SELECT coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) FROM pg_stat_archiver")" = t ]
+}
+
+base_backups() { ls -1 "$BACKUP_DIR/base" 2>/dev/null | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort; }
+
+# A base backup of the whole cluster (plain files, with the WAL it needs to be consistent and a manifest),
+# checked with pg_verifybackup before it counts; with the archived WAL it restores to any later moment.
+backup() {
+  pg_running || { log "PostgreSQL is not running (make up)"; exit 1; }
+  [ "$(psql_q 'SHOW archive_mode')" = on ] || log "WARNING: WAL archiving is off: this backup restores to the moment it ends, no later (make down && make up turns archiving on)"
+  [[ "$BACKUP_KEEP" =~ ^[1-9][0-9]*$ ]] || { log "BACKUP_KEEP must be a whole number of at least 1"; exit 2; }
+  archiving_failing && log "WARNING: WAL archiving is failing (see $RUN/log/postgres.log): nothing after its last success can be restored until it is fixed, and pg_wal grows"
+  mkdir -p "$BACKUP_DIR/base"; chown postgres: "$BACKUP_DIR" "$BACKUP_DIR/base"; chmod 700 "$BACKUP_DIR" "$BACKUP_DIR/base"
+  reachable_by_postgres "$(dirname "$BACKUP_DIR")"
+  exec 9> "$BACKUP_DIR/base/.lock"
+  flock -n 9 || { log "another backup is running"; exit 1; }
+  local stamp; stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  local part=$BACKUP_DIR/base/.$stamp.part dir=$BACKUP_DIR/base/$stamp started=$SECONDS
+  [ -e "$dir" ] && { log "$dir exists: one backup a second at most"; exit 1; }
+  rm -rf "$part"; mkdir -p "$part"; chown postgres: "$part"
+  runuser -u postgres -- "$PG_BIN/pg_basebackup" -h "$RUN/pgsock" -p "$POSTGRES_PORT" -U postgres -w -D "$part/data" \
+    -Fp -X stream --checkpoint=fast --label="casetrail $stamp" \
+    || { rm -rf "$part"; log "pg_basebackup failed: no backup taken"; exit 1; }
+  date -u +%s.%N > "$part/finished_at"
+  runuser -u postgres -- "$PG_BIN/pg_verifybackup" -q "$part/data" \
+    || { log "the backup does not verify (kept for inspection as $part): no backup taken"; exit 1; }
+  sync -f "$part/finished_at"; mv "$part" "$dir"; sync "$BACKUP_DIR/base"
+  prune_backups
+  log "backup $dir: $(du -sh "$dir" | cut -f1), $((SECONDS - started)) s, verified; $(base_backups | wc -l) kept (BACKUP_KEEP=$BACKUP_KEEP)"
+  log "Not in it, to keep apart from it: the secrets file $RUN/secrets.env (the keys; README: Backups and restore)."
+}
+
+# Keeps the newest BACKUP_KEEP base backups and the archived WAL from the oldest of them on.
+prune_backups() {
+  local all; mapfile -t all < <(base_backups)
+  local extra=$(( ${#all[@]} - BACKUP_KEEP )) i first
+  for (( i = 0; i < extra; i++ )); do rm -rf "${BACKUP_DIR:?}/base/${all[i]}"; done
+  [ ${#all[@]} -gt 0 ] || return 0
+  first=$(sed -n 's/^START WAL LOCATION: .* (file \([0-9A-F]\{24\}\))$/\1/p' "$BACKUP_DIR/base/${all[$(( extra > 0 ? extra : 0 ))]}/data/backup_label")
+  [ -n "$first" ] && [ -d "$BACKUP_DIR/wal" ] && runuser -u postgres -- "$PG_BIN/pg_archivecleanup" -x .gz "$BACKUP_DIR/wal" "$first"
+  return 0
+}
+
+# The installation as it was at TARGET (a time date(1) reads, with its zone) or, TARGET=latest, as of the
+# newest archived WAL: from the newest base backup finished before it, replaying archived WAL.
+restore() {
+  local target=${TARGET:-} epoch="" pg_target="" base="" b started=$SECONDS had_services=""
+  [ -n "$target" ] || { log "say what to restore: TARGET=latest (everything archived) or TARGET=\"2026-11-24 23:50:00+00\" (a moment, with its zone)"; exit 2; }
+  if [ "$target" != latest ]; then
+    epoch=$(date -u -d "$target" +%s.%N) || { log "TARGET: not a time: $target (e.g. TARGET=\"2026-11-24 23:50:00+00\" or TARGET=latest)"; exit 2; }
+    pg_target=$(date -u -d "@$epoch" '+%Y-%m-%d %H:%M:%S.%6N+00')
+  fi
+  for b in $(base_backups | sort -r); do
+    [ -f "$BACKUP_DIR/base/$b/finished_at" ] || continue
+    if [ -z "$epoch" ] || awk -v f="$(cat "$BACKUP_DIR/base/$b/finished_at")" -v t="$epoch" 'BEGIN { exit !(f < t) }'; then
+      base=$b; break
+    fi
+  done
+  [ -n "$base" ] || { log "no base backup in $BACKUP_DIR/base finished before $target"; exit 1; }
+  # Without the installation's own keys the restored data cannot be read, and new ones would be made.
+  [ -s "$RUN/secrets.env" ] || { log "no secrets file at $RUN/secrets.env: put the one from the key backup there first (README: Backups and restore)"; exit 1; }
+  log "restoring base backup $base, then WAL up to ${pg_target:-the newest archived}"
+  start_rabbitmq
+  for s in $SERVICES; do service_running "$s" && had_services=yes; done
+  stop_services
+  # Every consumer must be gone before the queues are emptied: services run from elsewhere too.
+  if [ -n "$(rabbitmqctl_cmd list_consumers -q --no-table-headers)" ]; then
+    log "services elsewhere are still connected to RabbitMQ (rabbitmqctl list_consumers): stop them, then restore again"; exit 1
+  fi
+  stop_postgres
+  if [ -e "$RUN/pg" ]; then
+    local aside; aside=$RUN/pg.before-restore-$(date -u +%Y%m%dT%H%M%SZ)
+    mv "$RUN/pg" "$aside"; log "the data folder that was there is kept as $aside (remove it once the restore is checked)"
+  fi
+  # A backup folder copied onto a new machine may belong to whoever copied it: restore_command runs as postgres.
+  chown -R postgres: "$BACKUP_DIR/wal" 2>/dev/null \
+    || log "WARNING: could not make $BACKUP_DIR/wal postgres's: recovery stops at the first segment it cannot read"
+  cp -a "$BACKUP_DIR/base/$base/data" "$RUN/pg"
+  chown -R postgres: "$RUN/pg"; chmod 700 "$RUN/pg"
+  mkdir -p "$RUN/pgsock" "$RUN/log"; chown postgres: "$RUN/pgsock"
+  write_pg_hba; write_archiving
+  cat > "$RUN/pg/restore-target.conf" <<CONF
+# Written by scripts/stack.sh restore; removed at PostgreSQL's next start (ignored outside recovery).
+restore_command = 'f="$BACKUP_DIR/wal/%f.gz"; test -f "\$f" && gzip -dc "\$f" > "%p"'
+recovery_target_timeline = 'latest'
+recovery_target_action = 'promote'
+${pg_target:+recovery_target_time = '$pg_target'}
+CONF
+  touch "$RUN/pg/recovery.signal"; chown postgres: "$RUN/pg/restore-target.conf" "$RUN/pg/recovery.signal"
+  local log_from; log_from=$(( $(stat -c %s "$RUN/log/postgres.log" 2>/dev/null || echo 0) + 1 ))
+  pg_ctl_start
+  for _ in $(seq 3600); do
+    pg_running || { log "PostgreSQL stopped while recovering (a TARGET after the newest archived WAL is never reached:"
+                    log "TARGET=latest restores all of it):"; tail -n 20 "$RUN/log/postgres.log" >&2; exit 1; }
+    [ "$(psql_q 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] && break
+    sleep 0.5
+  done
+  [ "$(psql_q 'SELECT pg_is_in_recovery()')" = f ] || { log "recovery did not end within 30 minutes; see $RUN/log/postgres.log"; exit 1; }
+  local reached; reached=$(tail -c "+$log_from" "$RUN/log/postgres.log" | sed -n 's/.*last completed transaction was at log time \(.*\)$/\1/p' | tail -n 1)
+  log "database recovered, $((SECONDS - started)) s after the restore began: the last transaction replayed committed at ${reached:-(none after the base backup)}"
+  start_postgres
+  # The restored moment, as checkpoint names write it; none replayed: the base backup's start.
+  local moment=${pg_target:-$reached} cutoff=${base%Z}000000Z
+  [ -n "$moment" ] && cutoff=$(date -u -d "$moment" +%Y%m%dT%H%M%S%6NZ)
+  set_checkpoints_aside "$cutoff"
+  republish
+  log "restored in $((SECONDS - started)) s"
+  if [ -n "$had_services" ]; then start_services; log "services started again"; else log "start the services: make up"; fi
+}
+
+# An audit checkpoint written after the restored moment anchors chain heads the database no longer has:
+# `audit verify` would report those chains as rewritten. Such checkpoints are moved (never deleted)
+# into a folder of their own, which verification does not read.
+set_checkpoints_aside() {
+  local cutoff=$1 dir=${AUDIT_CHECKPOINT_DIR:-$RUN/audit-checkpoints} moved=0 f name
+  [ -d "$dir" ] || return 0
+  local aside=$dir/after-restore-$(date -u +%Y%m%dT%H%M%SZ)
+  for f in "$dir"/checkpoint-*.json; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f"); name=${name#checkpoint-}; name=${name%%-*}
+    [[ "$name" > "$cutoff" ]] || continue
+    mkdir -p "$aside"
+    if mv "$f" "$aside/"; then moved=$((moved + 1)); else
+      log "WARNING: could not move $f aside (write-once storage?): audit verify will report the chains it anchors as rewritten; they were lost with the restore, not altered"
+    fi
+  done
+  [ "$moved" -eq 0 ] || log "$moved audit checkpoint(s) written after the restored moment moved to $aside"
+}
+
+# The broker outlived the database: its queues may hold events the restored database never had, and
+# events it had may have been consumed after the restored moment (their effects were lost with it).
+# So the queues are emptied and every outbox relay publishes its store again from the start; each
+# consumer drops what its inbox says it already applied, and applies the rest once.
+republish() {
+  purge_queues
+  local s schema rewound
+  for s in $SERVICES; do
+    schema="${s^^}_POSTGRES_SCHEMA"; schema=${!schema:-$s}
+    [ "$(psql_db "SELECT to_regclass('\"$schema\".positions') IS NOT NULL")" = t ] || continue
+    rewound=$(psql_db "UPDATE \"$schema\".positions SET position = 0 WHERE follower = 'outbox' RETURNING 1" | wc -l)
+    [ "$rewound" -eq 0 ] || log "$s: its outbox relay publishes its events again from the first"
+  done
+}
+
+# Over AMQP, under a login made for it and removed after it: one rabbitmqctl per queue would take a
+# second each.
+purge_queues() {
+  local queues; queues=$(rabbitmqctl_cmd list_queues -q --no-table-headers name)
+  [ -n "$queues" ] || return 0
+  local user=casetrail_restore password; password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  rabbitmqctl_cmd delete_user "$user" >/dev/null 2>&1 || true
+  rabbitmqctl_cmd add_user "$user" "$password" >/dev/null
+  rabbitmqctl_cmd set_permissions "$user" '' '' '.*' >/dev/null
+  # shellcheck disable=SC2086
+  RESTORE_AMQP_URI="pyamqp://$user:$password@127.0.0.1:$RABBITMQ_PORT/" "$VENV/bin/python" - $queues <<'PY' || { rabbitmqctl_cmd delete_user "$user" >/dev/null; exit 1; }
+import os
+import sys
+
+from kombu import Connection
+
+with Connection(os.environ["RESTORE_AMQP_URI"], connect_timeout=10) as connection:
+    channel = connection.channel()
+    dropped = sum(channel.queue_purge(queue) or 0 for queue in sys.argv[1:])
+print(f"{len(sys.argv) - 1} queue(s) emptied: {dropped} message(s) dropped", file=sys.stderr)
+PY
+  rabbitmqctl_cmd delete_user "$user" >/dev/null
+}
+
 case "${1:-}" in
   install) install_packages; install_venv; install_node_tools ;;
   infra-start) start_postgres; start_rabbitmq ;;
@@ -440,10 +662,17 @@ case "${1:-}" in
     echo "Admin: ${ADMIN_USERNAME:-admin} / ${ADMIN_PASSWORD:-admin-change-me}  (set ADMIN_PASSWORD before the first 'make up' to choose it)"
     echo "Logs: make logs · stop: make down" ;;
   down) stop_monitoring; stop_services; stop_rabbitmq; stop_postgres; echo "Casetrail is stopped." ;;
+  backup) backup ;;
+  restore) restore ;;
   status)
     pg_running && echo "postgres: running" || echo "postgres: stopped"
+    if pg_running && [ "$(psql_q 'SHOW archive_mode')" = on ]; then
+      archiving_failing && echo "wal archive: FAILING (see $RUN/log/postgres.log)" \
+        || echo "wal archive: $(psql_q "SELECT coalesce(last_archived_wal || ' at ' || last_archived_time, 'nothing yet') FROM pg_stat_archiver")"
+    fi
+    echo "newest base backup: $(base_backups | tail -n 1 | grep . || echo none) (in $BACKUP_DIR/base)"
     rabbit_running && echo "rabbitmq: running" || echo "rabbitmq: stopped"
     for m in $MONITORS; do monitor_running "$m" && echo "$m: running" || echo "$m: stopped"; done
     for s in $SERVICES; do service_running "$s" && echo "$s: running" || echo "$s: stopped"; done ;;
-  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq,monitoring}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|rotate-master-key|quarantine ARGS|migrations ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra-start|infra-stop|{postgres,rabbitmq,monitoring}-{start,stop}|up|down|status|rabbitmqctl ARGS|audit ARGS|rotate-master-key|quarantine ARGS|migrations ARGS|backup|restore [TARGET=time|latest]" >&2; exit 2 ;;
 esac

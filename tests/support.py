@@ -184,7 +184,10 @@ class Infrastructure:
                     # what watches them (monitoring-start), and the broker's own metrics listener
                     **{name: str(free_port()) for name in ("RABBITMQ_PROMETHEUS_PORT", "PROMETHEUS_PORT",
                                                             "ALERTMANAGER_PORT", "POSTGRES_EXPORTER_PORT",
-                                                            "NODE_EXPORTER_PORT")}}
+                                                            "NODE_EXPORTER_PORT")},
+                    # A test's installation lives minutes: archiving its WAL would only cost disk (the backup
+                    # drill turns it on).
+                    "WAL_ARCHIVE": "off"}
 
     def __call__(self, *command: str) -> str:
         return subprocess.run([str(STACK), *command], env=self.env, check=True, capture_output=True, text=True).stdout

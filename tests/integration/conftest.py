@@ -39,7 +39,9 @@ def _running() -> set[str]:
 @pytest.fixture(scope="session")
 def infrastructure():
     before = _running()
-    subprocess.run([str(STACK), "infra-start"], check=True)
+    # Archiving is for installations (make up): a cluster the tests start is thrown away, and its WAL would
+    # only fill the disk. One that runs already keeps what it was started with.
+    subprocess.run([str(STACK), "infra-start"], check=True, env={**os.environ, "WAL_ARCHIVE": "off"})
     yield
     if not {"postgres", "rabbitmq"} <= before:
         subprocess.run([str(STACK), "infra-stop"], check=True)
