@@ -307,10 +307,13 @@ start_postgres_exporter() {
 }
 
 start_node_exporter() {
-  # What an operator acts on: disk space above all (PostgreSQL's and RabbitMQ's), memory, load.
+  # What an operator acts on: disk space above all (PostgreSQL's and RabbitMQ's), memory, load; and the
+  # newest backup, from the file make backup writes into $RUN/metrics.
+  mkdir -p "$RUN/metrics"
   start_monitor node-exporter "http://127.0.0.1:$NODE_EXPORTER_PORT/" /usr/bin/prometheus-node-exporter \
     --web.listen-address="127.0.0.1:$NODE_EXPORTER_PORT" --collector.disable-defaults \
-    --collector.filesystem --collector.meminfo --collector.loadavg --collector.cpu
+    --collector.filesystem --collector.meminfo --collector.loadavg --collector.cpu \
+    --collector.textfile --collector.textfile.directory="$RUN/metrics"
 }
 
 # Where alerts go: the installation's ALERT_* settings, from the environment or else $RUN/alerting.env
@@ -482,8 +485,28 @@ backup() {
     || { log "the backup does not verify (kept for inspection as $part): no backup taken"; exit 1; }
   sync -f "$part/finished_at"; mv "$part" "$dir"; sync "$BACKUP_DIR/base"
   prune_backups
+  backup_metrics "$dir" $((SECONDS - started))
   log "backup $dir: $(du -sh "$dir" | cut -f1), $((SECONDS - started)) s, verified; $(base_backups | wc -l) kept (BACKUP_KEEP=$BACKUP_KEEP)"
   log "Not in it, to keep apart from it: the secrets file $RUN/secrets.env (the keys; README: Backups and restore)."
+}
+
+# The newest verified backup, for node_exporter's textfile collector (CasetrailBackupTooOld): written
+# beside its final name, then renamed, so a scrape never reads half of it.
+backup_metrics() {
+  local dir=$1 seconds=$2 file=$RUN/metrics/casetrail_backup.prom
+  mkdir -p "$RUN/metrics"
+  cat > "$file.part" <<METRICS
+# HELP casetrail_backup_last_success_timestamp_seconds When the newest verified base backup finished (make backup).
+# TYPE casetrail_backup_last_success_timestamp_seconds gauge
+casetrail_backup_last_success_timestamp_seconds $(cut -d. -f1 "$dir/finished_at")
+# HELP casetrail_backup_duration_seconds How long the newest base backup took, verification included.
+# TYPE casetrail_backup_duration_seconds gauge
+casetrail_backup_duration_seconds $seconds
+# HELP casetrail_backup_size_bytes The newest base backup's size on disk.
+# TYPE casetrail_backup_size_bytes gauge
+casetrail_backup_size_bytes $(du -sb "$dir" | cut -f1)
+METRICS
+  mv "$file.part" "$file"
 }
 
 # Keeps the newest BACKUP_KEEP base backups and the archived WAL from the oldest of them on.

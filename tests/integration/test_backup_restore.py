@@ -172,6 +172,10 @@ def test_backup_under_load_then_restore_to_a_moment_loses_and_repeats_nothing(in
         wait_until(lambda: load.cases() >= 5, timeout=60, what="the load started")
         backup = stack(infra, "backup")
         assert "verified" in backup.stderr, backup.stderr
+        # What CasetrailBackupTooOld reads (node_exporter's textfile collector).
+        newest = (infra.run_dir / "metrics/casetrail_backup.prom").read_text()
+        stamp = float(re.search(r"^casetrail_backup_last_success_timestamp_seconds (\d+)$", newest, re.M)[1])
+        assert time.time() - 60 < stamp <= time.time(), newest
         seen = load.cases()
         wait_until(lambda: load.cases() >= seen + 5, timeout=60, what="work after the backup")
         # The notifications service is down from a moment before T: events from before T wait in its
