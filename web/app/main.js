@@ -96,7 +96,11 @@ async function render() {
     else if (home(user.role) && home(user.role) !== `#${path}`) go(home(user.role));
     else comingNext(screen, user);
   }
-  if (mine === latest) (focusTarget || document.getElementById('page-title'))?.focus();
+  // Once loaded, the focus goes where the view says, unless the user has already moved it (a keyboard
+  // user who tabbed on while the data loaded keeps their place).
+  const focused = document.activeElement;
+  const untouched = !focused || focused === document.body || focused.id === 'page-title';
+  if (mine === latest && untouched) (focusTarget || document.getElementById('page-title'))?.focus();
 }
 
 // The bar's status line (#status, a polite live region): offline, signed in offline, changes waiting.

@@ -2,7 +2,7 @@
 // without a network. It never keeps an API answer: /v1 goes to the network, always (the offline copy
 // of cases is the app's own, encrypted, in IndexedDB). Online, each file is fetched (revalidated with
 // its ETag) and the kept copy refreshed; offline, the kept copy is used.
-const VERSION = 'casetrail-shell-6';
+const VERSION = 'casetrail-shell-7';
 // One file a line, in order: add a file where it sorts (a unit test checks the list against the folder).
 const SHELL = [
   '/',
