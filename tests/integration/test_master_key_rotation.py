@@ -4,6 +4,7 @@ interrupted run resumed (a failed batch, and the CLI killed with SIGKILL), an er
 the re-wrap, a process without the key that fails its read and writes nothing, and the old key dropped
 afterwards with every case still readable."""
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -211,23 +212,32 @@ def finished(process: subprocess.Popen) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
+@contextlib.contextmanager
+def rotating_up_to(store, held: uuid.UUID, rewrapped: int, **keys):
+    """The CLI re-wrapping one key per batch while another transaction holds `held`'s key: it has re-wrapped
+    `rewrapped` keys and waits at that one when this yields the running process."""
+    s = store.settings
+    with psycopg.connect(host=s.postgres_host, port=s.postgres_port, dbname=s.postgres_dbname,
+                         user=s.postgres_user, password=s.postgres_password) as holding:
+        holding.execute(f"SELECT 1 FROM {s.postgres_schema}.case_keys WHERE case_id = %s FOR UPDATE", (held,))
+        running = audit(store, "rotate-master-key", "--batch", "1", **keys)
+        deadline = time.monotonic() + 60
+        target = fingerprint(base64.b64decode(keys["CASES_MASTER_KEY"]))
+        while list(wrapped_under(store).values()).count(target) < rewrapped and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        yield running
+        holding.rollback()
+
+
 def test_the_cli_killed_mid_rotation_resumes_and_then_the_old_key_can_go(store):
     old = store.settings.master_key
     cases = sorted(journey(store) for _ in range(5))
     keys = {"CASES_MASTER_KEY": b64(NEW), "CASES_RETIRED_MASTER_KEYS": b64(old)}
-    s = store.settings
-    with psycopg.connect(host=s.postgres_host, port=s.postgres_port, dbname=s.postgres_dbname,
-                         user=s.postgres_user, password=s.postgres_password) as holding:
-        # The fourth key is held by another transaction: the run re-wraps three, one per batch, then waits there.
-        holding.execute(f"SELECT 1 FROM {s.postgres_schema}.case_keys WHERE case_id = %s FOR UPDATE", (cases[3],))
-        running = audit(store, "rotate-master-key", "--batch", "1", **keys)
-        deadline = time.monotonic() + 60
-        while list(wrapped_under(store).values()).count(fingerprint(NEW)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.3)
+    # The fourth key is held by another transaction: the run re-wraps three, one per batch, then waits there.
+    with rotating_up_to(store, cases[3], 3, **keys) as running:
         os.kill(running.pid, signal.SIGKILL)
         running.wait(30)
-        holding.rollback()
     assert wrapped_under(store) == {**dict.fromkeys(cases[:3], fingerprint(NEW)),
                                     **dict.fromkeys(cases[3:], fingerprint(old))}
 
@@ -273,18 +283,9 @@ def test_the_cli_stopped_with_ctrl_c_says_what_it_kept(store):
     old = store.settings.master_key
     cases = sorted(journey(store) for _ in range(3))
     keys = {"CASES_MASTER_KEY": b64(NEW), "CASES_RETIRED_MASTER_KEYS": b64(old)}
-    s = store.settings
-    with psycopg.connect(host=s.postgres_host, port=s.postgres_port, dbname=s.postgres_dbname,
-                         user=s.postgres_user, password=s.postgres_password) as holding:
-        holding.execute(f"SELECT 1 FROM {s.postgres_schema}.case_keys WHERE case_id = %s FOR UPDATE", (cases[1],))
-        running = audit(store, "rotate-master-key", "--batch", "1", **keys)
-        deadline = time.monotonic() + 60
-        while fingerprint(NEW) not in wrapped_under(store).values() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.3)
+    with rotating_up_to(store, cases[1], 1, **keys) as running:
         running.send_signal(signal.SIGINT)
         code, _, err = finished(running)
-        holding.rollback()
     assert code == 1 and "stopped: what was re-wrapped is kept" in err, err
     assert wrapped_under(store) == {cases[0]: fingerprint(NEW), cases[1]: fingerprint(old), cases[2]: fingerprint(old)}
 
