@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -450,3 +451,26 @@ def new_user(admin: "Api", role: str, supervisor: str | None = None) -> str:
     assert response.status_code == 201, response.text
     return username
 
+
+
+class BackgroundLoad:
+    """Work a test keeps going in a thread of its own while it breaks something: `with Load(...) as load:`
+    starts `run` (which loops while `self.running`); leaving the block, or `stop()`, ends it."""
+
+    def __init__(self):
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join(timeout=60)

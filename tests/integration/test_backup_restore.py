@@ -20,6 +20,7 @@ from tests.integration.conftest import ORDER
 from tests.support import (
     STACK,
     Api,
+    BackgroundLoad,
     Infrastructure,
     ServiceProcess,
     counter,
@@ -42,7 +43,7 @@ class Command:
     answered: float
 
 
-class Load:
+class Load(BackgroundLoad):
     """A caseworker registering cases and recording consent, a supervisor moving each to another caseworker
     (a notification for both); remembers when each accepted command was sent and answered."""
 
@@ -50,19 +51,7 @@ class Load:
         self.cw1, self.sup1 = people["cw1"], people["sup1"]
         self.accepted: list[Command] = []
         self.registrations: list[tuple[float, str | None]] = []  # (sent, case id; None: no answer)
-        self.running = True
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def __enter__(self) -> "Load":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self.running = False
-        self.thread.join(timeout=60)
+        super().__init__()
 
     def call(self, api: Api, path: str, body: dict, versioned: bool = True) -> dict | None:
         """The answer of an accepted command; remembered when it says the case's version it made."""

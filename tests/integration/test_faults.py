@@ -1,7 +1,6 @@
 """Faults under load, with real processes: services killed, the broker and the database stopped.
 These tests run on a PostgreSQL and a RabbitMQ of their own (other ports, other data folder),
 so stopping them disturbs no other test."""
-import threading
 import time
 
 import psycopg
@@ -9,7 +8,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import ORDER, PLANTED, SERVICES
-from tests.support import Api, Infrastructure, ServiceProcess, create_people, service_env, wait_until
+from tests.support import Api, BackgroundLoad, Infrastructure, ServiceProcess, create_people, service_env, wait_until
 
 CONSENT = {"services": True, "share_with_providers": False, "mandatory_reporting_explained": True,
            "given_by": "survivor"}
@@ -37,23 +36,14 @@ def faulty(tmp_path_factory, test_env):
         infra("infra-stop")
 
 
-class Load:
+class Load(BackgroundLoad):
     """Caseworkers and a supervisor working through cases until stopped; remembers what was accepted."""
 
     def __init__(self, people: dict):
         self.cw1, self.sup1 = people["cw1"], people["sup1"]
         self.registered, self.reassigned, self.submitted = [], [], []
         self.failures, self.slowest_failure = 0, 0.0
-        self.running = True
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def __enter__(self) -> "Load":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.running = False
-        self.thread.join(timeout=60)
+        super().__init__()
 
     def call(self, api: Api, method: str, path: str, body=None):
         started = time.monotonic()
