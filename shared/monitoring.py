@@ -10,7 +10,9 @@
 scripts/stack.sh runs both at every start; the compose setup and the tests render with the same code."""
 import argparse
 import ipaddress
+import re
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,35 @@ def flag(value: str) -> bool | None:
     raise argparse.ArgumentTypeError(f"true, false or auto, not {value!r}")
 
 
+ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f@<>,;\"']+@[^\s\x00-\x1f\x7f@<>,;\"']+")
+HOST_PORT = re.compile(r"[A-Za-z0-9.\-]+:(\d{1,5})|\[[0-9A-Fa-f:.]+\]:(\d{1,5})")
+
+
+def addresses(value: str) -> str:
+    """One e-mail address, or several separated by commas (ALERT_EMAIL_TO, ALERT_EMAIL_FROM): nothing that
+    would make a config Alertmanager refuses, so a bad setting stops `make up` here with its name."""
+    parts = [part.strip() for part in value.split(",")]
+    if not all(ADDRESS.fullmatch(part) for part in parts):
+        raise argparse.ArgumentTypeError(f"not an e-mail address (or a comma-separated list of them): {value!r}")
+    return ", ".join(parts)
+
+
+def host_port(value: str) -> str:
+    match = HOST_PORT.fullmatch(value)
+    if not match or not 0 < int(match[1] or match[2]) < 65536:
+        raise argparse.ArgumentTypeError(f"not host:port (ALERT_SMTP_HOST, ALERT_SMTP_PORT): {value!r}")
+    return value
+
+
+def webhook_url(value: str) -> str:
+    """The webhook's URL, never echoed (it often carries a token of its own)."""
+    parts = urllib.parse.urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.hostname
+                  or any(c.isspace() or not c.isprintable() for c in value)):
+        raise SystemExit("ALERT_WEBHOOK_URL must be an http:// or https:// URL (without spaces or control characters)")
+    return value
+
+
 def port_of(value: str) -> tuple[str, int]:
     name, _, port = value.partition("=")
     return name, int(port)
@@ -129,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = top.add_subparsers(dest="command", required=True)
     am = commands.add_parser("alertmanager", help="write Alertmanager's configuration (mode 600)")
     am.add_argument("--out", type=Path, required=True)
-    am.add_argument("--email-to", required=True)
-    am.add_argument("--email-from", required=True)
-    am.add_argument("--smarthost", required=True, help="the SMTP server, host:port")
+    am.add_argument("--email-to", type=addresses, required=True)
+    am.add_argument("--email-from", type=addresses, required=True)
+    am.add_argument("--smarthost", type=host_port, required=True, help="the SMTP server, host:port")
     am.add_argument("--smtp-username", default="")
     am.add_argument("--smtp-password-file", default="", help="a file holding the SMTP password (named, not read)")
     am.add_argument("--require-tls", type=flag, default=None, help="true, false or auto (not on loopback)")
@@ -152,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(yaml.safe_dump(config, sort_keys=False))
         return 0
-    webhook = args.webhook_url_file.read_text().strip() if args.webhook_url_file else ""
+    webhook = webhook_url(args.webhook_url_file.read_text().strip() if args.webhook_url_file else "")
     config = alertmanager_config(
         args.email_to, args.email_from, args.smarthost, smtp_username=args.smtp_username,
         smtp_password_file=args.smtp_password_file, require_tls=args.require_tls, webhook_url=webhook,

@@ -92,6 +92,44 @@ def test_every_alert_an_inhibition_names_is_a_rule_and_none_holds_back_itself():
             assert any(re.fullmatch(alternative, name) for name in names), alternative
 
 
+@pytest.mark.parametrize("option, value", [
+    ("--email-to", "oncall@agency.example\nroute: {receiver: nobody}"),
+    ("--email-to", "oncall@agency.example, "),
+    ("--email-to", "Ops Desk"),
+    ("--email-from", "casetrail@agency.example\x00"),
+    ("--smarthost", "mail.agency.example"),
+    ("--smarthost", "mail.agency.example:0"),
+    ("--smarthost", "mail agency:25"),
+])
+def test_a_setting_alertmanager_would_refuse_stops_the_render_and_writes_nothing(tmp_path, option, value, capsys):
+    out = tmp_path / "alertmanager.yml"
+    given = {"--email-to": "oncall@agency.example", "--email-from": "casetrail@agency.example",
+             "--smarthost": "127.0.0.1:25", option: value}
+    with pytest.raises(SystemExit) as refused:
+        monitoring.main(["alertmanager", "--out", str(out), *[part for pair in given.items() for part in pair]])
+    assert refused.value.code == 2 and option in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("url", ["ftp://hooks.agency.example/x", "hooks.agency.example/x",
+                                 "https://hooks.agency.example/x\n  evil: yes", "https:///no-host"])
+def test_a_webhook_url_that_is_not_one_stops_the_render_without_showing_it(tmp_path, url, capsys):
+    with pytest.raises(SystemExit) as refused:
+        render_alertmanager(tmp_path, webhook=url)
+    assert "ALERT_WEBHOOK_URL must be" in str(refused.value.code) and url not in str(refused.value.code)
+    assert not (tmp_path / "am" / "alertmanager.yml").exists()
+
+
+def test_several_addresses_and_an_ipv6_mail_server_are_taken(tmp_path):
+    out = tmp_path / "alertmanager.yml"
+    assert monitoring.main(["alertmanager", "--out", str(out), "--email-to", "a@agency.example,b@agency.example",
+                            "--email-from", "casetrail@agency.example", "--smarthost", "[::1]:25"]) == 0
+    checked = amtool("check-config", str(out))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "a@agency.example, b@agency.example" in out.read_text()
+
+
+
 @pytest.mark.parametrize("value,expected", [("auto", None), ("", None), ("true", True), ("False", False)])
 def test_require_tls_flag(value, expected):
     assert monitoring.flag(value) is expected
