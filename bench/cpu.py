@@ -51,8 +51,10 @@ def read_all(proc: Path = PROC) -> dict[int, ProcStat]:
     return stats
 
 
-def tree(root: int, stats: dict[int, ProcStat]) -> list[ProcStat]:
-    """The root and all its descendants present in `stats` (empty if the root is gone)."""
+def tree(root: int, stats: dict[int, ProcStat], apart: frozenset[int] = frozenset()) -> list[ProcStat]:
+    """The root and all its descendants present in `stats` (empty if the root is gone), except the
+    subtrees of the processes `apart` (counted as trees of their own: the services the bench starts
+    are its children)."""
     if root not in stats:
         return []
     children: dict[int, list[int]] = {}
@@ -62,12 +64,12 @@ def tree(root: int, stats: dict[int, ProcStat]) -> list[ProcStat]:
     while todo:
         pid = todo.pop()
         found.append(stats[pid])
-        todo.extend(children.get(pid, ()))
+        todo.extend(child for child in children.get(pid, ()) if child not in apart)
     return found
 
 
-def tree_ticks(root: int, stats: dict[int, ProcStat]) -> int:
-    return sum(stat.ticks for stat in tree(root, stats))
+def tree_ticks(root: int, stats: dict[int, ProcStat], apart: frozenset[int] = frozenset()) -> int:
+    return sum(stat.ticks for stat in tree(root, stats, apart))
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ class Snapshot:
 
     @classmethod
     def take(cls, roots: dict[str, int], proc: Path = PROC) -> "Snapshot":
+        """A root that is another's descendant is left out of the other's tree: nothing counts twice."""
         stats = read_all(proc)
-        return cls({name: tree_ticks(pid, stats) for name, pid in roots.items()})
+        return cls({name: tree_ticks(pid, stats, frozenset(roots.values()) - {pid}) for name, pid in roots.items()})
 
     def seconds_since(self, earlier: "Snapshot") -> dict[str, float]:
         """CPU seconds each tree spent since `earlier` (trees in both snapshots)."""

@@ -2,7 +2,9 @@
 
 - end_to_end: concurrent clients drive case journeys through the gateway over HTTP for a fixed
   time, next to the bare eventsourcing save rate and a bare nameko RPC round trip; event
-  propagation from a command's commit to another service's consumer; each service's memory.
+  propagation from a command's commit to another service's consumer; each service's memory; and,
+  for each run, the CPU time per command of every process tree (the five services, PostgreSQL,
+  RabbitMQ, the load generator apart) and the database's work per command (Meter).
 - growth: the same command's latency with 10,000 and with 1,000,000 stored events, and a
   projection rebuilt from the whole log."""
 import os

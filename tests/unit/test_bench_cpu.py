@@ -51,6 +51,11 @@ def test_a_live_child_counts_in_the_tree_and_only_there():
         assert cpu.tree(child.pid, stats) == [stats[child.pid]]
         assert cpu.tree_ticks(os.getpid(), stats) >= stats[os.getpid()].ticks + stats[child.pid].ticks
         assert cpu.tree(os.getpid(), {}) == []
+        assert child.pid not in {stat.pid for stat in cpu.tree(os.getpid(), stats, frozenset({child.pid}))}
+        both = cpu.Snapshot.take({"me": os.getpid(), "child": child.pid})
+        alone = cpu.Snapshot.take({"me": os.getpid()})
+        assert both.ticks["child"] >= 0.3 * cpu.TICKS_PER_SECOND
+        assert both.ticks["me"] <= alone.ticks["me"] - both.ticks["child"]  # the child counted once
     finally:
         child.kill()
         child.wait()
