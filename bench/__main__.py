@@ -6,7 +6,10 @@
 3. The audit trail: replaying a case of 1,000 events with and without snapshots, reading its
    whole history, and verifying hash chains over a store of 100,000 events.
 4. End to end (bench/system.py): concurrent clients through the gateway, event propagation,
-   memory; and store growth from 10,000 to 1,000,000 events, with a projection rebuild.
+   memory, and what each command costs: CPU ms of each process (bench/cpu.py) and the database's
+   round trips, statements and transactions, for case journeys, for register + consent with 16
+   clients and with one (BENCH_E2E_COST_CLIENTS), and for bare eventsourcing saves beside them;
+   and store growth from 10,000 to 1,000,000 events, with a projection rebuild.
 Figures are printed and written as JSON (BENCH_JSON, default .run/bench-<time>.json).
 """
 import eventlet
@@ -240,8 +243,18 @@ def commands(env: dict, store: CasesStore) -> None:
     print(f"  ratio RPC / bare:                           {through_rpc / bare:8.2f}")
 
 
+def measured_bare_saves(store: CasesStore, calls: int = 500) -> tuple[float, dict]:
+    """The bare eventsourcing ceiling with its cost: this process's CPU (one thread: no HTTP, no RPC)
+    and PostgreSQL's, per command, and its statements, while nothing else uses the database."""
+    case_ids = [case_in_implementation(store, CW) for _ in range(50)]
+    roots = {"bench": os.getpid(), **{k: v for k, v in system.infrastructure_pids().items() if k == "postgres"}}
+    with system.Meter(roots, store.settings.postgres_dbname) as meter:
+        rate = bare_saves(store, case_ids, calls)
+    return rate, system.with_total(meter.per_command(calls), ("bench", "postgres"))
+
+
 def end_to_end(env: dict, store: CasesStore) -> dict:
-    result = system.end_to_end(env, store, lambda s: bare_saves(s, [case_in_implementation(s, CW) for _ in range(50)], 500))
+    result = system.end_to_end(env, store, measured_bare_saves)
     print_end_to_end(result, "every commit flushed to disk, as deployed")
     print_end_to_end(result["without_waiting_for_the_disk"], "synchronous_commit off: the software's own cost")
     return result
@@ -261,6 +274,44 @@ def print_end_to_end(result: dict, how: str) -> None:
         print(f"  propagation, commit in cases -> handled by notifications ({spread['events']} events):"
               f" p50 {spread['p50_ms']} ms, p99 {spread['p99_ms']} ms")
     print("  resident memory after the run: " + ", ".join(f"{k} {v} MiB" for k, v in result["memory_mib"].items()))
+    runs = {f"journeys, {result['clients']} clients": result,
+            **{f"register + consent, {n} client{'s' if n != '1' else ''}": run
+               for n, run in result.get("register_and_consent", {}).items()},
+            "bare eventsourcing saves, one thread": result["bare_saves_cost"]}
+    print_costs(runs)
+
+
+COST_COLUMNS = ("cases", "referrals", "approvals", "notifications", "gateway", "postgres", "rabbitmq", "total",
+                "load_generator", "bench")
+
+
+def print_costs(runs: dict[str, dict]) -> None:
+    """Per run: rate, latency, CPU ms per command of each process tree, database work per command."""
+    print("  cost per command (CPU ms per process; total = services + postgres + rabbitmq, not the load generator):")
+    header = f"    {'run':38} {'cmd/s':>6} {'p50':>6} {'p95':>6} {'p99':>6} " + " ".join(
+        f"{name[:8]:>8}" for name in COST_COLUMNS) + f" {'trips':>6} {'stmts':>6} {'xacts':>6}"
+    print(header)
+    for name, run in runs.items():
+        ms = run["cpu_ms_per_command"]
+        cell = lambda v: "-" if v is None else v  # noqa: E731
+        print(f"    {name:38} {cell(run.get('commands_per_second')):>6} {cell(run.get('p50_ms')):>6}"
+              f" {cell(run.get('p95_ms')):>6} {cell(run.get('p99_ms')):>6} "
+              + " ".join(f"{cell(ms.get(col)):>8}" for col in COST_COLUMNS)
+              + f" {cell(run['round_trips_per_command']):>6} {cell(run['statements_per_command']):>6}"
+              f" {cell(run['transactions_per_command']):>6}")
+    for name, run in runs.items():
+        if run.get("statement_texts_holding_case_data"):
+            print(f"  WARNING: {run['statement_texts_holding_case_data']} statement texts held case data ({name});"
+                  " left out of the figures")
+    for run in runs.values():
+        if run.get("statements_unavailable"):
+            print(f"  statements not counted: {run['statements_unavailable']}")
+            break
+    for name, run in runs.items():
+        if run["top_statements"]:
+            print(f"  statements per command, most called first ({name}):")
+            for top in run["top_statements"]:
+                print(f"    {top['calls_per_command']:6.2f}  {top['query']}")
 
 
 def growth(env: dict, store: CasesStore) -> dict:
@@ -302,7 +353,8 @@ def main() -> None:
 
 def machine() -> str:
     cpus = os.cpu_count()
-    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
     return f"{cpus} cores, {int(memory) // 1024 // 1024} GiB"
 
 
