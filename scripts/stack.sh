@@ -132,8 +132,8 @@ HBA
   chown postgres: "$RUN/pg/pg_hba.conf" "$RUN/pg/pg_ident.conf"; chmod 600 "$RUN/pg/pg_hba.conf" "$RUN/pg/pg_ident.conf"
 }
 
-# pg_stat_statements is loaded (it counts each statement's calls; `make bench` reads it for the database
-# round trips and statements per command, issue 23.1) but stays inert until a database creates the extension.
+# pg_stat_statements is loaded: it counts every statement's calls (normalised, values as $1; a small cost), which `make bench`
+# reads for the database round trips and statements per command (issue 23.1) once a database creates the extension.
 pg_ctl_start() {
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/log/postgres.log" -w -t 600 \
     -o "-k $RUN/pgsock -p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c password_encryption=scram-sha-256 -c shared_preload_libraries=pg_stat_statements" start >/dev/null \
