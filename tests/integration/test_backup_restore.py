@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,22 +111,23 @@ def stack(infra: Infrastructure, *command: str, **env: str) -> subprocess.Comple
     return done
 
 
-def start(processes: dict[str, ServiceProcess]) -> None:
-    """Every service at once (each waits for the others where it must), until each answers /health."""
-    threads = [threading.Thread(target=process.start) for process in processes.values()]
+def at_once(processes: dict[str, ServiceProcess], action: Callable[[ServiceProcess], object]) -> None:
+    """`action` on every service, all at the same time; returns when each is done."""
+    threads = [threading.Thread(target=action, args=(process,)) for process in processes.values()]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def start(processes: dict[str, ServiceProcess]) -> None:
+    """Every service at once (each waits for the others where it must), until each answers /health."""
+    at_once(processes, ServiceProcess.start)
     assert all(process.healthy() for process in processes.values())
 
 
 def stop(processes: dict[str, ServiceProcess]) -> None:
-    threads = [threading.Thread(target=process.stop) for process in processes.values()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(processes, ServiceProcess.stop)
 
 
 def destroy(infra: Infrastructure) -> None:

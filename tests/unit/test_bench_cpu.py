@@ -36,7 +36,8 @@ def test_a_child_that_ran_and_ended_between_two_snapshots_counts_through_the_par
 
 
 def test_a_live_child_counts_in_the_tree_and_only_there():
-    child = subprocess.Popen([sys.executable, "-c", SPIN.format(0.3) + "time.sleep(30)\n"])
+    # It spins, then waits until the test kills it.
+    child = subprocess.Popen([sys.executable, "-c", SPIN.format(0.3) + "import signal\nsignal.pause()\n"])
     try:
         deadline = time.monotonic() + 10
         while True:
