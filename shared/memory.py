@@ -117,6 +117,9 @@ class InMemory:
     def transaction(self):
         return self.recorder.transaction()
 
+    def reading(self):
+        return self.recorder.transaction()
+
     def processed(self, consumer: str, event_id: UUID) -> bool:
         return (consumer, event_id) in self.recorder.tables["inbox"]
 
@@ -130,6 +133,11 @@ class InMemory:
             tables["inbox"].add((consumer, event_id))
             effect(tables)
         return True
+
+    def stream_versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]:
+        newest = {aggregate_id: self.recorder.select_events(aggregate_id, desc=True, limit=1)
+                  for aggregate_id in aggregate_ids}
+        return {aggregate_id: events[0].originator_version for aggregate_id, events in newest.items() if events}
 
     def add_follower(self, follower: str) -> None:
         raise NotImplementedError("followers of the log run on PostgreSQL only")

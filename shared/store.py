@@ -7,16 +7,18 @@ service's own, are made and changed by versioned migrations (shared/migrations),
 A store that names a chain for its aggregates (`chain_of`) gets each stored event linked into
 that chain as it is written, in the same transaction: `hash` = SHA-256 over the previous hash and
 the stored event's bytes (id, version, topic and the encrypted state, exactly as stored)."""
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder
 from psycopg import sql
 
 from shared import migrations, quarantine
@@ -39,6 +41,24 @@ def link_hash(prev_hash: str, originator_id, originator_version: int, topic: str
     return digest.hexdigest()
 
 
+# A pooled connection used this recently is taken as it is; one idle longer is checked with a round trip
+# first (the database may have restarted meanwhile). Checking every checkout cost a round trip per
+# statement group (issue 23); a connection that breaks within this window fails its statement, which
+# eventsourcing retries and the services answer as an outage (503), and the pool discards it.
+CHECK_IDLE_SECONDS = 2.0
+
+
+def check_if_idle(conn) -> None:
+    """The pool's check at checkout: only for a connection idle longer than CHECK_IDLE_SECONDS."""
+    if time.monotonic() - getattr(conn, "casetrail_returned_at", 0.0) > CHECK_IDLE_SECONDS:
+        ConnectionPool.check_connection(conn)
+
+
+def note_returned(conn) -> None:
+    """The pool's reset at return: when it was last in use."""
+    conn.casetrail_returned_at = time.monotonic()
+
+
 class ServiceRecorder(PostgresApplicationRecorder):
     """Writes an inbox or idempotency row in the same transaction as the events:
     `store.save(case, inbox=(consumer, event_id))`, `store.save(case, idempotency=(...))`,
@@ -50,6 +70,9 @@ class ServiceRecorder(PostgresApplicationRecorder):
         # when a pipelined insert fails (two writers racing for a version), and the next statement then
         # fails with "prepared statement _pg3_N does not exist". Set before any connection is made.
         datastore.pool.kwargs["prepare_threshold"] = None
+        # psycopg_pool's own hooks, set before the pool opens (eventsourcing offers only a check at every
+        # checkout, POSTGRES_PRE_PING).
+        datastore.pool._check, datastore.pool._reset = check_if_idle, note_returned
         super().__init__(datastore, *args, **kwargs)
 
     def _insert_events(self, curs, stored_events, *, inbox=None, idempotency=None, statements=(), chains=None,
@@ -113,7 +136,7 @@ def store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_SCHEMA": settings.postgres_schema,
         "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
-        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_PRE_PING": "n",  # ServiceRecorder checks a connection that sat idle instead
         # How long to wait for a connection: with the database down, fail (503) instead of hanging.
         "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres_connect_timeout),
         "POSTGRES_LOCK_TIMEOUT": "5",
@@ -198,7 +221,7 @@ class ServiceStore(Application):
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.commit_listeners: list[Callable[[], None]] = []
+        self.commit_listeners: list[Callable[[int], None]] = []  # called with the newest notification id
         # The projections that follow this store's log (shared/outbox.py ReadModels), set by the service
         # that runs them: each save brings them up to what it saved before it returns (read-your-writes).
         self.read_models: Any = None
@@ -241,8 +264,9 @@ class ServiceStore(Application):
         for recording in recordings:
             EVENTS_APPENDED.labels(self.settings.service, type(recording.domain_event).__name__).inc()
         # Right after a commit: wake the outbox relay and projections instead of waiting a poll.
+        newest = max((recording.notification.id for recording in recordings), default=0)
         for listener in self.commit_listeners:
-            listener()
+            listener(newest)
 
     def gauges(self) -> list:
         """What /metrics reads from the database: how far behind each follower of the log is, and
@@ -269,8 +293,15 @@ class ServiceStore(Application):
     def transaction(self):
         return self.datastore.transaction(commit=True)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A cursor for a read that is one statement: autocommit, no transaction around it (one round trip,
+        not three with BEGIN and ROLLBACK)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            yield curs
+
     def position(self, follower: str) -> int:
-        with self.datastore.transaction() as curs:
+        with self.reading() as curs:
             curs.execute(self.sql("SELECT position FROM {schema}.positions WHERE follower = %s"),
                          (follower,))
             row = curs.fetchone()
@@ -284,10 +315,29 @@ class ServiceStore(Application):
 
     def lock_position(self, curs, follower: str) -> int | None:
         """Takes the follower's position for this transaction, or None if another instance holds it."""
-        curs.execute(self.sql("SELECT position FROM {schema}.positions WHERE follower = %s"
-                              " FOR UPDATE SKIP LOCKED"), (follower,))
+        taken = self.take_position(curs, follower)
+        return taken[0] if taken else None
+
+    def take_position(self, curs, follower: str) -> tuple[int, bool] | None:
+        """Takes the follower's position for this transaction, or None if another instance holds it; with
+        whether the follower has open quarantine entries, and its transaction's commit not waiting for the
+        disk (a follower re-derives what a crash lost from the log). One round trip for the three."""
+        curs.execute(self.sql(
+            "SELECT p.position, set_config('synchronous_commit', 'off', true) AS unflushed,"
+            " EXISTS (SELECT 1 FROM {schema}.quarantine q WHERE q.follower = p.follower"
+            " AND q.status <> 'resolved') AS open_entries"
+            " FROM {schema}.positions p WHERE p.follower = %s FOR UPDATE OF p SKIP LOCKED"), (follower,))
         row = curs.fetchone()
-        return row["position"] if row else None
+        return (row["position"], row["open_entries"]) if row else None
+
+    def notifications_after(self, curs, position: int, limit: int) -> list[Notification]:
+        """The log's next notifications after `position`, read in the caller's transaction."""
+        curs.execute(self.sql("SELECT notification_id, originator_id, originator_version, topic, state"
+                              " FROM {schema}.{events} WHERE notification_id > %s ORDER BY notification_id"
+                              " LIMIT %s"), (position, limit))
+        return [Notification(id=row["notification_id"], originator_id=row["originator_id"],
+                             originator_version=row["originator_version"], topic=row["topic"],
+                             state=bytes(row["state"])) for row in curs.fetchall()]
 
     def advance(self, curs, follower: str, position: int) -> None:
         curs.execute(self.sql("UPDATE {schema}.positions SET position = %s"
@@ -296,6 +346,13 @@ class ServiceStore(Application):
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def stream_versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]:
+        """The newest version of each of these aggregates that exists, in one round trip."""
+        with self.reading() as curs:
+            curs.execute(self.sql("SELECT originator_id, max(originator_version) AS version FROM {schema}.{events}"
+                                  " WHERE originator_id = ANY(%s) GROUP BY originator_id"), (aggregate_ids,))
+            return {row["originator_id"]: row["version"] for row in curs.fetchall()}
 
     def get_one(self, aggregate_id: UUID, kind: type, missing: str):
         """The aggregate of that kind, or NotFound(missing)."""
@@ -387,14 +444,14 @@ class ServiceStore(Application):
         return True
 
     def processed(self, consumer: str, event_id: UUID) -> bool:
-        with self.datastore.transaction() as curs:
+        with self.reading() as curs:
             curs.execute(self.sql("SELECT 1 FROM {schema}.inbox WHERE consumer = %s AND event_id = %s"),
                          (consumer, event_id))
             return curs.fetchone() is not None
 
     def first_answer(self, username: str, key: str) -> dict | None:
         """What a command sent with this Idempotency-Key did the first time, if it ran."""
-        with self.datastore.transaction() as curs:
+        with self.reading() as curs:
             curs.execute(self.sql("SELECT request_hash, aggregate_id, version, status FROM {schema}.idempotency"
                                   " WHERE username = %s AND key = %s"), (username, key))
             return curs.fetchone()

@@ -95,7 +95,7 @@ class ApprovalQueries:
         ]
 
     def _all(self, query: str, params) -> list[dict]:
-        with self.store.datastore.transaction() as curs:
+        with self.store.reading() as curs:
             curs.execute(self.store.sql(query), params)
             return curs.fetchall()
 

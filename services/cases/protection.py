@@ -129,7 +129,7 @@ class CaseKeys:
     def _row(self, case_id: UUID, wrapped_new: tuple[bytes, str] | None) -> dict | None:
         """The case's key row (`wrapped_key`, `master_key_id`, `erased_at`), first storing `wrapped_new`
         (the wrapped key and its master key's fingerprint) as its key if it has none."""
-        with self.store.transaction() as curs:
+        with self.store.transaction() if wrapped_new is not None else self.store.reading() as curs:
             if wrapped_new is not None:
                 # Committed before the events that use it: a key without events is harmless.
                 curs.execute(self.store.sql("INSERT INTO {schema}.case_keys (case_id, wrapped_key, master_key_id)"

@@ -181,7 +181,7 @@ class ChangesFeed:
         if self.store.position(CaseChanges.name) >= head:
             return
         for wake in self.store.commit_listeners:  # this instance's followers step now, not at their next poll
-            wake()
+            wake(head)
         deadline = time.monotonic() + self.store.settings.changes_wait
         while self.store.position(CaseChanges.name) < head and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -326,7 +326,7 @@ class CaseQueries:
         return activity_view(e for e in events if moment is None or e.timestamp <= moment)
 
     def referrals_of(self, case_id: UUID) -> list[dict]:
-        with self.store.datastore.transaction() as curs:
+        with self.store.reading() as curs:
             curs.execute(self.store.sql("SELECT referral_id, provider_id, service_type, status"
                                         " FROM {schema}.case_referrals WHERE case_id = %s ORDER BY referral_id"),
                          (case_id,))

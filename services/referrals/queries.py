@@ -110,12 +110,12 @@ class ReferralQueries:
                       [(str(status), counts.get(status, 0)) for status in ReferralStatus])]
 
     def _one(self, query: str, params) -> dict | None:
-        with self.store.datastore.transaction() as curs:
+        with self.store.reading() as curs:
             curs.execute(self.store.sql(query), params)
             return curs.fetchone()
 
     def _all(self, query: str, params) -> list[dict]:
-        with self.store.datastore.transaction() as curs:
+        with self.store.reading() as curs:
             curs.execute(self.store.sql(query), params)
             return curs.fetchall()
 
