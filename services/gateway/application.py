@@ -4,6 +4,7 @@ by their user or reset by an admin, a user's own preferences, logging in, the fi
 organisations users and cases belong to (issue 19); and what the gateway publishes of them (who works
 here and for whom, never a password). Each gets what it needs, decides (domain.py, policy.py) and
 saves; a change that must end the user's sessions ends them in the same transaction as its event."""
+import functools
 import secrets
 from collections.abc import Callable
 from uuid import UUID, uuid4
@@ -71,6 +72,11 @@ class Identity(ServiceStore):
             return self.repository.get(User.create_id(username))
         except AggregateNotFoundError:
             return None
+
+    @functools.cached_property
+    def users(self) -> queries.Users:
+        """This process's read-only copies of users, for finding who a request's caller is."""
+        return queries.Users(self)
 
     @property
     def sessions(self) -> Sessions:

@@ -4,6 +4,9 @@ organisations (a table written in the same transaction as each organisation's cr
 users an admin pages through (kept by following the log); and the tables of sessions and failed
 logins, which every gateway instance shares (auth.py). The tables: services/gateway/migrations."""
 from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
 
 from services.gateway.domain import Organisation, User
 from shared.caller import Caller
@@ -107,23 +110,71 @@ def user_filters(query: dict) -> dict:
 
 
 class Callers:
+    """Who a request's caller is, read fresh on every request (a deactivation or a change of role or team
+    counts at once, on every instance) at the cost of one round trip: the newest versions of the user's
+    stream and their supervisor's. The aggregates themselves come from `Users`, this process's copies,
+    unless those versions moved on (issue 23: each request had replayed both users' events)."""
+
     def __init__(self, identity: "Identity"):
         self.identity = identity
 
     def caller(self, username: str, correlation_id: str, session_id: str | None = None) -> Caller | None:
         """The user as a caller, or None if there is no such active user. `extra` holds the session and
         whether the user must set a new password before anything else."""
-        user = self.identity.user(username)
+        user, supervisor = self.identity.users.current(username)
         if user is None or not user.active:
             return None
+        teammates = ([name for name in supervisor.team if name != user.username]
+                     if supervisor is not None and user.role == Role.CASEWORKER else [])
         return Caller(username=user.username, role=Role(user.role), team=tuple(user.team),
-                      supervisor=user.supervisor, teammates=tuple(self.teammates_of(user)),
+                      supervisor=user.supervisor, teammates=tuple(teammates),
                       provider_id=str(user.provider_id) if user.provider_id else None,
                       correlation_id=correlation_id, organisation=user.organisation,
                       extra={"session_id": session_id, "password_change_required": user.password_change_required})
 
-    def teammates_of(self, user: User) -> list[str]:
-        """A caseworker's fellow caseworkers (their supervisor's team): who may collect feedback on their cases."""
-        supervisor = (self.identity.user(user.supervisor)
-                      if user.role == Role.CASEWORKER and user.supervisor else None)
-        return [name for name in supervisor.team if name != user.username] if supervisor else []
+
+class Users:
+    """The users this process has read, each as of a version: read-only copies, handed out only while their
+    stream has no newer event (`current` asks the store first). Bounded: when full it starts again."""
+
+    LIMIT = 10_000
+
+    def __init__(self, identity: "Identity"):
+        self.identity = identity
+        self.copies: dict[UUID, User] = {}
+
+    def current(self, username: str) -> tuple[User | None, User | None]:
+        """The user and, for a caseworker, their supervisor (who knows the team), each as now stored."""
+        user_id = User.create_id(username)
+        cached = self.copies.get(user_id)
+        supervisor_id = self._supervisor_id(cached)
+        versions = self.identity.stream_versions([user_id] + ([supervisor_id] if supervisor_id else []))
+        user = self._as_of(user_id, versions.get(user_id))
+        if self._supervisor_id(user) != supervisor_id:  # a new supervisor, or a user not seen before
+            supervisor_id = self._supervisor_id(user)
+            versions.update(self.identity.stream_versions([supervisor_id]) if supervisor_id else {})
+        return user, (self._as_of(supervisor_id, versions.get(supervisor_id)) if supervisor_id else None)
+
+    def _as_of(self, aggregate_id: UUID, version: int | None) -> User | None:
+        if version is None:
+            self.copies.pop(aggregate_id, None)
+            return None
+        copy = self.copies.get(aggregate_id)
+        if copy is None or copy.version != version:
+            try:
+                loaded: object = self.identity.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            if not isinstance(loaded, User):
+                return None
+            if len(self.copies) >= self.LIMIT:
+                self.copies.clear()
+            self.copies[aggregate_id] = copy = loaded
+        return copy
+
+    @staticmethod
+    def _supervisor_id(user: User | None) -> UUID | None:
+        """A caseworker's supervisor, whose team holds the caseworker's fellow caseworkers."""
+        if user is None or user.role != Role.CASEWORKER or not user.supervisor:
+            return None
+        return User.create_id(user.supervisor)

@@ -80,3 +80,18 @@ def test_preferences_change_only_when_they_change_and_the_bus_never_hears_a_pass
     assert [e["event_type"] for e in told] == ["UserRegistered", "UserRegistered", "UserPreferencesChanged"]
     assert all(PASSWORD not in str(e) and "password" not in str(e["payload"]) for e in told)
     assert told[1]["payload"]["email"] == "aud1@example.org"
+
+
+def test_the_caller_is_read_fresh_though_this_process_keeps_copies_of_users(identity):
+    create(identity, username="sup1", role="supervisor")
+    create(identity, username="cw1", role="caseworker", supervisor="sup1")
+    callers = Callers(identity)
+    assert callers.caller("cw1", "c").teammates == ()
+    assert callers.caller("cw1", "c") is not None  # now from the copies: the same answer
+    create(identity, username="cw2", role="caseworker", supervisor="sup1")  # the supervisor's stream moves on
+    assert callers.caller("cw1", "c").teammates == ("cw2",)
+    cw2 = identity.user("cw2")  # deactivated (Identity.deactivate also ends sessions: SQL, not in memory)
+    cw2.deactivate(by=ADMIN.recorded())
+    identity.save(cw2)  # the user's own stream moves on
+    assert callers.caller("cw2", "c") is None
+    assert Callers(identity).caller("cw2", "c") is None
