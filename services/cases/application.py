@@ -146,6 +146,9 @@ class Cases(CaseStore):
 
 
 
+FLAG_BATCH = 100  # overdue flags saved in one transaction
+
+
 class CaseReactions:
     """What the service does on its own: other services' news of a case (approval requests and
     decisions, referrals), recorded in the case's activity once per bus event, and the overdue scan."""
@@ -198,17 +201,38 @@ class CaseReactions:
             inbox=("referrals", envelope["event_id"]), statements=[upsert])
 
     def flag_overdue_follow_ups(self, limit: int = 500) -> int:
-        """Emits FollowUpOverdue once per missed due time. Finds them in the index, not by replaying."""
+        """Emits FollowUpOverdue once per missed due time. Finds them in the index, not by replaying; saves
+        them FLAG_BATCH cases to a transaction (one commit, one wait for the disk, for them all)."""
         now: datetime = self.store.clock()
+        due = self.store.due_follow_ups(now, limit)
         flagged = 0
-        for case_id in self.store.due_follow_ups(now, limit):
-            case: Case = self.store.repository.get(case_id)
-            if case.next_due is not None and case.flag_overdue(case.next_due, now, by=SYSTEM):
+        for start in range(0, len(due), FLAG_BATCH):
+            loaded: list[Case] = [self.store.repository.get(case_id) for case_id in due[start:start + FLAG_BATCH]]
+            batch = [case for case in loaded if self._flag(case, now)]
+            flagged += self._save_flags(batch, now)
+        return flagged
+
+    @staticmethod
+    def _flag(case: Case, now: datetime) -> bool:
+        return case.next_due is not None and case.flag_overdue(case.next_due, now, by=SYSTEM)
+
+    def _save_flags(self, cases: list[Case], now: datetime) -> int:
+        """Saves the flags together; if one of the cases changed meanwhile (a follow-up, or another instance
+        flagged it), none is saved, and each is loaded, flagged and saved again on its own."""
+        try:
+            self.store.save(*cases)
+            return len(cases)
+        except IntegrityError:
+            pass
+        flagged = 0
+        for case_id in (case.id for case in cases):
+            again: Case = self.store.repository.get(case_id)
+            if self._flag(again, now):
                 try:
-                    self.store.save(case)
+                    self.store.save(again)
                     flagged += 1
                 except IntegrityError:
-                    pass  # changed meanwhile (a follow-up, or another instance flagged it)
+                    pass  # changed again meanwhile: the next scan sees it
         return flagged
 
 

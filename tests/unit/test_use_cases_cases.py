@@ -280,6 +280,27 @@ def test_the_overdue_scan_flags_a_missed_follow_up_once(office):
     assert office.cases.case(case.id).overdue_flagged == [due.isoformat()]
 
 
+def test_the_overdue_scan_saves_its_flags_together_and_one_by_one_when_a_case_changed_meanwhile(office):
+    first, second, third = (office.in_implementation() for _ in range(3))
+    due = max(datetime.fromisoformat(office.cases.case(case.id).next_due) for case in (first, second, third))
+    office.cases.clock = lambda: due + timedelta(minutes=1)
+    load, loaded = office.cases.repository.get, []
+
+    def a_follow_up_lands_on_the_second_once_loaded(case_id, *args, **kwargs):
+        stale = load(case_id, *args, **kwargs)
+        if case_id == second.id and not loaded:
+            loaded.append(case_id)
+            office.command("record_follow_up", CW, second.id, {"contacted": True, "safety_reassessed": True,
+                                                                "contact_date": due.isoformat()})
+        return stale
+    office.cases.repository.get = a_follow_up_lands_on_the_second_once_loaded
+    assert CaseReactions(office.cases).flag_overdue_follow_ups() == 2  # the batch failed whole, then one by one
+    assert loaded == [second.id]
+    assert office.cases.case(first.id).overdue_flagged and office.cases.case(third.id).overdue_flagged
+    assert office.cases.case(second.id).overdue_flagged == []  # followed up: its next due time has not passed
+    assert office.cases.case(second.id).follow_ups == 1
+
+
 def test_a_bus_event_is_recorded_in_the_case_once_however_often_it_arrives(office):
     case = office.register()
     office.command("record_consent", CW, case.id, CONSENT)
