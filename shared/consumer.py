@@ -92,6 +92,12 @@ class Quarantined:
 
     def held(self, arrival: Arrival) -> bool:
         """Sets the event aside if an earlier event of its aggregate is in quarantine: it waits there."""
+        if arrival.aggregate_id is None:
+            return False
+        # Looked up first on its own (one round trip, no transaction): there is almost never a blocker.
+        with self.store.datastore.get_connection() as conn, conn.cursor() as curs:
+            if self.quarantine.blocker(curs, self.queue_name, arrival.aggregate_id) is None:
+                return False
         with self.store.transaction() as curs:
             blocker = self.quarantine.blocker(curs, self.queue_name, arrival.aggregate_id)
             if blocker is not None:
