@@ -56,8 +56,12 @@ class Follower:
     def step(self, lock_wait: float | None = None) -> int:
         """Handles operators' retries, then the next batch; returns how many events it moved past.
         `lock_wait`: give up (LockNotAvailable, an outage: no attempt counted) on a row lock held longer."""
-        with self.stepping:
+        if not self.stepping.acquire(timeout=lock_wait):
+            return 0  # another thread of this process is stepping it, for longer than the caller waits
+        try:
             return step_together(self.store, [self], lock_wait)
+        finally:
+            self.stepping.release()
 
     def step_in(self, curs, read: "Reads") -> tuple[int, int, Exception | None]:
         """The step, in the caller's transaction: (events moved past, position reached, the failure that
@@ -279,8 +283,12 @@ class Projections:
         return min(projector.reached for projector in self.projectors)
 
     def step(self, lock_wait: float | None = None) -> int:
-        with self.stepping:
+        if not self.stepping.acquire(timeout=lock_wait):
+            return 0  # another thread of this process is stepping them, for longer than the caller waits
+        try:
             return step_together(self.store, self.projectors, lock_wait)
+        finally:
+            self.stepping.release()
 
     def look_up(self) -> None:
         """Where the projectors are in the store (another instance may have moved them)."""
