@@ -251,8 +251,16 @@ class ServiceStore(Application):
             if obj is not None and (chain_id := self.chain_of(obj)) is not None:
                 chains[getattr(obj, "originator_id", None) or obj.id] = chain_id
         recordings = super().save(*objs, chains=chains, **kwargs)
-        if recordings and self.read_models is not None:
-            self.read_models.catch_up(max(recording.notification.id for recording in recordings))
+        if recordings:
+            newest = max(recording.notification.id for recording in recordings)
+            try:
+                if self.read_models is not None:
+                    self.read_models.catch_up(newest)
+            finally:
+                # Then wake the outbox relay and projections instead of waiting a poll: after the catch-up,
+                # which has usually done their work already (the relay's with the projections').
+                for listener in self.commit_listeners:
+                    listener(newest)
         return recordings
 
     def sql(self, statement: str) -> sql.Composed:
@@ -263,10 +271,6 @@ class ServiceStore(Application):
     def _notify(self, recordings) -> None:
         for recording in recordings:
             EVENTS_APPENDED.labels(self.settings.service, type(recording.domain_event).__name__).inc()
-        # Right after a commit: wake the outbox relay and projections instead of waiting a poll.
-        newest = max((recording.notification.id for recording in recordings), default=0)
-        for listener in self.commit_listeners:
-            listener(newest)
 
     def gauges(self) -> list:
         """What /metrics reads from the database: how far behind each follower of the log is, and
