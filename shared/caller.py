@@ -43,7 +43,7 @@ class Caller:
         """From the dict the RPC layer hands over (validated), or as it is."""
         if isinstance(data, Caller):
             return data
-        loaded = load(CallerSchema(), data, prefix="caller")
+        loaded = load(CallerSchema, data, prefix="caller")
         return cls(username=loaded["username"], role=Role(loaded["role"]), team=tuple(loaded["team"]),
                    supervisor=loaded["supervisor"], teammates=tuple(loaded["teammates"]),
                    provider_id=loaded["provider_id"], correlation_id=loaded["correlation_id"],

@@ -240,6 +240,9 @@ def event_id(aggregate_id: UUID, aggregate_version: int) -> UUID:
     return uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}:{aggregate_version}")
 
 
+ENVELOPE = EnvelopeSchema()  # made once: making a schema copies its fields
+
+
 def make_envelope(*, source: str, event_type: str, aggregate_id: UUID, aggregate_version: int,
                   occurred_at: datetime, by: dict, payload: dict) -> dict:
     """Builds and validates an envelope, ready to serialise as JSON."""
@@ -256,13 +259,13 @@ def make_envelope(*, source: str, event_type: str, aggregate_id: UUID, aggregate
         "causation_id": by.get("causation_id"),
         "payload": PAYLOADS[event_type].dump(PAYLOADS[event_type].load(payload)),
     }
-    EnvelopeSchema().load(envelope)
+    ENVELOPE.load(envelope)
     return envelope
 
 
 def read_envelope(body: dict) -> dict:
     """Validates an envelope from the bus and its payload; raises marshmallow.ValidationError."""
-    envelope = EnvelopeSchema().load(body)
+    envelope = ENVELOPE.load(body)
     schema = PAYLOADS.get(envelope["event_type"])
     if schema is not None:
         envelope["payload"] = schema.load(envelope["payload"])

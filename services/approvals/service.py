@@ -36,12 +36,12 @@ class ApprovalsService(Observable):
     def set_policy(self, caller, data, organisation=None):
         """Sets the organisation's approval policy (none named: the first organisation's)."""
         caller = read_caller(caller)
-        return self.store.set_rules(caller, load(schemas.PolicySchema(), data), _organisation(organisation))
+        return self.store.set_rules(caller, load(schemas.PolicySchema, data), _organisation(organisation))
 
     @rpc(expected_exceptions=EXPECTED)
     def queue(self, caller, query):
         caller = read_caller(caller)
-        query = load(schemas.QueueQuerySchema(), query)
+        query = load(schemas.QueueQuerySchema, query)
         cursors, limit = Cursors(self.settings.cipher_key, "approvals"), query["limit"]
         rows = self.store.queue(caller, query.get("status"), cursors.read(query["cursor"], 2), limit)
         items = [queue_item(row) for row in rows[:limit]]
@@ -52,7 +52,7 @@ class ApprovalsService(Observable):
     def decide(self, caller, approval_id, data, idempotency_key=None):
         caller = read_caller(caller)
         approval = self.store.decide(caller, parse_id(approval_id, "approval request"),
-                                     load(schemas.DecisionSchema(), data), idempotency_key, self._texts(caller))
+                                     load(schemas.DecisionSchema, data), idempotency_key, self._texts(caller))
         view = decision_view(approval)
         self._texts(caller).open_in([view], COMMENTS)
         return view
@@ -61,7 +61,7 @@ class ApprovalsService(Observable):
     def check_submission(self, caller, submission):
         """For the cases service, before it accepts a plan or closure submission:
         `{"type", "risk_level", "approval_required"?}` -> `{"approval_needed"}`, or 409 when nobody could approve it."""
-        submission = load(schemas.SubmissionSchema(), submission)
+        submission = load(schemas.SubmissionSchema, submission)
         return self.store.check_submission(read_caller(caller), submission["type"], submission["risk_level"],
                                            submission["approval_required"], submission["organisation"])
 

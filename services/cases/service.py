@@ -67,7 +67,7 @@ class AuditEntrypoints:
     def case_history(self, caller, case_id, query=None):
         caller = read_caller(caller)
         case_id = parse_id(case_id, "case")
-        query = load(schemas.HistoryQuerySchema(), query or {})
+        query = load(schemas.HistoryQuerySchema, query or {})
         return self.audit.history_page(caller, case_id, query["cursor"], query["limit"])
 
     @rpc(expected_exceptions=EXPECTED)
@@ -117,7 +117,7 @@ class CasesService(AuditEntrypoints, Observable):
     def register_case(self, caller, data, idempotency_key=None):
         caller = read_caller(caller)
         policy.permit(caller, "register_case")
-        return self._view(self.store.register_case(caller, clean(schemas.RegisterCaseSchema(), data), idempotency_key))
+        return self._view(self.store.register_case(caller, clean(schemas.RegisterCaseSchema, data), idempotency_key))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_case(self, caller, case_id, query=None):
@@ -125,7 +125,7 @@ class CasesService(AuditEntrypoints, Observable):
         case_id = parse_id(case_id, "case")
         redact = policy.redacted_for(caller)
         if query and "as_of" in query:
-            as_of = load(schemas.AsOfSchema(), query)["as_of"]
+            as_of = load(schemas.AsOfSchema, query)["as_of"]
             case, consent, activity = self.queries.case_as_of(caller, case_id, as_of)
             return case_view(case, consent, now=as_of, redact=redact, **activity)
         return self._view(self.queries.read_case(caller, case_id), redact=redact)
@@ -142,14 +142,14 @@ class CasesService(AuditEntrypoints, Observable):
     def list_cases(self, caller, filters):
         caller = read_caller(caller)
         policy.permit_case_list(caller, filters)
-        return self.queries.list_cases(caller, load(schemas.ListCasesSchema(), filters))
+        return self.queries.list_cases(caller, load(schemas.ListCasesSchema, filters))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_changes(self, caller, query):
         """What changed in the caller's scope since their cursor (GET /v1/changes), for clients that sync."""
         caller = read_caller(caller)
         policy.permit(caller, "list_changes")
-        query = load(schemas.ChangesQuerySchema(), query or {})
+        query = load(schemas.ChangesQuerySchema, query or {})
         return ChangesFeed(self.store).page(caller, query["since"], query["limit"])
 
     @rpc(expected_exceptions=EXPECTED)
@@ -215,14 +215,14 @@ class CasesService(AuditEntrypoints, Observable):
         for a caller who may write about the case under this service's policy. `referred`: believed
         from the referrals service alone (policy.vouched)."""
         return CaseTexts(self.store).seal_texts(read_caller(caller), parse_id(case_id, "case"),
-                                                load(schemas.TextsSchema(), {"texts": texts})["texts"],
+                                                load(schemas.TextsSchema, {"texts": texts})["texts"],
                                                 vouched=policy.vouched(referred, issuer))
 
     @rpc(expected_exceptions=EXPECTED, callers=TEXT_KEEPERS)
     def open_texts(self, caller, pairs, referred=False, *, issuer=None):
         """Opened only for a caller who may read each case under this service's policy."""
         return CaseTexts(self.store).open_texts(read_caller(caller),
-                                                load(schemas.SealedTextsSchema(), {"pairs": pairs})["pairs"],
+                                                load(schemas.SealedTextsSchema, {"pairs": pairs})["pairs"],
                                                 vouched=policy.vouched(referred, issuer))
 
     @on_event(*DECISIONS)
@@ -260,8 +260,8 @@ class CasesService(AuditEntrypoints, Observable):
         caller = read_caller(caller)
         policy.permit(caller, name)  # a role that may never do it hears so before its request is parsed
         case_id = parse_id(case_id, "case")
-        options = load(schemas.CommandOptionsSchema(), options or {}, prefix="headers")
-        args = (clean(schema(), data),) if schema else ()
+        options = load(schemas.CommandOptionsSchema, options or {}, prefix="headers")
+        args = (clean(schema, data),) if schema else ()
         return use_case(self.store, caller, case_id, *args, options)
 
     def _view(self, case: Case, redact: bool = False) -> dict:

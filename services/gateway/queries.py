@@ -92,7 +92,7 @@ def list_users(identity: "Identity", filters: dict) -> tuple[list[dict], str | N
 
 def team_page(identity: "Identity", members: list[User], query: dict) -> tuple[list[User], str | None]:
     """A page of a team (`members` in username order) after the cursor; and the next cursor, if more."""
-    paging = load(PageSchema(), query)
+    paging = load(PageSchema, query)
     cursors = Cursors(identity.settings.cipher_key, "team")
     after = cursors.read(paging["cursor"], 1)
     rest = [member for member in members if after is None or member.username > after[0]]
@@ -103,7 +103,7 @@ def team_page(identity: "Identity", members: list[User], query: dict) -> tuple[l
 def user_filters(query: dict) -> dict:
     """The list's query parameters (each a string), checked: 422 naming the parameter."""
     from services.gateway.schemas import UserPageSchema
-    filters = load(UserPageSchema(), query)
+    filters = load(UserPageSchema, query)
     if filters.get("organisation") is not None:
         filters["organisation"] = str(filters["organisation"])
     return filters

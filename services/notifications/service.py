@@ -65,12 +65,12 @@ class NotificationsService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def register_webhook(self, caller, data, idempotency_key=None):
-        webhook = self.store.register_webhook(read_caller(caller), clean(WebhookSchema(), data), idempotency_key)
+        webhook = self.store.register_webhook(read_caller(caller), clean(WebhookSchema, data), idempotency_key)
         return views.webhook(webhook)
 
     @rpc(expected_exceptions=EXPECTED)
     def webhook_list(self, caller, query):
-        return Reads(self.store).webhooks(read_caller(caller), load(WebhookListQuerySchema(), query))
+        return Reads(self.store).webhooks(read_caller(caller), load(WebhookListQuerySchema, query))
 
     @rpc(expected_exceptions=EXPECTED)
     def delete_webhook(self, caller, webhook_id):
@@ -79,11 +79,11 @@ class NotificationsService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def webhook_deliveries(self, caller, webhook_id, query=None):
         return Reads(self.store).deliveries(read_caller(caller), parse_id(webhook_id, "webhook"),
-                                            load(WebhookListQuerySchema(), query or {}))
+                                            load(WebhookListQuerySchema, query or {}))
 
     @rpc(expected_exceptions=EXPECTED)
     def inbox(self, caller, query):
-        return Reads(self.store).inbox(read_caller(caller), load(InboxQuerySchema(), query))
+        return Reads(self.store).inbox(read_caller(caller), load(InboxQuerySchema, query))
 
     @rpc(expected_exceptions=EXPECTED)
     def mark_read(self, caller, notification_id):

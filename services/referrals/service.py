@@ -32,14 +32,14 @@ class ReferralsService(Observable):
 
     @rpc(expected_exceptions=EXPECTED)
     def register_provider(self, caller, data, idempotency_key=None):
-        provider = self.store.register_provider(read_caller(caller), clean(schemas.ProviderSchema(), data),
+        provider = self.store.register_provider(read_caller(caller), clean(schemas.ProviderSchema, data),
                                                 idempotency_key)
         return provider_view(provider)
 
     @rpc(expected_exceptions=EXPECTED)
     def providers(self, caller, query):
         read_caller(caller)
-        query = load(schemas.ProviderQuerySchema(), query)
+        query = load(schemas.ProviderQuerySchema, query)
         cursors, limit = self._cursors("providers"), query["limit"]
         providers = self.store.providers(query.get("service_type"), query.get("area"),
                                          cursors.read(query["cursor"], 2), limit + 1)
@@ -57,14 +57,14 @@ class ReferralsService(Observable):
         """`hint`: the gateway had the cases service find the case in the caller's scope."""
         caller = read_caller(caller)
         referral = self.store.make_referral(caller, parse_id(case_id, "case"), case_number,
-                                            load(schemas.ReferralSchema(), data), idempotency_key, self._texts(caller),
+                                            load(schemas.ReferralSchema, data), idempotency_key, self._texts(caller),
                                             hint=hint is True)
         return self._views(caller, [referral], hint=hint is True)[0]
 
     @rpc(expected_exceptions=EXPECTED)
     def referrals_of_case(self, caller, case_id, hint=False, query=None):
         caller, case_id = read_caller(caller), parse_id(case_id, "case")
-        query = load(schemas.ReferralListQuerySchema(), query or {})
+        query = load(schemas.ReferralListQuerySchema, query or {})
         cursors, limit = self._cursors(f"referrals:{case_id}"), query["limit"]
         referrals = self.store.referrals_of_case(caller, case_id, cursors.read(query["cursor"], 2), limit + 1,
                                                  hint=hint is True)
@@ -74,7 +74,7 @@ class ReferralsService(Observable):
     @rpc(expected_exceptions=EXPECTED)
     def referrals(self, caller, query=None):
         caller = read_caller(caller)
-        query = load(schemas.ReferralListQuerySchema(), query or {})
+        query = load(schemas.ReferralListQuerySchema, query or {})
         cursors, limit = self._cursors("referrals"), query["limit"]
         referrals = self.store.referrals_for(caller, cursors.read(query["cursor"], 2), limit + 1)
         return page(self._views(caller, referrals[:limit]), referrals, limit,
@@ -96,7 +96,7 @@ class ReferralsService(Observable):
     def withdraw(self, caller, referral_id, data, hint=False, idempotency_key=None):
         caller = read_caller(caller)
         referral = self.store.withdraw(caller, parse_id(referral_id, "referral"),
-                                       load(schemas.ReasonSchema(), data)["reason"], self._texts(caller),
+                                       load(schemas.ReasonSchema, data)["reason"], self._texts(caller),
                                        hint=hint is True, idempotency_key=idempotency_key)
         return self._views(caller, [referral], hint=hint is True)[0]
 

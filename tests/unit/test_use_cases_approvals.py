@@ -45,12 +45,12 @@ class Desk:
                                                               "ClosureApproved", "ClosureRejected")}})
 
     def submitted_plan(self, caller: Caller = CW, risk_level: str = "medium"):
-        case = self.cases.register_case(caller, clean(case_schemas.RegisterCaseSchema(), {
+        case = self.cases.register_case(caller, clean(case_schemas.RegisterCaseSchema, {
             "survivor": {"name": "A"}, "risk_level": risk_level}))
-        self.cases.record_consent(caller, case.id, clean(case_schemas.ConsentSchema(), CONSENT), {})
+        self.cases.record_consent(caller, case.id, clean(case_schemas.ConsentSchema, CONSENT), {})
         self.cases.assess(caller, case.id, {"needs": ["medical"], "safety_concerns": "x", "notes": None,
                                             "risk_level": None}, {})
-        self.cases.draft_plan(caller, case.id, clean(case_schemas.PlanSchema(), PLAN), {})
+        self.cases.draft_plan(caller, case.id, clean(case_schemas.PlanSchema, PLAN), {})
         self.cases.submit_plan(caller, case.id, {})
         self.relay.run()
         return case
@@ -60,7 +60,7 @@ class Desk:
 
     def decide(self, caller: Caller, approval: Approval, decision: str = "approve", comment: str | None = None,
                key: str | None = None) -> Approval:
-        decided = self.approvals.decide(caller, approval.id, load(schemas.DecisionSchema(), {
+        decided = self.approvals.decide(caller, approval.id, load(schemas.DecisionSchema, {
             "decision": decision, "comment": comment}), key, CaseTexts(self.sealer, 1.0, caller))
         self.relay.run()
         return decided
@@ -126,7 +126,7 @@ def test_the_organisations_policy_may_approve_at_once_and_only_an_admin_sets_it(
     with pytest.raises(Forbidden):
         desk.approvals.set_rules(SUP, {"case_plan": "never", "closure": "always"})
     assert desk.approvals.rules(FIRST) == {"case_plan": "always", "closure": "always"}
-    desk.approvals.set_rules(ADMIN, load(schemas.PolicySchema(), {"case_plan": "high_risk", "closure": "always"}))
+    desk.approvals.set_rules(ADMIN, load(schemas.PolicySchema, {"case_plan": "high_risk", "closure": "always"}))
     low = desk.submitted_plan(risk_level="low")
     [granted] = desk.requests(low)
     assert granted.status == ApprovalStatus.APPROVED and granted.decided_by == "policy"

@@ -74,7 +74,7 @@ class Office:
         return result
 
     def register(self, caller: Caller = CW, **data):
-        case = self.cases.register_case(caller, clean(schemas.RegisterCaseSchema(), {
+        case = self.cases.register_case(caller, clean(schemas.RegisterCaseSchema, {
             "survivor": {"name": "Amina Example", "phone": "+000 555 0100"}, "risk_level": "medium", **data}))
         self.relay()
         return case
@@ -82,7 +82,7 @@ class Office:
     def decide(self, supervisor: Caller, case, decision: str = "approve", comment: str | None = None):
         [pending] = [a for a in memory.aggregates(self.approvals, Approval)
                      if a.case_id == case.id and a.status == "pending"]
-        self.approvals.decide(supervisor, pending.id, load(DecisionSchema(), {"decision": decision, "comment": comment}), None,
+        self.approvals.decide(supervisor, pending.id, load(DecisionSchema, {"decision": decision, "comment": comment}), None,
                               self._texts(supervisor))
         self.relay()
         return self.cases.case(case.id)
@@ -319,5 +319,5 @@ def test_these_tests_open_no_database_and_would_fail_if_one_were_opened():
     assert memory.no_database_environment() == []
     with pytest.raises(memory.DatabaseOpened):
         Cases(Settings.for_service("cases", {**os.environ, "CASES_CIPHER_KEY": "k"}))
-    assert memory.cases().register_case(CW, clean(schemas.RegisterCaseSchema(), {
+    assert memory.cases().register_case(CW, clean(schemas.RegisterCaseSchema, {
         "survivor": {"name": "A"}, "risk_level": "low"})).version == 1

@@ -25,7 +25,7 @@ def identity():
 
 
 def create(identity, caller=ADMIN, **data):
-    return identity.create_user(caller, clean(CreateUserSchema(), {
+    return identity.create_user(caller, clean(CreateUserSchema, {
         "password": PASSWORD, "display_name": "Someone", **data}), provider_exists=lambda provider_id: True)
 
 
@@ -55,7 +55,7 @@ def test_a_username_is_taken_once_and_a_retried_create_gets_the_first_user(ident
     with pytest.raises(Conflict, match="taken"):
         create(identity, username="aud1", role="admin")
     with pytest.raises(Conflict, match="taken"):
-        identity.create_user(ADMIN, clean(CreateUserSchema(), {"username": "aud1", "password": "another-password",
+        identity.create_user(ADMIN, clean(CreateUserSchema, {"username": "aud1", "password": "another-password",
                                                                 "role": "auditor", "display_name": "Someone"}),
                              provider_exists=lambda provider_id: True)
 
@@ -73,7 +73,7 @@ def test_preferences_change_only_when_they_change_and_the_bus_never_hears_a_pass
     create(identity, username="aud1", role="auditor", email="aud1@example.org")
     me = Caller(username="aud1", role=Role.AUDITOR)
     version = identity.user("aud1").version
-    identity.set_preferences(me, load(PreferencesSchema(), {"email_notifications": True}))
+    identity.set_preferences(me, load(PreferencesSchema, {"email_notifications": True}))
     assert identity.user("aud1").version == version  # nothing changed: nothing recorded
     assert identity.set_preferences(me, {"email_notifications": False}).email_notifications is False
     told = memory.published(identity, public_event)

@@ -66,12 +66,12 @@ class Installation:
                                    "approvals": (self.approvals, approval_event),
                                    "referrals": (self.referrals, referral_event)}, routes)
         self.identity.ensure_admin("admin", "admin-password")
-        self.clinic = self.referrals.register_provider(ADMIN, clean(referral_schemas.ProviderSchema(), {
+        self.clinic = self.referrals.register_provider(ADMIN, clean(referral_schemas.ProviderSchema, {
             "name": "Clinic", "service_types": ["medical"], "area": "North", "contact": "c@example.org"}))
         for username, role, extra in (("sup1", "supervisor", {}), ("cw1", "caseworker", {"supervisor": "sup1"}),
                                       ("cw2", "caseworker", {"supervisor": "sup1"}),
                                       ("doc1", "provider", {"provider_id": str(self.clinic.id)})):
-            self.identity.create_user(ADMIN, clean(CreateUserSchema(), {
+            self.identity.create_user(ADMIN, clean(CreateUserSchema, {
                 "username": username, "password": "a-long-password", "role": role, "display_name": username,
                 **extra}), provider_exists=lambda provider_id: provider_id == str(self.clinic.id))
         self.doctor = Caller(username="doc1", role=Role.PROVIDER, provider_id=str(self.clinic.id))
@@ -88,16 +88,16 @@ class Installation:
         return CaseTexts(self.sealer, 1.0, caller, referred=caller.role == Role.PROVIDER)
 
     def case_in_implementation(self):
-        case = self.cases.register_case(CW, clean(case_schemas.RegisterCaseSchema(), {
+        case = self.cases.register_case(CW, clean(case_schemas.RegisterCaseSchema, {
             "survivor": {"name": SURVIVOR}, "risk_level": "high"}))
-        self.cases.record_consent(CW, case.id, clean(case_schemas.ConsentSchema(), CONSENT), {})
+        self.cases.record_consent(CW, case.id, clean(case_schemas.ConsentSchema, CONSENT), {})
         self.cases.assess(CW, case.id, {"needs": ["medical"], "safety_concerns": "x", "notes": None,
                                         "risk_level": None}, {})
-        self.cases.draft_plan(CW, case.id, clean(case_schemas.PlanSchema(), PLAN), {})
+        self.cases.draft_plan(CW, case.id, clean(case_schemas.PlanSchema, PLAN), {})
         self.cases.submit_plan(CW, case.id, {})
         self.relay.run()
         [pending] = [a for a in memory.aggregates(self.approvals, memory.Approval) if a.case_id == case.id]
-        self.approvals.decide(SUP, pending.id, load(DecisionSchema(), {"decision": "approve"}), None, self.texts(SUP))
+        self.approvals.decide(SUP, pending.id, load(DecisionSchema, {"decision": "approve"}), None, self.texts(SUP))
         self.relay.run()
         return case
 
@@ -114,7 +114,7 @@ def test_who_is_told_what(installation):
 
     before = len(installation.told())
     referral = installation.referrals.make_referral(
-        CW, case.id, case.case_number, load(referral_schemas.ReferralSchema(), {
+        CW, case.id, case.case_number, load(referral_schemas.ReferralSchema, {
             "provider_id": str(installation.clinic.id), "service_type": "medical"}), None, installation.texts(CW))
     installation.relay.run()
     installation.referrals.act_as_provider(installation.doctor, referral.id, "accept", {},
@@ -200,9 +200,9 @@ def test_only_the_recipient_marks_a_notification_read(installation):
 def test_webhooks_are_an_admins_and_get_one_delivery_per_event_they_asked_for(installation):
     hook = {"url": "https://8.8.8.8/casetrail", "events": ["approval_requested"], "secret": "a-secret-of-16+chars"}
     with pytest.raises(Forbidden):
-        installation.notifications.register_webhook(SUP, clean(WebhookSchema(), hook))
-    webhook = installation.notifications.register_webhook(ADMIN, clean(WebhookSchema(), hook), "key-1")
-    assert installation.notifications.register_webhook(ADMIN, clean(WebhookSchema(), hook), "key-1").id == webhook.id
+        installation.notifications.register_webhook(SUP, clean(WebhookSchema, hook))
+    webhook = installation.notifications.register_webhook(ADMIN, clean(WebhookSchema, hook), "key-1")
+    assert installation.notifications.register_webhook(ADMIN, clean(WebhookSchema, hook), "key-1").id == webhook.id
     installation.case_in_implementation()  # one approval requested, one decided
     deliveries = installation.notifications.tables["deliveries"]
     assert [webhook_id for _, webhook_id in deliveries] == [webhook.id]

@@ -39,9 +39,9 @@ class Pathway:
             {**{kind: [self.referrals.case_changed] for kind in CASE_EVENTS},
              "ConsentRecorded": [self.referrals.consent_changed], "ConsentWithdrawn": [self.referrals.consent_changed],
              **{kind: [reactions.referral_changed] for kind in REFERRAL_EVENTS}})
-        self.clinic = self.referrals.register_provider(ADMIN, clean(schemas.ProviderSchema(), {
+        self.clinic = self.referrals.register_provider(ADMIN, clean(schemas.ProviderSchema, {
             "name": "Clinic", "service_types": ["medical"], "area": "North", "contact": "clinic@example.org"}))
-        self.shelter = self.referrals.register_provider(ADMIN, clean(schemas.ProviderSchema(), {
+        self.shelter = self.referrals.register_provider(ADMIN, clean(schemas.ProviderSchema, {
             "name": "Shelter", "service_types": ["shelter"], "area": "North", "contact": "s@example.org"}))
         self.doctor = Caller(username="doc1", role=Role.PROVIDER, provider_id=str(self.clinic.id))
         self.warden = Caller(username="warden1", role=Role.PROVIDER, provider_id=str(self.shelter.id))
@@ -50,16 +50,16 @@ class Pathway:
         return CaseTexts(self.sealer, 1.0, caller, referred=caller.role == Role.PROVIDER)
 
     def case(self, consent: bool = True):
-        case = self.cases.register_case(CW, clean(case_schemas.RegisterCaseSchema(), {
+        case = self.cases.register_case(CW, clean(case_schemas.RegisterCaseSchema, {
             "survivor": {"name": "A"}, "risk_level": "medium"}))
         if consent:
-            self.cases.record_consent(CW, case.id, clean(case_schemas.ConsentSchema(), CONSENT), {})
+            self.cases.record_consent(CW, case.id, clean(case_schemas.ConsentSchema, CONSENT), {})
         self.relay.run()
         return case
 
     def refer(self, case, caller: Caller = CW, key: str | None = None, **data):
         referral = self.referrals.make_referral(
-            caller, case.id, case.case_number, load(schemas.ReferralSchema(), {
+            caller, case.id, case.case_number, load(schemas.ReferralSchema, {
                 "provider_id": str(self.clinic.id), "service_type": "medical", "notes": "Needs a check-up", **data}),
             key, self.texts(caller))
         self.relay.run()
@@ -85,7 +85,7 @@ def test_a_referral_is_made_only_with_consent_to_share_and_its_notes_are_sealed(
     case = pathway.case(consent=False)
     with pytest.raises(InvalidTransition, match="consent"):
         pathway.refer(case)
-    pathway.cases.record_consent(CW, case.id, clean(case_schemas.ConsentSchema(), CONSENT), {})
+    pathway.cases.record_consent(CW, case.id, clean(case_schemas.ConsentSchema, CONSENT), {})
     pathway.relay.run()
     referral = pathway.refer(case)
     assert referral.status == ReferralStatus.REQUESTED and referral.made_by == "cw1"

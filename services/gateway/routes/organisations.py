@@ -26,7 +26,7 @@ class OrganisationRoutes(Gateway):
     @route("POST", "/v1/organisations")
     def create_organisation(self, request, caller):
         policy.check(caller, Administration.CREATE_ORGANISATION)
-        data, key = clean(CreateOrganisationSchema(), json_body(request)), idempotency_key(request)
+        data, key = clean(CreateOrganisationSchema, json_body(request)), idempotency_key(request)
 
         def create():
             organisation = self.identity.create_organisation(caller, data, key)
@@ -38,7 +38,7 @@ class OrganisationRoutes(Gateway):
     @route("GET", "/v1/organisations", query=PageQuerySchema)
     def organisation_list(self, request, caller, query):
         policy.check(caller, Administration.LIST_ORGANISATIONS)
-        page = load(OrganisationPageSchema(), query)
+        page = load(OrganisationPageSchema, query)
         return respond(200, views.organisations(*self.identity.organisations(page["cursor"], page["limit"])))
 
     @doc("An organisation's approval policy (admin)", returns=ApprovalPolicyView)

@@ -39,7 +39,7 @@ class PeopleRoutes(Gateway):
     def token(self, request):
         """A new session. A retry with the Idempotency-Key gets the first answer, and only with the
         same username and password: any other is a login attempt of its own."""
-        credentials = load(TokenRequestSchema(), json_body(request))
+        credentials = load(TokenRequestSchema, json_body(request))
         username, password = credentials["username"], credentials["password"]
         return self.once(request, self.answers.login(username, password),
                          lambda: self._login(username, password, request.remote_addr), credentials)
@@ -61,7 +61,7 @@ class PeopleRoutes(Gateway):
     def refresh(self, request):
         """A new pair for a refresh token that works once; a reused one ends its session. A client that
         lost the answer and retries with the Idempotency-Key gets the same pair: not a reuse."""
-        body = load(RefreshSchema(), json_body(request))
+        body = load(RefreshSchema, json_body(request))
         presented = body["refresh_token"]
         return self.once(request, self.answers.refresh(presented), lambda: self._refreshed(presented), body)
 
@@ -94,7 +94,7 @@ class PeopleRoutes(Gateway):
     @route("POST", "/v1/users")
     def create_user(self, request, caller):
         policy.check(caller, Administration.CREATE_USER)
-        data = clean(CreateUserSchema(), json_body(request))
+        data = clean(CreateUserSchema, json_body(request))
         return self.once(request, self.answers.user(caller.username), lambda: respond(201, views.user(
             self.identity.create_user(caller, data, self.provider_exists(caller)))), data)
 
@@ -107,7 +107,7 @@ class PeopleRoutes(Gateway):
          example={"email_notifications": False})
     @route("PUT", "/v1/users/me/preferences")
     def set_preferences(self, request, caller):
-        user = self.identity.set_preferences(caller, load(PreferencesSchema(), json_body(request)))
+        user = self.identity.set_preferences(caller, load(PreferencesSchema, json_body(request)))
         return respond(200, views.user(user))
 
     @doc("Change the caller's password; their other sessions end", body=PasswordChangeSchema, status=204,
@@ -116,7 +116,7 @@ class PeopleRoutes(Gateway):
     def change_password(self, request, caller):
         """The caller's own password; their other sessions end. A wrong current password counts as a
         failed login of the account (a stolen token must not become a way to guess the password)."""
-        data = load(PasswordChangeSchema(), json_body(request))
+        data = load(PasswordChangeSchema, json_body(request))
 
         def change():
             throttle = self.throttle

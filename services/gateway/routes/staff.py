@@ -55,7 +55,7 @@ class StaffRoutes(Gateway):
     @route("PATCH", "/v1/users/<string:username>")
     def change_user(self, request, caller, username):
         check(caller, Administration.CHANGE_USER)
-        data = clean(ChangeUserSchema(), json_body(request))
+        data = clean(ChangeUserSchema, json_body(request))
         user = self.identity.change_user(caller, username, data, self.provider_exists(caller),
                                          self.caseload(caller))
         return respond(200, views.user(user))
