@@ -12,10 +12,14 @@ instead. The caller has given up by then (the gateway answered 503); the request
 acknowledged, goes back to its queue and expires there, since every call is sent with an expiration."""
 import inspect
 import logging
+import sys
 
 import amqp.exceptions
 import kombu.exceptions
-from nameko.rpc import Rpc, RpcProxy
+import kombu.serialization
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
+from nameko.exceptions import UnserializableValueError, serialize
+from nameko.rpc import Responder, Rpc, RpcProxy, get_rpc_exchange
 
 from shared.caller import Caller
 from shared.configured import setting
@@ -60,11 +64,46 @@ class ProvedRpc(Rpc):
         return super().handle_message({**body, "args": args, "kwargs": kwargs}, message)
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        config = self.container.config
         try:
-            return super().handle_result(message, worker_ctx, result, exc_info)
+            result, exc_info = Reply(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config), message,
+                                     ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                                     login_method=config.get(LOGIN_METHOD_CONFIG_KEY)).send(result, exc_info)
         except BROKER_DOWN:
             log.warning("%s: could not send the reply (broker unavailable)", self.method_name)
             return result, exc_info
+        self.rpc_consumer.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+# Requests and replies are neither persistent nor confirmed (issue 23: each had cost the broker a disk write
+# and the sender a round trip): a call is sent to expire after its deadline, and a request or reply the broker
+# loses ends, like any unanswered call, in the caller's 503 when the deadline passes; a retry with the same
+# Idempotency-Key then has the command's one effect.
+RPC_DELIVERY = {"use_confirms": False, "delivery_mode": NON_PERSISTENT}
+
+
+class Reply(Responder):
+    """nameko's reply, serialised once (nameko serialises it twice: a trial, then to send it)."""
+
+    def __init__(self, amqp_uri, exchange, message, ssl=None, login_method=None):
+        super().__init__(amqp_uri, exchange, None, message, ssl=ssl, login_method=login_method)
+
+    def send(self, result, exc_info) -> tuple:
+        serializer = kombu.serialization.registry.type_to_name[self.message.properties["content_type"]]
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        try:
+            content_type, encoding, body = kombu.serialization.dumps({"result": result, "error": error}, serializer)
+        except Exception:  # as nameko: the caller hears the value could not be sent, the service goes on
+            exc_info = sys.exc_info()
+            content_type, encoding, body = kombu.serialization.dumps(
+                {"result": None, "error": serialize(UnserializableValueError(result))}, serializer)
+            result = None
+        publisher = self.publisher_cls(self.amqp_uri, ssl=self.ssl, login_method=self.login_method, **RPC_DELIVERY)
+        publisher.publish(body, content_type=content_type, content_encoding=encoding, exchange=self.exchange,
+                          routing_key=self.message.properties["reply_to"],
+                          correlation_id=self.message.properties.get("correlation_id"))
+        return result, exc_info
 
 
 rpc = ProvedRpc.decorator
@@ -76,7 +115,7 @@ class SignedRpcProxy(RpcProxy):
 
     def __init__(self, target_service: str, deadline: str, **options):
         self.deadline_setting = deadline
-        super().__init__(target_service, **options)
+        super().__init__(target_service, **{**RPC_DELIVERY, **options})
 
     def setup(self) -> None:
         self.keys = keys_of(self.container.service_name, of_service(self.container).caller_keys)
