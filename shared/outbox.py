@@ -63,13 +63,9 @@ class Follower:
         finally:
             self.stepping.release()
 
-    def step_in(self, curs, read: "Reads") -> tuple[int, int, Exception | None]:
-        """The step, in the caller's transaction: (events moved past, position reached, the failure that
-        stopped it, to raise once the transaction commits)."""
-        taken = self.store.take_position(curs, self.name)
-        if taken is None:
-            return 0, 0, None  # another instance is following
-        position, any_open = taken
+    def step_in(self, curs, read: "Reads", position: int, any_open: bool) -> tuple[int, int, Exception | None]:
+        """The step, in the caller's transaction, from the position it took: (events moved past, position
+        reached, the failure that stopped it, to raise once the transaction commits)."""
         entries = self.quarantine.open_entries(curs, self.name) if any_open else []
         retried = self.retry(curs, entries)
         if retried:
@@ -82,7 +78,6 @@ class Follower:
         if not notifications and not retried:
             return 0, position, None
         reached, failure = self.follow(curs, position, notifications, waiting)
-        self.store.advance(curs, self.name, reached)
         return len(notifications) + retried, reached, failure
 
     def follow(self, curs, position: int, notifications, waiting: dict) -> tuple[int, Exception | None]:
@@ -178,8 +173,9 @@ Reads = Callable[[int, int], list]  # (position, limit) -> the notifications aft
 
 
 def step_together(store: ServiceStore, followers: Sequence[Follower], lock_wait: float | None = None) -> int:
-    """Steps each follower in one transaction (one BEGIN and COMMIT for them all, the log read once for
-    those at the same position); returns how many events they moved past. A batch that failed part-way
+    """Steps each follower in one transaction (one BEGIN and COMMIT for them all, their positions taken in
+    one statement and moved in another, the log read once for those at the same position); returns how
+    many events they moved past. A batch that failed part-way
     is taken again, event by event."""
     try:
         return _step_once(store, followers, lock_wait)
@@ -197,10 +193,11 @@ def _step_once(store: ServiceStore, followers: Sequence[Follower], lock_wait: fl
 
     outcomes = []
     with store.transaction() as curs:
-        if lock_wait is not None:
-            curs.execute(f"SET LOCAL lock_timeout = {max(1, int(lock_wait * 1000))}")
+        taken = store.take_positions(curs, [follower.name for follower in followers], lock_wait)
         for follower in followers:
-            outcomes.append((follower, follower.step_in(curs, reads)))
+            if follower.name in taken:  # else another instance is following
+                outcomes.append((follower, follower.step_in(curs, reads, *taken[follower.name])))
+        store.advance_all(curs, {follower.name: reached for follower, (moved, reached, _) in outcomes if moved})
     moved, failure = 0, None
     for follower, (n, reached, exc) in outcomes:
         follower.reached = max(follower.reached, reached)

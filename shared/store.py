@@ -322,6 +322,29 @@ class ServiceStore(Application):
         taken = self.take_position(curs, follower)
         return taken[0] if taken else None
 
+    def take_positions(self, curs, followers: list[str], lock_wait: float | None = None) -> dict[str, tuple[int, bool]]:
+        """Takes these followers' positions for this transaction, but those another instance holds: follower ->
+        (position, whether it has open quarantine entries). In the same statement the transaction's commit is
+        set not to wait for the disk (a follower re-derives what a crash lost from the log), and its lock
+        timeout to `lock_wait` seconds, if given."""
+        timeout = None if lock_wait is None else f"{max(1, int(lock_wait * 1000))}ms"
+        curs.execute(self.sql(
+            "SELECT p.follower, p.position, set_config('synchronous_commit', 'off', true) AS unflushed,"
+            " set_config('lock_timeout', coalesce(%s, current_setting('lock_timeout')), true) AS lock_wait,"
+            " EXISTS (SELECT 1 FROM {schema}.quarantine q WHERE q.follower = p.follower"
+            " AND q.status <> 'resolved') AS open_entries"
+            " FROM {schema}.positions p WHERE p.follower = ANY(%s) ORDER BY p.follower FOR UPDATE OF p SKIP LOCKED"),
+            (timeout, followers))
+        return {row["follower"]: (row["position"], row["open_entries"]) for row in curs.fetchall()}
+
+    def advance_all(self, curs, reached: dict[str, int]) -> None:
+        """Moves these followers' positions forward (never back) in one statement."""
+        if reached:
+            curs.execute(self.sql("UPDATE {schema}.positions p SET position = v.position"
+                                  " FROM unnest(%s::text[], %s::bigint[]) AS v(follower, position)"
+                                  " WHERE p.follower = v.follower AND p.position < v.position"),
+                         (list(reached), list(reached.values())))
+
     def take_position(self, curs, follower: str) -> tuple[int, bool] | None:
         """Takes the follower's position for this transaction, or None if another instance holds it; with
         whether the follower has open quarantine entries, and its transaction's commit not waiting for the
