@@ -29,6 +29,8 @@ class BareCases(Application):
 
 def register_and_consent(dbname: str, consent: dict) -> dict:
     """As many register + consent pairs as SECONDS allows, in a schema of their own in `dbname`."""
+    with system.postgres(dbname, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bare_eventsourcing")
     app = BareCases(env={
         "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": str(system.RUN_DIR / "pgsock"), "POSTGRES_PORT": os.environ.get("POSTGRES_PORT", "54329"),

@@ -302,9 +302,10 @@ class Meter:
     `statements_unavailable` says why.
 
     Round trips are the statements PostgreSQL executed at top level, BEGIN, COMMIT, SET and SAVEPOINT
-    included. Not in them: the connection pool's check at each checkout (POSTGRES_PRE_PING, an empty
-    query that pg_stat_statements does not see, though it is a round trip and counts as a transaction
-    in pg_stat_database), and statements psycopg pipelines together (executemany) count one each."""
+    included. Not in them: the connection pool's check of a connection idle over 2 s before its use
+    (shared/store.py check_if_idle: an empty query that pg_stat_statements does not see, though it is a
+    round trip and counts as a transaction in pg_stat_database); and statements psycopg pipelines
+    together (executemany, a save's statements) count one each though they share round trips."""
 
     def __init__(self, roots: dict[str, int], dbname: str):
         self.roots, self.dbname = roots, dbname
