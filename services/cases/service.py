@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from services.cases import policy, schemas
 from services.cases.application import DECISIONS, CaseReactions, Cases, CaseTexts
 from services.cases.attestation import CheckpointInvalid
-from services.cases.domain import Case
+from services.cases.domain import Case, CaseActivity, Consent
 from services.cases.queries import AuditTrail, CaseChanges, CaseIndex, CaseQueries, ChangesFeed
 from services.cases.settings import CasesSettings
 from services.cases.views import case_view, consent_view, public_event
@@ -265,6 +265,12 @@ class CasesService(AuditEntrypoints, Observable):
         return use_case(self.store, caller, case_id, *args, options)
 
     def _view(self, case: Case, redact: bool = False) -> dict:
-        return case_view(case, self.store.consent_of(case.id), now=self.store.clock(), redact=redact,
-                         referrals=self.queries.referrals_of(case.id),
-                         approvals=self.queries.activity_of(case.id)["approvals"])
+        # The consent and activity streams are read only where they exist (one round trip says which): a new
+        # case has neither. A referral's row is written with its activity event: no activity, no referrals.
+        consent_id, activity_id = Consent.id_for(case.id), CaseActivity.id_for(case.id)
+        present = self.store.stream_versions([consent_id, activity_id])
+        active = activity_id in present
+        return case_view(case, self.store.consent_of(case.id) if consent_id in present else None,
+                         now=self.store.clock(), redact=redact,
+                         referrals=self.queries.referrals_of(case.id) if active else [],
+                         approvals=self.queries.activity_of(case.id)["approvals"] if active else [])
