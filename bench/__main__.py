@@ -8,7 +8,8 @@
 4. End to end (bench/system.py): concurrent clients through the gateway, event propagation,
    memory, and what each command costs: CPU ms of each process (bench/cpu.py) and the database's
    round trips, statements and transactions, for case journeys, for register + consent with 16
-   clients and with one (BENCH_E2E_COST_CLIENTS), and for bare eventsourcing saves beside them;
+   clients and with one (BENCH_E2E_COST_CLIENTS), and for bare eventsourcing saves beside them, and
+   the issue's bare eventsourcing ceiling (bench/bare.py: register + consent on a plain aggregate);
    and store growth from 10,000 to 1,000,000 events, with a projection rebuild.
 Figures are printed and written as JSON (BENCH_JSON, default .run/bench-<time>.json).
 """
