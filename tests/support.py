@@ -191,7 +191,11 @@ class Infrastructure:
                     "WAL_ARCHIVE": "off"}
 
     def __call__(self, *command: str) -> str:
-        return subprocess.run([str(STACK), *command], env=self.env, check=True, capture_output=True, text=True).stdout
+        done = subprocess.run([str(STACK), *command], env=self.env, capture_output=True, text=True)
+        if done.returncode:  # what stack.sh said, not only that it failed (a port taken meanwhile, ...)
+            raise AssertionError(f"scripts/stack.sh {' '.join(command)} exited {done.returncode}:\n"
+                                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done.stdout
 
     @property
     def run_dir(self) -> Path:
