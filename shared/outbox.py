@@ -8,10 +8,11 @@
 Each follower takes its position row FOR UPDATE SKIP LOCKED, so with several instances of a
 service exactly one follows at a time, in order.
 """
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -48,20 +49,14 @@ class Follower:
         # lets a save's catch-up and the background loop skip a step that would find nothing.
         self.reached = 0
         self.isolate_through = 0  # a batch that failed: up to this notification id, one event at a time
-        # One step at a time in this process: a thread that finds the follower stepping waits for that
-        # step, which may well carry its own event too, instead of taking its turn at the row lock.
-        self.stepping = eventlet.semaphore.Semaphore()
+        self.stepping = eventlet.semaphore.Semaphore()  # one step at a time in this process (turn)
         store.add_follower(name)
 
     def step(self, lock_wait: float | None = None) -> int:
         """Handles operators' retries, then the next batch; returns how many events it moved past.
         `lock_wait`: give up (LockNotAvailable, an outage: no attempt counted) on a row lock held longer."""
-        if not self.stepping.acquire(timeout=lock_wait):
-            return 0  # another thread of this process is stepping it, for longer than the caller waits
-        try:
-            return step_together(self.store, [self], lock_wait)
-        finally:
-            self.stepping.release()
+        with turn(self.stepping, lock_wait) as mine:
+            return step_together(self.store, [self], lock_wait) if mine else 0
 
     def step_in(self, curs, read: "Reads", position: int, any_open: bool) -> tuple[int, int, Exception | None]:
         """The step, in the caller's transaction, from the position it took: (events moved past, position
@@ -164,6 +159,20 @@ class Follower:
                            topic=entry.content_type, state=entry.body)
 
 
+@contextlib.contextmanager
+def turn(stepping: eventlet.semaphore.Semaphore | None, wait: float | None) -> Iterator[bool]:
+    """Whether this thread got its turn at a follower's steps in this process within `wait` seconds (None:
+    for as long as it takes; no semaphore: never). A thread that finds the follower stepping waits for that
+    step, which may well carry its own event too, rather than take its turn at the row lock; no longer than
+    its caller waits, though: that step may be held up behind a row lock."""
+    mine = stepping is not None and stepping.acquire(blocking=wait != 0, timeout=wait or None)
+    try:
+        yield mine
+    finally:
+        if mine and stepping is not None:
+            stepping.release()
+
+
 class BatchFailed(Exception):
     """A follower's batch failed part-way in a transaction that may be aborted: it is rolled back and taken
     again event by event (Follower.handle_all)."""
@@ -175,8 +184,7 @@ Reads = Callable[[int, int], list]  # (position, limit) -> the notifications aft
 def step_together(store: ServiceStore, followers: Sequence[Follower], lock_wait: float | None = None) -> int:
     """Steps each follower in one transaction (one BEGIN and COMMIT for them all, their positions taken in
     one statement and moved in another, the log read once for those at the same position); returns how
-    many events they moved past. A batch that failed part-way
-    is taken again, event by event."""
+    many events they moved past. A batch that failed part-way is taken again, event by event."""
     try:
         return _step_once(store, followers, lock_wait)
     except BatchFailed:
@@ -283,17 +291,14 @@ class Projections:
         """`relay`: the outbox relay steps in the same transaction, when no other thread is stepping it
         (one BEGIN, position lock and COMMIT fewer per command; its publishing is done when the command
         answers). A publish that fails (the broker away) still lets the projections' work commit."""
-        if not self.stepping.acquire(timeout=lock_wait):
-            return 0  # another thread of this process is stepping them, for longer than the caller waits
-        try:
-            if relay is None or not relay.stepping.acquire(blocking=False):
-                return step_together(self.store, self.projectors, lock_wait)
-            try:
-                return step_together(self.store, [*self.projectors, relay], lock_wait)
-            finally:
-                relay.stepping.release()
-        finally:
-            self.stepping.release()
+        with turn(self.stepping, lock_wait) as mine:
+            if not mine:
+                return 0
+            with turn(relay.stepping if relay else None, 0) as relay_too:
+                followers: list[Follower] = [*self.projectors]
+                if relay_too and relay is not None:
+                    followers.append(relay)
+                return step_together(self.store, followers, lock_wait)
 
     def look_up(self) -> None:
         """Where the projectors are in the store (another instance may have moved them)."""
@@ -304,8 +309,9 @@ class Projections:
 class ReadModels:
     """Read-your-writes: a list served by the service that accepted a write shows it once the write has
     returned. After each save (shared/store.py ServiceStore.save) the saving thread brings the store's
-    projections up to the notification id it saved, stepping each one itself, or waiting while another
-    thread or instance holds its position; bounded by READ_YOUR_WRITES_SECONDS.
+    projections up to the notification id it saved, stepping them itself (with the outbox relay, when no
+    other thread is stepping it), or waiting while another thread or instance does; bounded by
+    READ_YOUR_WRITES_SECONDS.
 
     Why a bounded wait after the commit, not the projections applied in the command's own transaction:
     that would take every projection's position lock in every command (one writer at a time per service,

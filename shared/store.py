@@ -319,8 +319,8 @@ class ServiceStore(Application):
 
     def lock_position(self, curs, follower: str) -> int | None:
         """Takes the follower's position for this transaction, or None if another instance holds it."""
-        taken = self.take_position(curs, follower)
-        return taken[0] if taken else None
+        taken = self.take_positions(curs, [follower])
+        return taken[follower][0] if follower in taken else None
 
     def take_positions(self, curs, followers: list[str], lock_wait: float | None = None) -> dict[str, tuple[int, bool]]:
         """Takes these followers' positions for this transaction, but those another instance holds: follower ->
@@ -345,18 +345,6 @@ class ServiceStore(Application):
                                   " WHERE p.follower = v.follower AND p.position < v.position"),
                          (list(reached), list(reached.values())))
 
-    def take_position(self, curs, follower: str) -> tuple[int, bool] | None:
-        """Takes the follower's position for this transaction, or None if another instance holds it; with
-        whether the follower has open quarantine entries, and its transaction's commit not waiting for the
-        disk (a follower re-derives what a crash lost from the log). One round trip for the three."""
-        curs.execute(self.sql(
-            "SELECT p.position, set_config('synchronous_commit', 'off', true) AS unflushed,"
-            " EXISTS (SELECT 1 FROM {schema}.quarantine q WHERE q.follower = p.follower"
-            " AND q.status <> 'resolved') AS open_entries"
-            " FROM {schema}.positions p WHERE p.follower = %s FOR UPDATE OF p SKIP LOCKED"), (follower,))
-        row = curs.fetchone()
-        return (row["position"], row["open_entries"]) if row else None
-
     def notifications_after(self, curs, position: int, limit: int) -> list[Notification]:
         """The log's next notifications after `position`, read in the caller's transaction."""
         curs.execute(self.sql("SELECT notification_id, originator_id, originator_version, topic, state"
@@ -365,11 +353,6 @@ class ServiceStore(Application):
         return [Notification(id=row["notification_id"], originator_id=row["originator_id"],
                              originator_version=row["originator_version"], topic=row["topic"],
                              state=bytes(row["state"])) for row in curs.fetchall()]
-
-    def advance(self, curs, follower: str, position: int) -> None:
-        curs.execute(self.sql("UPDATE {schema}.positions SET position = %s"
-                              " WHERE follower = %s AND position < %s"),
-                     (position, follower, position))
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0
