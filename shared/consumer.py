@@ -95,7 +95,7 @@ class Quarantined:
         if arrival.aggregate_id is None:
             return False
         # Looked up first on its own (one round trip, no transaction): there is almost never a blocker.
-        with self.store.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.store.reading() as curs:
             if self.quarantine.blocker(curs, self.queue_name, arrival.aggregate_id) is None:
                 return False
         with self.store.transaction() as curs:
