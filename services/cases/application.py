@@ -219,6 +219,8 @@ class CaseReactions:
     def _save_flags(self, cases: list[Case], now: datetime) -> int:
         """Saves the flags together; if one of the cases changed meanwhile (a follow-up, or another instance
         flagged it), none is saved, and each is loaded, flagged and saved again on its own."""
+        if not cases:
+            return 0  # nothing to flag in this batch: no empty transaction
         try:
             self.store.save(*cases)
             return len(cases)
